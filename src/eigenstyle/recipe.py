@@ -1,0 +1,124 @@
+"""Recipes: everything needed to make an output image again, embedded in it.
+
+A recipe is JSON: all options (with the seed actually used), the inputs'
+paths and SHA-256 hashes, the weights' identity, the eigenstyle/torch/Python
+versions, the device, how many iterations ran and the losses reached.
+``reproduce`` reads one back and runs it again.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+
+from . import images
+from ._version import __version__
+from .errors import EigenstyleError
+from .options import Options
+
+FORMAT = "eigenstyle-recipe"
+VERSION = 1
+
+
+def identity_of_file(path: str) -> dict:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as e:
+        raise EigenstyleError(f"cannot read {path}: {e.strerror}") from None
+    return {"path": os.path.abspath(path), "sha256": h.hexdigest()}
+
+
+def identity_of_pixels(im) -> dict:
+    """For in-memory images (API use): no path, a hash of the RGB pixels."""
+    h = hashlib.sha256(f"{im.width}x{im.height}:".encode() + im.tobytes())
+    return {"path": None, "sha256": "pixels:" + h.hexdigest()}
+
+
+def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: float) -> dict:
+    import torch
+    first = (lambda k: losses[k][0] if losses and len(losses[k]) == 1 else (losses or {}).get(k))
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "eigenstyle": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(problem.device),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "content": problem.inputs["content"],
+        "styles": problem.inputs["styles"],
+        "weights": problem.weights.identity(),
+        "options": problem.opts.to_dict(),
+        "size": list(problem.content.size),
+        "iterations_done": iterations_done,
+        "interrupted": interrupted,
+        "losses": {k: first(k) for k in ("total", "content", "style", "tv")},
+        "elapsed_s": round(elapsed, 3),
+    }
+
+
+def dumps(recipe: dict) -> str:
+    return json.dumps(recipe, sort_keys=True, allow_nan=False, default=str)
+
+
+def parse(text: str, source: str = "recipe") -> dict:
+    """Validate a recipe's JSON text; raise EigenstyleError on anything off."""
+    try:
+        data = json.loads(text)
+    except (ValueError, TypeError) as e:
+        raise EigenstyleError(f"{source}: the embedded recipe is not valid JSON ({e})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise EigenstyleError(f"{source}: not an eigenstyle recipe")
+    version = data.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise EigenstyleError(f"{source}: recipe has no valid version")
+    if version > VERSION:
+        raise EigenstyleError(f"{source}: recipe version {version} was written by a newer eigenstyle "
+                              f"({data.get('eigenstyle')}); this is {__version__}: upgrade to reproduce it")
+    for key, kind in (("options", dict), ("content", dict), ("styles", list)):
+        if not isinstance(data.get(key), kind):
+            raise EigenstyleError(f"{source}: recipe is missing its {key!r}")
+    try:
+        Options.from_dict(data["options"]).validate()
+    except TypeError as e:
+        raise EigenstyleError(f"{source}: recipe options are malformed ({e})") from None
+    return data
+
+
+def read_recipe(path: str) -> dict:
+    """The recipe embedded in an image written by eigenstyle."""
+    if not os.path.isfile(path):
+        raise EigenstyleError(f"no such file: {path}")
+    text = images.read_embedded_recipe(path)
+    if text is None:
+        raise EigenstyleError(f"{path} carries no eigenstyle recipe")
+    return parse(text, path)
+
+
+def reproduce(path: str, output: str | None = None, *, content: str | None = None, styles=None,
+              progress: bool = False, allow_changed_inputs: bool = False, **overrides):
+    """Run an image's recipe again (same options and seed); returns the engine's Result.
+
+    Inputs are found at their recorded paths unless ``content``/``styles`` point
+    elsewhere; their hashes must match unless ``allow_changed_inputs``.
+    """
+    from .engine import stylize
+    data = read_recipe(path)
+    opts = Options.from_dict(data["options"])
+    content = content or data["content"].get("path")
+    styles = list(styles or [s.get("path") for s in data["styles"]])
+    if not content or not all(styles):
+        raise EigenstyleError(f"{path}: the recipe was made from in-memory images; pass --content and --style")
+    for given, recorded, what in [(content, data["content"], "content")] + \
+            [(s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))]:
+        if not os.path.isfile(given):
+            raise EigenstyleError(f"{what} image of the recipe not found: {given} (pass its new place)")
+        if not allow_changed_inputs and identity_of_file(given)["sha256"] != recorded.get("sha256"):
+            raise EigenstyleError(f"{what} image {given} differs from the one the recipe used "
+                                  f"(sha256 mismatch); use --allow-changed-inputs to run anyway")
+    return stylize(content, styles, opts, progress=progress, output=output, **overrides)

@@ -1,0 +1,31 @@
+"""Shared fixtures: the bundled samples and small, fast settings.
+
+Every test uses the real embedded VGG-19 weights; images are kept small
+(48-64 px) so the whole suite runs in a few minutes on a 2-core CPU.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from eigenstyle.demo import sample
+
+SMALL = dict(size=48, iterations=12, seed=3, print_every=0)
+
+
+@pytest.fixture(scope="session")
+def content_path():
+    return sample("tubingen.jpg")
+
+
+@pytest.fixture(scope="session")
+def style_path():
+    return sample("starry_night.jpg")
+
+
+def run_cli(*args, cwd=None, timeout=300):
+    """Run the real console entry point in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "eigenstyle.cli", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})

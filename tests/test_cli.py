@@ -1,0 +1,158 @@
+"""The command line, run for real in subprocesses: outputs, aliases, errors, signals."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+
+import eigenstyle
+from eigenstyle.cli import build_parser, options_from
+from eigenstyle.options import FIELDS, Options
+
+from conftest import run_cli
+
+FAST = ["--size", "48", "--iterations", "3", "--seed", "1", "-q"]
+
+
+def test_stylize_writes_output_with_recipe(content_path, style_path, tmp_path):
+    r = run_cli("stylize", content_path, style_path, "-o", tmp_path / "out.png", *FAST)
+    assert r.returncode == 0, r.stderr
+    assert "wrote" in r.stdout
+    assert eigenstyle.read_recipe(str(tmp_path / "out.png"))["options"]["iterations"] == 3
+
+
+def test_existing_output_is_kept_and_next_free_name_used(content_path, style_path, tmp_path):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"precious")
+    r = run_cli("stylize", content_path, style_path, "-o", out, *FAST)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == b"precious"
+    assert (tmp_path / "out-1.png").exists() and "out-1.png" in r.stderr
+    r = run_cli("stylize", content_path, style_path, "-o", out, "--overwrite", *FAST)
+    assert r.returncode == 0 and out.read_bytes() != b"precious"
+
+
+def test_neural_style_spellings_are_aliases():
+    long = build_parser().parse_args(
+        ["stylize", "c.jpg", "s.jpg", "--style-layers", "relu3_2", "--iterations", "7", "--size", "64",
+         "--content-weight", "2", "--original-colors", "--device", "cpu", "--init", "x.png", "--print-every", "0",
+         "--style-blend-weights", "1", "--lbfgs-history", "5", "--pooling", "avg", "--seed", "4"])
+    ns = build_parser().parse_args(
+        ["stylize", "-content_image", "c.jpg", "-style_image", "s.jpg", "-style_layers", "relu3_2",
+         "-num_iterations", "7", "-image_size", "64", "-content_weight", "2", "-original_colors", "1", "-gpu", "c",
+         "-init", "image", "-init_image", "x.png", "-print_iter", "0", "-style_blend_weights", "1",
+         "-lbfgs_num_correction", "5", "-pooling", "avg", "-seed", "4", "-output_image", "o.png"])
+    assert options_from(ns) == options_from(long)
+    assert options_from(ns).style_layers == ("relu3_2",) and ns.output == "o.png"
+    assert options_from(build_parser().parse_args(["stylize", "-seed", "-1"])).seed is None
+
+
+def test_every_option_has_a_long_flag_and_help(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["stylize", "--help"])
+    text = capsys.readouterr().out
+    for name in FIELDS:
+        assert "--" + name.replace("_", "-") in text
+
+
+def test_readme_documents_every_option_with_its_default():
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
+    defaults = Options()
+    for name in FIELDS:
+        row = [line for line in readme.splitlines() if line.startswith(f"| `--{name.replace('_', '-')}`")]
+        assert row, f"README option table lacks --{name}"
+        value = getattr(defaults, name)
+        shown = ",".join(value) if isinstance(value, tuple) else ("none" if value is None else str(value))
+        assert shown.lower() in row[0].lower(), (name, shown, row[0])
+
+
+def test_list_layers():
+    r = run_cli("list-layers")
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert len(lines) == 38 and re.match(r"relu3_2\s+256$", lines[1 + 13])
+
+
+def _bad(tmp_path):
+    (tmp_path / "text.jpg").write_text("<html>not an image</html>")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x")
+    return {
+        "missing content": (["nope.jpg", "{s}"], "no such file"),
+        "text named jpg": (["{t}/text.jpg", "{s}"], "cannot read"),
+        "zero-byte file": (["{c}", "{t}/empty.png"], "cannot read"),
+        "directory": (["{t}/adir", "{s}"], "is a directory"),
+        "no style": (["{c}"], "at least one style"),
+        "unknown layer": (["{c}", "{s}", "--style-layers", "relu9_9"], "unknown layer 'relu9_9'"),
+        "zero size": (["{c}", "{s}", "--size", "0"], "--size must be"),
+        "negative size": (["{c}", "{s}", "--size", "-5"], "--size must be"),
+        "text size": (["{c}", "{s}", "--size", "big"], "expected an integer"),
+        "zero iterations": (["{c}", "{s}", "--iterations", "0"], "--iterations must be"),
+        "negative weight": (["{c}", "{s}", "--style-weight", "-1"], "--style-weight must be > 0"),
+        "zero style weight": (["{c}", "{s}", "--style-weight", "0"], "--style-weight must be > 0"),
+        "nan weight": (["{c}", "{s}", "--content-weight", "nan"], "finite"),
+        "inf weight": (["{c}", "{s}", "--tv-weight", "inf"], "finite"),
+        "missing folder": (["{c}", "{s}", "-o", "{t}/no/such/dir/out.png"], "folder does not exist"),
+        "folder is a file": (["{c}", "{s}", "-o", "{t}/afile/out.png"], "folder does not exist"),
+        "unwritable folder": (["{c}", "{s}", "-o", "/proc/out.png"], "cannot write"),
+        "bad extension": (["{c}", "{s}", "-o", "{t}/out.gif"], ".png, .jpg"),
+        "unknown option": (["{c}", "{s}", "--colour", "3"], "unrecognized arguments"),
+        "bad choice": (["{c}", "{s}", "--optimizer", "sgd"], "invalid choice"),
+        "missing model file": (["{c}", "{s}", "--model-file", "{t}/none.pth"], "no such file"),
+    }
+
+
+def test_bad_input_gives_one_line_and_exit_2_and_writes_nothing(content_path, style_path, tmp_path):
+    cases = _bad(tmp_path)
+    before = set(os.listdir(tmp_path))
+    for name, (args, message) in cases.items():
+        args = [a.format(c=content_path, s=style_path, t=tmp_path) for a in args]
+        if "-o" not in args:
+            args += ["-o", str(tmp_path / "out.png")]
+        if "--iterations" not in args:
+            args += ["--iterations", "3"]
+        r = run_cli("stylize", *args, "-q", cwd=tmp_path)
+        assert r.returncode == 2, (name, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr, (name, r.stderr)
+        assert set(os.listdir(tmp_path)) == before, name
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_saves_the_current_image_with_its_recipe(content_path, style_path, tmp_path, sig):
+    out = tmp_path / "out.png"
+    proc = subprocess.Popen([sys.executable, "-m", "eigenstyle.cli", "stylize", content_path, style_path,
+                             "-o", out, "--size", "48", "--iterations", "100000", "--save-every", "2", "-q"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "out_2.png").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    data = eigenstyle.read_recipe(str(out))
+    assert data["interrupted"] is True and 2 <= data["iterations_done"] < 100000
+    assert f"interrupted at iteration {data['iterations_done']}" in err
+    assert Image.open(out).size == (48, 36)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".eigenstyle-")]  # no temp files left
+
+
+def test_demo_runs_on_bundled_samples(tmp_path):
+    r = run_cli("demo", "--out", tmp_path / "demo", "--size", "48", "--iterations", "3", "-q")
+    assert r.returncode == 0, r.stderr
+    files = sorted(os.listdir(tmp_path / "demo"))
+    assert files == ["sheet.jpg", "tubingen_starry_night.png"]
+    assert eigenstyle.read_recipe(str(tmp_path / "demo" / "tubingen_starry_night.png"))["options"]["init"] == "image"
+
+
+def test_ci_runs_the_readme_test_command():
+    root = os.path.join(os.path.dirname(__file__), "..")
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    ci = open(os.path.join(root, ".ci", "run"), encoding="utf-8").read()
+    command = [line for line in readme.splitlines() if "pytest" in line and line.startswith("python3 -m venv")]
+    assert len(command) == 1 and command[0] in ci.splitlines()

@@ -1,0 +1,115 @@
+"""End-to-end behaviour of the optimisation on the real weights, at tiny sizes."""
+import numpy as np
+import pytest
+import torch
+
+import eigenstyle
+from eigenstyle import Options, engine
+from eigenstyle.errors import EigenstyleError
+from eigenstyle.targets import Targets
+
+from conftest import SMALL
+
+
+def test_short_run_lowers_the_loss_by_a_large_factor(content_path, style_path):
+    opts = Options(**{**SMALL, "iterations": 30}).validate()
+    problem = engine.prepare(content_path, style_path, opts)
+    x0 = engine.initial_image(problem, seed=1)
+    before = engine.evaluate(problem, x0)["total"].item()
+    x, losses, done, interrupted, error = engine.optimise(problem, x0)
+    after = engine.evaluate(problem, x)["total"].item()
+    assert done == 30 and not interrupted and error is None
+    assert after < before / 10, (before, after)
+
+
+def test_stylize_api_returns_image_of_requested_size_and_calls_back(content_path, style_path):
+    seen = []
+    result = eigenstyle.stylize(content_path, style_path, callback=lambda info: seen.append(info.iteration),
+                                **SMALL)
+    assert seen == list(range(1, SMALL["iterations"] + 1))
+    assert max(result.image.size) == SMALL["size"] and result.image.mode == "RGB"
+    assert result.recipe["iterations_done"] == SMALL["iterations"]
+
+
+def test_callback_returning_false_stops_early(content_path, style_path):
+    result = eigenstyle.stylize(content_path, style_path, callback=lambda info: info.iteration < 4, **SMALL)
+    assert result.recipe["iterations_done"] == 4
+
+
+def test_batch_with_per_image_gram_targets_equals_single_evaluations(content_path, style_path):
+    """Features, Grams and losses work on N images with N different style targets."""
+    opts = Options(**SMALL).validate()
+    problem = engine.prepare(content_path, style_path, opts)
+    torch.manual_seed(0)
+    x = torch.randn(2, *problem.content_tensor.shape[1:]) * 20
+    base = problem.targets
+    other = {k: g * 1.7 for k, g in base.style.items()}  # a second, different style target
+    problem.targets = Targets(base.content, {k: torch.cat([base.style[k], other[k]]) for k in base.style})
+    batched = engine.evaluate(problem, x)
+    singles = []
+    for i, style in enumerate([base.style, other]):
+        problem.targets = Targets(base.content, style)
+        singles.append(engine.evaluate(problem, x[i:i + 1]))
+    for key in ("total", "content", "style", "tv"):
+        torch.testing.assert_close(batched[key], torch.cat([s[key] for s in singles]), rtol=1e-4, atol=1e-3)
+    assert batched["style"][0] != batched["style"][1]
+
+
+def test_blend_weights_mix_the_grams(content_path, style_path):
+    from eigenstyle.demo import sample
+    opts = Options(**SMALL).validate()
+    one = engine.prepare(content_path, [style_path], opts).targets.style
+    mixed = engine.prepare(content_path, [style_path, content_path],
+                           opts.replace(style_blend_weights=(3.0, 1.0))).targets.style
+    as_style = engine.prepare(content_path, [content_path], opts).targets.style
+    for k in one:
+        torch.testing.assert_close(mixed[k], 0.75 * one[k] + 0.25 * as_style[k], rtol=1e-4, atol=1e-6)
+    with pytest.raises(EigenstyleError, match="blend"):
+        engine.prepare(content_path, [style_path], opts.replace(style_blend_weights=(1.0, 2.0)))
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(optimizer="adam", learning_rate=5.0),
+    dict(normalize_gradients=True, optimizer="adam", learning_rate=5.0),
+    dict(pooling="avg", style_scale=0.5, init="image"),
+])
+def test_options_change_the_run_and_still_descend(content_path, style_path, overrides):
+    opts = Options(**{**SMALL, "iterations": 20, **overrides}).validate()
+    problem = engine.prepare(content_path, style_path, opts)
+    x0 = engine.initial_image(problem, seed=1)
+    before = engine.evaluate(problem, x0)["total"].item()
+    x, *_ = engine.optimise(problem, x0)
+    assert engine.evaluate(problem, x)["total"].item() < before
+
+
+def test_init_from_a_file_and_original_colors(content_path, style_path):
+    result = eigenstyle.stylize(content_path, style_path, init=content_path, original_colors=True, **SMALL)
+    content = eigenstyle.engine.images.resize(eigenstyle.engine.images.load_rgb(content_path), result.image.size)
+    ycc_out = np.asarray(result.image.convert("YCbCr"), dtype=float)
+    ycc_content = np.asarray(content.convert("YCbCr"), dtype=float)
+    # chroma comes from the content (up to YCbCr round-trip rounding), luminance from the optimisation
+    assert np.abs(ycc_out[..., 1:] - ycc_content[..., 1:]).mean() < 2.0
+    assert np.abs(ycc_out[..., 0] - ycc_content[..., 0]).mean() > 2.0
+
+
+def test_same_seed_same_image_different_seed_different_image(content_path, style_path):
+    a = np.asarray(eigenstyle.stylize(content_path, style_path, **SMALL).image)
+    b = np.asarray(eigenstyle.stylize(content_path, style_path, **SMALL).image)
+    c = np.asarray(eigenstyle.stylize(content_path, style_path, **{**SMALL, "seed": 4}).image)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_image_too_small_for_the_deepest_layer(content_path, style_path):
+    with pytest.raises(EigenstyleError, match="needs at least 16 px"):
+        eigenstyle.stylize(content_path, style_path, size=16, iterations=1, style_scale=0.5)
+
+
+def test_divergence_stops_with_a_message_and_keeps_the_last_good_image(content_path, style_path):
+    """Normalised gradients break L-BFGS's curvature model at this size: a real divergence."""
+    result = eigenstyle.stylize(content_path, style_path, **{**SMALL, "size": 64, "iterations": 40,
+                                                            "seed": 1, "normalize_gradients": True})
+    assert result.error and "loss became" in result.error
+    assert result.recipe["iterations_done"] < 40
+    assert np.isfinite(result.recipe["losses"]["total"])
+    assert result.image.size == (64, 48)
