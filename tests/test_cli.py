@@ -55,19 +55,25 @@ def test_every_option_has_a_long_flag_and_help(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["stylize", "--help"])
     text = capsys.readouterr().out
-    for name in FIELDS:
-        assert "--" + name.replace("_", "-") in text
+    for name, f in FIELDS.items():
+        assert ("--" + name.replace("_", "-") in text) == f.metadata["cli"]
 
 
 def test_readme_documents_every_option_with_its_default():
     readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
     defaults = Options()
-    for name in FIELDS:
+    for name, f in FIELDS.items():
+        if not f.metadata["cli"]:
+            continue
         row = [line for line in readme.splitlines() if line.startswith(f"| `--{name.replace('_', '-')}`")]
         assert row, f"README option table lacks --{name}"
         value = getattr(defaults, name)
-        shown = ",".join(value) if isinstance(value, tuple) else ("none" if value is None else str(value))
-        assert shown.lower() in row[0].lower(), (name, shown, row[0])
+        cell = row[0].split("|")[2].strip().lower()
+        if value is None:  # None means "not set": drawn, all, or a mode/layer-dependent default
+            assert cell in ("none", "auto"), (name, cell)
+        else:
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            assert cell == shown.lower(), (name, shown, cell)
 
 
 def test_list_layers():

@@ -71,8 +71,8 @@ def _add_option(group, name: str, f) -> None:
     meta = f.metadata
     flag = "--" + name.replace("_", "-")
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-    shown = ",".join(default) if isinstance(default, tuple) else default
-    help_text = f"{meta['help']} (default: {shown})"
+    shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+    help_text = f"{meta['help']} (default: {shown})".replace("%", "%%")
     kind = typing.get_type_hints(Options)[name]
     kw = dict(dest=name, default=argparse.SUPPRESS, help=help_text)
     if kind is bool:
@@ -85,11 +85,11 @@ def _add_option(group, name: str, f) -> None:
                 group.add_argument(alias, action="store_true", dest=name, default=argparse.SUPPRESS,
                                    help=argparse.SUPPRESS)
         return
-    if name in ("content_layers", "style_layers"):
+    if name in ("content_layers", "style_layers", "random_layers"):
         conv = lambda v: tuple(_split(v))  # noqa: E731
-    elif name == "style_blend_weights":
+    elif name in ("style_blend_weights", "spread"):
         conv = _floats
-    elif name == "seed":
+    elif name in ("seed", "variant_seed"):
         conv = _seed
     elif kind in (int, float):
         conv = _number(kind)
@@ -108,19 +108,21 @@ def _add_option(group, name: str, f) -> None:
 def add_style_options(parser) -> None:
     group = parser.add_argument_group("style-transfer options (neural-style's -spellings also work)")
     for name, f in FIELDS.items():
-        _add_option(group, name, f)
+        if f.metadata["cli"]:
+            _add_option(group, name, f)
     for alias in IGNORED_NEURAL_STYLE:
         group.add_argument(alias, nargs="?", dest="ignored_" + alias.lstrip("-"), help=argparse.SUPPRESS)
 
 
-def options_from(args) -> Options:
+def options_from(args, base: Options | None = None) -> Options:
+    """Options given on the command line, over ``base`` (default: the defaults)."""
     values = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
     if getattr(args, "init_image", None):
         values["init"] = args.init_image
     for alias in IGNORED_NEURAL_STYLE:
         if getattr(args, "ignored_" + alias.lstrip("-"), None) is not None:
             print(f"eigenstyle: note: {alias} has no meaning here and is ignored", file=sys.stderr)
-    return Options().replace(**values)
+    return (base or Options()).replace(**values)
 
 
 def pick_output(path: str, overwrite: bool) -> str:
@@ -151,11 +153,11 @@ def cmd_stylize(args) -> int:
     images_ = list(args.images)
     content = args.content_image or (images_.pop(0) if images_ else None)
     styles = images_ + (_split(args.style_image) if args.style_image else [])
-    if not content or not styles:
-        raise EigenstyleError("give a content image and at least one style image: eigenstyle stylize CONTENT STYLE")
     opts = options_from(args).validate()
+    if not content or not (styles or opts.style_file):
+        raise EigenstyleError("give a content image and at least one style image: eigenstyle stylize CONTENT STYLE")
     output = pick_output(args.output, args.overwrite)
-    result = stylize(content, styles, opts, progress=not args.quiet, output=output)
+    result = stylize(content, styles, opts, progress=not args.quiet, output=output, save_style=args.save_style)
     return report(result, output)
 
 
@@ -166,6 +168,65 @@ def cmd_reproduce(args) -> int:
     result = reproduce(args.image, output, content=args.content, styles=args.style or None,
                        progress=not args.quiet, allow_changed_inputs=args.allow_changed_inputs)
     return report(result, output)
+
+
+def _inputs(args, recipe_data=None):
+    """Content and styles from the positionals, else from a parent recipe."""
+    images_ = list(args.images)
+    if images_:
+        if len(images_) < 2 and not getattr(args, "style_file", None):
+            raise EigenstyleError("give a content image and at least one style image")
+        return images_[0], images_[1:]
+    if recipe_data is None:
+        raise EigenstyleError("give a content image and at least one style image")
+    return recipe_data["content"]["path"], [s["path"] for s in recipe_data["styles"]]
+
+
+def _stem(content, styles, style_file=None) -> str:
+    name = lambda p: os.path.splitext(os.path.basename(p))[0]  # noqa: E731
+    return f"{name(content)}-{name(styles[0] if styles else style_file)}"
+
+
+def _sheet_report(tiles, sheet) -> int:
+    for t in tiles:
+        print(f"wrote {t.path} ({t.label}, loss {t.result.recipe['losses']['total']:.4g})")
+    print(f"wrote {sheet} ({len(tiles)} tiles)")
+    return EXIT_INTERRUPTED if tiles and tiles[-1].result.interrupted else 0
+
+
+def cmd_variants(args) -> int:
+    from .explore import genome_of, run_all, variant_options
+    from .recipe import read_recipe
+    mutate = between = parent = None
+    if args.mutate and args.between:
+        raise EigenstyleError("give either --mutate or --between, not both")
+    if args.mutate:
+        parent = read_recipe(args.mutate)
+        mutate = genome_of(parent)
+    elif args.between:
+        parent, other = (read_recipe(p) for p in args.between)
+        between = (genome_of(parent), genome_of(other))
+        if parent["options"]["mode"] != other["options"]["mode"]:
+            raise EigenstyleError("--between needs two variants of the same mode")
+    base = options_from(args, Options.from_dict(parent["options"]) if parent else None)
+    content, styles = _inputs(args, parent)
+    runs = variant_options(base, args.count, mutate=mutate, amount=args.amount, between=between, t=args.t)
+    tiles, sheet = run_all(content, styles, runs, args.out, _stem(content, styles, getattr(args, "style_file", None)), overwrite=args.overwrite,
+                           progress=not args.quiet)
+    return _sheet_report(tiles, sheet)
+
+
+def cmd_layers(args) -> int:
+    from .explore import layer_options, run_all
+    from .network import check_layers
+    layers = _split(args.layers)
+    check_layers(layers, "--layers")
+    content, styles = _inputs(args)
+    base = options_from(args)
+    runs = layer_options(base, layers, getattr(args, "style_weight", None))
+    tiles, sheet = run_all(content, styles, runs, args.out, _stem(content, styles, getattr(args, "style_file", None)) + "-layers",
+                           overwrite=args.overwrite, progress=not args.quiet)
+    return _sheet_report(tiles, sheet)
 
 
 def cmd_list_layers(args) -> int:
@@ -196,6 +257,8 @@ def build_parser() -> Parser:
                    help="output image, .png or .jpg (default: out.png; an existing file is kept and the next "
                         "free name used, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--save-style", metavar="FILE.safetensors",
+                   help="also save the run's (randomised) Gram targets as a reusable style file")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or loss printout")
     p.add_argument("-content_image", dest="content_image", default=None, help=argparse.SUPPRESS)
     p.add_argument("-style_image", dest="style_image", default=None, help=argparse.SUPPRESS)
@@ -213,13 +276,46 @@ def build_parser() -> Parser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reproduce)
 
+    p = sub.add_parser("variants", help="N randomised variants of a style, with a contact sheet",
+                       allow_abbrev=False, description="Run --count variants (variant seeds s..s+N-1) of "
+                       "one content/style pair, or children of a favourite (--mutate), or variants between "
+                       "two (--between); write each with its recipe and a labelled sheet.")
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="content, then style image(s) (optional with "
+                   "--mutate/--between: taken from the parent's recipe)")
+    p.add_argument("--count", type=_number(int), default=4, help="number of variants (default: 4)")
+    p.add_argument("-o", "--out", default="variants", help="output folder (default: variants)")
+    p.add_argument("--mutate", metavar="IMAGE", help="make children of this eigenstyle variant")
+    p.add_argument("--amount", type=_number(float), default=0.2,
+                   help="mutation size: the parent's multipliers times U[1-a, 1+a] (default: 0.2)")
+    p.add_argument("--between", nargs=2, metavar=("A", "B"), help="variants between two eigenstyle variants")
+    p.add_argument("--t", type=_number(float), default=0.5,
+                   help="position between A (0) and B (1) with --count 1 (default: 0.5; with a larger "
+                        "count, evenly spaced points)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_style_options(p)
+    p.set_defaults(func=cmd_variants)
+
+    p = sub.add_parser("layers", help="one result per single style layer, side by side", allow_abbrev=False,
+                       description="Run one single-style-layer result per layer (same seeds) and a labelled "
+                       "sheet, to compare the layers' characters. Without --style-weight each layer gets its "
+                       "balanced default weight.")
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="content, then style image(s)")
+    p.add_argument("--layers", default="relu3_1,relu3_2,relu3_3,relu3_4",
+                   help="layers to compare (default: relu3_1,relu3_2,relu3_3,relu3_4)")
+    p.add_argument("-o", "--out", default="layers", help="output folder (default: layers)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_style_options(p)
+    p.set_defaults(func=cmd_layers)
+
     p = sub.add_parser("list-layers", help="list the network's layer names and channel counts")
     p.set_defaults(func=cmd_list_layers)
 
     p = sub.add_parser("demo", help="stylise the bundled sample images", allow_abbrev=False)
     p.add_argument("--out", default="eigenstyle-demo", help="output folder (default: eigenstyle-demo)")
     p.add_argument("--size", type=_number(int), default=256, help="longest side (default: 256)")
-    p.add_argument("--iterations", type=_number(int), default=300, help="iterations (default: 300)")
+    p.add_argument("--iterations", type=_number(int), default=200, help="iterations (default: 200)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
     return parser

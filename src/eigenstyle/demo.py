@@ -33,7 +33,7 @@ def side_by_side(tiles: list[Image.Image], height: int = 256, gap: int = 8) -> I
     return sheet
 
 
-def run_demo(out_dir: str = "eigenstyle-demo", *, size: int = 256, iterations: int = 300,
+def run_demo(out_dir: str = "eigenstyle-demo", *, size: int = 256, iterations: int = 200,
              progress: bool = True, seed: int = 0) -> dict:
     from .engine import stylize
     os.makedirs(out_dir, exist_ok=True)

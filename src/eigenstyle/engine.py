@@ -7,6 +7,7 @@ implementation of the loop.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import secrets
@@ -24,6 +25,8 @@ from .losses import content_loss, gram, normalize_grad, style_loss, tv_loss
 from .network import VGG, Preprocessing, Weights, load_weights
 from .optim import make_optimizer
 from .options import Options
+from .randomize import Randomization, randomize_targets
+from .levels import stretch
 from .targets import Targets, check_size, content_targets, style_grams, to_pil, to_tensor
 
 ImageInput = Union[str, os.PathLike, Image.Image]
@@ -40,6 +43,8 @@ class Problem:
     content_tensor: torch.Tensor  # [1, 3, H, W] network units
     targets: Targets
     inputs: dict = field(default_factory=dict)  # recipe identity of content and styles
+    base_style: dict = field(default_factory=dict)  # the style's own Grams, before randomisation
+    report: dict = field(default_factory=dict)      # what the randomisation did, per layer
 
     @property
     def pre(self) -> Preprocessing:
@@ -69,14 +74,20 @@ class Result:
     recipe: dict
     interrupted: bool = False
     error: Optional[str] = None
+    raw_images: Optional[list] = None  # before level adjustment, when levels were applied
 
     @property
     def image(self) -> Image.Image:
         return self.images[0]
 
     def save(self, path: str, index: int = 0) -> str:
-        """Write atomically, with the recipe embedded (PNG text chunk or JPEG comment)."""
-        return images.save_atomic(self.images[index], path, recipe.dumps(self.recipe))
+        """Write atomically, with the recipe embedded (PNG text chunk or JPEG comment).
+        With levels applied, the raw image goes beside it as NAME.raw.EXT."""
+        text = recipe.dumps(self.recipe)
+        if self.raw_images is not None:
+            stem, ext = os.path.splitext(path)
+            images.save_atomic(self.raw_images[index], f"{stem}.raw{ext}", text)
+        return images.save_atomic(self.images[index], path, text)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -103,10 +114,19 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
     """Load and check everything before any long computation starts."""
     if isinstance(styles, (str, os.PathLike, Image.Image)):
         styles = [styles]
-    if not styles:
+    styles = list(styles or [])
+    file_grams = None
+    if opts.style_file:
+        if styles:
+            raise EigenstyleError("give style images or --style-file, not both")
+        from .stylefile import load_style
+        file_grams, meta = load_style(opts.style_file)
+        opts = opts.replace(style_layers=tuple(meta["layers"]))
+        opts.validate()
+    elif not styles:
         raise EigenstyleError("give at least one style image")
     blend = list(opts.style_blend_weights or [1.0] * len(styles))
-    if len(blend) != len(styles):
+    if len(blend) != len(styles) and not file_grams:
         raise EigenstyleError(f"--style-blend-weights has {len(blend)} values for {len(styles)} style images")
     content_im, content_id = _load(content, "content image")
     style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
@@ -116,17 +136,48 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
 
     content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
     check_size(content_im.size, net, "the content image")
-    style_size = max(1, round(opts.size * opts.style_scale))
-    style_tensors = []
-    for i, (im, _) in enumerate(style_ims):
-        im = images.resize(im, images.fit_size(*im.size, style_size))
-        check_size(im.size, net, f"style image {i + 1}")
-        style_tensors.append(to_tensor(im, weights.preprocessing, device))
     content_tensor = to_tensor(content_im, weights.preprocessing, device)
-    targets = Targets(content_targets(net, content_tensor, opts.content_layers),
-                      style_grams(net, style_tensors, opts.style_layers, blend))
-    return Problem(opts, net, weights, device, content_im, content_tensor, targets,
-                   {"content": content_id, "styles": [sid for _, sid in style_ims]})
+    inputs = {"content": content_id, "styles": [sid for _, sid in style_ims]}
+    if file_grams is not None:
+        if meta["weights"].get("sha256") != weights.sha256:
+            raise EigenstyleError(f"--style-file {opts.style_file} was made with other network weights "
+                                  f"({meta['weights'].get('model')}); use the same --model/--model-file")
+        base = {k: g.to(device) for k, g in file_grams.items()}
+        inputs["style_file"] = recipe.identity_of_file(opts.style_file)
+    else:
+        style_size = max(1, round(opts.size * opts.style_scale))
+        style_tensors = []
+        for i, (im, _) in enumerate(style_ims):
+            im = images.resize(im, images.fit_size(*im.size, style_size))
+            check_size(im.size, net, f"style image {i + 1}")
+            style_tensors.append(to_tensor(im, weights.preprocessing, device))
+        base = style_grams(net, style_tensors, opts.style_layers, blend)
+    problem = Problem(opts, net, weights, device, content_im, content_tensor,
+                      Targets(content_targets(net, content_tensor, opts.content_layers), base), inputs, base)
+    return vary(problem, opts)
+
+
+def resolve_seeds(opts: Options) -> Options:
+    """Draw the seeds not given and fix the auto style weight, so the recipe records them."""
+    if opts.style_weight is None:
+        opts = opts.replace(style_weight=opts.style_weight_value())
+    if opts.seed is None:
+        opts = opts.replace(seed=secrets.randbits(63))
+    if opts.mode != "none" and opts.variant_seed is None and opts.genome is None:
+        opts = opts.replace(variant_seed=secrets.randbits(31))
+    return opts
+
+
+def vary(problem: Problem, opts: Options) -> Problem:
+    """The same content and style with other options' Gram targets (a variant):
+    the network and base Grams are reused, only the randomisation is redone."""
+    if opts.mode == "none":
+        return dataclasses.replace(problem, opts=opts, report={},
+                                   targets=Targets(problem.targets.content, dict(problem.base_style)))
+    r = Randomization(opts.mode, tuple(opts.spread), opts.fantasy, opts.symmetric, opts.strength,
+                      opts.gram_scale, opts.genome or {"seed": opts.variant_seed})
+    style, report = randomize_targets(problem.base_style, opts.random_layers or opts.style_layers, r)
+    return dataclasses.replace(problem, opts=opts, report=report, targets=Targets(problem.targets.content, style))
 
 
 def evaluate(problem: Problem, x: torch.Tensor) -> dict:
@@ -136,12 +187,13 @@ def evaluate(problem: Problem, x: torch.Tensor) -> dict:
     n = x.shape[0]
     c_loss = x.new_zeros(n)
     s_loss = x.new_zeros(n)
+    style_weight = o.style_weight_value()
     for name in o.content_layers:
         f = normalize_grad(feats[name], o.content_weight) if o.normalize_gradients else feats[name]
         c_loss = c_loss + o.content_weight * content_loss(f, t.content[name])
     for name in o.style_layers:
-        f = normalize_grad(feats[name], o.style_weight) if o.normalize_gradients else feats[name]
-        s_loss = s_loss + o.style_weight * style_loss(gram(f), t.style[name])
+        f = normalize_grad(feats[name], style_weight) if o.normalize_gradients else feats[name]
+        s_loss = s_loss + style_weight * style_loss(gram(f), t.style[name])
     tv = o.tv_weight * tv_loss(x) if o.tv_weight > 0 else x.new_zeros(n)
     return {"total": c_loss + s_loss + tv, "content": c_loss, "style": s_loss, "tv": tv}
 
@@ -235,30 +287,43 @@ def _progress_bar(total: int, enabled: bool):
                 bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
 
 
-def finish_images(problem: Problem, x: torch.Tensor) -> list[Image.Image]:
+def finish_images(problem: Problem, x: torch.Tensor) -> tuple[list, Optional[list]]:
+    """Images to write: (final, raw). Raw is None unless levels were applied."""
     ims = to_pil(x, problem.pre)
     if problem.opts.original_colors:
         ims = [images.original_colors(problem.content, im) for im in ims]
-    return ims
+    clip = problem.opts.levels_clip()
+    if clip is None:
+        return ims, None
+    return [stretch(im, clip) for im in ims], ims
 
 
 def stylize(content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
             options: Optional[Options] = None, *, callback: Optional[Callable] = None,
-            progress: bool = False, output: Optional[str] = None, **overrides) -> Result:
+            progress: bool = False, output: Optional[str] = None, save_style: Optional[str] = None,
+            **overrides) -> Result:
     """Stylise ``content`` with one or more style images; returns a :class:`Result`.
 
     Options come from ``options`` (an :class:`Options`) and/or keyword overrides
-    (``size=256, iterations=200, ...``). ``callback(info)`` is called after every
-    iteration; returning ``False`` stops the run. With ``output`` the final image
-    (and every ``save_every``-th one, as ``stem_ITER.ext``) is written atomically.
+    (``size=256, iterations=200, mode="variant", ...``). ``callback(info)`` is
+    called after every iteration; returning ``False`` stops the run. With
+    ``output`` the final image (and every ``save_every``-th one, as
+    ``stem_ITER.ext``) is written atomically; with ``save_style`` the (randomised)
+    Gram targets go to a .safetensors style file for reuse with ``style_file=``.
     """
-    opts = (options or Options()).replace(**overrides).validate()
+    opts = resolve_seeds((options or Options()).replace(**overrides).validate())
     if output is not None:
         images.check_writable(output)
     problem = prepare(content, style, opts)
-    seed = opts.seed if opts.seed is not None else secrets.randbits(63)
-    opts = opts.replace(seed=seed)
-    problem.opts = opts
+    if save_style:
+        from .stylefile import save_style as write_style
+        write_style(save_style, problem)
+    return run(problem, callback=callback, progress=progress, output=output)
+
+
+def run(problem: Problem, *, callback: Optional[Callable] = None, progress: bool = False,
+        output: Optional[str] = None) -> Result:
+    """Optimise a prepared problem (seeds already resolved) into a Result."""
     started = time.perf_counter()
 
     def make_recipe(done, losses, interrupted=False):
@@ -266,12 +331,14 @@ def stylize(content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
 
     def save_intermediate(x, it, losses):
         stem, ext = os.path.splitext(output)
-        images.save_atomic(finish_images(problem, x)[0], f"{stem}_{it}{ext}", recipe.dumps(make_recipe(it, losses)))
+        final, _ = finish_images(problem, x)  # intermediate saves skip the raw copy
+        Result(final, make_recipe(it, losses)).save(f"{stem}_{it}{ext}")
 
     x, losses, done, interrupted, error = optimise(
-        problem, initial_image(problem, seed), callback=callback, progress=progress,
+        problem, initial_image(problem, problem.opts.seed), callback=callback, progress=progress,
         on_save=save_intermediate if output else None)
-    result = Result(finish_images(problem, x), make_recipe(done, losses, interrupted), interrupted, error)
+    final, raw = finish_images(problem, x)
+    result = Result(final, make_recipe(done, losses, interrupted), interrupted, error, raw)
     if output is not None:
         result.save(output)
     return result

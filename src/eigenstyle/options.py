@@ -12,17 +12,29 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .errors import EigenstyleError
+from .randomize import FANTASY_DRAWS, GRAM_SCALES, MODES
 
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
 MODELS = ("vgg19-caffe-q8", "torchvision-vgg19")
+MULTI_LAYER_STYLE_WEIGHT = 100.0
+
+# Default style weight when a single style layer is used: the weight at which that layer's style
+# loss from a blank start equals the five-layer default's (100 · Σ mean(G²) over relu1_1..relu5_1 /
+# mean(G_layer²)), measured on the 5 bundled/shared styles at 256 px: stable within 1.5x across them,
+# and it reproduces the 18x relu3_2/relu3_3 ratio of the findings. Table: docs/layers.md.
+SINGLE_LAYER_STYLE_WEIGHT = {
+    "relu1_1": 3e5, "relu1_2": 6e2, "relu2_1": 2.4e3, "relu2_2": 1.8e3,
+    "relu3_1": 5.4e3, "relu3_2": 2.5e3, "relu3_3": 1.4e2, "relu3_4": 2e1,
+    "relu4_1": 1.1e2, "relu4_2": 5.5e2, "relu4_3": 7.9e3, "relu4_4": 6.8e5, "relu5_1": 8.8e5,
+}
 
 
 def opt(default: Any, help: str, *, alias: tuple[str, ...] = (), choices: tuple = (),
-        metavar: Optional[str] = None, differs: str = ""):
+        metavar: Optional[str] = None, differs: str = "", cli: bool = True):
     """A field with its CLI metadata. ``differs`` says where and why the default
-    departs from neural-style's."""
-    meta = {"help": help, "alias": alias, "choices": choices, "metavar": metavar, "differs": differs}
+    departs from neural-style's; ``cli=False`` keeps a field off the command line."""
+    meta = {"help": help, "alias": alias, "choices": choices, "metavar": metavar, "differs": differs, "cli": cli}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -43,7 +55,11 @@ class Options:
     # --- loss weights ---
     content_weight: float = opt(5.0, "Weight of the content loss (0 gives pure texture synthesis).",
                                 alias=("-content_weight",))
-    style_weight: float = opt(100.0, "Weight of the style loss.", alias=("-style_weight",))
+    style_weight: Optional[float] = opt(
+        None, "Weight of the style loss. Default (auto): 100, or with a single style layer that layer's "
+        "balanced weight (README table).", alias=("-style_weight",),
+        differs="neural-style's default is 100 whatever the layers; eigenstyle keeps 100 for several style "
+        "layers and uses a measured per-layer weight for a single layer, whose scale differs by up to 1e4x.")
     tv_weight: float = opt(1e-3, "Weight of the total-variation smoothing loss (0 disables it).",
                            alias=("-tv_weight",))
     style_blend_weights: Optional[tuple] = opt(
@@ -81,6 +97,29 @@ class Options:
                           differs="neural-style saves every 100 iterations by default; eigenstyle writes only "
                           "the final image unless asked, to keep folders of variants clean.")
 
+    # --- randomised styles (eigenstyle's own) ---
+    mode: str = opt("none", "Gram randomisation: none (plain neural style), variant (eigenvectors times "
+                    "U[spread]), fantasy (random eigenvectors), random (a random Gram).", choices=MODES)
+    spread: tuple = opt((0.1, 1.9), "Range lo,hi of the variant multipliers.", metavar="LO,HI")
+    fantasy: str = opt("uniform", "Fantasy eigenvector draw: uniform U[0,1) (colourful), normal or "
+                       "signed-uniform U[-1,1) (zero-mean: bleak, grey).", choices=FANTASY_DRAWS)
+    symmetric: bool = opt(False, "Random mode: a random symmetric PSD matrix instead of a plain random one.")
+    strength: float = opt(1.0, "Blend between the style's Gram (0) and the randomised one (1).")
+    random_layers: Optional[tuple] = opt(None, "Style layers to randomise (default: all style layers).",
+                                         metavar="LAYERS")
+    gram_scale: str = opt("frobenius", "Scale the randomised Gram to the original's Frobenius norm or trace "
+                          "(or not at all), so the style weight keeps its meaning.", choices=GRAM_SCALES)
+    variant_seed: Optional[int] = opt(None, "Seed of the randomisation, independent of --seed; drawn and "
+                                      "recorded when not given.")
+    levels: Optional[str] = opt(None, "Level adjustment: auto (0.5 % per-channel percentile stretch), a clip "
+                                "percentage, or none. Default: auto for fantasy and random, none otherwise. "
+                                "The raw image is kept as NAME.raw.png.", metavar="auto|none|P")
+    style_file: Optional[str] = opt(None, "Use the Gram targets saved in this .safetensors style file "
+                                    "(see --save-style) instead of style images; its layers become the style "
+                                    "layers, and --mode randomises on top of it.", metavar="FILE")
+    genome: Optional[dict] = opt(None, "Lineage of a mutated or in-between variant (set by --mutate/--between; "
+                                 "recorded in recipes).", cli=False)
+
     # ------------------------------------------------------------------
     def validate(self) -> "Options":
         """Check every value; raise :class:`EigenstyleError` with one clear line."""
@@ -103,7 +142,8 @@ class Options:
         positive_int("print_every", self.print_every, 0)
         positive_int("save_every", self.save_every, 0)
         finite("content_weight", self.content_weight, strictly_positive=False)
-        finite("style_weight", self.style_weight, strictly_positive=True)
+        if self.style_weight is not None:
+            finite("style_weight", self.style_weight, strictly_positive=True)
         finite("tv_weight", self.tv_weight, strictly_positive=False)
         finite("style_scale", self.style_scale, strictly_positive=True)
         finite("learning_rate", self.learning_rate, strictly_positive=True)
@@ -124,7 +164,46 @@ class Options:
             raise EigenstyleError("--style-layers must name at least one layer")
         check_layers(self.content_layers, "--content-layers")
         check_layers(self.style_layers, "--style-layers")
+        for name in ("mode", "fantasy", "gram_scale"):
+            choices = FIELDS[name].metadata["choices"]
+            if getattr(self, name) not in choices:
+                raise EigenstyleError(f"--{_flag(name)} must be one of {', '.join(choices)}, "
+                                      f"got {getattr(self, name)!r}")
+        if len(self.spread) != 2:
+            raise EigenstyleError(f"--spread must be two numbers lo,hi, got {self.spread!r}")
+        for v in self.spread:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise EigenstyleError(f"--spread must be finite numbers, got {self.spread!r}")
+        if self.spread[0] > self.spread[1]:
+            raise EigenstyleError(f"--spread lo,hi needs lo <= hi, got {self.spread[0]},{self.spread[1]}")
+        finite("strength", self.strength, strictly_positive=False)
+        if self.strength > 1:
+            raise EigenstyleError(f"--strength must be in [0, 1], got {self.strength!r}")
+        if self.random_layers is not None:
+            check_layers(self.random_layers, "--random-layers")
+            outside = [n for n in self.random_layers if n not in self.style_layers]
+            if outside:
+                raise EigenstyleError(f"--random-layers {','.join(outside)} not among --style-layers")
+        if self.variant_seed is not None and (isinstance(self.variant_seed, bool)
+                                              or not isinstance(self.variant_seed, int)
+                                              or not 0 <= self.variant_seed < 2**63):
+            raise EigenstyleError(f"--variant-seed must be an integer in [0, 2^63), got {self.variant_seed!r}")
+        from .levels import parse_levels
+        parse_levels(self.levels)
         return self
+
+    def style_weight_value(self) -> float:
+        """The style weight in force (auto resolved)."""
+        if self.style_weight is not None:
+            return float(self.style_weight)
+        if len(self.style_layers) == 1:
+            return SINGLE_LAYER_STYLE_WEIGHT.get(self.style_layers[0], MULTI_LAYER_STYLE_WEIGHT)
+        return MULTI_LAYER_STYLE_WEIGHT
+
+    def levels_clip(self):
+        """The clip percentage to apply, or None (mode-dependent default)."""
+        from .levels import default_levels, parse_levels
+        return parse_levels(self.levels if self.levels is not None else default_levels(self.mode))
 
     def replace(self, **changes) -> "Options":
         unknown = set(changes) - set(FIELDS)

@@ -52,12 +52,15 @@ def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: flo
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "content": problem.inputs["content"],
         "styles": problem.inputs["styles"],
+        "style_file": problem.inputs.get("style_file"),
         "weights": problem.weights.identity(),
         "options": problem.opts.to_dict(),
         "size": list(problem.content.size),
         "iterations_done": iterations_done,
         "interrupted": interrupted,
         "losses": {k: first(k) for k in ("total", "content", "style", "tv")},
+        "randomization": problem.report,
+        "levels": problem.opts.levels_clip(),
         "elapsed_s": round(elapsed, 3),
     }
 
@@ -114,6 +117,8 @@ def reproduce(path: str, output: str | None = None, *, content: str | None = Non
     styles = list(styles or [s.get("path") for s in data["styles"]])
     if not content or not all(styles):
         raise EigenstyleError(f"{path}: the recipe was made from in-memory images; pass --content and --style")
+    if opts.style_file and not os.path.isfile(opts.style_file):
+        raise EigenstyleError(f"style file of the recipe not found: {opts.style_file}")
     for given, recorded, what in [(content, data["content"], "content")] + \
             [(s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))]:
         if not os.path.isfile(given):

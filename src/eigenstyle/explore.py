@@ -1,0 +1,126 @@
+"""Exploration: many results from one content/style pair, and sheets to compare them.
+
+* :func:`variants` runs N randomised variants (seeds s..s+N-1, or N children of
+  a favourite, or points between two favourites) on one prepared problem, so
+  the network and the style's own Grams are computed once.
+* :func:`layers` runs one single-style-layer result per layer (same seed) to
+  show each layer's character (relu3_2 straight strokes, relu3_3 curves).
+Each result is written with its recipe, and a labelled contact sheet beside them.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from PIL import Image, ImageDraw, ImageFont
+
+from . import images
+from .engine import Result, prepare, resolve_seeds, run, vary
+from .errors import EigenstyleError
+from .options import Options
+
+
+@dataclass
+class Tile:
+    path: str
+    label: str
+    result: Result
+
+
+def contact_sheet(tiles: list[tuple[Image.Image, str]], columns: int = 4, width: int = 256,
+                  gap: int = 6) -> Image.Image:
+    """A grid of images, each with its label underneath."""
+    if not tiles:
+        raise EigenstyleError("nothing to put on a sheet")
+    font = _font(14)
+    thumbs = [im.resize((width, max(1, round(im.height * width / im.width))), Image.LANCZOS) for im, _ in tiles]
+    cell_h = max(t.height for t in thumbs) + 22
+    cols = min(columns, len(tiles))
+    rows = -(-len(tiles) // cols)
+    sheet = Image.new("RGB", (cols * (width + gap) + gap, rows * (cell_h + gap) + gap), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (thumb, (_, label)) in enumerate(zip(thumbs, tiles)):
+        x, y = gap + (i % cols) * (width + gap), gap + (i // cols) * (cell_h + gap)
+        sheet.paste(thumb, (x, y))
+        draw.text((x + 2, y + thumb.height + 3), label, fill="black", font=font)
+    return sheet
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def genome_of(recipe: dict) -> dict:
+    opts = recipe["options"]
+    if opts.get("mode", "none") == "none":
+        raise EigenstyleError("that image is a plain run (mode none): it has no variant to breed from")
+    return opts.get("genome") or {"seed": opts["variant_seed"]}
+
+
+def variant_options(base: Options, count: int, *, mutate: dict | None = None, amount: float = 0.2,
+                    between: tuple | None = None, t: float = 0.5) -> list[tuple[Options, str]]:
+    """The options of each of ``count`` variants, with a short label each."""
+    if count < 1:
+        raise EigenstyleError(f"--count must be >= 1, got {count}")
+    base = resolve_seeds(base.replace(genome=None) if base.mode != "none" else base.replace(mode="variant"))
+    start = base.variant_seed
+    out = []
+    for i in range(count):
+        seed = start + i
+        if mutate is not None:
+            if not 0 <= amount <= 1:
+                raise EigenstyleError(f"--amount must be in [0, 1], got {amount}")
+            o = base.replace(variant_seed=seed, genome={"mutate": mutate, "seed": seed, "amount": amount})
+            label = f"{base.mode} child {seed} (±{amount:g})"
+        elif between is not None:
+            tt = t if count == 1 else (i + 1) / (count + 1)
+            o = base.replace(variant_seed=None, genome={"between": list(between), "t": tt})
+            label = f"{base.mode} between t={tt:.2f}"
+        else:
+            o = base.replace(variant_seed=seed)
+            label = f"{base.mode} seed {seed}"
+        out.append((o.validate(), label))
+    return out
+
+
+def run_all(content, styles, runs: list[tuple[Options, str]], out_dir: str, stem: str, *,
+            overwrite: bool = False, progress: bool = True, columns: int = 4) -> tuple[list[Tile], str]:
+    """Run each (options, label) on one prepared problem; write images and a sheet."""
+    first = runs[0][0]
+    problem = prepare(content, styles, first)  # bad inputs fail here, before anything is written
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as e:
+        raise EigenstyleError(f"cannot create output folder {out_dir}: {e.strerror}") from None
+    images.check_writable(os.path.join(out_dir, "sheet.jpg"))
+    tiles = []
+    for opts, label in runs:
+        if tuple(opts.style_layers) != tuple(problem.opts.style_layers) or opts.style_scale != first.style_scale:
+            problem = prepare(content, styles, opts)
+        name = label.split(" (")[0].replace(" ", "-").replace("=", "")
+        path = os.path.join(out_dir, f"{stem}-{name}.png")
+        path = path if overwrite else images.free_name(path)
+        if progress:
+            print(f"{label} -> {path}")
+        result = run(vary(problem, opts), progress=progress, output=path)
+        tiles.append(Tile(path, label, result))
+        if result.interrupted:
+            break
+    sheet_path = os.path.join(out_dir, f"{stem}-sheet.jpg")
+    sheet_path = sheet_path if overwrite else images.free_name(sheet_path)
+    images.save_atomic(contact_sheet([(t.result.image, t.label) for t in tiles], columns), sheet_path)
+    return tiles, sheet_path
+
+
+def layer_options(base: Options, layers, style_weight: float | None) -> list[tuple[Options, str]]:
+    """One single-style-layer run per layer, same seeds; per-layer default weight."""
+    base = resolve_seeds(base)
+    out = []
+    for layer in layers:
+        o = base.replace(style_layers=(layer,), random_layers=None, style_weight=style_weight).validate()
+        o = o.replace(style_weight=o.style_weight_value())
+        out.append((o, f"{layer} (weight {o.style_weight:g})"))
+    return out

@@ -1,0 +1,150 @@
+"""New styles from one style: randomised Gram targets.
+
+The method of *Randomizing neural style transfer*, per style layer, on the Gram
+target G = V diag(e) Vᵀ (eigh in float64):
+
+* ``variant``: V' = V ⊙ M, M ~ U[lo, hi] elementwise; G' = V' diag(e) V'ᵀ.
+  Same eigen-energies, bent eigenvectors: the same style, re-coloured and re-stroked.
+* ``fantasy``: V' drawn at random (U[0,1) as the original code's torch.rand did,
+  or N(0,1) / U[-1,1)); G' = V' diag(e) V'ᵀ. Drastic, dream-like.
+* ``random``: G replaced by a random matrix (U[0,1), not symmetric, as the
+  first experiment did), or with ``symmetric`` a random symmetric PSD R Rᵀ.
+
+Every random matrix R (M, V' or the random G) comes from a *genome*: a seed,
+or a mutation of a parent genome (R ⊙ U[1-a, 1+a]), or a blend of two
+(1-t)·R_A + t·R_B. Draws happen on the CPU in float64 from a generator derived
+from (seed, layer), so a genome gives the same G' on every device.
+
+G' is then scaled to G's Frobenius norm (default): the style loss from a blank
+image is style_weight·‖G'‖²/C², so matching ‖G‖ keeps a style weight meaning
+the same pull in every mode. Finally ``strength`` t blends (1-t)·G + t·G'.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import torch
+
+from .errors import EigenstyleError
+
+MODES = ("none", "variant", "fantasy", "random")
+FANTASY_DRAWS = ("uniform", "normal", "signed-uniform")
+GRAM_SCALES = ("frobenius", "trace", "none")
+
+
+@dataclass(frozen=True)
+class Randomization:
+    mode: str = "none"
+    spread: tuple = (0.1, 1.9)
+    fantasy: str = "uniform"
+    symmetric: bool = False
+    strength: float = 1.0
+    scale: str = "frobenius"
+    genome: dict = field(default_factory=lambda: {"seed": 0})
+
+
+def derived_generator(seed: int, layer: str, tag: str) -> torch.Generator:
+    """A CPU generator keyed by (seed, layer, tag): independent streams per layer."""
+    digest = hashlib.sha256(f"{seed}/{layer}/{tag}".encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+
+
+def draw(r: Randomization, layer: str, c: int, seed: int) -> torch.Tensor:
+    """The mode's base random matrix (C×C, float64) for one seed and layer."""
+    g = derived_generator(seed, layer, r.mode)
+    u = torch.rand((c, c), generator=g, dtype=torch.float64)
+    if r.mode == "variant":
+        lo, hi = r.spread
+        return lo + (hi - lo) * u
+    if r.mode == "fantasy" and r.fantasy == "normal":
+        return torch.randn((c, c), generator=g, dtype=torch.float64)
+    if r.mode == "fantasy" and r.fantasy == "signed-uniform":
+        return 2.0 * u - 1.0
+    return u
+
+
+def genome_matrix(r: Randomization, genome: dict, layer: str, c: int) -> torch.Tensor:
+    """Evaluate a genome: {'seed'}, {'mutate', 'seed', 'amount'} or {'between': [A, B], 't'}."""
+    if not isinstance(genome, dict):
+        raise EigenstyleError(f"malformed variant genome: {genome!r}")
+    if "between" in genome:
+        a, b = genome["between"]
+        t = float(genome["t"])
+        return (1.0 - t) * genome_matrix(r, a, layer, c) + t * genome_matrix(r, b, layer, c)
+    if "mutate" in genome:
+        amount = float(genome["amount"])
+        g = derived_generator(int(genome["seed"]), layer, "mutate")
+        jitter = 1.0 - amount + 2.0 * amount * torch.rand((c, c), generator=g, dtype=torch.float64)
+        return genome_matrix(r, genome["mutate"], layer, c) * jitter
+    if "seed" in genome:
+        return draw(r, layer, c, int(genome["seed"]))
+    raise EigenstyleError(f"malformed variant genome: {genome!r}")
+
+
+def decompose(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """eigh in float64, symmetrised; negative round-off eigenvalues clamped to 0;
+    a failed eigh retried with growing diagonal jitter."""
+    g = g.detach().to("cpu", torch.float64)
+    g = 0.5 * (g + g.T)
+    report = {"clamped_eigenvalues": 0, "jitter": 0.0}
+    scale = float(g.diagonal().abs().mean()) or 1.0
+    for jitter in (0.0, 1e-12, 1e-9, 1e-6):
+        try:
+            e, v = torch.linalg.eigh(g + jitter * scale * torch.eye(g.shape[0], dtype=g.dtype))
+            if torch.isfinite(e).all() and torch.isfinite(v).all():
+                report["jitter"] = jitter
+                report["clamped_eigenvalues"] = int((e < 0).sum())
+                return v, e.clamp_min(0.0), report
+        except RuntimeError:  # torch.linalg.LinAlgError is a RuntimeError
+            pass
+    raise EigenstyleError("could not eigen-decompose a style Gram matrix, even with jitter")
+
+
+def rebuild(r: Randomization, g: torch.Tensor, v: torch.Tensor, e: torch.Tensor, rand: torch.Tensor) -> torch.Tensor:
+    """G' from the decomposition and the genome's random matrix."""
+    if r.mode == "variant":
+        vp = v * rand
+        return (vp * e) @ vp.T
+    if r.mode == "fantasy":
+        return (rand * e) @ rand.T
+    if r.mode == "random":
+        return rand @ rand.T / rand.shape[0] if r.symmetric else rand.clone()
+    return g.clone()
+
+
+def scale_like(gp: torch.Tensor, g: torch.Tensor, how: str) -> torch.Tensor:
+    if how == "frobenius":
+        ref, own = torch.linalg.matrix_norm(g), torch.linalg.matrix_norm(gp)
+    elif how == "trace":
+        ref, own = g.trace(), gp.trace()
+    else:
+        return gp
+    return gp * (ref / own) if float(own) > 0 else gp
+
+
+def randomize_gram(g: torch.Tensor, layer: str, r: Randomization) -> tuple[torch.Tensor, dict]:
+    """One layer's randomised target (float64, CPU) and a report of what happened."""
+    g64 = g.detach().to("cpu", torch.float64)
+    if r.mode == "none":
+        return g64.clone(), {}
+    c = g64.shape[0]
+    v, e, report = decompose(g64)
+    gp = scale_like(rebuild(r, g64, v, e, genome_matrix(r, r.genome, layer, c)), g64, r.scale)
+    out = (1.0 - r.strength) * g64 + r.strength * gp
+    # A Gram of post-ReLU features has no negative entries: their share says how
+    # far out of reach the target is (and predicts bleak, grey results).
+    report["negative_fraction"] = round(float((out < 0).double().mean()), 4)
+    return out, report
+
+
+def randomize_targets(style: dict, layers, r: Randomization) -> tuple[dict, dict]:
+    """Randomise the [1, C, C] Grams of ``layers`` in a target dict; others pass through."""
+    out, reports = dict(style), {}
+    for name in layers:
+        g = style[name]
+        if g.shape[0] != 1:
+            raise EigenstyleError("randomisation expects one base Gram per layer")
+        gr, reports[name] = randomize_gram(g[0], name, r)
+        out[name] = gr.to(g.device, g.dtype).unsqueeze(0)
+    return out, reports

@@ -1,0 +1,87 @@
+"""Style files: a style found on one photo, reusable on others.
+
+A ``.safetensors`` file holding the (randomised) Gram target of each style
+layer as float32 [C, C], exactly as optimised against, plus metadata (source
+style hashes, weights identity, layers, mode, seeds, spread, strength). Loading
+checks every shape, value and the weights identity, and fails with one line.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import torch
+
+from ._version import __version__
+from .errors import EigenstyleError
+from .network import CHANNELS, LAYER_INDEX
+
+FORMAT = "eigenstyle-style"
+VERSION = 1
+
+
+def save_style(path: str, problem) -> str:
+    """Write the problem's style targets and their provenance, atomically."""
+    from safetensors.torch import save
+    o = problem.opts
+    tensors = {name: problem.targets.style[name][0].detach().to("cpu", torch.float32).contiguous()
+               for name in o.style_layers}
+    meta = {
+        "format": FORMAT, "version": VERSION, "eigenstyle": __version__,
+        "styles": problem.inputs.get("styles", []), "style_file": problem.inputs.get("style_file"),
+        "weights": problem.weights.identity(), "layers": list(o.style_layers),
+        "mode": o.mode, "variant_seed": o.variant_seed, "genome": o.genome, "spread": list(o.spread),
+        "fantasy": o.fantasy, "symmetric": o.symmetric, "strength": o.strength, "gram_scale": o.gram_scale,
+        "random_layers": list(o.random_layers) if o.random_layers else None,
+        "size": o.size, "style_scale": o.style_scale, "randomization": problem.report,
+    }
+    data = save(tensors, metadata={FORMAT: json.dumps(meta, sort_keys=True)})
+    folder = os.path.dirname(os.path.abspath(path))
+    if not path.endswith(".safetensors"):
+        raise EigenstyleError(f"--save-style: use a .safetensors file name, got {path}")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".eigenstyle-", suffix=".safetensors")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise EigenstyleError(f"--save-style: cannot write {path}: {e.strerror or e}") from None
+    return path
+
+
+def load_style(path: str) -> tuple[dict, dict]:
+    """Grams ({layer: [1, C, C] float32}) and metadata of a style file."""
+    from safetensors.torch import load
+    if not os.path.isfile(path):
+        raise EigenstyleError(f"--style-file: no such file: {path}")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        tensors = load(raw)
+        from safetensors import safe_open
+        with safe_open(path, framework="pt") as f:
+            header = f.metadata() or {}
+        meta = json.loads(header[FORMAT])
+    except Exception as e:  # safetensors raises its own error types for truncated or bad files
+        raise EigenstyleError(f"--style-file: {path} is not a readable eigenstyle style file "
+                              f"({type(e).__name__})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise EigenstyleError(f"--style-file: {path} is not an eigenstyle style file")
+    if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
+        raise EigenstyleError(f"--style-file: {path} was written by a newer eigenstyle ({meta.get('eigenstyle')})")
+    layers = meta.get("layers")
+    if not isinstance(layers, list) or not layers or set(layers) != set(tensors):
+        raise EigenstyleError(f"--style-file: {path}: its layers and tensors do not match")
+    grams = {}
+    for name in layers:
+        g = tensors[name]
+        if name not in LAYER_INDEX or tuple(g.shape) != (CHANNELS[name], CHANNELS[name]):
+            raise EigenstyleError(f"--style-file: {path}: {name} has shape {tuple(g.shape)}, expected "
+                                  f"{CHANNELS.get(name, '?')}x{CHANNELS.get(name, '?')}")
+        if g.dtype != torch.float32 or not bool(torch.isfinite(g).all()):
+            raise EigenstyleError(f"--style-file: {path}: {name} holds non-finite or non-float32 values")
+        grams[name] = g.unsqueeze(0)
+    return grams, meta

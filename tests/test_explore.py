@@ -1,0 +1,168 @@
+"""Variants, mutation, in-betweens and layer sheets, end to end with the real weights."""
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import eigenstyle
+from eigenstyle.options import SINGLE_LAYER_STYLE_WEIGHT
+
+from conftest import run_cli
+
+TINY = ["--size", "48", "--iterations", "6", "--seed", "2", "--style-layers", "relu3_2", "-q"]
+
+
+def pixels(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def caption_has_text(sheet, index, columns, n_rows_h):
+    """The caption strip under tile ``index`` holds dark (text) pixels."""
+    a = np.asarray(sheet.convert("L"))
+    x = 6 + (index % columns) * 262
+    y0 = 6 + (index // columns) * (n_rows_h + 6) + n_rows_h - 22
+    return (a[y0:y0 + 22, x:x + 256] < 100).sum() > 20
+
+
+@pytest.fixture(scope="module")
+def variants_dir(tmp_path_factory, content_path, style_path):
+    out = tmp_path_factory.mktemp("variants")
+    r = run_cli("variants", content_path, style_path, "--count", "3", "--variant-seed", "5", "-o", out, *TINY)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_n_variants_with_recipes_and_a_labelled_sheet(variants_dir):
+    files = sorted(f for f in os.listdir(variants_dir) if f.endswith(".png"))
+    assert files == [f"tubingen-starry_night-variant-seed-{s}.png" for s in (5, 6, 7)]
+    recipes = [eigenstyle.read_recipe(str(variants_dir / f)) for f in files]
+    assert [r["options"]["variant_seed"] for r in recipes] == [5, 6, 7]
+    assert all(r["options"]["mode"] == "variant" and r["options"]["seed"] == 2 for r in recipes)
+    assert all(r["options"]["style_weight"] == SINGLE_LAYER_STYLE_WEIGHT["relu3_2"] for r in recipes)
+    assert all("negative_fraction" in r["randomization"]["relu3_2"] for r in recipes)
+    imgs = [pixels(variants_dir / f) for f in files]
+    assert not np.array_equal(imgs[0], imgs[1]) and not np.array_equal(imgs[1], imgs[2])
+    sheet = Image.open(variants_dir / "tubingen-starry_night-sheet.jpg")
+    tile_h = round(36 * 256 / 48) + 22
+    assert sheet.size == (3 * 262 + 6, tile_h + 12)
+    assert all(caption_has_text(sheet, i, 3, tile_h) for i in range(3))
+
+
+def test_a_variant_reproduces_from_its_recipe(variants_dir, tmp_path):
+    src = variants_dir / "tubingen-starry_night-variant-seed-6.png"
+    again = tmp_path / "again.png"
+    eigenstyle.reproduce(str(src), str(again))
+    assert np.array_equal(pixels(src), pixels(again))
+
+
+def test_mutation_with_amount_zero_is_the_parent_and_children_differ(variants_dir, tmp_path):
+    parent = variants_dir / "tubingen-starry_night-variant-seed-5.png"
+    r = run_cli("variants", "--mutate", parent, "--amount", "0", "--count", "1", "-o", tmp_path / "same", "-q")
+    assert r.returncode == 0, r.stderr
+    (child,) = [f for f in os.listdir(tmp_path / "same") if f.endswith(".png")]
+    assert np.array_equal(pixels(tmp_path / "same" / child), pixels(parent))
+    r = run_cli("variants", "--mutate", parent, "--amount", "0.5", "--count", "2", "-o", tmp_path / "kids", "-q")
+    assert r.returncode == 0, r.stderr
+    kids = sorted(f for f in os.listdir(tmp_path / "kids") if f.endswith(".png"))
+    assert len(kids) == 2
+    data = eigenstyle.read_recipe(str(tmp_path / "kids" / kids[0]))
+    assert data["options"]["genome"]["mutate"] == {"seed": 5} and data["options"]["genome"]["amount"] == 0.5
+    assert not np.array_equal(pixels(tmp_path / "kids" / kids[0]), pixels(parent))
+    again = tmp_path / "kid-again.png"
+    eigenstyle.reproduce(str(tmp_path / "kids" / kids[0]), str(again))
+    assert np.array_equal(pixels(again), pixels(tmp_path / "kids" / kids[0]))
+
+
+def test_between_endpoint_is_the_first_parent(variants_dir, tmp_path):
+    a = variants_dir / "tubingen-starry_night-variant-seed-5.png"
+    b = variants_dir / "tubingen-starry_night-variant-seed-7.png"
+    r = run_cli("variants", "--between", a, b, "--t", "0", "--count", "1", "-o", tmp_path, "-q")
+    assert r.returncode == 0, r.stderr
+    (mid,) = [f for f in os.listdir(tmp_path) if f.endswith(".png")]
+    assert np.array_equal(pixels(tmp_path / mid), pixels(a))
+
+
+def test_fantasy_gets_levels_and_keeps_the_raw_image(content_path, style_path, tmp_path):
+    r = run_cli("variants", content_path, style_path, "--mode", "fantasy", "--count", "1", "--variant-seed", "1",
+                "-o", tmp_path, *TINY)
+    assert r.returncode == 0, r.stderr
+    files = sorted(os.listdir(tmp_path))
+    assert "tubingen-starry_night-fantasy-seed-1.png" in files and "tubingen-starry_night-fantasy-seed-1.raw.png" in files
+    leveled = pixels(tmp_path / "tubingen-starry_night-fantasy-seed-1.png").reshape(-1, 3)
+    assert (np.percentile(leveled, 0.5, axis=0) <= 2).all() and (np.percentile(leveled, 99.5, axis=0) >= 253).all()
+    assert eigenstyle.read_recipe(str(tmp_path / files[0]))["levels"] == 0.5
+
+
+def test_layer_sheet(content_path, style_path, tmp_path):
+    r = run_cli("layers", content_path, style_path, "--layers", "relu3_2,relu3_3", "-o", tmp_path, *TINY[:-3], "-q")
+    assert r.returncode == 0, r.stderr
+    pngs = sorted(f for f in os.listdir(tmp_path) if f.endswith(".png"))
+    assert len(pngs) == 2
+    weights = {eigenstyle.read_recipe(str(tmp_path / f))["options"]["style_layers"][0]:
+               eigenstyle.read_recipe(str(tmp_path / f))["options"]["style_weight"] for f in pngs}
+    assert weights == {k: SINGLE_LAYER_STYLE_WEIGHT[k] for k in ("relu3_2", "relu3_3")}
+    assert any(f.endswith("sheet.jpg") for f in os.listdir(tmp_path))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--count", "0"], "--count must be"),
+    (["--spread", "1.5,0.5"], "lo <= hi"),
+    (["--strength", "2"], "--strength must be in [0, 1]"),
+    (["--random-layers", "relu4_1"], "not among --style-layers"),
+    (["--levels", "bright"], "--levels must be"),
+])
+def test_bad_variant_input(content_path, style_path, tmp_path, args, message):
+    r = run_cli("variants", content_path, style_path, "-o", tmp_path / "o", *TINY, *args)
+    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_path, style_path, tmp_path):
+    import torch
+    from eigenstyle import engine, Options
+    from eigenstyle.stylefile import load_style
+    sf = tmp_path / "v.safetensors"
+    kw = dict(size=48, iterations=6, seed=2, style_layers=("relu3_2", "relu3_3"), mode="variant",
+              variant_seed=9, print_every=0)
+    first = eigenstyle.stylize(content_path, style_path, save_style=str(sf), **kw)
+    problem = engine.prepare(content_path, style_path, engine.resolve_seeds(Options(**kw).validate()))
+    grams, meta = load_style(str(sf))
+    for k in ("relu3_2", "relu3_3"):
+        assert torch.equal(grams[k], problem.targets.style[k].float())
+    assert meta["mode"] == "variant" and meta["variant_seed"] == 9 and meta["layers"] == ["relu3_2", "relu3_3"]
+    assert meta["styles"][0]["sha256"] == first.recipe["styles"][0]["sha256"]
+    reused = eigenstyle.stylize(content_path, [], style_file=str(sf), size=48, iterations=6, seed=2, print_every=0,
+                                style_weight=first.recipe["options"]["style_weight"], output=str(tmp_path / "r.png"))
+    assert np.array_equal(np.asarray(reused.image), np.asarray(first.image))
+    assert reused.recipe["style_file"]["sha256"] and reused.recipe["options"]["style_layers"] == ["relu3_2", "relu3_3"]
+    again = tmp_path / "again.png"
+    eigenstyle.reproduce(str(tmp_path / "r.png"), str(again))
+    assert np.array_equal(pixels(again), pixels(tmp_path / "r.png"))
+
+
+def test_bad_style_files(content_path, tmp_path):
+    import torch
+    from safetensors.torch import save_file
+    from eigenstyle.errors import EigenstyleError
+    from eigenstyle.stylefile import load_style
+    good = tmp_path / "good.safetensors"
+    eigenstyle.stylize(content_path, sample_style(), save_style=str(good), size=48, iterations=1, seed=1,
+                       style_layers=("relu2_1",), print_every=0)
+    raw = good.read_bytes()
+    (tmp_path / "trunc.safetensors").write_bytes(raw[: len(raw) // 2])
+    header = {"eigenstyle-style": '{"format": "eigenstyle-style", "version": 1, "layers": ["relu2_1"]}'}
+    save_file({"relu2_1": torch.zeros(64, 64)}, tmp_path / "shape.safetensors", metadata=header)
+    save_file({"relu2_1": torch.full((128, 128), float("nan"))}, tmp_path / "nan.safetensors", metadata=header)
+    save_file({"relu2_1": torch.zeros(128, 128)}, tmp_path / "nometa.safetensors")
+    for name, message in [("trunc", "not a readable"), ("shape", "has shape"), ("nan", "non-finite"),
+                          ("nometa", "not a readable"), ("missing", "no such file")]:
+        with pytest.raises(EigenstyleError, match=message):
+            load_style(str(tmp_path / f"{name}.safetensors"))
+    r = run_cli("stylize", content_path, "--style-file", tmp_path / "nan.safetensors", "-o", tmp_path / "o.png", "-q")
+    assert r.returncode == 2 and "non-finite" in r.stderr and not (tmp_path / "o.png").exists()
+
+
+def sample_style():
+    from eigenstyle.demo import sample
+    return sample("starry_night.jpg")
