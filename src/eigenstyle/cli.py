@@ -74,6 +74,8 @@ def _add_option(group, name: str, f) -> None:
     shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
     help_text = f"{meta['help']} (default: {shown})".replace("%", "%%")
     kind = typing.get_type_hints(Options)[name]
+    if typing.get_origin(kind) is typing.Union:  # Optional[X] -> X
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
     kw = dict(dest=name, default=argparse.SUPPRESS, help=help_text)
     if kind is bool:
         group.add_argument(flag, action="store_true", **kw)
@@ -137,6 +139,10 @@ def pick_output(path: str, overwrite: bool) -> str:
 
 def report(result, output: str) -> int:
     done = result.recipe["iterations_done"]
+    for layer, r in (result.recipe.get("randomization") or {}).items():
+        if r.get("jitter"):
+            print(f"eigenstyle: note: the {layer} Gram was degenerate; its eigen-decomposition needed a "
+                  f"diagonal jitter of {r['jitter']:g} (recorded in the recipe)", file=sys.stderr)
     if result.error:
         print(f"eigenstyle: {result.error}; saved {output}", file=sys.stderr)
         return 1

@@ -158,9 +158,7 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
 
 
 def resolve_seeds(opts: Options) -> Options:
-    """Draw the seeds not given and fix the auto style weight, so the recipe records them."""
-    if opts.style_weight is None:
-        opts = opts.replace(style_weight=opts.style_weight_value())
+    """Draw the seeds not given, so that the recipe can record them."""
     if opts.seed is None:
         opts = opts.replace(seed=secrets.randbits(63))
     if opts.mode != "none" and opts.variant_seed is None and opts.genome is None:
@@ -170,7 +168,10 @@ def resolve_seeds(opts: Options) -> Options:
 
 def vary(problem: Problem, opts: Options) -> Problem:
     """The same content and style with other options' Gram targets (a variant):
-    the network and base Grams are reused, only the randomisation is redone."""
+    the network and base Grams are reused, only the randomisation is redone.
+    The auto style weight is fixed here, once the style layers are known."""
+    if opts.style_weight is None:
+        opts = opts.replace(style_weight=opts.style_weight_value())
     if opts.mode == "none":
         return dataclasses.replace(problem, opts=opts, report={},
                                    targets=Targets(problem.targets.content, dict(problem.base_style)))
