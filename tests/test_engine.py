@@ -71,7 +71,7 @@ def test_blend_weights_mix_the_grams(content_path, style_path):
 @pytest.mark.parametrize("overrides", [
     dict(optimizer="adam", learning_rate=5.0),
     dict(normalize_gradients=True, optimizer="adam", learning_rate=5.0),
-    dict(pooling="avg", style_scale=0.5, init="image"),
+    dict(pooling="avg", style_scale=0.75, init="image"),
 ])
 def test_options_change_the_run_and_still_descend(content_path, style_path, overrides):
     opts = Options(**{**SMALL, "iterations": 20, **overrides}).validate()
