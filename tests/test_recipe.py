@@ -87,3 +87,12 @@ def test_changed_input_is_detected(made, tmp_path, style_path):
         recipe.reproduce(str(out), str(tmp_path / "x.png"), content=str(changed))
     assert not (tmp_path / "x.png").exists()
     assert data["content"]["sha256"] != recipe.identity_of_file(str(changed))["sha256"]
+
+
+def test_outputs_are_ordinary_files_not_private_temporaries(made):
+    import os
+    import stat
+    out, _ = made
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o666 & ~mask

@@ -139,6 +139,7 @@ def save_atomic(im: Image.Image, path: str, recipe_json: str | None = None) -> s
                 raise EigenstyleError(f"output: {path}: use a .png, .jpg or .jpeg file name")
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files; outputs are ordinary files
         os.replace(tmp, path)
     except OSError as e:
         _unlink_quietly(tmp)
@@ -161,6 +162,13 @@ def read_embedded_recipe(path: str) -> str | None:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as e:
         raise EigenstyleError(f"cannot read {path} as an image ({type(e).__name__})") from None
     return None
+
+
+def default_file_mode() -> int:
+    """0666 less the process umask, as open() would give."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def _unlink_quietly(path: str) -> None:

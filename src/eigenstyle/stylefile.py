@@ -15,6 +15,7 @@ import torch
 
 from ._version import __version__
 from .errors import EigenstyleError
+from .images import default_file_mode
 from .network import CHANNELS, LAYER_INDEX
 
 FORMAT = "eigenstyle-style"
@@ -46,6 +47,7 @@ def save_style(path: str, problem) -> str:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
     except OSError as e:
         raise EigenstyleError(f"--save-style: cannot write {path}: {e.strerror or e}") from None
