@@ -217,8 +217,8 @@ def cmd_variants(args) -> int:
     base = options_from(args, Options.from_dict(parent["options"]) if parent else None)
     content, styles = _inputs(args, parent)
     runs = variant_options(base, args.count, mutate=mutate, amount=args.amount, between=between, t=args.t)
-    tiles, sheet = run_all(content, styles, runs, args.out, _stem(content, styles, getattr(args, "style_file", None)), overwrite=args.overwrite,
-                           progress=not args.quiet)
+    tiles, sheet = run_all(content, styles, runs, args.out, _stem(content, styles, getattr(args, "style_file", None)),
+                           overwrite=args.overwrite, progress=not args.quiet, batch_size=args.batch_size)
     return _sheet_report(tiles, sheet)
 
 
@@ -297,6 +297,8 @@ def build_parser() -> Parser:
     p.add_argument("--t", type=_number(float), default=0.5,
                    help="position between A (0) and B (1) with --count 1 (default: 0.5; with a larger "
                         "count, evenly spaced points)")
+    p.add_argument("--batch-size", type=_number(int), default=1,
+                   help="optimise this many variants together in one batch (bounds memory; default: 1)")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_style_options(p)

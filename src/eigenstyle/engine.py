@@ -205,8 +205,8 @@ def initial_image(problem: Problem, seed: int, batch: int = 1) -> torch.Tensor:
     init = problem.opts.init
     if init == "random":
         g = torch.Generator().manual_seed(seed)
-        x = torch.randn((batch,) + tuple(problem.content_tensor.shape[1:]), generator=g) * 0.001
-        return x.to(problem.device)
+        x = torch.randn((1,) + tuple(problem.content_tensor.shape[1:]), generator=g) * 0.001
+        return x.repeat(batch, 1, 1, 1).to(problem.device)  # every image starts as its single run would
     if init == "image":
         return problem.content_tensor.repeat(batch, 1, 1, 1)
     im = images.resize(images.load_rgb(init, "init image"), problem.content.size)
@@ -325,21 +325,48 @@ def stylize(content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
 def run(problem: Problem, *, callback: Optional[Callable] = None, progress: bool = False,
         output: Optional[str] = None) -> Result:
     """Optimise a prepared problem (seeds already resolved) into a Result."""
+    return run_batch([problem], callback=callback, progress=progress,
+                     outputs=[output] if output is not None else None)[0]
+
+
+def batchable(a: Options, b: Options) -> bool:
+    """Runs that differ only in their Gram targets can share one batch."""
+    return a.replace(variant_seed=None, genome=None) == b.replace(variant_seed=None, genome=None)
+
+
+def run_batch(problems: list, *, callback: Optional[Callable] = None, progress: bool = False,
+              outputs: Optional[list] = None) -> list:
+    """Optimise N variants of one problem as one batch: one pass through the network
+    for all, per-image Gram targets, per-image L-BFGS state. Returns N Results."""
+    first = problems[0]
+    if not all(batchable(p.opts, first.opts) for p in problems):
+        raise EigenstyleError("a batch needs runs that differ only in their Gram targets")
+    n = len(problems)
+    batched = first if n == 1 else dataclasses.replace(first, targets=Targets(
+        first.targets.content, {k: torch.cat([p.targets.style[k] for p in problems]) for k in first.targets.style}))
     started = time.perf_counter()
 
-    def make_recipe(done, losses, interrupted=False):
-        return recipe.build(problem, done, losses, interrupted, time.perf_counter() - started)
+    def results(x, done, losses, interrupted=False, error=None):
+        out = []
+        for i, p in enumerate(problems):
+            mine = {k: [v[i]] for k, v in losses.items()} if losses else None
+            data = recipe.build(p, done, mine, interrupted, time.perf_counter() - started)
+            if n > 1:
+                data["batch"] = {"size": n, "index": i}
+            final, raw = finish_images(p, x[i:i + 1])
+            out.append(Result(final, data, interrupted, error, raw))
+        return out
 
     def save_intermediate(x, it, losses):
-        stem, ext = os.path.splitext(output)
-        final, _ = finish_images(problem, x)  # intermediate saves skip the raw copy
-        Result(final, make_recipe(it, losses)).save(f"{stem}_{it}{ext}")
+        for r, path in zip(results(x, it, losses), outputs):
+            r.raw_images = None  # intermediate saves skip the raw copy
+            stem, ext = os.path.splitext(path)
+            r.save(f"{stem}_{it}{ext}")
 
     x, losses, done, interrupted, error = optimise(
-        problem, initial_image(problem, problem.opts.seed), callback=callback, progress=progress,
-        on_save=save_intermediate if output else None)
-    final, raw = finish_images(problem, x)
-    result = Result(final, make_recipe(done, losses, interrupted), interrupted, error, raw)
-    if output is not None:
-        result.save(output)
-    return result
+        batched, initial_image(batched, first.opts.seed, batch=n), callback=callback, progress=progress,
+        on_save=save_intermediate if outputs else None)
+    out = results(x, done, losses, interrupted, error)
+    for r, path in zip(out, outputs or []):
+        r.save(path)
+    return out

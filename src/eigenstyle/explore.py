@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFont
 
 from . import images
-from .engine import Result, prepare, resolve_seeds, run, vary
+from .engine import Result, batchable, prepare, resolve_seeds, run_batch, vary
 from .errors import EigenstyleError
 from .options import Options
 
@@ -87,8 +87,13 @@ def variant_options(base: Options, count: int, *, mutate: dict | None = None, am
 
 
 def run_all(content, styles, runs: list[tuple[Options, str]], out_dir: str, stem: str, *,
-            overwrite: bool = False, progress: bool = True, columns: int = 4) -> tuple[list[Tile], str]:
-    """Run each (options, label) on one prepared problem; write images and a sheet."""
+            overwrite: bool = False, progress: bool = True, columns: int = 4,
+            batch_size: int = 1) -> tuple[list[Tile], str]:
+    """Run each (options, label) on one prepared problem; write images and a sheet.
+    Consecutive runs that differ only in their Gram targets go through the network
+    together, ``batch_size`` at a time."""
+    if batch_size < 1:
+        raise EigenstyleError(f"--batch-size must be >= 1, got {batch_size}")
     first = runs[0][0]
     problem = prepare(content, styles, first)  # bad inputs fail here, before anything is written
     try:
@@ -96,18 +101,27 @@ def run_all(content, styles, runs: list[tuple[Options, str]], out_dir: str, stem
     except OSError as e:
         raise EigenstyleError(f"cannot create output folder {out_dir}: {e.strerror}") from None
     images.check_writable(os.path.join(out_dir, "sheet.jpg"))
-    tiles = []
+    batches = []
     for opts, label in runs:
+        if batches and len(batches[-1]) < batch_size and batchable(batches[-1][0][0], opts):
+            batches[-1].append((opts, label))
+        else:
+            batches.append([(opts, label)])
+    tiles = []
+    for batch in batches:
+        opts = batch[0][0]
         if tuple(opts.style_layers) != tuple(problem.opts.style_layers) or opts.style_scale != first.style_scale:
             problem = prepare(content, styles, opts)
-        name = label.split(" (")[0].replace(" ", "-").replace("=", "")
-        path = os.path.join(out_dir, f"{stem}-{name}.png")
-        path = path if overwrite else images.free_name(path)
-        if progress:
-            print(f"{label} -> {path}")
-        result = run(vary(problem, opts), progress=progress, output=path)
-        tiles.append(Tile(path, label, result))
-        if result.interrupted:
+        paths = []
+        for o, label in batch:
+            name = label.split(" (")[0].replace(" ", "-").replace("=", "")
+            path = os.path.join(out_dir, f"{stem}-{name}.png")
+            paths.append(path if overwrite else images.free_name(path))
+            if progress:
+                print(f"{label} -> {paths[-1]}")
+        results = run_batch([vary(problem, o) for o, _ in batch], progress=progress, outputs=paths)
+        tiles += [Tile(path, label, r) for path, (_, label), r in zip(paths, batch, results)]
+        if results[0].interrupted:
             break
     sheet_path = os.path.join(out_dir, f"{stem}-sheet.jpg")
     sheet_path = sheet_path if overwrite else images.free_name(sheet_path)
