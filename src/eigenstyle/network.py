@@ -171,6 +171,33 @@ def load_weights(model: str = "vgg19-caffe-q8", model_file: str | None = None) -
     raise EigenstyleError(f"--model: unknown model {model!r}")
 
 
+PRECISIONS = ("fp32", "tf32", "bf16", "auto")
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """bf16 pays only where the hardware has it: CUDA with bf16 support, or a CPU with
+    AVX-512 BF16 / AMX (elsewhere PyTorch emulates it, ~40x slower than fp32 here)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+                flags = f.read()
+        except OSError:
+            return False
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+    return False
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """'auto' -> bf16 where fast, else tf32 on CUDA, else fp32. tf32 only affects CUDA."""
+    if name == "auto":
+        name = "bf16" if fast_bf16(device) else ("tf32" if device.type == "cuda" else "fp32")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = name == "tf32"
+    return name
+
+
 class VGG(nn.Module):
     """VGG-19 features, truncated after the deepest layer a run needs.
 
@@ -179,8 +206,10 @@ class VGG(nn.Module):
     computes gradients for the image only.
     """
 
-    def __init__(self, weights: Weights, layers, pooling: str = "max"):
+    def __init__(self, weights: Weights, layers, pooling: str = "max", precision: str = "fp32"):
         super().__init__()
+        self.precision = precision
+        self.bf16 = precision == "bf16"
         check_layers(layers, "layers")
         self.wanted = tuple(dict.fromkeys(layers))
         last = max(LAYER_INDEX[name] for name in self.wanted)
@@ -201,6 +230,8 @@ class VGG(nn.Module):
                              for i, n in enumerate(self.names)}
         self.requires_grad_(False)
         self.eval()
+        # channels_last: ~10 % faster convolutions on this CPU (fp32), more with bf16 / on GPUs
+        self.to(memory_format=torch.channels_last)
 
     def min_side(self) -> int:
         """Smallest image side that still leaves >= 1 pixel at the deepest layer."""
@@ -208,9 +239,12 @@ class VGG(nn.Module):
             else 2 ** (self.pools_before[self.names[-1]] + 1)
 
     def forward(self, x: torch.Tensor) -> dict:
+        """Activations of the wanted layers, always fp32 (Grams and losses stay fp32)."""
         out = {}
-        for name, layer in zip(self.names, self.layers):
-            x = layer(x)
-            if name in self.wanted:
-                out[name] = x
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            for name, layer in zip(self.names, self.layers):
+                x = layer(x)
+                if name in self.wanted:
+                    out[name] = x.float()
         return out

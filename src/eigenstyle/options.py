@@ -85,6 +85,10 @@ class Options:
                                     "vgg19-d01eb7cb.pth format, `features.N.weight`); overrides --model.",
                                     alias=("-model_file",), metavar="PATH")
     pooling: str = opt("max", "Pooling layers of the network.", alias=("-pooling",), choices=("max", "avg"))
+    precision: str = opt("fp32", "Arithmetic of the network: fp32, tf32 (CUDA matmuls), bf16 (autocast "
+                         "convolutions; Grams, losses and optimiser stay fp32) or auto (bf16 where the hardware "
+                         "has it, else tf32 on CUDA, else fp32).", choices=("fp32", "tf32", "bf16", "auto"),
+                         differs="neural-style runs fp32 only.")
     device: str = opt("auto", "Device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N.", alias=("-gpu",),
                       differs="neural-style's -gpu takes an index (default 0, 'c' for CPU); eigenstyle "
                       "picks the GPU when there is one and accepts -gpu c / -gpu N as aliases.")
@@ -155,7 +159,7 @@ class Options:
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
                                       or not 0 <= self.seed < 2**63):
             raise EigenstyleError(f"--seed must be an integer in [0, 2^63), got {self.seed!r}")
-        for name in ("optimizer", "pooling", "model"):
+        for name in ("optimizer", "pooling", "model", "precision"):
             choices = FIELDS[name].metadata["choices"]
             if getattr(self, name) not in choices:
                 raise EigenstyleError(f"--{_flag(name)} must be one of {', '.join(choices)}, "

@@ -49,6 +49,7 @@ def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: flo
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(problem.device),
+        "precision": problem.net.precision,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "content": problem.inputs["content"],
         "styles": problem.inputs["styles"],
