@@ -21,7 +21,7 @@ FAST = ["--size", "48", "--iterations", "3", "--seed", "1", "-q"]
 def test_stylize_writes_output_with_recipe(content_path, style_path, tmp_path):
     r = run_cli("stylize", content_path, style_path, "-o", tmp_path / "out.png", *FAST)
     assert r.returncode == 0, r.stderr
-    assert "wrote" in r.stdout
+    assert "wrote" in r.stdout and "peak memory" in r.stdout
     assert eigenstyle.read_recipe(str(tmp_path / "out.png"))["options"]["iterations"] == 3
 
 

@@ -150,7 +150,8 @@ def report(result, output: str) -> int:
         print(f"eigenstyle: interrupted at iteration {done}; saved the current image to {output}", file=sys.stderr)
         return EXIT_INTERRUPTED
     loss = result.recipe["losses"]
-    print(f"wrote {output} ({done} iterations, loss {loss['total']:.4g}, {result.recipe['elapsed_s']:.1f} s)")
+    print(f"wrote {output} ({done} iterations, loss {loss['total']:.4g}, {result.recipe['elapsed_s']:.1f} s, "
+          f"peak memory {result.recipe['peak_memory_mb']:.0f} MB)")
     return 0
 
 

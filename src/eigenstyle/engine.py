@@ -246,7 +246,8 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
             bar.update(1)
             bar.set_postfix_str(_fmt(values), refresh=False)
             if progress and o.print_every and it % o.print_every == 0:
-                bar.write(f"iteration {it}/{o.iterations}  " + _fmt(values) + f"  {elapsed / it:.3f} s/iter")
+                bar.write(f"iteration {it}/{o.iterations}  " + _fmt(values) + f"  {elapsed / it:.3f} s/iter, "
+                          f"peak memory {peak_memory_mb(problem.device):.0f} MB")
             if on_save is not None and o.save_every and it % o.save_every == 0 and it < o.iterations:
                 on_save(x.detach(), it, losses)
             if callback is not None:
@@ -274,6 +275,14 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
         with torch.no_grad():
             x.copy_(last_good)
     return x.detach(), losses, done, interrupted, error
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory so far: the device allocator's on CUDA, the process's resident peak on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _fmt(values: dict) -> str:
