@@ -162,3 +162,11 @@ def test_ci_runs_the_readme_test_command():
     ci = open(os.path.join(root, ".ci", "run"), encoding="utf-8").read()
     command = [line for line in readme.splitlines() if "pytest" in line and line.startswith("python3 -m venv")]
     assert len(command) == 1 and command[0] in ci.splitlines()
+
+
+def test_help_does_not_import_torch():
+    """Start-up: `eigenstyle --help` and option parsing stay fast (torch is imported on first use)."""
+    code = ("import sys, eigenstyle.cli as c; c.build_parser().parse_args(['stylize', 'a', 'b']); "
+            "print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "False", r.stderr

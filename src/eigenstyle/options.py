@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .errors import EigenstyleError
-from .randomize import FANTASY_DRAWS, GRAM_SCALES, MODES
 
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
 MODELS = ("vgg19-caffe-q8", "torchvision-vgg19")
+MODES = ("none", "variant", "fantasy", "random")
+FANTASY_DRAWS = ("uniform", "normal", "signed-uniform")
+GRAM_SCALES = ("frobenius", "trace", "none")
 MULTI_LAYER_STYLE_WEIGHT = 100.0
 
 # Default style weight when a single style layer is used: the weight at which that layer's style

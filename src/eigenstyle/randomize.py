@@ -27,10 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .errors import EigenstyleError
-
-MODES = ("none", "variant", "fantasy", "random")
-FANTASY_DRAWS = ("uniform", "normal", "signed-uniform")
-GRAM_SCALES = ("frobenius", "trace", "none")
+from .options import FANTASY_DRAWS, GRAM_SCALES, MODES  # noqa: F401  (the choices live with the options)
 
 
 @dataclass(frozen=True)
