@@ -135,3 +135,24 @@ def test_precision_auto_resolves_and_is_recorded(content_path, style_path):
     assert resolve_precision("auto", cpu) == ("bf16" if fast_bf16(cpu) else "fp32")
     result = eigenstyle.stylize(content_path, style_path, **{**SMALL, "iterations": 2, "precision": "auto"})
     assert result.recipe["precision"] == resolve_precision("auto", cpu)
+
+
+def test_multi_scale_output_has_the_requested_size_and_reproduces(content_path, style_path, tmp_path):
+    out = tmp_path / "ms.png"
+    seen = []
+    result = eigenstyle.stylize(content_path, style_path, output=str(out), scales=(32, 40), scale_iterations=4,
+                                callback=lambda info: seen.append(info.iteration), **SMALL)
+    assert result.image.size == (48, 36) and seen == list(range(1, SMALL["iterations"] + 1))
+    assert result.recipe["options"]["scales"] == [32, 40] and result.recipe["options"]["scale_iterations"] == 4
+    single = eigenstyle.stylize(content_path, style_path, **SMALL)
+    assert not np.array_equal(np.asarray(result.image), np.asarray(single.image))  # the coarse start mattered
+    again = tmp_path / "again.png"
+    eigenstyle.reproduce(str(out), str(again))
+    from PIL import Image
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(out)))
+
+
+@pytest.mark.parametrize("scales", [(40, 24), (48,), (8,)])
+def test_bad_scales(content_path, style_path, scales):
+    with pytest.raises(EigenstyleError, match="--scales"):
+        eigenstyle.stylize(content_path, style_path, scales=scales, **SMALL)

@@ -89,6 +89,8 @@ def _add_option(group, name: str, f) -> None:
         return
     if name in ("content_layers", "style_layers", "random_layers"):
         conv = lambda v: tuple(_split(v))  # noqa: E731
+    elif name == "scales":
+        conv = lambda v: tuple(_number(int)(p) for p in _split(v))  # noqa: E731
     elif name in ("style_blend_weights", "spread"):
         conv = _floats
     elif name in ("seed", "variant_seed"):

@@ -325,17 +325,42 @@ def stylize(content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
     opts = resolve_seeds((options or Options()).replace(**overrides).validate())
     if output is not None:
         images.check_writable(output)
+    x0 = None
+    for size in opts.scales or ():
+        coarse = opts.replace(size=size, iterations=opts.scale_iterations or opts.iterations, save_every=0)
+        p = prepare(content, style, coarse)
+        start = initial_image(p, opts.seed) if x0 is None else upscale(x0, p)
+        x0, _, done, interrupted, error = optimise(p, start, progress=progress)
+        if interrupted or error:  # keep what the coarse scale made, as its own result
+            return run(p, progress=False, output=output, x0=x0, iterations=0, interrupted=interrupted, error=error)
     problem = prepare(content, style, opts)
     if save_style:
         from .stylefile import save_style as write_style
         write_style(save_style, problem)
-    return run(problem, callback=callback, progress=progress, output=output)
+    return run(problem, callback=callback, progress=progress, output=output,
+               x0=None if x0 is None else upscale(x0, problem))
+
+
+def upscale(x: torch.Tensor, problem: Problem) -> torch.Tensor:
+    """A coarser scale's result as the next scale's start (bilinear, network units)."""
+    import torch.nn.functional as F
+    return F.interpolate(x, size=tuple(problem.content_tensor.shape[2:]), mode="bilinear", align_corners=False)
 
 
 def run(problem: Problem, *, callback: Optional[Callable] = None, progress: bool = False,
-        output: Optional[str] = None) -> Result:
-    """Optimise a prepared problem (seeds already resolved) into a Result."""
-    return run_batch([problem], callback=callback, progress=progress,
+        output: Optional[str] = None, x0: Optional[torch.Tensor] = None, iterations: Optional[int] = None,
+        interrupted: bool = False, error: Optional[str] = None) -> Result:
+    """Optimise a prepared problem (seeds already resolved) into a Result; ``x0``
+    overrides the start image, ``iterations=0`` just wraps ``x0`` as a result."""
+    if iterations == 0:
+        final, raw = finish_images(problem, x0)
+        losses = {k: v.tolist() for k, v in evaluate(problem, x0).items()} if not error else None
+        result = Result(final, recipe.build(problem, 0, losses, interrupted, 0.0), interrupted, error, raw)
+        result.recipe["stopped_at_coarse_scale"] = problem.opts.size
+        if output is not None:
+            result.save(output)
+        return result
+    return run_batch([problem], callback=callback, progress=progress, x0=x0,
                      outputs=[output] if output is not None else None)[0]
 
 
@@ -345,7 +370,7 @@ def batchable(a: Options, b: Options) -> bool:
 
 
 def run_batch(problems: list, *, callback: Optional[Callable] = None, progress: bool = False,
-              outputs: Optional[list] = None) -> list:
+              outputs: Optional[list] = None, x0: Optional[torch.Tensor] = None) -> list:
     """Optimise N variants of one problem as one batch: one pass through the network
     for all, per-image Gram targets, per-image L-BFGS state. Returns N Results."""
     first = problems[0]
@@ -374,7 +399,8 @@ def run_batch(problems: list, *, callback: Optional[Callable] = None, progress: 
             r.save(f"{stem}_{it}{ext}")
 
     x, losses, done, interrupted, error = optimise(
-        batched, initial_image(batched, first.opts.seed, batch=n), callback=callback, progress=progress,
+        batched, initial_image(batched, first.opts.seed, batch=n) if x0 is None else x0, callback=callback,
+        progress=progress,
         on_save=save_intermediate if outputs else None)
     out = results(x, done, losses, interrupted, error)
     for r, path in zip(out, outputs or []):

@@ -70,6 +70,10 @@ class Options:
     style_scale: float = opt(1.0, "Style image size relative to --size.", alias=("-style_scale",))
     normalize_gradients: bool = opt(False, "Divide each loss term's gradient by its L1 norm (neural-style's "
                                     "-normalize_gradients).", alias=("-normalize_gradients",))
+    scales: Optional[tuple] = opt(None, "Coarse-to-fine: smaller sizes to run first, ascending, e.g. 128,256; "
+                                  "each scale starts from the previous result, upscaled, and the last run is "
+                                  "at --size.", metavar="SIZES")
+    scale_iterations: Optional[int] = opt(None, "Iterations at each coarser scale (default: --iterations).")
     # --- initialisation and optimiser ---
     init: str = opt("random", "Start image: 'random' (small noise), 'image' (the content) or a file path.",
                     alias=("-init",), metavar="random|image|PATH")
@@ -144,6 +148,14 @@ class Options:
 
         positive_int("size", self.size, 16)
         positive_int("iterations", self.iterations)
+        if self.scale_iterations is not None:
+            positive_int("scale_iterations", self.scale_iterations)
+        if self.scales is not None:
+            for v in self.scales:
+                positive_int("scales", v, 16)
+            if list(self.scales) != sorted(set(self.scales)) or self.scales[-1] >= self.size:
+                raise EigenstyleError(f"--scales must be ascending sizes below --size {self.size}, "
+                                      f"got {','.join(map(str, self.scales))}")
         positive_int("lbfgs_history", self.lbfgs_history)
         positive_int("print_every", self.print_every, 0)
         positive_int("save_every", self.save_every, 0)
