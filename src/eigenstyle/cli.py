@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import typing
+import warnings
 
 from ._version import __version__
 from .errors import EigenstyleError
@@ -166,7 +167,13 @@ def cmd_stylize(args) -> int:
     if not content or not (styles or opts.style_file):
         raise EigenstyleError("give a content image and at least one style image: eigenstyle stylize CONTENT STYLE")
     output = pick_output(args.output, args.overwrite)
-    result = stylize(content, styles, opts, progress=not args.quiet, output=output, save_style=args.save_style)
+    save_style = args.save_style
+    if save_style and not args.overwrite and os.path.exists(save_style):
+        from .images import free_name
+        save_style = free_name(save_style)
+        print(f"eigenstyle: {args.save_style} exists; writing {save_style} instead (--overwrite replaces it)",
+              file=sys.stderr)
+    result = stylize(content, styles, opts, progress=not args.quiet, output=output, save_style=save_style)
     return report(result, output)
 
 
@@ -207,6 +214,9 @@ def cmd_variants(args) -> int:
     from .explore import genome_of, run_all, variant_options
     from .recipe import read_recipe
     mutate = between = parent = None
+    for flag, value in (("--amount", args.amount), ("--t", args.t)):
+        if not 0 <= value <= 1:  # also refuses nan
+            raise EigenstyleError(f"{flag} must be in [0, 1], got {value!r}")
     if args.mutate and args.between:
         raise EigenstyleError("give either --mutate or --between, not both")
     if args.mutate:
@@ -336,6 +346,17 @@ def _sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
+def _notes_as_lines(previous):
+    """Notes about inputs (an animated GIF's first frame used) as one plain line each."""
+    def show(message, category, *rest, **kw):
+        from .images import InputNote
+        if issubclass(category, InputNote):
+            print(f"eigenstyle: note: {message}", file=sys.stderr)
+        else:
+            previous(message, category, *rest, **kw)
+    return show
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -344,7 +365,9 @@ def main(argv=None) -> int:
         return EXIT_ERROR
     signal.signal(signal.SIGTERM, _sigterm)
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _notes_as_lines(warnings.showwarning)
+            return args.func(args)
     except EigenstyleError as e:
         print(f"eigenstyle: error: {e}", file=sys.stderr)
         return EXIT_ERROR

@@ -8,6 +8,7 @@ so an interrupted or failed write never leaves a half-written image behind.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 
@@ -17,7 +18,15 @@ from PIL import Image, ImageOps, PngImagePlugin
 from .errors import EigenstyleError
 
 RECIPE_KEY = "eigenstyle-recipe"
-MAX_PIXELS = 100_000_000  # refuse decompression bombs before decoding
+# Refuse decompression bombs before decoding. 100 megapixels is more than any camera photo
+# (decoded: 300 MB as RGB) and well under PIL's own bomb error at 179 MP; outputs are far smaller.
+MAX_PIXELS = 100_000_000
+MIN_SIDE = 16  # below this an image carries no content or texture to transfer (relu5_1 needs 16 px)
+
+
+class InputNote(UserWarning):
+    """Something about an input worth one line to the user, but no reason to refuse it
+    (an animated GIF's first frame is used). The CLI prints these as notes."""
 
 
 def load_rgb(path: str, what: str = "image") -> Image.Image:
@@ -26,25 +35,69 @@ def load_rgb(path: str, what: str = "image") -> Image.Image:
     if not os.path.exists(path):
         raise EigenstyleError(f"{what}: no such file: {path}")
     if os.path.isdir(path):
-        raise EigenstyleError(f"{what}: is a directory, not an image: {path}")
+        raise EigenstyleError(f"{what}: {path} is a directory, not an image")
+    frames, kind = 1, "frames"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise EigenstyleError(f"{what}: {im.width}x{im.height} is too large to be an image "
-                                          f"eigenstyle can use: {path}")
+                _check_pixels(im.width, im.height, what, path)
+                frames = getattr(im, "n_frames", 1)
+                kind = "pages" if im.format in ("TIFF", "PDF") else "frames"
                 im.seek(0)
                 im.load()
                 im = ImageOps.exif_transpose(im)
-                return _to_rgb(im)
+                rgb = _to_rgb(im, what)
     except EigenstyleError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as e:
-        raise EigenstyleError(f"{what}: cannot read {path} as an image ({type(e).__name__}: {e})") from None
+    except Image.DecompressionBombError as e:  # PIL's own limit, hit while identifying the file
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
+        raise EigenstyleError(f"{what}: {path} has {size}, over the {MAX_PIXELS // 10**6}-megapixel limit "
+                              f"(a decompression bomb?); scale it down first") from None
+    except MemoryError:
+        raise EigenstyleError(f"{what}: {path} is too large to decode in the memory available") from None
+    except Exception as e:  # noqa: BLE001 - a decoder's error on a damaged file is the file's fault
+        raise EigenstyleError(f"{what}: cannot read {path}: {_why(path, e)}") from None
+    if frames > 1:
+        warnings.warn(InputNote(f"{what} {path} has {frames} {kind}; using the first"), stacklevel=2)
+    return rgb
 
 
-def _to_rgb(im: Image.Image) -> Image.Image:
+def _check_pixels(width: int, height: int, what: str, path: str = "") -> None:
+    where = f": {path}" if path else ""
+    if width * height > MAX_PIXELS:
+        raise EigenstyleError(f"{what}{where} is {width}x{height} px ({width * height / 1e6:.0f} megapixels), over "
+                              f"the {MAX_PIXELS // 10**6}-megapixel limit (a decompression bomb?); scale it down first")
+    if min(width, height) < MIN_SIDE:
+        raise EigenstyleError(f"{what}{where} is {width}x{height} px; eigenstyle needs at least {MIN_SIDE} px "
+                              f"on each side")
+
+
+def _why(path: str, error: Exception) -> str:
+    """Why a file could not be decoded, in the user's terms."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError as e:
+        return e.strerror or str(e)
+    if not head:
+        return "the file is empty (0 bytes)"
+    lower = head.lower()
+    if b"<svg" in lower or (lower.lstrip().startswith(b"<?xml") and b"svg" in lower):
+        return "SVG is a vector format; export it as PNG or JPEG first"
+    if isinstance(error, Image.UnidentifiedImageError):
+        if lower.lstrip().startswith((b"<!doctype html", b"<html")):
+            return "it is an HTML page, not an image"
+        if all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+            return "it is a text file, not an image"
+        return "not an image format eigenstyle can read (PNG, JPEG, WebP, GIF, TIFF, BMP ...)"
+    return f"the file is truncated or damaged ({type(error).__name__}: {error})"
+
+
+def _to_rgb(im: Image.Image, what: str = "image") -> Image.Image:
+    """Any PIL image as 8-bit RGB: 16-bit and float scaled, alpha composited on white."""
+    _check_pixels(im.width, im.height, what)
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         a = np.asarray(im, dtype=np.float64)
         hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
@@ -55,10 +108,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
         im = im.convert("RGBA")
         white = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, im)
-    rgb = im.convert("RGB")
-    if rgb.width < 1 or rgb.height < 1:
-        raise EigenstyleError("image has no pixels")
-    return rgb
+    return im.convert("RGB")
 
 
 def fit_size(width: int, height: int, longest: int) -> tuple[int, int]:
@@ -120,30 +170,36 @@ def free_name(path: str) -> str:
 
 
 def save_atomic(im: Image.Image, path: str, recipe_json: str | None = None) -> str:
-    """Write PNG or JPEG (by extension) with the recipe embedded; rename into place."""
+    """Write PNG or JPEG (by extension) with the recipe embedded; rename into place.
+
+    A failed write (disk full, ``ulimit -f``, Ctrl-C) removes the temporary file and
+    leaves any previous file at ``path`` untouched; the error says so.
+    """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
+    if ext not in (".png", ".jpg", ".jpeg"):
+        raise EigenstyleError(f"output: {path}: use a .png, .jpg or .jpeg file name")
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".eigenstyle-", suffix=ext)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".eigenstyle-", suffix=ext)
         with os.fdopen(fd, "wb") as f:
             if ext == ".png":
                 info = PngImagePlugin.PngInfo()
                 if recipe_json is not None:
                     info.add_itxt(RECIPE_KEY, recipe_json, zip=True)
                 im.save(f, "PNG", pnginfo=info)
-            elif ext in (".jpg", ".jpeg"):
+            else:
                 kwargs = {"comment": (RECIPE_KEY + ":" + recipe_json).encode()} if recipe_json else {}
                 im.save(f, "JPEG", quality=95, **kwargs)
-            else:
-                raise EigenstyleError(f"output: {path}: use a .png, .jpg or .jpeg file name")
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files; outputs are ordinary files
         os.replace(tmp, path)
     except OSError as e:
         _unlink_quietly(tmp)
-        raise EigenstyleError(f"could not write {path}: {e.strerror or e}; any previous file is intact") from None
+        kept = "the previous file is kept unchanged" if os.path.exists(path) else "nothing was written"
+        raise EigenstyleError(f"could not write {path}: {e.strerror or e}; {kept}") from None
     except BaseException:
         _unlink_quietly(tmp)
         raise
@@ -153,14 +209,17 @@ def save_atomic(im: Image.Image, path: str, recipe_json: str | None = None) -> s
 def read_embedded_recipe(path: str) -> str | None:
     """The recipe text embedded in an eigenstyle PNG or JPEG, or None."""
     try:
-        with Image.open(path) as im:
-            if RECIPE_KEY in im.info:
-                return im.info[RECIPE_KEY]
-            comment = im.info.get("comment")
-            if isinstance(comment, bytes) and comment.startswith(RECIPE_KEY.encode() + b":"):
-                return comment[len(RECIPE_KEY) + 1:].decode("utf-8", "replace")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, EOFError) as e:
-        raise EigenstyleError(f"cannot read {path} as an image ({type(e).__name__})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                text = im.info.get(RECIPE_KEY)
+                comment = im.info.get("comment")
+    except Exception as e:  # noqa: BLE001 - a decoder's error on a damaged file is the file's fault
+        raise EigenstyleError(f"cannot read {path} as an image: {_why(path, e)}") from None
+    if isinstance(text, str):
+        return text
+    if isinstance(comment, bytes) and comment.startswith(RECIPE_KEY.encode() + b":"):
+        return comment[len(RECIPE_KEY) + 1:].decode("utf-8", "replace")
     return None
 
 
@@ -171,7 +230,9 @@ def default_file_mode() -> int:
     return 0o666 & ~mask
 
 
-def _unlink_quietly(path: str) -> None:
+def _unlink_quietly(path: str | None) -> None:
+    if path is None:
+        return
     try:
         os.unlink(path)
     except OSError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -146,6 +147,19 @@ class Options:
                 kind = "> 0" if strictly_positive else ">= 0"
                 raise EigenstyleError(f"--{_flag(name)} must be {kind}, got {value!r}")
 
+        for name in ("init", "device", "model_file", "style_file", "levels"):  # recipes can hold anything
+            value = getattr(self, name)
+            if (value is not None or name in ("init", "device")) and not isinstance(value, (str, os.PathLike)) \
+                    or value == "":
+                raise EigenstyleError(f"--{_flag(name)} must be a non-empty text, got {value!r}")
+        for name in ("normalize_gradients", "original_colors", "symmetric"):
+            if not isinstance(getattr(self, name), bool):
+                raise EigenstyleError(f"--{_flag(name)} must be true or false, got {getattr(self, name)!r}")
+        if self.genome is not None and not isinstance(self.genome, dict):
+            raise EigenstyleError(f"genome must be a mapping, got {self.genome!r}")
+        for name in ("content_layers", "style_layers", "random_layers", "scales", "style_blend_weights", "spread"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), (tuple, list)):
+                raise EigenstyleError(f"--{_flag(name)} must be a list, got {getattr(self, name)!r}")
         positive_int("size", self.size, 16)
         positive_int("iterations", self.iterations)
         if self.scale_iterations is not None:

@@ -76,7 +76,7 @@ def parse(text: str, source: str = "recipe") -> dict:
     """Validate a recipe's JSON text; raise EigenstyleError on anything off."""
     try:
         data = json.loads(text)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, RecursionError) as e:
         raise EigenstyleError(f"{source}: the embedded recipe is not valid JSON ({e})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise EigenstyleError(f"{source}: not an eigenstyle recipe")
@@ -89,10 +89,15 @@ def parse(text: str, source: str = "recipe") -> dict:
     for key, kind in (("options", dict), ("content", dict), ("styles", list)):
         if not isinstance(data.get(key), kind):
             raise EigenstyleError(f"{source}: recipe is missing its {key!r}")
+    for i, item in enumerate([data["content"]] + data["styles"]):
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), (str, type(None))) for k in ("path", "sha256")):
+            raise EigenstyleError(f"{source}: recipe input {i} is malformed (needs a path and a sha256)")
     try:
         Options.from_dict(data["options"]).validate()
-    except TypeError as e:
-        raise EigenstyleError(f"{source}: recipe options are malformed ({e})") from None
+    except EigenstyleError as e:
+        raise EigenstyleError(f"{source}: recipe options: {e}") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise EigenstyleError(f"{source}: recipe options are malformed ({type(e).__name__}: {e})") from None
     return data
 
 

@@ -41,6 +41,7 @@ def save_style(path: str, problem) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     if not path.endswith(".safetensors"):
         raise EigenstyleError(f"--save-style: use a .safetensors file name, got {path}")
+    tmp = None
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".eigenstyle-", suffix=".safetensors")
         with os.fdopen(fd, "wb") as f:
@@ -49,8 +50,13 @@ def save_style(path: str, problem) -> str:
             os.fsync(f.fileno())
         os.chmod(tmp, default_file_mode())
         os.replace(tmp, path)
-    except OSError as e:
-        raise EigenstyleError(f"--save-style: cannot write {path}: {e.strerror or e}") from None
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)  # never leave a half-written temporary file behind
+        if not isinstance(e, OSError):
+            raise
+        kept = "the previous file is kept unchanged" if os.path.exists(path) else "nothing was written"
+        raise EigenstyleError(f"--save-style: cannot write {path}: {e.strerror or e}; {kept}") from None
     return path
 
 
@@ -72,10 +78,14 @@ def load_style(path: str) -> tuple[dict, dict]:
                               f"({type(e).__name__})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise EigenstyleError(f"--style-file: {path} is not an eigenstyle style file")
-    if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
+    version = meta.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise EigenstyleError(f"--style-file: {path} has no valid version")
+    if version > VERSION:
         raise EigenstyleError(f"--style-file: {path} was written by a newer eigenstyle ({meta.get('eigenstyle')})")
     layers = meta.get("layers")
-    if not isinstance(layers, list) or not layers or set(layers) != set(tensors):
+    if not isinstance(layers, list) or not layers or not all(isinstance(n, str) for n in layers) \
+            or len(set(layers)) != len(layers) or set(layers) != set(tensors):
         raise EigenstyleError(f"--style-file: {path}: its layers and tensors do not match")
     grams = {}
     for name in layers:
@@ -86,4 +96,6 @@ def load_style(path: str) -> tuple[dict, dict]:
         if g.dtype != torch.float32 or not bool(torch.isfinite(g).all()):
             raise EigenstyleError(f"--style-file: {path}: {name} holds non-finite or non-float32 values")
         grams[name] = g.unsqueeze(0)
+    if not isinstance(meta.get("weights"), dict):
+        raise EigenstyleError(f"--style-file: {path} does not record the network weights it was made with")
     return grams, meta
