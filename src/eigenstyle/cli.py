@@ -262,6 +262,11 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .studio.server import serve  # starlette, uvicorn and torch load only for this command
+    return serve(args.workspace, args.host, args.port, max_queued=args.max_queued)
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="eigenstyle", description="Neural style transfer for exploring styles.",
                     allow_abbrev=False)
@@ -332,6 +337,19 @@ def build_parser() -> Parser:
 
     p = sub.add_parser("list-layers", help="list the network's layer names and channel counts")
     p.set_defaults(func=cmd_list_layers)
+
+    p = sub.add_parser("serve", help="the studio: a local web page to explore variants with live previews",
+                       allow_abbrev=False, description="Start the studio (a local web app) and print its URL. "
+                       "Results, recipes, lineage and stars live in the workspace folder (SQLite + images).")
+    p.add_argument("--workspace", default="eigenstyle-studio",
+                   help="folder for the studio's database and images (default: eigenstyle-studio)")
+    p.add_argument("--port", type=_number(int), default=7860, help="port (default: 7860; 0: any free port)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only; another address lets "
+                        "anyone on that network use the studio)")
+    p.add_argument("--max-queued", type=_number(int), default=4,
+                   help="jobs that may wait in the queue; past it requests get a 'busy' answer (default: 4)")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="stylise the bundled sample images", allow_abbrev=False)
     p.add_argument("--out", default="eigenstyle-demo", help="output folder (default: eigenstyle-demo)")

@@ -1,0 +1,369 @@
+"""The studio's HTTP side: routes (Starlette), server-sent events, errors as one-line messages.
+
+Routes are thin: requests are checked and turned into jobs by ``actions``,
+stored by ``store``, run by ``jobs``/``runner``. Ids in URLs are matched
+against 32 hex digits before they touch the database or a file name. Every
+error comes back as JSON ``{"error": "one line"}`` with a 4xx status for what
+the user can fix; anything else is a 500 with a short message (the traceback
+goes to the server's log, never to the page).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sys
+import threading
+import traceback
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import EigenstyleError
+from . import actions, uploads
+from .jobs import Broker, Busy, JobQueue
+from .store import TERMINAL, NotFound, Store, check_id
+
+STATIC = os.path.join(os.path.dirname(__file__), "static")
+MAX_JSON_BYTES = 64 * 1024
+KEEPALIVE_S = 15.0
+
+
+class Studio:
+    """Everything one running studio holds: workspace, queue, broadcast, limits."""
+
+    def __init__(self, workspace: str, *, max_queued: int = 4, preview_every: int = 5, batch_size: int = 4,
+                 limits: actions.Limits | None = None, devices: list[str] | None = None,
+                 max_upload_bytes: int = uploads.MAX_BYTES, max_upload_pixels: int = uploads.MAX_PIXELS):
+        from .runner import run_job
+        self.store = Store(workspace)
+        uploads.add_samples(self.store)
+        self.limits = limits or actions.Limits()
+        self.max_upload_bytes, self.max_upload_pixels = max_upload_bytes, max_upload_pixels
+        self.broker = Broker()
+        self.queue = JobQueue(self.store, self.broker, run_job, devices or default_devices(),
+                              max_queued=max_queued, preview_every=preview_every, batch_size=batch_size)
+        self._style_lock = threading.Lock()
+
+    def start(self) -> None:
+        self.queue.start()
+
+    def stop(self) -> None:
+        self.queue.stop()
+        self.broker.publish(None)  # end every open event stream
+        self.store.close()
+
+
+def default_devices() -> list[str]:
+    """One worker per device: each CUDA GPU, else the CPU."""
+    import torch
+    n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return [f"cuda:{i}" for i in range(n)] if n else ["cpu"]
+
+
+# --- helpers -------------------------------------------------------------------
+def _error(status: int, message: str, headers=None) -> JSONResponse:
+    return JSONResponse({"error": " ".join(str(message).split())}, status, headers=headers)
+
+
+async def _read(request: Request, limit: int, what: str) -> bytes:
+    """The request body, refused past ``limit`` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise uploads.TooLarge(f"{what} is {int(declared) / 2**20:.1f} MB; the studio takes at most "
+                               f"{limit / 2**20:.0f} MB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise uploads.TooLarge(f"{what} is larger than {limit / 2**20:.0f} MB, the most the studio takes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _json(request: Request) -> dict:
+    raw = await _read(request, MAX_JSON_BYTES, "the request")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise EigenstyleError("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise EigenstyleError("the request body must be a JSON object")
+    return body
+
+
+def _studio(request: Request) -> Studio:
+    return request.app.state.studio
+
+
+def _file(path: str, media_type: str, download: str | None = None) -> Response:
+    if not os.path.isfile(path):
+        raise NotFound("that file is not there (deleted, or the run never finished)")
+    headers = {"Cache-Control": "no-cache"}
+    if download:
+        headers["Content-Disposition"] = f'attachment; filename="{download}"'
+    return FileResponse(path, media_type=media_type, headers=headers)
+
+
+def _slug(rec: dict) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", rec["label"]).strip("-")[:60] or "result"
+
+
+# --- pages, config, inputs ---------------------------------------------------------
+async def index(request: Request):
+    return FileResponse(os.path.join(STATIC, "index.html"), headers={"Cache-Control": "no-cache"})
+
+
+async def config(request: Request):
+    from ..network import LAYERS
+    from ..options import DEFAULT_STYLE_LAYERS, MODES
+    s = _studio(request)
+    return JSONResponse({
+        "modes": list(MODES), "layers": [name for name, _, _ in LAYERS], "devices": s.queue.devices,
+        "defaults": {"mode": "variant", "style_layers": list(DEFAULT_STYLE_LAYERS), "style_weight": None,
+                     "spread": [0.1, 1.9], "size": 128, "iterations": 100, "count": 4, "amount": 0.2},
+        "limits": {**vars(s.limits), "max_queued": s.queue.max_queued,
+                   "max_upload_bytes": s.max_upload_bytes, "max_upload_pixels": s.max_upload_pixels},
+        "layer_comparison": list(actions.LAYER_COMPARISON)})
+
+
+async def list_inputs(request: Request):
+    return JSONResponse({"inputs": _studio(request).store.list_inputs()})
+
+
+async def add_input(request: Request):
+    s = _studio(request)
+    name = uploads.label(request.query_params.get("name"))
+    data = await _read(request, s.max_upload_bytes, name)
+    rec, created = await run_in_threadpool(uploads.add_image, s.store, data, name,
+                                           max_pixels=s.max_upload_pixels)
+    return JSONResponse({"input": rec, "created": created}, 201 if created else 200)
+
+
+async def input_image(request: Request):
+    s = _studio(request)
+    rec = s.store.get_input(request.path_params["id"])
+    return _file(s.store.input_path(rec["id"]), "image/png")
+
+
+# --- jobs ----------------------------------------------------------------------------
+def _submitter(build):
+    async def endpoint(request: Request):
+        s = _studio(request)
+        body = await _json(request)
+        args = (request.path_params["id"],) if "id" in request.path_params else ()
+        job = await run_in_threadpool(build, s.store, *args, body, s.limits)
+        submitted = s.queue.submit(job)
+        return JSONResponse({"job": submitted, "results": s.store.results(job_id=job.id)}, 202)
+    return endpoint
+
+
+async def list_jobs(request: Request):
+    s = _studio(request)
+    return JSONResponse({"jobs": s.store.list_jobs(), "waiting": s.queue.waiting(),
+                         "max_queued": s.queue.max_queued})
+
+
+async def get_job(request: Request):
+    s = _studio(request)
+    job = s.store.get_job(request.path_params["id"])
+    return JSONResponse({"job": job, "results": s.store.results(job_id=job["id"])})
+
+
+async def cancel_job(request: Request):
+    s = _studio(request)
+    return JSONResponse({"job": s.queue.cancel(check_id(request.path_params["id"], "job"))})
+
+
+# --- results -------------------------------------------------------------------------------
+async def list_results(request: Request):
+    s, q = _studio(request), request.query_params
+    starred = q.get("starred", "").lower() in ("1", "true", "yes", "on")
+    try:
+        limit = max(1, min(1000, int(q.get("limit", "500"))))
+    except ValueError:
+        raise EigenstyleError("limit must be an integer") from None
+    return JSONResponse({"results": s.store.results(content_id=q.get("content"), style_id=q.get("style"),
+                                                    mode=q.get("mode"), starred=starred, limit=limit)})
+
+
+async def get_result(request: Request):
+    return JSONResponse({"result": _studio(request).store.get_result(request.path_params["id"], recipe=True)})
+
+
+async def result_image(request: Request):
+    s = _studio(request)
+    rec = s.store.get_result(request.path_params["id"])
+    name = f"eigenstyle-{_slug(rec)}-{rec['id'][:8]}.png" if request.query_params.get("download") else None
+    return _file(s.store.image_path(rec["id"]), "image/png", name)
+
+
+async def result_preview(request: Request):
+    s = _studio(request)
+    rec = s.store.get_result(request.path_params["id"])
+    return _file(s.store.preview_path(rec["id"]), "image/jpeg")
+
+
+async def result_style(request: Request):
+    """The result's style file (.safetensors Gram targets), made on first request."""
+    s = _studio(request)
+    rec = actions._finished(s.store, request.path_params["id"])
+    path = s.store.style_path(rec["id"])
+    if not os.path.isfile(path):
+        await run_in_threadpool(_make_style, s, rec, path)
+    return _file(path, "application/octet-stream", f"eigenstyle-{_slug(rec)}-{rec['id'][:8]}.safetensors")
+
+
+def _make_style(s: Studio, rec: dict, path: str) -> None:
+    from ..engine import prepare
+    from ..options import Options
+    from ..stylefile import save_style
+    with s._style_lock:
+        if os.path.isfile(path):
+            return
+        opts = Options.from_dict(rec["recipe"]["options"]).replace(init="random", device="auto", scales=None)
+        problem = prepare(s.store.input_path(rec["content_id"]), [s.store.input_path(rec["style_id"])], opts)
+        save_style(path, problem)
+
+
+async def star_result(request: Request):
+    s = _studio(request)
+    rec = s.store.get_result(request.path_params["id"])
+    body = await _json(request)
+    starred = body.get("starred", not rec["starred"])
+    if not isinstance(starred, bool):
+        raise EigenstyleError("starred must be true or false")
+    s.store.update_result(rec["id"], starred=int(starred))
+    s.queue.result_changed(rec["id"])
+    return JSONResponse({"result": s.store.get_result(rec["id"])})
+
+
+async def delete_result(request: Request):
+    s = _studio(request)
+    rec = s.store.get_result(request.path_params["id"])
+    if rec["status"] in ("queued", "running"):
+        raise Conflict("this result is still being made; cancel its job first")
+    s.store.delete_result(rec["id"])
+    s.broker.publish({"type": "deleted", "id": rec["id"]})
+    return JSONResponse({"deleted": rec["id"]})
+
+
+class Conflict(EigenstyleError):
+    pass
+
+
+# --- events ------------------------------------------------------------------------------------
+def _sse(event: dict) -> str:
+    return f"event: {event['type']}\ndata: {json.dumps(event, allow_nan=False, default=str)}\n\n"
+
+
+def _job_of(event: dict):
+    return (event.get("job") or {}).get("id") or (event.get("result") or {}).get("job_id") or event.get("job_id")
+
+
+async def _stream(s: Studio, job_id: str | None):
+    sub = s.broker.subscribe()  # before the snapshot, so nothing between the two is missed
+    try:
+        yield "retry: 2000\n\n"
+        if job_id is None:
+            yield _sse({"type": "hello", "waiting": s.queue.waiting(), "devices": s.queue.devices})
+        else:
+            job = s.store.get_job(job_id)
+            for r in s.store.results(job_id=job_id):
+                yield _sse({"type": "result", "result": r})
+            yield _sse({"type": "job", "job": job})
+            if job["status"] in TERMINAL:
+                return
+        while True:
+            try:
+                event = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+            except asyncio.TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            if event is None:
+                return
+            if job_id is not None and _job_of(event) not in (job_id, None):
+                continue
+            yield _sse(event)
+            if job_id is not None and event["type"] == "job" and event["job"]["status"] in TERMINAL:
+                return
+    finally:
+        s.broker.unsubscribe(sub)
+
+
+def _event_response(s: Studio, job_id: str | None) -> StreamingResponse:
+    return StreamingResponse(_stream(s, job_id), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def events(request: Request):
+    return _event_response(_studio(request), None)
+
+
+async def job_events(request: Request):
+    s = _studio(request)
+    job = s.store.get_job(request.path_params["id"])  # 404 before the stream starts
+    return _event_response(s, job["id"])
+
+
+# --- errors ------------------------------------------------------------------------------------
+async def on_eigenstyle_error(request: Request, exc: EigenstyleError):
+    status = {NotFound: 404, uploads.TooLarge: 413, Busy: 429, Conflict: 409}.get(type(exc), 400)
+    return _error(status, str(exc), {"Retry-After": "5"} if status == 429 else None)
+
+
+async def on_http_error(request: Request, exc: HTTPException):
+    return _error(exc.status_code, exc.detail or "error")
+
+
+async def on_crash(request: Request, exc: Exception):
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    return _error(500, f"internal error ({type(exc).__name__}); the details are in the server's log")
+
+
+def create_app(workspace: str, **kwargs) -> Starlette:
+    """The studio's ASGI app on ``workspace`` (created if missing). The worker threads
+    start with the app's lifespan and stop (keeping interrupted images) with it."""
+    studio = Studio(workspace, **kwargs)
+
+    @asynccontextmanager
+    async def lifespan(app):
+        studio.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(studio.stop)
+
+    R = Route
+    routes = [
+        R("/", index), R("/api/config", config),
+        R("/api/inputs", list_inputs), R("/api/inputs", add_input, methods=["POST"]),
+        R("/api/inputs/{id}/image", input_image),
+        R("/api/generate", _submitter(actions.generate), methods=["POST"]),
+        R("/api/layers", _submitter(actions.layers), methods=["POST"]),
+        R("/api/between", _submitter(actions.between), methods=["POST"]),
+        R("/api/results", list_results), R("/api/results/{id}", get_result),
+        R("/api/results/{id}", delete_result, methods=["DELETE"]),
+        R("/api/results/{id}/image", result_image), R("/api/results/{id}/preview", result_preview),
+        R("/api/results/{id}/style", result_style),
+        R("/api/results/{id}/star", star_result, methods=["POST"]),
+        R("/api/results/{id}/mutate", _submitter(actions.mutate), methods=["POST"]),
+        R("/api/results/{id}/refine", _submitter(actions.refine), methods=["POST"]),
+        R("/api/jobs", list_jobs), R("/api/jobs/{id}", get_job),
+        R("/api/jobs/{id}/cancel", cancel_job, methods=["POST"]), R("/api/jobs/{id}/events", job_events),
+        R("/api/events", events),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        EigenstyleError: on_eigenstyle_error, HTTPException: on_http_error, Exception: on_crash})
+    app.state.studio = studio
+    return app

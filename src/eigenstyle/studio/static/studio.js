@@ -1,0 +1,308 @@
+// eigenstyle studio: the one page. Plain JS, no build step.
+// The server is the source of truth: the page renders what /api/results says and
+// applies the events of /api/events (server-sent), so several tabs stay in step.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const state = { config: null, inputs: [], content: null, style: null, results: new Map(),
+  tiles: new Map(), pick: null, jobs: new Map() };
+const LAYER_CHOICES = ["relu1_1", "relu2_1", "relu3_1", "relu3_2", "relu3_3", "relu3_4", "relu4_1", "relu4_2", "relu5_1"];
+
+async function api(method, url, body) {
+  const opts = { method, headers: {} };
+  if (body instanceof Blob) { opts.body = body; opts.headers["Content-Type"] = body.type || "application/octet-stream"; }
+  else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
+  let res;
+  try { res = await fetch(url, opts); } catch (e) { throw new Error("the studio server cannot be reached"); }
+  let data = null;
+  try { data = await res.json(); } catch (e) { /* not JSON */ }
+  if (!res.ok) throw new Error((data && data.error) || `${res.status} ${res.statusText}`);
+  return data;
+}
+
+let messageTimer = null;
+function say(text, ok = false) {
+  const box = $("#message");
+  box.textContent = text; box.hidden = false; box.classList.toggle("ok", ok);
+  clearTimeout(messageTimer);
+  messageTimer = setTimeout(() => { box.hidden = true; }, ok ? 3000 : 10000);
+}
+const guard = (fn) => async (...args) => { try { await fn(...args); } catch (e) { say(e.message); } };
+
+// ---------------------------------------------------------------- inputs
+function renderPickers() {
+  for (const kind of ["content", "style"]) {
+    const box = $(`#${kind}-picker`);
+    box.replaceChildren();
+    for (const inp of state.inputs) {
+      const b = document.createElement("button");
+      b.type = "button"; b.title = `${inp.name} (${inp.width}×${inp.height})`; b.dataset.id = inp.id;
+      b.dataset.name = inp.name; b.setAttribute("role", "option");
+      b.setAttribute("aria-selected", String(state[kind] === inp.id));
+      const img = document.createElement("img"); img.src = `/api/inputs/${inp.id}/image`; img.alt = inp.name;
+      b.append(img);
+      b.onclick = () => { state[kind] = inp.id; renderPickers(); };
+      box.append(b);
+    }
+  }
+  for (const f of ["content", "style"]) {
+    const sel = $(`#f-${f}`), keep = sel.value;
+    sel.replaceChildren(new Option("all", ""), ...state.inputs.map((i) => new Option(i.name, i.id)));
+    sel.value = keep;
+  }
+}
+
+async function upload(ev) {
+  const input = ev.target, file = input.files[0], kind = input.dataset.kind;
+  input.value = "";
+  if (!file) return;
+  const data = await api("POST", `/api/inputs?name=${encodeURIComponent(file.name)}`, file);
+  if (!state.inputs.some((i) => i.id === data.input.id)) state.inputs.push(data.input);
+  state[kind] = data.input.id;
+  renderPickers();
+  say(`${data.input.name}: ${data.input.width}×${data.input.height}, ready as ${kind}`, true);
+}
+
+// ---------------------------------------------------------------- settings
+function settings() {
+  const f = $("#settings");
+  const num = (name) => (f[name].value === "" ? null : Number(f[name].value));
+  const layers = [...document.querySelectorAll("#layers input:checked")].map((c) => c.value);
+  return { content: state.content, style: state.style, mode: f.mode.value, style_layers: layers,
+    style_weight: num("style_weight"), spread: [num("spread_lo"), num("spread_hi")], size: num("size"),
+    iterations: num("iterations"), count: num("count") };
+}
+
+function fillForm(cfg) {
+  const d = cfg.defaults, f = $("#settings");
+  $("#mode").replaceChildren(...cfg.modes.map((m) => new Option(m, m)));
+  $("#f-mode").replaceChildren(new Option("all", ""), ...cfg.modes.map((m) => new Option(m, m)));
+  f.mode.value = d.mode; f.count.value = d.count; f.size.value = d.size; f.iterations.value = d.iterations;
+  f.spread_lo.value = d.spread[0]; f.spread_hi.value = d.spread[1]; f.amount.value = d.amount;
+  f.size.max = cfg.limits.max_size; f.iterations.max = cfg.limits.max_iterations; f.count.max = cfg.limits.max_count;
+  const box = $("#layers");
+  for (const name of LAYER_CHOICES.filter((n) => cfg.layers.includes(n))) {
+    const label = document.createElement("label"), c = document.createElement("input");
+    c.type = "checkbox"; c.value = name; c.checked = d.style_layers.includes(name);
+    label.append(c, name); box.append(label);
+  }
+}
+
+async function submitJob(url, body) {
+  const data = await api("POST", url, body);
+  for (const r of data.results) upsert(r);
+  return data;
+}
+
+// ---------------------------------------------------------------- tiles
+function matchesFilter(r) {
+  const c = $("#f-content").value, s = $("#f-style").value, m = $("#f-mode").value;
+  return (!c || r.content_id === c) && (!s || r.style_id === s) && (!m || r.mode === m) &&
+    (!$("#f-starred").checked || r.starred);
+}
+const order = (a, b) => (b.created - a.created) || (a.idx - b.idx);
+
+function upsert(r) {
+  const old = state.results.get(r.id);
+  if (old && old.status === "running" && r.status === "running" && old.iterations_done > r.iterations_done) {
+    r = { ...r, iterations_done: old.iterations_done, loss: old.loss, preview_url: old.preview_url };
+  }
+  state.results.set(r.id, r);
+  let el = state.tiles.get(r.id);
+  if (!matchesFilter(r)) { if (el) { el.remove(); state.tiles.delete(r.id); } return updateEmpty(); }
+  if (!el) {
+    el = $("#tile-template").content.firstElementChild.cloneNode(true);
+    el.dataset.id = r.id;
+    el.addEventListener("click", onTileClick);
+    state.tiles.set(r.id, el);
+    const grid = $("#tiles");
+    const next = [...grid.children].find((t) => order(state.results.get(t.dataset.id), r) > 0);
+    grid.insertBefore(el, next || null);
+  }
+  renderTile(el, r);
+  updateEmpty();
+}
+
+function renderTile(el, r) {
+  el.dataset.status = r.status;
+  const img = $("img", el), src = r.status === "done" && r.image_url ? `${r.image_url}?v=${r.iterations_done}` : r.preview_url;
+  if (src && img.getAttribute("src") !== src) img.src = src;
+  img.alt = r.label;
+  const n = r.iterations_done || 0;
+  const states = { queued: "queued", running: `${n}/${r.iterations}`, done: `${r.size} px · ${n} it`,
+    interrupted: `interrupted at ${n}/${r.iterations}`, cancelled: "cancelled", failed: "failed" };
+  $(".state", el).textContent = states[r.status] || r.status;
+  $(".fill", el).style.width = `${Math.min(100, (100 * n) / r.iterations)}%`;
+  $(".label", el).textContent = r.label; $(".label", el).title = r.label;
+  $(".loss", el).textContent = r.loss == null ? "" : `loss ${Number(r.loss).toPrecision(3)}`;
+  const err = $(".error", el); err.hidden = !r.error; err.textContent = r.error || "";
+  const finished = !!r.image_url, active = r.status === "queued" || r.status === "running";
+  const show = { enlarge: !!(r.image_url || r.preview_url), parent: !!r.parent_id, refine: finished,
+    mutate: finished && r.mode !== "none", between: finished && r.mode !== "none", style: finished, png: finished,
+    star: true, delete: !active, cancel: active };
+  for (const [act, on] of Object.entries(show)) $(`[data-act="${act}"]`, el).hidden = !on;
+  if (finished) {
+    $('[data-act="png"]', el).href = `${r.image_url}?download=1`;
+    $('[data-act="style"]', el).href = `/api/results/${r.id}/style`;
+  }
+  const star = $('[data-act="star"]', el); star.textContent = r.starred ? "★" : "☆"; star.classList.toggle("on", r.starred);
+  el.classList.toggle("picked", state.pick === r.id);
+}
+
+function progress(ev) {
+  const r = state.results.get(ev.id);
+  if (!r || (r.status !== "running" && r.status !== "queued")) return;
+  if (ev.iteration < (r.iterations_done || 0)) return;
+  Object.assign(r, { status: "running", iterations_done: ev.iteration, loss: ev.loss, preview_url: ev.preview_url });
+  const el = state.tiles.get(ev.id);
+  if (el) renderTile(el, r);
+}
+
+function removeTile(id) {
+  state.results.delete(id);
+  const el = state.tiles.get(id);
+  if (el) { el.remove(); state.tiles.delete(id); }
+  updateEmpty();
+}
+const updateEmpty = () => { $("#empty").hidden = state.tiles.size > 0; };
+
+const onTileClick = guard(async (ev) => {
+  const tile = ev.currentTarget, target = ev.target.closest("[data-act], img");
+  if (!target) return;
+  const r = state.results.get(tile.dataset.id), act = target.tagName === "IMG" ? "enlarge" : target.dataset.act;
+  const f = $("#settings"), count = Number(f.count.value) || 4;
+  if (act === "enlarge") return showResult(r);
+  if (act === "parent") return compareParent(r);
+  if (act === "refine") {
+    const size = f.refine_size.value ? Number(f.refine_size.value) : null;
+    await submitJob(`/api/results/${r.id}/refine`, { size, iterations: Number(f.iterations.value) || null });
+    return say(`refining ${r.label}`, true);
+  }
+  if (act === "mutate") {
+    await submitJob(`/api/results/${r.id}/mutate`, { count, amount: Number(f.amount.value) });
+    return say(`${count} children of ${r.label} queued`, true);
+  }
+  if (act === "between") return pickBetween(r, count);
+  if (act === "star") return upsert((await api("POST", `/api/results/${r.id}/star`, { starred: !r.starred })).result);
+  if (act === "delete") {
+    if (!confirm(`Delete ${r.label}? Its image and recipe go too.`)) return;
+    await api("DELETE", `/api/results/${r.id}`);
+    return removeTile(r.id);
+  }
+  if (act === "cancel") { await api("POST", `/api/jobs/${r.job_id}/cancel`); return say("cancelling…", true); }
+});
+
+async function pickBetween(r, count) {
+  if (!state.pick || state.pick === r.id) {
+    state.pick = state.pick === r.id ? null : r.id;
+    $("#hint").textContent = state.pick ? `Between: now pick a second tile (${r.label})` : "";
+  } else {
+    const a = state.pick;
+    state.pick = null; $("#hint").textContent = "";
+    await submitJob("/api/between", { a, b: r.id, count });
+  }
+  for (const [id, el] of state.tiles) el.classList.toggle("picked", state.pick === id);
+}
+
+// ---------------------------------------------------------------- viewer
+function figure(r, caption) {
+  const fig = document.createElement("figure"), img = document.createElement("img"), cap = document.createElement("figcaption");
+  img.src = r.image_url || r.preview_url || ""; img.alt = r.label;
+  cap.textContent = caption; fig.append(img, cap);
+  return fig;
+}
+
+async function showResult(r) {
+  const full = (await api("GET", `/api/results/${r.id}`)).result;
+  const o = full.options, rec = full.recipe || {};
+  const rows = [["label", full.label], ["status", full.status + (full.error ? `: ${full.error}` : "")],
+    ["mode", o.mode], ["style layers", full.style_layers.join(", ")],
+    ["style weight", o.style_weight ?? "auto"], ["size", `${full.size} px`],
+    ["iterations", `${full.iterations_done}/${full.iterations}`], ["loss", full.loss ?? "–"],
+    ["variant seed", o.variant_seed ?? (o.genome ? JSON.stringify(o.genome).slice(0, 120) : "–")],
+    ["seed", o.seed ?? "–"], ["time", full.elapsed_s != null ? `${full.elapsed_s} s on ${rec.device || "?"}` : "–"]];
+  const dl = document.createElement("dl"); dl.className = "details";
+  for (const [k, v] of rows) { const dt = document.createElement("dt"), dd = document.createElement("dd"); dt.textContent = k; dd.textContent = v; dl.append(dt, dd); }
+  const wrap = document.createElement("div"); wrap.className = "compare"; wrap.append(figure(full, full.label));
+  openViewer(wrap, dl);
+}
+
+async function compareParent(r) {
+  const wrap = document.createElement("div"); wrap.className = "compare";
+  for (const [id, role] of [[r.parent_id, "parent"], [r.parent2_id, "second parent"]]) {
+    if (!id) continue;
+    try { const p = (await api("GET", `/api/results/${id}`)).result; wrap.append(figure(p, `${role}: ${p.label}`)); }
+    catch (e) { const m = document.createElement("p"); m.textContent = `${role}: deleted`; wrap.append(m); }
+  }
+  wrap.append(figure(r, `this: ${r.label}`));
+  openViewer(wrap);
+}
+
+function openViewer(...nodes) {
+  $("#viewer-body").replaceChildren(...nodes);
+  const d = $("#viewer");
+  if (!d.open) d.showModal();
+}
+
+// ---------------------------------------------------------------- gallery, events
+async function loadGallery() {
+  const q = new URLSearchParams();
+  for (const [k, id] of [["content", "#f-content"], ["style", "#f-style"], ["mode", "#f-mode"]]) if ($(id).value) q.set(k, $(id).value);
+  if ($("#f-starred").checked) q.set("starred", "1");
+  const data = await api("GET", `/api/results?${q}`);
+  $("#tiles").replaceChildren(); state.tiles.clear(); state.results.clear();
+  for (const r of data.results) upsert(r);
+  updateEmpty();
+}
+
+function showStatus() {
+  const running = [...state.jobs.values()].filter((j) => j.status === "running").length;
+  const waiting = [...state.jobs.values()].filter((j) => j.status === "queued").length;
+  $("#status").textContent = `${(state.config?.devices || []).join(", ")} · ${running} running · ${waiting} waiting`;
+}
+
+function connect() {
+  const es = new EventSource("/api/events");
+  let wasDown = false;
+  es.addEventListener("hello", () => { if (wasDown) guard(loadGallery)(); wasDown = false; showStatus(); });
+  es.addEventListener("result", (e) => upsert(JSON.parse(e.data).result));
+  es.addEventListener("progress", (e) => progress(JSON.parse(e.data)));
+  es.addEventListener("deleted", (e) => removeTile(JSON.parse(e.data).id));
+  es.addEventListener("resync", () => guard(loadGallery)());
+  es.addEventListener("job", (e) => {
+    const j = JSON.parse(e.data).job;
+    state.jobs.set(j.id, j); showStatus();
+    if (j.status === "failed" && j.error) say(`job failed: ${j.error}`);
+  });
+  es.onerror = () => { wasDown = true; $("#status").textContent = "reconnecting…"; };
+}
+
+async function init() {
+  state.config = await api("GET", "/api/config");
+  fillForm(state.config);
+  state.inputs = (await api("GET", "/api/inputs")).inputs;
+  const samples = state.inputs.filter((i) => i.sample);
+  state.content = (samples.find((i) => /tubingen/i.test(i.name)) || state.inputs[0] || {}).id || null;
+  state.style = (samples.find((i) => /starry/i.test(i.name)) || state.inputs[1] || {}).id || null;
+  renderPickers();
+  for (const j of (await api("GET", "/api/jobs")).jobs) state.jobs.set(j.id, j);
+  showStatus();
+  await loadGallery();
+  connect();
+  $("#settings").addEventListener("submit", guard(async (e) => {
+    e.preventDefault();
+    const data = await submitJob("/api/generate", settings());
+    say(`${data.results.length} tile(s) queued`, true);
+  }));
+  $("#compare-layers").addEventListener("click", guard(async () => {
+    const { count, ...body } = settings();
+    delete body.style_layers;
+    await submitJob("/api/layers", body);
+    say(`layer comparison queued: ${state.config.layer_comparison.join(", ")}`, true);
+  }));
+  for (const input of document.querySelectorAll(".upload input")) input.addEventListener("change", guard(upload));
+  for (const id of ["#f-content", "#f-style", "#f-mode", "#f-starred"]) $(id).addEventListener("change", guard(loadGallery));
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && state.pick) { state.pick = null; $("#hint").textContent = ""; loadGallery(); } });
+}
+
+guard(init)();

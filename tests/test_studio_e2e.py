@@ -1,0 +1,91 @@
+"""The studio in a real headless Chromium (Debian's package, driven by Playwright).
+
+Open the page, pick the samples, generate 2 variants at 64 px / 20 iterations,
+watch both tiles fill with previews, mutate one, reload and find everything in
+the gallery; screenshots at a laptop's and a phone's width. Set
+EIGENSTYLE_STUDIO_SCREENSHOTS=DIR to keep the screenshots there.
+"""
+import os
+
+import pytest
+
+from studio_live import live_studio
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TILES = "#tiles .tile"
+
+
+@pytest.fixture
+def browser():
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing: apt-get install chromium (Debian's package; .ci/run installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _wait(page, js, timeout=120_000):
+    page.wait_for_function(js, timeout=timeout, polling=50)
+
+
+def _statuses(page):
+    return page.eval_on_selector_all(TILES, "ts => ts.map(t => t.dataset.status)")
+
+
+def test_generate_watch_mutate_reload(browser, tmp_path):
+    shots = os.environ.get("EIGENSTYLE_STUDIO_SCREENSHOTS") or str(tmp_path)
+    with live_studio(tmp_path / "ws", preview_every=2) as (url, app):
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        page.click("#content-picker button[data-name='tubingen.jpg']")
+        page.click("#style-picker button[data-name='starry_night.jpg']")
+        assert page.get_attribute("#content-picker button[data-name='tubingen.jpg']", "aria-selected") == "true"
+        page.select_option("#mode", "variant")
+        for field, value in (("#size", "64"), ("#iterations", "20"), ("#count", "2")):
+            page.fill(field, value)
+        page.click("#generate")
+
+        # Tiles appear at once, then fill with live previews while running.
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 10_000)
+        _wait(page, f"[...document.querySelectorAll('{TILES}')].some(t => t.dataset.status === 'running' "
+                    "&& t.querySelector('img').src.includes('/preview') && t.querySelector('img').naturalWidth > 0)")
+        _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
+        _wait(page, f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)")
+        assert page.inner_text(f"{TILES} .state") == "64 px · 20 it"
+        assert "loss" in page.inner_text(f"{TILES} .loss")
+
+        # Mutate the first tile: 2 children (the form's count), with their parent recorded.
+        page.click(f"{TILES} >> nth=0 >> [data-act=mutate]")
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 4", 10_000)
+        _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
+        labels = page.eval_on_selector_all(f"{TILES} .label", "ls => ls.map(l => l.textContent)")
+        assert sum("child" in label for label in labels) == 2, labels
+        page.screenshot(path=os.path.join(shots, "studio.png"))
+
+        # Compare a child with its parent in the viewer.
+        page.click(f"{TILES} >> nth=0 >> [data-act=parent]")
+        _wait(page, "document.querySelectorAll('#viewer figure').length === 2", 10_000)
+        page.keyboard.press("Escape")
+
+        # Reload: everything is still there, from the gallery.
+        page.reload()
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 4", 10_000)
+        assert _statuses(page) == ["done"] * 4
+        _wait(page, f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)")
+
+        # A phone's width: one column of controls, two columns of tiles, nothing wider than the screen.
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=os.path.join(shots, "studio-phone.png"), full_page=True)
+        assert not errors, errors
+    for name in ("studio.png", "studio-phone.png"):
+        assert os.path.getsize(os.path.join(shots, name)) > 10_000
