@@ -167,7 +167,7 @@ class Options:
         if self.scales is not None:
             for v in self.scales:
                 positive_int("scales", v, 16)
-            if list(self.scales) != sorted(set(self.scales)) or self.scales[-1] >= self.size:
+            if not self.scales or list(self.scales) != sorted(set(self.scales)) or self.scales[-1] >= self.size:
                 raise EigenstyleError(f"--scales must be ascending sizes below --size {self.size}, "
                                       f"got {','.join(map(str, self.scales))}")
         positive_int("lbfgs_history", self.lbfgs_history)
