@@ -115,6 +115,20 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_image(content_p
     assert result.image.size == (64, 48)
 
 
+def test_deferred_divergence_guard_keeps_the_same_image(content_path, style_path):
+    """The GPU loop reads the loss back only every few iterations; its on-device
+    guard must stop at the same iteration with the same image as the CPU's."""
+    opts = engine.resolve_seeds(Options(**{**SMALL, "size": 64, "iterations": 40, "seed": 1,
+                                           "normalize_gradients": True}).validate())
+    problem = engine.prepare(content_path, style_path, opts)
+    x0 = engine.initial_image(problem, opts.seed)
+    every = engine.optimise(problem, x0, sync_every=1)
+    deferred = engine.optimise(problem, x0, sync_every=7)
+    assert every[4] and every[4] == deferred[4]  # same message, same iteration
+    assert every[2] == deferred[2] < 40
+    assert torch.equal(every[0], deferred[0]) and every[1] == deferred[1]
+
+
 def test_bf16_path_is_close_to_fp32(content_path, style_path):
     """bf16 autocast for the convolutions only: losses within 2 % of fp32 at the same image."""
     opts = Options(**{**SMALL, "style_layers": ("relu2_1", "relu3_1")}).validate()

@@ -30,6 +30,7 @@ from .levels import stretch
 from .targets import Targets, check_size, content_targets, style_grams, to_pil, to_tensor
 
 ImageInput = Union[str, os.PathLike, Image.Image]
+SYNC_EVERY = 20  # on a GPU, iterations between reads of the loss (the divergence guard's latency)
 
 
 @dataclass
@@ -215,11 +216,15 @@ def initial_image(problem: Problem, seed: int, batch: int = 1) -> torch.Tensor:
 
 
 def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable] = None,
-             progress: bool = False, on_save: Optional[Callable] = None) -> tuple:
+             progress: bool = False, on_save: Optional[Callable] = None,
+             sync_every: Optional[int] = None) -> tuple:
     """Run the loop. Returns (x, losses of x, iterations done, interrupted, error).
 
     Ctrl-C ends the loop and keeps the current image; a non-finite loss ends it
-    and keeps the last image whose loss was finite.
+    and keeps the last image whose loss was finite. On a GPU the loop reads
+    values back only every ``SYNC_EVERY`` iterations and where the user sees
+    them (progress line, save, callback): the guard runs on the device in
+    between, so the GPU never waits for Python.
     """
     o = problem.opts
     x = x0.detach().clone().requires_grad_(True)
@@ -227,28 +232,45 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
     bar = _progress_bar(o.iterations, progress)
     start, done, interrupted, error, losses = time.perf_counter(), 0, False, None, None
     last_good = x.detach().clone()
+    good = torch.zeros((), dtype=torch.long, device=x.device)  # last iteration whose loss was finite
+    bad = torch.zeros((), dtype=torch.bool, device=x.device)   # a non-finite loss was seen (sticky)
+    if sync_every is None:  # a CPU computes synchronously anyway: check every iteration
+        sync_every = 1 if x.device.type == "cpu" else SYNC_EVERY
     try:
         for it in range(1, o.iterations + 1):
             x.grad = None
             parts = evaluate(problem, x)
-            values = {k: v.detach().tolist() for k, v in parts.items()}
-            if not all(math.isfinite(v) for v in values["total"]):
-                error = f"the loss became {values['total']} at iteration {it}; kept the image of iteration {done}"
-                with torch.no_grad():
-                    x.copy_(last_good)
-                break
-            last_good.copy_(x.detach())
-            losses = values
+            with torch.no_grad():
+                now = torch.stack([v.detach() for v in parts.values()])  # [4, N]: total, content, style, tv
+                bad |= ~torch.isfinite(now[0]).all()
+                last_good = torch.where(bad, last_good, x.detach())
+                good_losses = now if it == 1 else torch.where(bad, good_losses, now)
+                good = torch.where(bad, good, it - 1)
+            saving = on_save is not None and o.save_every and it % o.save_every == 0 and it < o.iterations
+            printing = progress and o.print_every and it % o.print_every == 0
+            sync = callback is not None or saving or printing or it % sync_every == 0 or it == o.iterations
+            if sync:
+                values = dict(zip(parts, now.tolist()))
+                if bool(bad):
+                    done = int(good)
+                    losses = dict(zip(parts, good_losses.tolist())) if done else None
+                    error = f"the loss became non-finite at iteration {done + 1}; kept the image of iteration {done}"
+                    with torch.no_grad():
+                        x.copy_(last_good)
+                    break
+                losses = values
             parts["total"].sum().backward()
             opt.step(x.grad)
             done = it
-            elapsed = time.perf_counter() - start
             bar.update(1)
+            if not sync:
+                continue
+            elapsed = time.perf_counter() - start
             bar.set_postfix_str(_fmt(values), refresh=False)
-            if progress and o.print_every and it % o.print_every == 0:
+            if printing:
                 bar.write(f"iteration {it}/{o.iterations}  " + _fmt(values) + f"  {elapsed / it:.3f} s/iter, "
                           f"peak memory {peak_memory_mb(problem.device):.0f} MB")
-            if on_save is not None and o.save_every and it % o.save_every == 0 and it < o.iterations:
+            if saving:
                 on_save(x.detach(), it, losses)
             if callback is not None:
                 info = IterationInfo(it, o.iterations, values["total"], values["content"], values["style"],
