@@ -1,0 +1,332 @@
+"""The studio's HTTP API with starlette's TestClient: real weights, real SQLite, tiny runs.
+
+Generate with progress events, cancel, the gallery and its filters, restart on
+the same workspace (also after a kill -9), breeding (refine, mutate, between,
+layers, style files), bad uploads and requests (4xx, one line), a crashing job,
+a full queue.
+"""
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from PIL import Image
+from starlette import testclient
+from starlette.testclient import TestClient
+
+import eigenstyle
+from eigenstyle.errors import EigenstyleError
+from eigenstyle.options import Options
+from eigenstyle.studio.app import create_app
+from eigenstyle.studio.jobs import Job, Run
+from eigenstyle.studio.store import SCHEMA_VERSION, Store, new_id
+
+TINY = {"size": 48, "iterations": 6}
+httpx = testclient.httpx  # the client module starlette's TestClient uses (httpx2 or httpx)
+
+
+@pytest.fixture
+def studio(tmp_path):
+    app = create_app(str(tmp_path / "ws"), preview_every=2)
+    with TestClient(app) as client:
+        yield client, app
+
+
+def samples(client):
+    ins = {i["name"]: i["id"] for i in client.get("/api/inputs").json()["inputs"]}
+    return {"content": ins["tubingen.jpg"], "style": ins["starry_night.jpg"]}
+
+
+def events(text):
+    """Parse a server-sent event stream into (event, data) pairs."""
+    out = []
+    for block in text.split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+        if "event" in lines:
+            out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def submit(client, url, body, status=202):
+    r = client.post(url, json=body)
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def finish(client, job_id):
+    """Follow a job's event stream to its end; returns the events."""
+    r = client.get(f"/api/jobs/{job_id}/events")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    return events(r.text)
+
+
+def wait_running(client, result_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rec = client.get(f"/api/results/{result_id}").json()["result"]
+        if rec["iterations_done"] >= 1 and rec["preview_url"]:
+            return rec
+        time.sleep(0.05)
+    raise AssertionError("the run never started")
+
+
+def test_generate_streams_progress_then_saves_results_with_recipes(studio, tmp_path):
+    client, app = studio
+    data = submit(client, "/api/generate", {**samples(client), **TINY, "mode": "variant", "count": 2,
+                                            "style_layers": ["relu3_2"]})
+    assert [r["status"] for r in data["results"]] == ["queued", "queued"]  # tiles exist at once
+    ids = {r["id"] for r in data["results"]}
+    evs = finish(client, data["job"]["id"])
+    progress = [d for e, d in evs if e == "progress"]
+    for rid in ids:  # every tile got previews, iterations rising, a loss each time
+        its = [d["iteration"] for d in progress if d["id"] == rid]
+        assert its[0] == 1 and its == sorted(its) and its[-1] == 6, its
+        assert all(d["loss"] > 0 for d in progress if d["id"] == rid)
+    assert evs[-1][0] == "job" and evs[-1][1]["job"]["status"] == "done"
+    preview = client.get(progress[-1]["preview_url"])
+    assert preview.status_code == 200 and Image.open(io.BytesIO(preview.content)).format == "JPEG"
+
+    gallery = client.get("/api/results").json()["results"]
+    assert {r["id"] for r in gallery} == ids and all(r["status"] == "done" for r in gallery)
+    rec = gallery[0]
+    png = client.get(rec["image_url"] + "?download=1")
+    assert png.headers["content-disposition"].startswith("attachment; filename=\"eigenstyle-variant-seed-")
+    (tmp_path / "dl.png").write_bytes(png.content)
+    recipe = eigenstyle.read_recipe(str(tmp_path / "dl.png"))
+    assert recipe["options"]["mode"] == "variant" and recipe["iterations_done"] == 6
+    assert recipe["options"]["style_layers"] == ["relu3_2"] and rec["elapsed_s"] > 0 and rec["finished"]
+    assert Image.open(io.BytesIO(png.content)).size == (48, 36)
+
+    # Stars and the gallery's filters.
+    assert client.post(f"/api/results/{rec['id']}/star", json={"starred": True}).json()["result"]["starred"]
+    assert [r["id"] for r in client.get("/api/results?starred=1").json()["results"]] == [rec["id"]]
+    assert len(client.get("/api/results?mode=variant").json()["results"]) == 2
+    assert client.get("/api/results?mode=fantasy").json()["results"] == []
+    assert len(client.get(f"/api/results?content={rec['content_id']}&style={rec['style_id']}").json()["results"]) == 2
+
+    # Delete: the row and its files go.
+    assert client.delete(f"/api/results/{rec['id']}").status_code == 200
+    assert client.get(f"/api/results/{rec['id']}").status_code == 404
+    assert not os.path.exists(app.state.studio.store.image_path(rec["id"]))
+
+
+def test_cancel_keeps_the_current_image_as_interrupted(studio):
+    client, app = studio
+    data = submit(client, "/api/generate", {**samples(client), "size": 48, "iterations": 5000, "count": 1})
+    rid = data["results"][0]["id"]
+    wait_running(client, rid)
+    assert client.post(f"/api/jobs/{data['job']['id']}/cancel").status_code == 200
+    evs = finish(client, data["job"]["id"])
+    assert evs[-1][1]["job"]["status"] == "cancelled"
+    rec = client.get(f"/api/results/{rid}").json()["result"]
+    assert rec["status"] == "interrupted" and 1 <= rec["iterations_done"] < 5000
+    assert rec["recipe"]["interrupted"] is True and client.get(rec["image_url"]).status_code == 200
+
+
+def test_queue_full_is_a_clear_busy_answer_and_waiting_jobs_can_be_cancelled(tmp_path):
+    app = create_app(str(tmp_path / "ws"), max_queued=1)
+    with TestClient(app) as client:
+        long = {**samples(client), "size": 48, "iterations": 5000, "count": 1}
+        running = submit(client, "/api/generate", long)
+        wait_running(client, running["results"][0]["id"])
+        waiting = submit(client, "/api/generate", long)
+        r = client.post("/api/generate", json=long)
+        assert r.status_code == 429 and r.headers["retry-after"] == "5"
+        assert r.json()["error"].startswith("busy: 1 jobs are already waiting")
+        client.post(f"/api/jobs/{waiting['job']['id']}/cancel")
+        assert client.get(f"/api/jobs/{waiting['job']['id']}").json()["job"]["status"] == "cancelled"
+        assert client.get(f"/api/results/{waiting['results'][0]['id']}").json()["result"]["status"] == "cancelled"
+        third = submit(client, "/api/generate", long)  # room again
+        for job in (running, third):
+            client.post(f"/api/jobs/{job['job']['id']}/cancel")
+        finish(client, third["job"]["id"])
+        assert client.get(f"/api/results/{third['results'][0]['id']}").json()["result"]["iterations_done"] == 0
+
+
+def test_breeding_refine_mutate_between_layers_and_style_file(studio, tmp_path):
+    client, app = studio
+    pair = samples(client)
+    first = submit(client, "/api/generate", {**pair, **TINY, "mode": "variant", "count": 2,
+                                             "style_layers": "relu3_2"})
+    finish(client, first["job"]["id"])
+    a, b = (r["id"] for r in first["results"])
+
+    refined = submit(client, f"/api/results/{a}/refine", {"iterations": 4})
+    finish(client, refined["job"]["id"])
+    rec = client.get(f"/api/results/{refined['results'][0]['id']}").json()["result"]
+    assert rec["status"] == "done" and rec["size"] == 96 and rec["parent_id"] == a
+    assert rec["recipe"]["options"]["init"] == app.state.studio.store.image_path(a)  # warm start from the tile
+    parent = client.get(f"/api/results/{a}").json()["result"]["recipe"]["options"]
+    assert rec["recipe"]["options"]["variant_seed"] == parent["variant_seed"]  # the same recipe
+
+    kids = submit(client, f"/api/results/{a}/mutate", {"count": 2, "amount": 0.3})
+    between = submit(client, "/api/between", {"a": a, "b": b, "count": 1})
+    layers = submit(client, "/api/layers", {**pair, **TINY})
+    for job in (kids, between, layers):
+        assert finish(client, job["job"]["id"])[-1][1]["job"]["status"] == "done"
+    for r in kids["results"]:
+        got = client.get(f"/api/results/{r['id']}").json()["result"]
+        assert got["parent_id"] == a and got["recipe"]["options"]["genome"]["amount"] == 0.3
+    got = client.get(f"/api/results/{between['results'][0]['id']}").json()["result"]
+    assert (got["parent_id"], got["parent2_id"]) == (a, b) and "between" in got["recipe"]["options"]["genome"]
+    assert [r["style_layers"] for r in layers["results"]] == [["relu3_1"], ["relu3_2"], ["relu3_3"], ["relu3_4"]]
+
+    style = client.get(f"/api/results/{a}/style")
+    assert style.status_code == 200 and style.headers["content-disposition"].endswith('.safetensors"')
+    (tmp_path / "s.safetensors").write_bytes(style.content)
+    from eigenstyle.stylefile import load_style
+    grams, meta = load_style(str(tmp_path / "s.safetensors"))
+    assert list(grams) == ["relu3_2"] and meta["variant_seed"] == parent["variant_seed"]
+
+    plain = submit(client, "/api/generate", {**pair, **TINY, "mode": "none", "count": 1})
+    finish(client, plain["job"]["id"])
+    r = client.post(f"/api/results/{plain['results'][0]['id']}/mutate", json={})
+    assert r.status_code == 400 and "plain run" in r.json()["error"]
+
+
+def test_bad_requests_get_4xx_with_one_line(studio):
+    client, app = studio
+    pair = samples(client)
+    cases = [
+        (client.post("/api/generate", content=b"{nope", headers={"content-type": "application/json"}), 400,
+         "not valid JSON"),
+        (client.post("/api/generate", json={**pair, "style_layers": "relu9_9"}), 400, None),
+        (client.post("/api/generate", json={**pair, "size": 5000}), 400, "at most 1024"),
+        (client.post("/api/generate", json={**pair, "count": 0}), 400, "--count"),
+        (client.post("/api/generate", json={**pair, "init": "/etc/passwd"}), 400, "unknown field(s): init"),
+        (client.post("/api/generate", json={**pair, "style_file": "/etc/passwd"}), 400, "unknown field"),
+        (client.post("/api/generate", json={"content": "../../etc/passwd", "style": pair["style"]}), 400,
+         "content: no such image"),
+        (client.get("/api/results/..%2F..%2Fstudio.sqlite3/image"), 404, None),
+        (client.get(f"/api/results/{new_id()}"), 404, "no such result"),
+        (client.post(f"/api/jobs/{new_id()}/cancel"), 404, "no such job"),
+        (client.get("/api/nothing"), 404, None),
+        (client.put("/api/generate"), 405, None),
+    ]
+    for r, status, text in cases:
+        assert r.status_code == status, (r.status_code, r.text)
+        msg = r.json()["error"]
+        assert "\n" not in msg and "Traceback" not in msg and (text is None or text in msg), msg
+    # The same words as the command line's.
+    with pytest.raises(EigenstyleError) as e:
+        Options(style_layers=("relu9_9",)).validate()
+    assert cases[1][0].json()["error"] == str(e.value)
+
+
+def _png(size, mode="RGB"):
+    buf = io.BytesIO()
+    Image.new(mode, size, (10, 200, 30, 128) if mode == "RGBA" else (10, 200, 30)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_uploads_are_bounded_decoded_reencoded_and_renamed(tmp_path):
+    app = create_app(str(tmp_path / "ws"), max_upload_bytes=50_000, max_upload_pixels=250_000)
+    ws = app.state.studio.store.root
+    with TestClient(app) as client:
+        up = lambda data, name="x.png": client.post(f"/api/inputs?name={name}", content=data)  # noqa: E731
+        bad = [(up(b""), 400, "empty"), (up(b"hello, not an image"), 400, "cannot read"),
+               (up(_png((64, 64))[:60]), 400, None), (up(b"\0" * 60_000), 413, "at most 0 MB"),
+               (up(_png((600, 600))), 413, "megapixels")]
+        for r, status, text in bad:
+            assert r.status_code == status, r.text
+            msg = r.json()["error"]
+            assert "\n" not in msg and ws not in msg and (text is None or text in msg), msg
+        r = up(_png((120, 80), "RGBA"), name="..%2F..%2Fevil.png")
+        assert r.status_code == 201, r.text
+        rec = r.json()["input"]
+        assert rec["name"] == "evil.png" and (rec["width"], rec["height"]) == (120, 80)
+        stored = Image.open(os.path.join(ws, "inputs", rec["id"] + ".png"))
+        assert stored.mode == "RGB" and stored.getpixel((0, 0)) != (10, 200, 30)  # alpha flattened on white
+        assert up(_png((120, 80), "RGBA")).status_code == 200  # the same pixels are stored once
+        assert sorted(os.listdir(os.path.join(ws, "inputs"))) == sorted(
+            i["id"] + ".png" for i in client.get("/api/inputs").json()["inputs"])
+        assert os.listdir(os.path.join(ws, "tmp")) == []
+        assert not os.path.exists(tmp_path / "evil.png")
+
+
+def test_a_crashing_job_fails_with_a_message_and_the_next_job_runs(studio):
+    client, app = studio
+    s = app.state.studio
+
+    def boom(job, device, queue):
+        raise RuntimeError("boom\nwith a second line")
+
+    crash = Job(new_id(), "generate", None, None, [Run(new_id(), Options(size=48, iterations=1), "crasher")], task=boom)
+    s.queue.submit(crash)
+    evs = finish(client, crash.id)
+    assert evs[-1][1]["job"]["status"] == "failed" and evs[-1][1]["job"]["error"] == "RuntimeError: boom with a second line"
+    assert client.get(f"/api/results/{crash.runs[0].result_id}").json()["result"]["status"] == "failed"
+
+    # An input file damaged on disk: the job fails with the reader's one-line message.
+    pair = samples(client)
+    bad = client.post("/api/inputs?name=soon-broken.png", content=_png((64, 48))).json()["input"]
+    with open(s.store.input_path(bad["id"]), "wb") as f:
+        f.write(b"garbage")
+    job = submit(client, "/api/generate", {**pair, "content": bad["id"], **TINY, "count": 1})
+    job_evs = finish(client, job["job"]["id"])
+    assert job_evs[-1][1]["job"]["status"] == "failed" and "cannot read" in job_evs[-1][1]["job"]["error"]
+
+    ok = submit(client, "/api/generate", {**pair, **TINY, "count": 1})
+    assert finish(client, ok["job"]["id"])[-1][1]["job"]["status"] == "done"
+
+
+def test_restart_after_kill_keeps_results_and_marks_the_cut_off_run_interrupted(tmp_path):
+    ws = tmp_path / "ws"
+    proc = subprocess.Popen([sys.executable, "-m", "eigenstyle.cli", "serve", "--workspace", str(ws), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("eigenstyle studio: http://127.0.0.1:"), (line, proc.stderr.read())
+        url = line.split()[2]
+        with httpx.Client(base_url=url, timeout=60) as c:
+            pair = samples(c)
+            done = c.post("/api/generate", json={**pair, **TINY, "count": 1}).json()
+            long = c.post("/api/generate", json={**pair, "size": 48, "iterations": 5000, "count": 1}).json()
+            cut = wait_running(c, long["results"][0]["id"], timeout=120)
+            assert c.get(f"/api/results/{done['results'][0]['id']}").json()["result"]["status"] == "done"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    finally:
+        proc.kill()
+    with TestClient(create_app(str(ws))) as client:  # a later start on the same workspace
+        old = client.get(f"/api/results/{done['results'][0]['id']}").json()["result"]
+        assert old["status"] == "done" and client.get(old["image_url"]).status_code == 200
+        rec = client.get(f"/api/results/{cut['id']}").json()["result"]
+        assert rec["status"] == "interrupted" and rec["iterations_done"] >= cut["iterations_done"]
+        assert client.get(rec["preview_url"]).status_code == 200 and rec["image_url"] is None
+        assert client.get(f"/api/jobs/{long['job']['id']}").json()["job"]["status"] == "interrupted"
+        assert len(client.get("/api/inputs").json()["inputs"]) == 2  # the samples, not added twice
+
+
+def test_workspace_schema_is_versioned(tmp_path):
+    store = Store(str(tmp_path / "a"))
+    assert store.schema_version() == SCHEMA_VERSION
+    store.close()
+    db = sqlite3.connect(tmp_path / "a" / "studio.sqlite3")
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(EigenstyleError, match="newer eigenstyle"):
+        Store(str(tmp_path / "a"))
+
+
+def test_serve_command(tmp_path):
+    code = ("import sys, eigenstyle.cli as c; c.build_parser().parse_args(['serve', '--port', '0']); "
+            "print(any(m in sys.modules for m in ('torch', 'starlette', 'uvicorn')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == "False", r.stderr
+    import socket
+    with socket.socket() as s:  # a port in use: one line, exit 2
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        r = subprocess.run([sys.executable, "-m", "eigenstyle.cli", "serve", "--workspace", str(tmp_path / "w"),
+                            "--port", str(s.getsockname()[1])], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "cannot listen on 127.0.0.1" in r.stderr
+    from eigenstyle.studio.server import is_loopback
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
