@@ -4,8 +4,9 @@ Requests name only whitelisted settings; every value goes through
 ``Options.validate`` (so the page shows the same messages as the command line)
 and the explore API builds the runs (``variant_options``, ``layer_options``,
 ``genome_of``): no second implementation of seeds, genomes or layer weights.
-Nothing here takes a path from a request: images are named by id, and the one
-file option the studio sets (``init`` for Refine) points at a workspace file.
+Nothing here takes a path from a request: images are named by id, ``init`` is
+only random or image, and the one file the studio starts from (Refine's
+``init``) is a workspace file it chose itself.
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from .store import Store, new_id
 
 LAYER_COMPARISON = ("relu3_1", "relu3_2", "relu3_3", "relu3_4")
 SETTINGS = ("mode", "style_layers", "style_weight", "spread", "size", "iterations", "seed", "variant_seed",
-            "fantasy", "strength", "levels", "content_weight", "tv_weight")
+            "fantasy", "strength", "levels", "content_weight", "tv_weight", "init")
+STARTS = ("random", "image")  # the studio's start images; a file path is never taken from a request
 OTHER_FIELDS = ("content", "style", "count", "amount", "a", "b")
 
 
@@ -61,6 +63,8 @@ def settings(body: dict, limits: Limits, base: Options | None = None) -> Options
         v = body.get(k)
         if v is None or v == "":
             continue
+        if k == "init" and v not in STARTS:
+            raise EigenstyleError(f"--init must be random or image (the content) in the studio, got {v!r}")
         if k == "style_layers":
             v = _tuple(k, v)
         elif k == "spread":
@@ -134,9 +138,11 @@ def _finished(store: Store, result_id: str) -> dict:
 
 
 def _parent_options(rec: dict) -> Options:
-    """A parent's recipe options, made fresh: default device, no warm start, no coarse scales."""
-    return Options.from_dict(rec["recipe"]["options"]).replace(
-        init="random", device="auto", print_every=0, save_every=0, scales=None, scale_iterations=None)
+    """A parent's recipe options, made fresh: default device, no coarse scales, and its start
+    (noise or the content) unless it was warm-started from a file (a refined tile): then noise."""
+    o = Options.from_dict(rec["recipe"]["options"])
+    return o.replace(init=o.init if o.init in STARTS else "random", device="auto", print_every=0, save_every=0,
+                     scales=None, scale_iterations=None)
 
 
 def mutate(store: Store, result_id: str, body: dict, limits: Limits) -> Job:

@@ -130,7 +130,8 @@ async def config(request: Request):
     return JSONResponse({
         "modes": list(MODES), "layers": [name for name, _, _ in LAYERS], "devices": s.queue.devices,
         "defaults": {"mode": "variant", "style_layers": list(DEFAULT_STYLE_LAYERS), "style_weight": None,
-                     "spread": [0.1, 1.9], "size": 128, "iterations": 100, "count": 4, "amount": 0.2},
+                     "spread": [0.1, 1.9], "size": 128, "iterations": 100, "count": 4, "amount": 0.2,
+                     "init": "image"},
         "limits": {**vars(s.limits), "max_queued": s.queue.max_queued,
                    "max_upload_bytes": s.max_upload_bytes, "max_upload_pixels": s.max_upload_pixels},
         "layer_comparison": list(actions.LAYER_COMPARISON)})

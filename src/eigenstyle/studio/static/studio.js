@@ -70,14 +70,14 @@ function settings() {
   const layers = [...document.querySelectorAll("#layers input:checked")].map((c) => c.value);
   return { content: state.content, style: state.style, mode: f.mode.value, style_layers: layers,
     style_weight: num("style_weight"), spread: [num("spread_lo"), num("spread_hi")], size: num("size"),
-    iterations: num("iterations"), count: num("count") };
+    iterations: num("iterations"), count: num("count"), init: f.init.value };
 }
 
 function fillForm(cfg) {
   const d = cfg.defaults, f = $("#settings");
   $("#mode").replaceChildren(...cfg.modes.map((m) => new Option(m, m)));
   $("#f-mode").replaceChildren(new Option("all", ""), ...cfg.modes.map((m) => new Option(m, m)));
-  f.mode.value = d.mode; f.count.value = d.count; f.size.value = d.size; f.iterations.value = d.iterations;
+  f.mode.value = d.mode; f.init.value = d.init; f.count.value = d.count; f.size.value = d.size; f.iterations.value = d.iterations;
   f.spread_lo.value = d.spread[0]; f.spread_hi.value = d.spread[1]; f.amount.value = d.amount;
   f.size.max = cfg.limits.max_size; f.iterations.max = cfg.limits.max_iterations; f.count.max = cfg.limits.max_count;
   const box = $("#layers");
