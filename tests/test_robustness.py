@@ -8,7 +8,6 @@ so it cannot go stale. Most cases run ``cli.main`` in-process (a subprocess
 costs a torch import each); a few run the real entry point.
 """
 import errno
-import json
 import os
 import resource
 import signal
@@ -17,16 +16,13 @@ import sys
 from dataclasses import dataclass
 
 import pytest
-import torch
-from PIL import Image, PngImagePlugin
-from safetensors.torch import save_file
+from PIL import Image
 
 import corpus
 from conftest import run_cli
 from eigenstyle import cli, images
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.images import save_atomic
-from eigenstyle.network import CHANNELS
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 DOC = os.path.join(ROOT, "docs", "robustness.md")
