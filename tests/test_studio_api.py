@@ -305,6 +305,17 @@ def test_restart_after_kill_keeps_results_and_marks_the_cut_off_run_interrupted(
         assert len(client.get("/api/inputs").json()["inputs"]) == 2  # the samples, not added twice
 
 
+def test_stopping_the_server_keeps_the_running_image_as_interrupted(tmp_path):
+    with TestClient(create_app(str(tmp_path / "ws"))) as client:
+        long = submit(client, "/api/generate", {**samples(client), "size": 48, "iterations": 5000, "count": 1})
+        wait_running(client, long["results"][0]["id"])
+    with TestClient(create_app(str(tmp_path / "ws"))) as client:
+        rec = client.get(f"/api/results/{long['results'][0]['id']}").json()["result"]
+        assert rec["status"] == "interrupted" and rec["recipe"]["stopped"] == "server stopped"
+        assert client.get(rec["image_url"]).status_code == 200
+        assert client.get(f"/api/jobs/{long['job']['id']}").json()["job"]["status"] == "interrupted"
+
+
 def test_workspace_schema_is_versioned(tmp_path):
     store = Store(str(tmp_path / "a"))
     assert store.schema_version() == SCHEMA_VERSION

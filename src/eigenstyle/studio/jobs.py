@@ -173,6 +173,8 @@ class JobQueue:
                 self._running[job.id] = job
             try:
                 self._run(job, device)
+            except Exception:  # bookkeeping failed (the disk, the database): log it, keep serving
+                traceback.print_exc(file=sys.stderr)
             finally:
                 with self._cv:
                     self._running.pop(job.id, None)
