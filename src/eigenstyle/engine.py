@@ -1,7 +1,7 @@
 """The optimisation loop and the public :func:`stylize`.
 
-``prepare`` turns files and options into a :class:`Problem` (network, targets,
-start image); ``optimise`` runs the loop on a batch. Keeping the two apart is
+``prepare`` (in :mod:`eigenstyle.problem`) turns files and options into a
+:class:`Problem` (network, targets); ``optimise`` runs the loop on a batch. Keeping the two apart is
 what lets variants swap in other Gram targets and batch them without a second
 implementation of the loop.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,35 +20,15 @@ from PIL import Image
 
 from . import images, recipe
 from .errors import EigenstyleError
+from .levels import stretch
 from .losses import content_loss, gram, normalize_grad, style_loss, tv_loss
-from .network import VGG, Preprocessing, Weights, load_weights, resolve_precision
+from .memory import available_bytes, is_out_of_memory, out_of_memory_error, peak_memory_mb  # noqa: F401
+from .network import Preprocessing
 from .optim import make_optimizer
 from .options import Options
-from .randomize import Randomization, randomize_targets
-from .levels import stretch
-from .targets import Targets, check_size, content_targets, style_grams, to_pil, to_tensor
-
-ImageInput = Union[str, os.PathLike, Image.Image]
+from .problem import ImageInput, Problem, prepare, resolve_device, resolve_seeds, vary  # noqa: F401 (API)
+from .targets import Targets, to_pil, to_tensor
 SYNC_EVERY = 20  # on a GPU, iterations between reads of the loss (the divergence guard's latency)
-
-
-@dataclass
-class Problem:
-    """Everything fixed during a run: network, targets and where they came from."""
-    opts: Options
-    net: VGG
-    weights: Weights
-    device: torch.device
-    content: Image.Image          # resized content, RGB
-    content_tensor: torch.Tensor  # [1, 3, H, W] network units
-    targets: Targets
-    inputs: dict = field(default_factory=dict)  # recipe identity of content and styles
-    base_style: dict = field(default_factory=dict)  # the style's own Grams, before randomisation
-    report: dict = field(default_factory=dict)      # what the randomisation did, per layer
-
-    @property
-    def pre(self) -> Preprocessing:
-        return self.weights.preprocessing
 
 
 @dataclass
@@ -89,98 +68,6 @@ class Result:
             stem, ext = os.path.splitext(path)
             images.save_atomic(self.raw_images[index], f"{stem}.raw{ext}", text)
         return images.save_atomic(self.images[index], path, text)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise EigenstyleError(f"--device: unknown device {name!r}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise EigenstyleError(f"--device {name}: CUDA is not available on this machine")
-    return dev
-
-
-def _load(im: ImageInput, what: str) -> tuple[Image.Image, dict]:
-    if isinstance(im, Image.Image):
-        rgb = images._to_rgb(im)
-        return rgb, recipe.identity_of_pixels(rgb)
-    path = os.fspath(im)
-    return images.load_rgb(path, what), recipe.identity_of_file(path)
-
-
-def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) -> Problem:
-    """Load and check everything before any long computation starts."""
-    if isinstance(styles, (str, os.PathLike, Image.Image)):
-        styles = [styles]
-    styles = list(styles or [])
-    file_grams = None
-    if opts.style_file:
-        if styles:
-            raise EigenstyleError("give style images or --style-file, not both")
-        from .stylefile import load_style
-        file_grams, meta = load_style(opts.style_file)
-        opts = opts.replace(style_layers=tuple(meta["layers"]))
-        opts.validate()
-    elif not styles:
-        raise EigenstyleError("give at least one style image")
-    blend = list(opts.style_blend_weights or [1.0] * len(styles))
-    if len(blend) != len(styles) and not file_grams:
-        raise EigenstyleError(f"--style-blend-weights has {len(blend)} values for {len(styles)} style images")
-    content_im, content_id = _load(content, "content image")
-    style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
-    device = resolve_device(opts.device)
-    weights = load_weights(opts.model, opts.model_file)
-    precision = resolve_precision(opts.precision, device)
-    net = VGG(weights, tuple(opts.content_layers) + tuple(opts.style_layers), opts.pooling, precision).to(device)
-
-    content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
-    check_size(content_im.size, net, "the content image")
-    content_tensor = to_tensor(content_im, weights.preprocessing, device)
-    inputs = {"content": content_id, "styles": [sid for _, sid in style_ims]}
-    if file_grams is not None:
-        if meta["weights"].get("sha256") != weights.sha256:
-            raise EigenstyleError(f"--style-file {opts.style_file} was made with other network weights "
-                                  f"({meta['weights'].get('model')}); use the same --model/--model-file")
-        base = {k: g.to(device) for k, g in file_grams.items()}
-        inputs["style_file"] = recipe.identity_of_file(opts.style_file)
-    else:
-        style_size = max(1, round(opts.size * opts.style_scale))
-        style_tensors = []
-        for i, (im, _) in enumerate(style_ims):
-            im = images.resize(im, images.fit_size(*im.size, style_size))
-            check_size(im.size, net, f"style image {i + 1}")
-            style_tensors.append(to_tensor(im, weights.preprocessing, device))
-        base = style_grams(net, style_tensors, opts.style_layers, blend)
-    problem = Problem(opts, net, weights, device, content_im, content_tensor,
-                      Targets(content_targets(net, content_tensor, opts.content_layers), base), inputs, base)
-    return vary(problem, opts)
-
-
-def resolve_seeds(opts: Options) -> Options:
-    """Draw the seeds not given, so that the recipe can record them."""
-    if opts.seed is None:
-        opts = opts.replace(seed=secrets.randbits(63))
-    if opts.mode != "none" and opts.variant_seed is None and opts.genome is None:
-        opts = opts.replace(variant_seed=secrets.randbits(31))
-    return opts
-
-
-def vary(problem: Problem, opts: Options) -> Problem:
-    """The same content and style with other options' Gram targets (a variant):
-    the network and base Grams are reused, only the randomisation is redone.
-    The auto style weight is fixed here, once the style layers are known."""
-    if opts.style_weight is None:
-        opts = opts.replace(style_weight=opts.style_weight_value())
-    if opts.mode == "none":
-        return dataclasses.replace(problem, opts=opts, report={},
-                                   targets=Targets(problem.targets.content, dict(problem.base_style)))
-    r = Randomization(opts.mode, tuple(opts.spread), opts.fantasy, opts.symmetric, opts.strength,
-                      opts.gram_scale, opts.genome or {"seed": opts.variant_seed})
-    style, report = randomize_targets(problem.base_style, opts.random_layers or opts.style_layers, r)
-    return dataclasses.replace(problem, opts=opts, report=report, targets=Targets(problem.targets.content, style))
 
 
 def evaluate(problem: Problem, x: torch.Tensor) -> dict:
@@ -228,7 +115,6 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
     """
     o = problem.opts
     x = x0.detach().clone().requires_grad_(True)
-    opt = make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history)
     bar = _progress_bar(o.iterations, progress)
     start, done, interrupted, error, losses = time.perf_counter(), 0, False, None, None
     last_good = x.detach().clone()
@@ -236,7 +122,9 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
     bad = torch.zeros((), dtype=torch.bool, device=x.device)   # a non-finite loss was seen (sticky)
     if sync_every is None:  # a CPU computes synchronously anyway: check every iteration
         sync_every = 1 if x.device.type == "cpu" else SYNC_EVERY
+    free = available_bytes(x.device)
     try:
+        opt = make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history)
         for it in range(1, o.iterations + 1):
             x.grad = None
             parts = evaluate(problem, x)
@@ -279,6 +167,15 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
                     break
     except KeyboardInterrupt:
         interrupted = True
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        oom = out_of_memory_error(o, x.shape[2] * x.shape[3], x.shape[0], x.device, problem.net.min_side(), free)
+        del exc
+        x.grad = None
+        if not done:
+            raise oom from None  # nothing made yet: just the message
+        error = f"{oom}; kept the image of iteration {done}"
     finally:
         bar.close()
     if not interrupted and error is None and done:
@@ -297,14 +194,6 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
         with torch.no_grad():
             x.copy_(last_good)
     return x.detach(), losses, done, interrupted, error
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak memory so far: the device allocator's on CUDA, the process's resident peak on the CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _fmt(values: dict) -> str:

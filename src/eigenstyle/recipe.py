@@ -41,7 +41,7 @@ def identity_of_pixels(im) -> dict:
 
 def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: float) -> dict:
     import torch
-    from .engine import peak_memory_mb
+    from .memory import peak_memory_mb
     first = (lambda k: losses[k][0] if losses and len(losses[k]) == 1 else (losses or {}).get(k))
     return {
         "format": FORMAT,

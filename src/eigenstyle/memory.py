@@ -1,0 +1,98 @@
+"""Memory: the peak a run used, and a useful answer when a run does not fit.
+
+Running out of memory is the usual way a larger size fails, and the raw error
+("CUDA out of memory. Tried to allocate 1.2 GiB ...") does not say what to do.
+We turn it into one line with the size that should fit, from a simple model:
+memory grows with the pixel count (the activations kept for the backward pass,
+plus the optimiser's per-pixel state), which the measured peaks follow (about
+2.5 KB a pixel for the activations to relu5_1 on the CPU).
+"""
+from __future__ import annotations
+
+import math
+import os
+import resource
+from typing import Optional
+
+import torch
+
+from .errors import EigenstyleError
+from .network import LAYER_NAMES, LAYERS
+
+BACKWARD_FACTOR = 1.25  # activations kept for backward, plus the gradients alive at the peak
+HEADROOM = 0.8          # aim the suggestion at 80 % of what is available
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory so far: the device allocator's on CUDA, the process's resident peak on the CPU."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def bytes_per_pixel(layers, optimizer: str, lbfgs_history: int) -> float:
+    """Bytes per content pixel per image: every layer output up to the deepest
+    layer used (conv and ReLU outputs, pool outputs and their indices), plus the
+    image-sized optimiser state (L-BFGS keeps 2·history image-sized vectors)."""
+    deepest = max(LAYER_NAMES.index(n) for n in layers)
+    floats, scale = 0.0, 1.0
+    for name, channels, _ in LAYERS[: deepest + 1]:
+        if name.startswith("pool"):
+            scale /= 4
+            floats += channels * scale * 3  # output, and int64 indices for max pooling
+        else:
+            floats += channels * scale
+    state = 2 * lbfgs_history + 6 if optimizer == "lbfgs" else 6
+    return 4 * (BACKWARD_FACTOR * floats + 3 * state)
+
+
+def available_bytes(device: torch.device) -> Optional[int]:
+    """What this process could still allocate: free device memory on CUDA; on the
+    CPU the smaller of the system's available memory and an address-space limit."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    limits = []
+    try:
+        with open("/proc/meminfo") as f:
+            info = dict(line.split(":", 1) for line in f)
+        limits.append(int(info["MemAvailable"].split()[0]) * 1024)
+    except (OSError, KeyError, ValueError):
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        try:
+            with open("/proc/self/statm") as f:
+                used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            limits.append(soft - used)
+        except (OSError, ValueError):
+            pass
+    return max(0, min(limits)) if limits else None
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "not enough memory" in text
+                                              or "can't allocate memory" in text)
+
+
+def out_of_memory_error(opts, pixels: int, batch: int, device: torch.device, min_side: int,
+                        free: Optional[int]) -> EigenstyleError:
+    """The one-line error: what was asked, what was free when the run started
+    (measured then: after the failure, the half-built pass still holds memory),
+    and a --size that should fit."""
+    per_image = bytes_per_pixel(tuple(opts.content_layers) + tuple(opts.style_layers), opts.optimizer,
+                                opts.lbfgs_history)
+    need = per_image * pixels * batch
+    where = "the GPU" if device.type == "cuda" else "the CPU"
+    head = f"out of memory on {where} at --size {opts.size}" + (f" with {batch} images in a batch" if batch > 1 else "")
+    if free is None:
+        return EigenstyleError(f"{head} (about {need / 2**30:.1f} GiB needed); try a smaller --size")
+    fit = opts.size * math.sqrt(max(0.0, HEADROOM * free) / need)
+    size = int(fit // 16 * 16)
+    hint = f"--size {size} should fit" if size >= max(16, min_side) else "even a small --size may not fit"
+    if batch > 1:
+        hint += "; or use a smaller --batch-size"
+    return EigenstyleError(f"{head} (about {need / 2**30:.1f} GiB needed, {free / 2**30:.1f} GiB free): {hint}")

@@ -1,0 +1,153 @@
+"""Setting up a run: files and options in, a :class:`Problem` out.
+
+Everything that can fail because of the user's input (unreadable images, an
+unknown device, a size too small for the layers, a style file made with other
+weights, not enough memory) fails here, before the first iteration. The
+:class:`Problem` is then fixed for the run; :func:`vary` swaps in other Gram
+targets without recomputing the network or the style's own Grams, which is what
+makes variants and batches cheap.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+from dataclasses import dataclass, field
+from typing import Sequence, Union
+
+import torch
+from PIL import Image
+
+from . import images, recipe
+from .errors import EigenstyleError
+from .memory import available_bytes, is_out_of_memory, out_of_memory_error
+from .network import VGG, Preprocessing, Weights, load_weights, resolve_precision
+from .options import Options
+from .randomize import Randomization, randomize_targets
+from .targets import Targets, check_size, content_targets, style_grams, to_tensor
+
+ImageInput = Union[str, os.PathLike, Image.Image]
+
+
+@dataclass
+class Problem:
+    """Everything fixed during a run: network, targets and where they came from."""
+    opts: Options
+    net: VGG
+    weights: Weights
+    device: torch.device
+    content: Image.Image          # resized content, RGB
+    content_tensor: torch.Tensor  # [1, 3, H, W] network units
+    targets: Targets
+    inputs: dict = field(default_factory=dict)  # recipe identity of content and styles
+    base_style: dict = field(default_factory=dict)  # the style's own Grams, before randomisation
+    report: dict = field(default_factory=dict)      # what the randomisation did, per layer
+
+    @property
+    def pre(self) -> Preprocessing:
+        return self.weights.preprocessing
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise EigenstyleError(f"--device: unknown device {name!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise EigenstyleError(f"--device {name}: CUDA is not available on this machine")
+    return dev
+
+
+def _load(im: ImageInput, what: str) -> tuple[Image.Image, dict]:
+    if isinstance(im, Image.Image):
+        rgb = images._to_rgb(im)
+        return rgb, recipe.identity_of_pixels(rgb)
+    path = os.fspath(im)
+    return images.load_rgb(path, what), recipe.identity_of_file(path)
+
+
+def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) -> Problem:
+    """Load and check everything before any long computation starts."""
+    if isinstance(styles, (str, os.PathLike, Image.Image)):
+        styles = [styles]
+    styles = list(styles or [])
+    file_grams = None
+    if opts.style_file:
+        if styles:
+            raise EigenstyleError("give style images or --style-file, not both")
+        from .stylefile import load_style
+        file_grams, meta = load_style(opts.style_file)
+        opts = opts.replace(style_layers=tuple(meta["layers"]))
+        opts.validate()
+    elif not styles:
+        raise EigenstyleError("give at least one style image")
+    blend = list(opts.style_blend_weights or [1.0] * len(styles))
+    if len(blend) != len(styles) and not file_grams:
+        raise EigenstyleError(f"--style-blend-weights has {len(blend)} values for {len(styles)} style images")
+    content_im, content_id = _load(content, "content image")
+    style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
+    device = resolve_device(opts.device)
+    weights = load_weights(opts.model, opts.model_file)
+    precision = resolve_precision(opts.precision, device)
+    net = VGG(weights, tuple(opts.content_layers) + tuple(opts.style_layers), opts.pooling, precision).to(device)
+
+    content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
+    check_size(content_im.size, net, "the content image")
+    free = available_bytes(device)
+    try:
+        return _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams,
+                        meta if file_grams is not None else None)
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        error = out_of_memory_error(opts, content_im.size[0] * content_im.size[1], 1, device, net.min_side(), free)
+    raise error
+
+
+def _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta) -> Problem:
+    """The content features and style Grams: the first large allocations of a run."""
+    content_tensor = to_tensor(content_im, weights.preprocessing, device)
+    inputs = {"content": content_id, "styles": [sid for _, sid in style_ims]}
+    if file_grams is not None:
+        if meta["weights"].get("sha256") != weights.sha256:
+            raise EigenstyleError(f"--style-file {opts.style_file} was made with other network weights "
+                                  f"({meta['weights'].get('model')}); use the same --model/--model-file")
+        base = {k: g.to(device) for k, g in file_grams.items()}
+        inputs["style_file"] = recipe.identity_of_file(opts.style_file)
+    else:
+        style_size = max(1, round(opts.size * opts.style_scale))
+        style_tensors = []
+        for i, (im, _) in enumerate(style_ims):
+            im = images.resize(im, images.fit_size(*im.size, style_size))
+            check_size(im.size, net, f"style image {i + 1}")
+            style_tensors.append(to_tensor(im, weights.preprocessing, device))
+        base = style_grams(net, style_tensors, opts.style_layers, blend)
+    problem = Problem(opts, net, weights, device, content_im, content_tensor,
+                      Targets(content_targets(net, content_tensor, opts.content_layers), base), inputs, base)
+    return vary(problem, opts)
+
+
+def resolve_seeds(opts: Options) -> Options:
+    """Draw the seeds not given, so that the recipe can record them."""
+    if opts.seed is None:
+        opts = opts.replace(seed=secrets.randbits(63))
+    if opts.mode != "none" and opts.variant_seed is None and opts.genome is None:
+        opts = opts.replace(variant_seed=secrets.randbits(31))
+    return opts
+
+
+def vary(problem: Problem, opts: Options) -> Problem:
+    """The same content and style with other options' Gram targets (a variant):
+    the network and base Grams are reused, only the randomisation is redone.
+    The auto style weight is fixed here, once the style layers are known."""
+    if opts.style_weight is None:
+        opts = opts.replace(style_weight=opts.style_weight_value())
+    if opts.mode == "none":
+        return dataclasses.replace(problem, opts=opts, report={},
+                                   targets=Targets(problem.targets.content, dict(problem.base_style)))
+    r = Randomization(opts.mode, tuple(opts.spread), opts.fantasy, opts.symmetric, opts.strength,
+                      opts.gram_scale, opts.genome or {"seed": opts.variant_seed})
+    style, report = randomize_targets(problem.base_style, opts.random_layers or opts.style_layers, r)
+    return dataclasses.replace(problem, opts=opts, report=report, targets=Targets(problem.targets.content, style))

@@ -1,0 +1,52 @@
+"""Faults that come from the machine, not the input: running out of memory."""
+import re
+import resource
+import subprocess
+import sys
+
+from eigenstyle.memory import bytes_per_pixel, is_out_of_memory
+
+# Enough address space for Python, torch and the weights (about 0.7 GB mapped),
+# not for a 1000 px run (about 4 GB): a real allocation failure in the CLI process.
+ADDRESS_SPACE = int(2.7 * 2**30)
+
+
+def _limited_cli(*args):
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+    return subprocess.run([sys.executable, "-m", "eigenstyle.cli", *map(str, args)], preexec_fn=limit,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_out_of_memory_message(content_path, style_path, tmp_path):
+    """One line, exit 2, nothing written, and a --size that then does fit under the same limit."""
+    out = tmp_path / "big.png"
+    r = _limited_cli("stylize", content_path, style_path, "--size", 1000, "--iterations", 2, "-o", out, "-q")
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    m = re.search(r"out of memory on the CPU at --size 1000 \(about [\d.]+ GiB needed, [\d.]+ GiB free\): "
+                  r"--size (\d+) should fit", r.stderr)
+    assert m, r.stderr
+    assert list(tmp_path.iterdir()) == []
+    size = int(m.group(1))
+    assert 64 <= size < 1000
+    r = _limited_cli("stylize", content_path, style_path, "--size", size, "--iterations", 1, "-o", out, "-q")
+    assert r.returncode == 0, r.stderr
+    assert out.exists()
+
+
+def test_memory_model_grows_with_the_layers_and_history():
+    deep = bytes_per_pixel(("relu4_2", "relu5_1"), "lbfgs", 100)
+    shallow = bytes_per_pixel(("relu3_2",), "lbfgs", 100)
+    assert shallow < deep
+    assert bytes_per_pixel(("relu5_1",), "lbfgs", 10) < bytes_per_pixel(("relu5_1",), "lbfgs", 100)
+    assert bytes_per_pixel(("relu5_1",), "adam", 100) < bytes_per_pixel(("relu5_1",), "lbfgs", 100)
+
+
+def test_what_counts_as_out_of_memory():
+    import torch
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1"))
+    assert is_out_of_memory(MemoryError())
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert not is_out_of_memory(ValueError("out of memory"))
