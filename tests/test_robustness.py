@@ -138,6 +138,9 @@ FAULTS = [
      "tests/test_faults.py::test_out_of_memory_message"),
     ("file-size limit (`ulimit -f`) during a write", "previous file intact, no temporary file left, one line "
      "saying so; exit 2", "tests/test_robustness.py::test_file_size_limit_keeps_the_previous_file"),
+    ("file-size limit with an empty weight cache", "**known gap (xfail)**: the cache write raises SafetensorError, "
+     "not OSError, so the run ends in a traceback; `eigenstyle/cache.py` must catch it",
+     "tests/test_robustness.py::test_file_size_limit_with_a_cold_weight_cache"),
     ("disk full during a write", "previous file intact, no temporary file left, one line saying so; exit 2",
      "tests/test_robustness.py::test_disk_full_keeps_the_previous_file"),
     ("Ctrl-C during a write", "previous file intact, no temporary file left",
@@ -241,17 +244,36 @@ def _limited(limit):
     return preexec
 
 
+def _stylize_limited(content_path, style_path, out, env=None):
+    return subprocess.run([sys.executable, "-m", "eigenstyle.cli", "stylize", content_path, style_path, "-o",
+                           str(out), "--overwrite", "--size", "48", "--iterations", "2", "--seed", "1", "-q"],
+                          capture_output=True, text=True, timeout=300, preexec_fn=_limited(1024),
+                          env={**os.environ, **(env or {})})
+
+
 def test_file_size_limit_keeps_the_previous_file(content_path, style_path, tmp_path):
+    from eigenstyle.network import load_weights
+    load_weights()  # the weight cache is filled (the limit is about the output here; see the cold-cache test)
     out = tmp_path / "out.png"
     out.write_bytes(b"previous result")
-    r = subprocess.run([sys.executable, "-m", "eigenstyle.cli", "stylize", content_path, style_path, "-o", str(out),
-                        "--overwrite", "--size", "48", "--iterations", "2", "--seed", "1", "-q"],
-                       capture_output=True, text=True, timeout=300, preexec_fn=_limited(1024))
+    r = _stylize_limited(content_path, style_path, out)
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines() == [f"eigenstyle: error: could not write {out}: File too large; "
                                              f"the previous file is kept unchanged"]
     assert out.read_bytes() == b"previous result"
     assert sorted(os.listdir(tmp_path)) == ["out.png"]  # no temporary file left
+
+
+@pytest.mark.xfail(strict=True, reason="eigenstyle/cache.py _write catches only OSError, but safetensors raises "
+                   "SafetensorError on EFBIG/ENOSPC: a full disk on a cold weight cache ends in a traceback")
+def test_file_size_limit_with_a_cold_weight_cache(content_path, style_path, tmp_path):
+    """The weight cache cannot be written either: the run goes on without it and the output write fails cleanly."""
+    out = tmp_path / "out.png"
+    out.write_bytes(b"previous result")
+    r = _stylize_limited(content_path, style_path, out, env={"EIGENSTYLE_CACHE_DIR": str(tmp_path / "cache")})
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
+    assert out.read_bytes() == b"previous result"
+    assert not [f for f in os.listdir(tmp_path / "cache") if f.startswith(".tmp-")]
 
 
 def test_disk_full_keeps_the_previous_file(content_path, style_path, tmp_path, capsys, monkeypatch):
@@ -338,7 +360,9 @@ def robustness_doc() -> str:
               "failing row fails the suite). The OOM and studio-crash rows name tests kept with that work "
               "(`tests/test_faults.py`, `tests/test_studio_api.py`). Left out: a real full disk (simulated by "
               "an ENOSPC from the write; the file-size limit is real), and intermediate (`--save-every`) and "
-              "`.raw.png` files, which follow the chosen output's name rather than looking for a free one.", ""]
+              "`.raw.png` files, which follow the chosen output's name rather than looking for a free one; the "
+              "cold-cache row above is a known failure, marked xfail (strict: it fails the suite once fixed, "
+              "so the mark gets removed).", ""]
     return "\n".join(lines)
 
 
