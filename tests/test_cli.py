@@ -36,6 +36,18 @@ def test_existing_output_is_kept_and_next_free_name_used(content_path, style_pat
     assert r.returncode == 0 and out.read_bytes() != b"precious"
 
 
+def test_files_beside_an_output_are_not_replaced_either(tmp_path):
+    """NAME.raw.png (levels) and NAME_N.png (--save-every) are written beside NAME.png:
+    a free NAME with a leftover companion must not reuse it."""
+    from eigenstyle.cli import pick_output
+    (tmp_path / "a.raw.png").write_bytes(b"raw")
+    (tmp_path / "b_100.png").write_bytes(b"intermediate")
+    assert pick_output(str(tmp_path / "a.png"), overwrite=False) == str(tmp_path / "a-1.png")
+    assert pick_output(str(tmp_path / "b.png"), overwrite=False) == str(tmp_path / "b-1.png")
+    assert pick_output(str(tmp_path / "c.png"), overwrite=False) == str(tmp_path / "c.png")
+    assert pick_output(str(tmp_path / "a.png"), overwrite=True) == str(tmp_path / "a.png")
+
+
 def test_neural_style_spellings_are_aliases():
     long = build_parser().parse_args(
         ["stylize", "c.jpg", "s.jpg", "--style-layers", "relu3_2", "--iterations", "7", "--size", "64",

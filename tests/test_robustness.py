@@ -138,8 +138,8 @@ FAULTS = [
      "tests/test_faults.py::test_out_of_memory_message"),
     ("file-size limit (`ulimit -f`) during a write", "previous file intact, no temporary file left, one line "
      "saying so; exit 2", "tests/test_robustness.py::test_file_size_limit_keeps_the_previous_file"),
-    ("file-size limit with an empty weight cache", "**known gap (xfail)**: the cache write raises SafetensorError, "
-     "not OSError, so the run ends in a traceback; `eigenstyle/cache.py` must catch it",
+    ("file-size limit with an empty weight cache", "the weight cache is skipped (the run is only slower), then "
+     "the output write fails as above: previous file intact, one line; exit 2",
      "tests/test_robustness.py::test_file_size_limit_with_a_cold_weight_cache"),
     ("disk full during a write", "previous file intact, no temporary file left, one line saying so; exit 2",
      "tests/test_robustness.py::test_disk_full_keeps_the_previous_file"),
@@ -155,6 +155,8 @@ FAULTS = [
      "tests/test_cli.py::test_existing_output_is_kept_and_next_free_name_used"),
     ("existing style file (`--save-style`)", "kept; the next free name is used and named",
      "tests/test_robustness.py::test_existing_style_file_is_kept"),
+    ("leftover `NAME.raw.png` or `NAME_N.png` beside a free output name", "kept: the output moves to the next "
+     "free name, so its companions cannot replace them", "tests/test_cli.py::test_files_beside_an_output_are_not_replaced_either"),
 ]
 
 
@@ -264,8 +266,6 @@ def test_file_size_limit_keeps_the_previous_file(content_path, style_path, tmp_p
     assert sorted(os.listdir(tmp_path)) == ["out.png"]  # no temporary file left
 
 
-@pytest.mark.xfail(strict=True, reason="eigenstyle/cache.py _write catches only OSError, but safetensors raises "
-                   "SafetensorError on EFBIG/ENOSPC: a full disk on a cold weight cache ends in a traceback")
 def test_file_size_limit_with_a_cold_weight_cache(content_path, style_path, tmp_path):
     """The weight cache cannot be written either: the run goes on without it and the output write fails cleanly."""
     out = tmp_path / "out.png"
@@ -359,10 +359,7 @@ def robustness_doc() -> str:
               f"{len(fuzz)}. All pass in CI (a "
               "failing row fails the suite). The OOM and studio-crash rows name tests kept with that work "
               "(`tests/test_faults.py`, `tests/test_studio_api.py`). Left out: a real full disk (simulated by "
-              "an ENOSPC from the write; the file-size limit is real), and intermediate (`--save-every`) and "
-              "`.raw.png` files, which follow the chosen output's name rather than looking for a free one; the "
-              "cold-cache row above is a known failure, marked xfail (strict: it fails the suite once fixed, "
-              "so the mark gets removed).", ""]
+              "an ENOSPC from the write; the file-size limit is real).", ""]
     return "\n".join(lines)
 
 

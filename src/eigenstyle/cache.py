@@ -70,7 +70,7 @@ def _write(path: str, state: dict, source_sha256: str) -> None:
                   metadata={"source_sha256": source_sha256, "format": FORMAT})
         os.replace(tmp, path)
         tmp = None
-    except OSError:  # read-only home, full disk: run without the cache
+    except Exception:  # read-only home, full disk (safetensors raises its own error type): run without the cache
         pass
     finally:
         if tmp is not None and os.path.exists(tmp):

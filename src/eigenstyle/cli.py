@@ -131,12 +131,13 @@ def options_from(args, base: Options | None = None) -> Options:
 
 
 def pick_output(path: str, overwrite: bool) -> str:
-    from .images import check_writable, free_name
+    from .images import check_writable, free_name, name_taken
     check_writable(path)
-    if overwrite or not os.path.exists(path):
+    if overwrite or not name_taken(path):
         return path
     chosen = free_name(path)
-    print(f"eigenstyle: {path} exists; writing {chosen} instead (--overwrite replaces it)", file=sys.stderr)
+    what = "exists" if os.path.exists(path) else "has files beside it (.raw or _N intermediates)"
+    print(f"eigenstyle: {path} {what}; writing {chosen} instead (--overwrite replaces it)", file=sys.stderr)
     return chosen
 
 

@@ -158,13 +158,23 @@ def check_writable(path: str) -> None:
         raise EigenstyleError(f"output: cannot write to {folder}: {e.strerror}") from None
 
 
+def name_taken(path: str) -> bool:
+    """Whether writing ``path`` could replace a file: the image itself, or the
+    files written beside it (``stem.raw.ext`` with levels, ``stem_N.ext`` with
+    --save-every)."""
+    import glob
+    stem, ext = os.path.splitext(path)
+    return (os.path.exists(path) or os.path.exists(f"{stem}.raw{ext}")
+            or bool(glob.glob(f"{glob.escape(stem)}_[0-9]*{glob.escape(ext)}")))
+
+
 def free_name(path: str) -> str:
-    """``path`` if it does not exist, else the first free ``stem-N.ext``."""
-    if not os.path.exists(path):
+    """``path`` if neither it nor its companions exist, else the first free ``stem-N.ext``."""
+    if not name_taken(path):
         return path
     stem, ext = os.path.splitext(path)
     n = 1
-    while os.path.exists(f"{stem}-{n}{ext}"):
+    while name_taken(f"{stem}-{n}{ext}"):
         n += 1
     return f"{stem}-{n}{ext}"
 
