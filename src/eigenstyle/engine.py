@@ -154,7 +154,14 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
         sync_every = 1 if x.device.type == "cpu" else SYNC_EVERY
     free = available_bytes(x.device)
     try:
-        opt = make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history)
+        # Split batches also get one L-BFGS per image: its reductions then run on the
+        # same shapes as in a single run (a [8, D] sum splits work across threads
+        # differently from a [1, D] one), which keeps a batch bit-identical.
+        if singles is not None and o.optimizer == "lbfgs":
+            opts = [(make_optimizer(o.optimizer, x[i:i + 1], o.learning_rate, o.lbfgs_history), slice(i, i + 1))
+                    for i in range(x.shape[0])]
+        else:
+            opts = [(make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history), slice(None))]
         for it in range(1, o.iterations + 1):
             x.grad = None
             parts = evaluate_and_backward(problem, x, singles)
@@ -177,7 +184,8 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
                         x.copy_(last_good)
                     break
                 losses = values
-            opt.step(x.grad)
+            for opt, rows in opts:
+                opt.step(x.grad[rows])
             done = it
             bar.update(1)
             if not sync:
