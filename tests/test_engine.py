@@ -170,3 +170,23 @@ def test_multi_scale_output_has_the_requested_size_and_reproduces(content_path, 
 def test_bad_scales(content_path, style_path, scales):
     with pytest.raises(EigenstyleError, match="--scales"):
         eigenstyle.stylize(content_path, style_path, scales=scales, **SMALL)
+
+
+def test_batched_network_pass_agrees_with_the_split_pass(content_path, style_path):
+    """The GPU's way (one network pass and one L-BFGS for the whole batch) against the
+    CPU's (each image on its own): same first step, to float tolerance."""
+    from eigenstyle.explore import variant_options
+    from eigenstyle.targets import Targets
+    base = Options(**{**SMALL, "iterations": 2, "style_layers": ("relu3_2",), "variant_seed": 5}).validate()
+    runs = [o for o, _ in variant_options(base, 3)]
+    problem = engine.prepare(content_path, style_path, runs[0])
+    singles = [engine.vary(problem, o) for o in runs]
+    stacked = engine.dataclasses.replace(problem, targets=Targets(problem.targets.content, {
+        k: torch.cat([p.targets.style[k] for p in singles]) for k in problem.targets.style}))
+    x0 = engine.initial_image(stacked, 2, batch=3)
+    split = engine.optimise(stacked, x0, split_batch=True)
+    joint = engine.optimise(stacked, x0, split_batch=False)
+    assert split[2] == joint[2] == 2 and split[4] is None and joint[4] is None
+    for a, b in zip(split[1]["total"], joint[1]["total"]):
+        assert abs(a - b) <= 1e-3 * abs(a)
+    assert len(set(split[1]["total"])) == 3
