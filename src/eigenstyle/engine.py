@@ -88,22 +88,22 @@ def evaluate(problem: Problem, x: torch.Tensor) -> dict:
     return {"total": c_loss + s_loss + tv, "content": c_loss, "style": s_loss, "tv": tv}
 
 
-def evaluate_and_backward(problem: Problem, x: torch.Tensor, singles: Optional[list] = None) -> dict:
-    """Losses at ``x`` (detached) with their gradient accumulated into ``x.grad``.
+def evaluate_and_backward(problem: Problem, x: torch.Tensor, singles: Optional[list] = None,
+                          backward: bool = True) -> dict:
+    """Losses at ``x`` (detached) with their gradient accumulated into ``x.grad``
+    (``backward=False``: the losses only).
 
     With ``singles`` (one problem per image), each image goes through the network
     on its own: the same kernels as its single run, so a batch reproduces its
     single runs bit for bit, and only one image's activations are alive at a
     time. A CPU gains no throughput from a batched pass at useful sizes (measured:
     0.93x at 256 px), so that is the CPU's way; a GPU batches the pass."""
-    if singles is None:
-        parts = evaluate(problem, x)
-        parts["total"].sum().backward()
-        return {k: v.detach() for k, v in parts.items()}
+    pieces = [(problem, x)] if singles is None else [(p, x[i:i + 1]) for i, p in enumerate(singles)]
     out = []
-    for i, p in enumerate(singles):
-        parts = evaluate(p, x[i:i + 1])
-        parts["total"].sum().backward()
+    for p, xi in pieces:
+        parts = evaluate(p, xi)
+        if backward:
+            parts["total"].sum().backward()
         out.append(parts)
     return {k: torch.cat([o[k].detach() for o in out]) for k in out[0]}
 
@@ -219,9 +219,8 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
         # One more forward pass: the loss of the image actually returned (the last
         # step's result was never evaluated), and a last guard against divergence.
         with torch.no_grad():
-            parts = [evaluate(problem, x.detach())] if singles is None else \
-                [evaluate(p, x[i:i + 1].detach()) for i, p in enumerate(singles)]
-            final = {k: torch.cat([q[k] for q in parts]).tolist() for k in parts[0]}
+            final = {k: v.tolist() for k, v in
+                     evaluate_and_backward(problem, x.detach(), singles, backward=False).items()}
         if all(math.isfinite(v) for v in final["total"]):
             losses = final
         else:
