@@ -190,3 +190,26 @@ def test_batched_network_pass_agrees_with_the_split_pass(content_path, style_pat
     for a, b in zip(split[1]["total"], joint[1]["total"]):
         assert abs(a - b) <= 1e-3 * abs(a)
     assert len(set(split[1]["total"])) == 3
+
+
+def test_winograd_run_follows_the_direct_run_and_is_recorded(content_path, style_path):
+    """Same start, same objective: the first iterations' losses agree to 1e-4 (before L-BFGS's
+    early spike amplifies float-level differences); the recipe names the algorithm used."""
+    runs, losses = {}, {}
+    for c in ("direct", "winograd", "auto"):
+        seen = losses[c] = []
+        runs[c] = eigenstyle.stylize(content_path, style_path, callback=lambda info: seen.append(info.loss[0]),
+                                     **{**SMALL, "iterations": 2, "conv": c})
+    assert runs["direct"].recipe["conv"] == "direct" and runs["winograd"].recipe["conv"] == "winograd"
+    assert runs["auto"].recipe["conv"] == "winograd" and runs["auto"].recipe["options"]["conv"] == "auto"
+    a, b = losses["direct"], losses["winograd"]
+    assert len(a) == len(b) == 2 and all(abs(x - y) <= 1e-4 * abs(x) for x, y in zip(a, b))
+    assert a != b  # really another arithmetic, not the same kernels
+    assert losses["auto"] == b
+
+
+def test_recipes_from_before_the_conv_option_reproduce_with_direct():
+    opts = Options().to_dict()
+    del opts["conv"]
+    assert Options.from_dict(opts).conv == "direct"
+    assert Options.from_dict({**opts, "conv": "winograd"}).conv == "winograd"

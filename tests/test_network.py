@@ -134,3 +134,59 @@ def test_unwritable_cache_is_only_slower(tmp_path, monkeypatch):
     assert torch.equal(state["w"], torch.ones(2))
     monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", "off")
     assert cache.entry_path("t", "00" * 32) is None
+
+
+@pytest.mark.parametrize("n,cin,cout,h,w", [(1, 128, 64, 13, 7), (2, 130, 256, 16, 16), (1, 3, 5, 1, 1),
+                                             (1, 8, 4, 5, 9), (1, 256, 512, 4, 6)])
+def test_winograd_convolution_matches_float64(n, cin, cout, h, w):
+    """Output and input gradient against an independent float64 direct convolution: within 1e-5
+    (relative), no worse than 10x the fp32 direct kernel's own error; any size, tiles cut or not."""
+    import torch.nn.functional as F
+    from eigenstyle.winograd import WinogradConv2d
+    g = torch.Generator().manual_seed(n * 1000 + h * 10 + w)
+    conv = torch.nn.Conv2d(cin, cout, 3, padding=1)
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.1)
+        conv.bias.copy_(torch.randn(cout, generator=g))
+    x = (torch.randn(n, cin, h, w, generator=g) * 30).requires_grad_(True)
+    up = torch.randn(n, cout, h, w, generator=g)
+    y = WinogradConv2d(conv)(x)
+    (y * up).sum().backward()
+    x64 = x.detach().double().requires_grad_(True)
+    y64 = F.conv2d(x64, conv.weight.double(), conv.bias.double(), padding=1)
+    (y64 * up.double()).sum().backward()
+    direct = F.conv2d(x.detach(), conv.weight, conv.bias, padding=1).double()
+    rel = lambda a, b: float((a.detach().double() - b).norm() / b.norm())
+    assert y.shape == y64.shape
+    assert rel(y, y64) < max(1e-5, 10 * rel(direct, y64))
+    assert rel(x.grad, x64.grad) < 1e-5
+
+
+def test_winograd_network_agrees_with_direct_features_and_gradient():
+    w = embedded_weights()
+    layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
+    direct, fast = VGG(w, layers), VGG(w, layers, conv="winograd")
+    kinds = [type(m).__name__ for m in fast.layers if "Conv" in type(m).__name__]
+    assert kinds[:3] == ["Conv2d"] * 3 and set(kinds[3:]) == {"WinogradConv2d"}  # conv2_2 on
+    x = (torch.rand(1, 3, 40, 56, generator=torch.Generator().manual_seed(0)) * 255 - 120)
+    grads = []
+    for net in (direct, fast):
+        xi = x.clone().requires_grad_(True)
+        out = net(xi)
+        sum((v ** 2).mean() for v in out.values()).backward()
+        grads.append((out, xi.grad))
+    rel = lambda a, b: float((a.detach() - b.detach()).norm() / b.detach().norm())
+    for name in layers:
+        assert rel(grads[1][0][name], grads[0][0][name]) < 1e-5, name
+    assert rel(grads[1][1], grads[0][1]) < 1e-5
+
+
+def test_conv_algorithm_resolution():
+    from eigenstyle.network import resolve_conv
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_conv("auto", cpu, "fp32") == "winograd"
+    assert resolve_conv("auto", cpu, "bf16") == "direct"
+    assert resolve_conv("auto", cuda, "fp32") == "direct"
+    assert resolve_conv("direct", cpu, "fp32") == "direct"
+    with pytest.raises(EigenstyleError, match="--conv winograd runs in fp32"):
+        resolve_conv("winograd", cpu, "bf16")

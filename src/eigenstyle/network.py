@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from . import winograd
 from .errors import EigenstyleError
 
 # (name, channels) for every layer in order; pools keep the previous channel count.
@@ -206,6 +207,19 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return name
 
 
+CONVS = ("auto", "direct", "winograd")
+
+
+def resolve_conv(name: str, device: torch.device, precision: str) -> str:
+    """'auto' -> Winograd on a CPU in fp32 (~1.6x faster layers there, see winograd.py), else
+    direct: GPU libraries pick their own algorithms, and bf16 autocast wants the direct kernels."""
+    if name == "auto":
+        return "winograd" if device.type == "cpu" and precision == "fp32" else "direct"
+    if name == "winograd" and precision != "fp32":
+        raise EigenstyleError(f"--conv winograd runs in fp32; it cannot be combined with --precision {precision}")
+    return name
+
+
 class VGG(nn.Module):
     """VGG-19 features, truncated after the deepest layer a run needs.
 
@@ -214,9 +228,10 @@ class VGG(nn.Module):
     computes gradients for the image only.
     """
 
-    def __init__(self, weights: Weights, layers, pooling: str = "max", precision: str = "fp32"):
+    def __init__(self, weights: Weights, layers, pooling: str = "max", precision: str = "fp32",
+                 conv: str = "direct"):
         super().__init__()
-        self.precision = precision
+        self.precision, self.conv = precision, conv
         self.bf16 = precision == "bf16"
         check_layers(layers, "layers")
         self.wanted = tuple(dict.fromkeys(layers))
@@ -224,10 +239,12 @@ class VGG(nn.Module):
         mods = []
         for index, (name, channels, channels_in) in enumerate(LAYERS[: last + 1]):
             if channels_in is not None:
-                conv = nn.Conv2d(channels_in, channels, 3, padding=1)
-                conv.weight.data.copy_(weights.state[f"features.{index}.weight"])
-                conv.bias.data.copy_(weights.state[f"features.{index}.bias"])
-                mods.append(conv)
+                layer = nn.Conv2d(channels_in, channels, 3, padding=1)
+                layer.weight.data.copy_(weights.state[f"features.{index}.weight"])
+                layer.bias.data.copy_(weights.state[f"features.{index}.bias"])
+                if conv == "winograd" and channels_in >= winograd.MIN_CHANNELS:
+                    layer = winograd.WinogradConv2d(layer)
+                mods.append(layer)
             elif name.startswith("relu"):
                 mods.append(nn.ReLU(inplace=False))
             else:

@@ -21,7 +21,7 @@ from PIL import Image
 from . import images, recipe
 from .errors import EigenstyleError
 from .memory import available_bytes, is_out_of_memory, out_of_memory_error
-from .network import VGG, Preprocessing, Weights, load_weights, resolve_precision
+from .network import VGG, Preprocessing, Weights, load_weights, resolve_conv, resolve_precision
 from .options import Options
 from .randomize import Randomization, randomize_targets
 from .targets import Targets, check_size, content_targets, style_grams, to_tensor
@@ -91,7 +91,8 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
     device = resolve_device(opts.device)
     weights = load_weights(opts.model, opts.model_file)
     precision = resolve_precision(opts.precision, device)
-    net = VGG(weights, tuple(opts.content_layers) + tuple(opts.style_layers), opts.pooling, precision).to(device)
+    net = VGG(weights, tuple(opts.content_layers) + tuple(opts.style_layers), opts.pooling, precision,
+              resolve_conv(opts.conv, device, precision)).to(device)
 
     content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
     check_size(content_im.size, net, "the content image")
@@ -102,7 +103,8 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
-        error = out_of_memory_error(opts, content_im.size[0] * content_im.size[1], 1, device, net.min_side(), free)
+        error = out_of_memory_error(opts, content_im.size[0] * content_im.size[1], 1, device, net.min_side(), free,
+                                    net.conv)
     raise error
 
 

@@ -51,6 +51,7 @@ def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: flo
         "python": platform.python_version(),
         "device": str(problem.device),
         "precision": problem.net.precision,
+        "conv": problem.net.conv,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "content": problem.inputs["content"],
         "styles": problem.inputs["styles"],

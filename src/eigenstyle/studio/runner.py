@@ -20,7 +20,7 @@ from .jobs import Job, JobQueue
 
 PREVIEW_SIDE = 384
 _PREP_FIELDS = ("size", "style_scale", "style_layers", "content_layers", "model", "model_file", "pooling",
-                "precision", "device", "style_file", "style_blend_weights")
+                "precision", "conv", "device", "style_file", "style_blend_weights")
 
 
 def _finite(v):
