@@ -72,8 +72,9 @@ def to_size(x: torch.Tensor, hw, who: str, notes: list) -> torch.Tensor:
 
 def evaluator(content: str, style: str, size: int, device: str = "cpu", seed: int = 0) -> engine.Problem:
     """The common evaluator's problem: neural-style's objective (eigenstyle's ``engine.evaluate``)
-    with eigenstyle's targets for these inputs, fp32."""
-    opts = Options(size=size, iterations=1, seed=seed, device=device, precision="fp32", **NEURAL_STYLE).validate()
+    with eigenstyle's targets for these inputs, fp32, direct convolutions (the peers' arithmetic)."""
+    opts = Options(size=size, iterations=1, seed=seed, device=device, precision="fp32", conv="direct",
+                   **NEURAL_STYLE).validate()
     problem = engine.prepare(content, [style], opts)
     assert getattr(problem.opts, "mode", "none") == "none", "plain neural style expected (no Gram randomisation)"
     return problem
@@ -262,7 +263,7 @@ PROGRESS = {
 def measure(cmd: list, tool: str, iterations: int, env: dict | None = None, gpu: bool = False):
     """Run one tool; (its figures, the Timed run). Figures: s_iter, wall, rss, gpu (MiB), first
     (seconds from launch to iteration 1's line)."""
-    r = ok(run_timed(cmd, PROGRESS[tool], env, gpu), tool)
+    r = ok(run_timed(cmd, PROGRESS[tool.split("-direct")[0]], env, gpu), tool)
     return dict(s_iter=r.s_per_iter(iterations), wall=r.wall, rss=r.rss_mb, gpu=r.gpu_mb, first=r.marks[1]), r
 
 
@@ -305,13 +306,14 @@ def publish(table: str, notes: list, out: str | None) -> None:
 
 
 def eigenstyle_cmd(python: str, content: str, style: str, out: str, size: int, iterations: int,
-                   device: str, precision: str = "fp32", seed: int | None = None, batch: int = 0) -> list:
+                   device: str, precision: str = "fp32", seed: int | None = None, batch: int = 0,
+                   conv: str = "auto") -> list:
     """``eigenstyle stylize``, or with ``batch`` N ``eigenstyle variants --count N --batch-size N``
-    (``out`` is then a folder)."""
+    (``out`` is then a folder). ``conv``: auto (Winograd on a CPU in fp32) or direct."""
     what = ["variants", content, style, "--count", batch, "--batch-size", batch] if batch else \
         ["stylize", content, style]
     cmd = [script(python, "eigenstyle"), *what, "-o", out, "--overwrite", "--size", size, "--iterations", iterations, "--device", device, "--precision", precision,
-           "--print-every", 1, "--init", "random", "--optimizer", "lbfgs", "--learning-rate", 1,
+           "--conv", conv, "--print-every", 1, "--init", "random", "--optimizer", "lbfgs", "--learning-rate", 1,
            "--lbfgs-history", 100, "--pooling", "max",
            "--content-layers", ",".join(CONTENT_LAYERS), "--style-layers", ",".join(STYLE_LAYERS),
            "--content-weight", 5, "--style-weight", 100, "--tv-weight", 1e-3]

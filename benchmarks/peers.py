@@ -4,7 +4,9 @@ One command runs the three command-line tools as child processes, alternating
 (repeat i starts with tool i mod 3), on the same images, size, layers, weights and
 iteration count: neural-style's defaults (content relu4_2 weight 5, style
 relu1_1..relu5_1 weight 100, TV 1e-3, random init, max pooling, L-BFGS lr 1 with
-history 100), no seed (each tool draws its own noise) unless --seed.
+history 100), no seed (each tool draws its own noise) unless --seed. ``eigenstyle`` runs its
+default (--conv auto: Winograd convolutions on a CPU), ``eigenstyle-direct`` the library's direct
+convolutions, which every peer uses.
 
 * eigenstyle and pastiche: their console scripts beside --python (default: this interpreter).
 * neural-style-pt: PyPI ``neural-style`` in its own venv (--neural-style-python; it needs
@@ -42,12 +44,12 @@ import torch
 
 import common
 
-TOOLS = ("eigenstyle", "neural-style-pt", "pastiche")
+TOOLS = ("eigenstyle", "eigenstyle-direct", "neural-style-pt", "pastiche")
 
 
 def own_s_per_iter(tool: str, output: str, n: int) -> float | None:
     """The tool's own timing, where it prints one."""
-    if tool == "eigenstyle":  # 'iteration N/N ... X s/iter' (elapsed / N since its loop started)
+    if tool.startswith("eigenstyle"):  # 'iteration N/N ... X s/iter' (elapsed / N since its loop started)
         m = re.findall(rf"iteration {n}/{n} .*?([\d.]+) s/iter", output)
         return float(m[-1]) if m else None
     if tool == "pastiche":  # 'step elapsed loss', elapsed since main() at 0.1 s resolution
@@ -59,15 +61,15 @@ def own_s_per_iter(tool: str, output: str, n: int) -> float | None:
 def own_loss(tool: str, output: str) -> float | None:
     """The last loss the tool printed (each at the image before its last step, in its own units)."""
     pat = {"eigenstyle": r"iteration \d+/\d+\s+loss (\S+)", "pastiche": r"(?m)^\d+\s+\d+\.\d\s+(\S+)$",
-           "neural-style-pt": r"Total loss: (\S+)"}[tool]
-    m = re.findall(pat, output)
+           "neural-style-pt": r"Total loss: (\S+)"}
+    m = re.findall(pat[tool.split("-direct")[0]], output)
     return float(m[-1]) if m else None
 
 
 def command(tool, args, content, style, out, hw):
-    if tool == "eigenstyle":
+    if tool.startswith("eigenstyle"):
         return common.eigenstyle_cmd(args.python, content, style, out, args.size, args.iterations,
-                                     args.device, seed=args.seed)
+                                     args.device, seed=args.seed, conv="direct" if tool.endswith("direct") else "auto")
     if tool == "pastiche":
         return common.pastiche_cmd(args.python, content, style, out, args.size, args.iterations,
                                    args.device, hw, seed=args.seed)
@@ -126,7 +128,8 @@ def main(argv=None):
         notes.append(f"neural-style-pt: {args.neural_style_python}, torch {ns_torch.replace(' ', ', threads ')}; "
                      f"model file {args.model_file} (the embedded weights, dequantised), loaded with -disable_check "
                      "after checking that only classifier.* keys are missing.")
-    floors = {"eigenstyle": (args.python, "torch"), "pastiche": (args.python, "torch"),
+    floors = {"eigenstyle": (args.python, "torch"), "eigenstyle-direct": (args.python, "torch"),
+              "pastiche": (args.python, "torch"),
               "neural-style-pt": (args.neural_style_python, "torch, torchvision")}
     floor = {t: common.import_baseline(*floors[t]) for t in tools}
 

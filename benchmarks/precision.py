@@ -1,11 +1,13 @@
-"""The quality cost of a precision: the same run in fp32 and in another precision.
+"""The quality cost of a fast path: the same run in fp32 with direct convolutions, and with
+another precision or convolution algorithm.
 
-    python benchmarks/precision.py [--size 128] [--iterations 100] [--precision bf16] [--device auto]
+    python benchmarks/precision.py [--size 128] [--iterations 100] [--precision bf16] [--conv direct]
+                                   [--seeds 1] [--device auto]
 
 Same content, style, seed and settings (neural-style's defaults); prints wall time, final
-losses (both scored by the fp32 evaluator, so only the optimisation path differs) and the
-image difference. On a CPU without bf16 units bf16 is emulated and slow; the losses are
-still meaningful.
+losses (all scored by one fp32, direct evaluator, so only the optimisation path differs) and the
+image difference, per seed. On a CPU without bf16 units bf16 is emulated and slow; the losses are
+still meaningful. ``--precision fp32 --conv winograd`` measures the Winograd convolutions.
 """
 import argparse
 import os
@@ -25,29 +27,39 @@ def main():
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--iterations", type=int, default=100)
     ap.add_argument("--precision", default="bf16")
+    ap.add_argument("--conv", default="direct", choices=("direct", "winograd"))
+    ap.add_argument("--seeds", type=int, default=1, help="repeat with seeds 0..N-1")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     content, style = os.path.join(SAMPLES, "tubingen.jpg"), os.path.join(SAMPLES, "starry_night.jpg")
-    opts = Options(size=args.size, iterations=args.iterations, seed=0, print_every=0, device=args.device).validate()
-    judge = engine.prepare(content, style, opts)  # fp32 evaluator for both images
-    rows = []
-    for precision in ("fp32", args.precision):
-        t = time.perf_counter()
-        r = engine.stylize(content, style, opts.replace(precision=precision))
-        secs = time.perf_counter() - t
-        x = to_tensor(r.image, judge.pre, judge.device)
-        with torch.no_grad():
-            loss = {k: float(v[0]) for k, v in engine.evaluate(judge, x).items()}
-        rows.append((precision, secs, loss, np.asarray(r.image, np.int16)))
-    print(f"| precision ({args.size} px, {args.iterations} it, {judge.device.type}) | wall s | total loss (fp32 judge) "
+    base = Options(size=args.size, iterations=args.iterations, seed=0, print_every=0, device=args.device,
+                   precision="fp32", conv="direct").validate()
+    judge = engine.prepare(content, style, base)  # one fp32, direct evaluator for every image
+    fast = f"{args.precision}, {args.conv}"
+    print(f"| seed | run ({args.size} px, {args.iterations} it, {judge.device.type}) | wall s | total loss (judge) "
           "| content | style |")
-    print("|---|---:|---:|---:|---:|")
-    for p, secs, loss, _ in rows:
-        print(f"| {p} | {secs:.1f} | {loss['total']:.4g} | {loss['content']:.4g} | {loss['style']:.4g} |")
-    (_, _, a, ia), (_, _, b, ib) = rows
-    d = np.abs(ia - ib)
-    print(f"\n{args.precision} final loss {b['total'] / a['total']:.4f}x fp32's; image difference: mean "
-          f"{d.mean():.2f}, 99th percentile {np.percentile(d, 99):.0f}, max {d.max()} levels of 255")
+    print("|---|---|---:|---:|---:|---:|")
+    ratios, diffs = [], []
+    for seed in range(args.seeds):
+        rows = []
+        for name, opts in (("fp32, direct", base.replace(seed=seed)),
+                           (fast, base.replace(seed=seed, precision=args.precision, conv=args.conv))):
+            t = time.perf_counter()
+            r = engine.stylize(content, style, opts)
+            secs = time.perf_counter() - t
+            x = to_tensor(r.image, judge.pre, judge.device)
+            with torch.no_grad():
+                loss = {k: float(v[0]) for k, v in engine.evaluate(judge, x).items()}
+            rows.append((name, secs, loss, np.asarray(r.image, np.int16)))
+            print(f"| {seed} | {name} | {secs:.1f} | {loss['total']:.4g} | {loss['content']:.4g} "
+                  f"| {loss['style']:.4g} |", flush=True)
+        (_, _, a, ia), (_, _, b, ib) = rows
+        ratios.append(b["total"] / a["total"])
+        diffs.append(np.abs(ia - ib))
+    d = np.concatenate([x.ravel() for x in diffs])
+    print(f"\n{fast}: final loss {', '.join(f'{r:.4f}' for r in ratios)}x that of fp32, direct (per seed); "
+          f"image difference: mean {d.mean():.2f}, 99th percentile {np.percentile(d, 99):.0f}, max {d.max()} "
+          "levels of 255")
 
 
 if __name__ == "__main__":

@@ -156,25 +156,45 @@ def test_winograd_convolution_matches_float64(n, cin, cout, h, w):
     y64 = F.conv2d(x64, conv.weight.double(), conv.bias.double(), padding=1)
     (y64 * up.double()).sum().backward()
     direct = F.conv2d(x.detach(), conv.weight, conv.bias, padding=1).double()
-    rel = lambda a, b: float((a.detach().double() - b).norm() / b.norm())
+    rel = lambda a, b: float((a.detach().double() - b.detach()).norm() / b.detach().norm())
     assert y.shape == y64.shape
     assert rel(y, y64) < max(1e-5, 10 * rel(direct, y64))
     assert rel(x.grad, x64.grad) < 1e-5
 
 
-def test_winograd_network_agrees_with_direct_features_and_gradient():
+def test_winograd_bands_give_the_same_convolution(monkeypatch):
+    """Large layers are worked through in bands of tile rows; 1, 2 and 7 rows a band, with a
+    shorter last band and a batch of 2, give what one piece gives (to float rounding)."""
+    from eigenstyle import winograd
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 16, 27, 22, generator=g)  # 7 x 6 tiles, the last row and column cut
+    u = winograd.transform_weight(torch.randn(8, 16, 3, 3, generator=g))
+    whole, flipped = winograd.conv3x3(x, u), winograd.conv3x3(x, u, reverse=True)
+    for rows in (1, 2, 7):
+        monkeypatch.setattr(winograd, "CHUNK", rows * 36 * 2 * 6 * 16)
+        torch.testing.assert_close(winograd.conv3x3(x, u), whole, rtol=1e-6, atol=1e-5)
+        torch.testing.assert_close(winograd.conv3x3(x, u, reverse=True), flipped, rtol=1e-6, atol=1e-5)
+
+
+def test_winograd_network_agrees_with_direct_features_and_gradient(monkeypatch):
+    from eigenstyle import winograd
+    calls, conv3x3 = [], winograd.conv3x3
+    monkeypatch.setattr(winograd, "conv3x3", lambda x, *a, **k: calls.append(x.shape[1:]) or conv3x3(x, *a, **k))
     w = embedded_weights()
     layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
     direct, fast = VGG(w, layers), VGG(w, layers, conv="winograd")
     kinds = [type(m).__name__ for m in fast.layers if "Conv" in type(m).__name__]
-    assert kinds[:3] == ["Conv2d"] * 3 and set(kinds[3:]) == {"WinogradConv2d"}  # conv2_2 on
-    x = (torch.rand(1, 3, 40, 56, generator=torch.Generator().manual_seed(0)) * 255 - 120)
+    assert kinds[:5] == ["Conv2d"] * 5 and set(kinds[5:]) == {"WinogradConv2d"}  # conv3_2 on
+    # 72x104: conv3_x has 5x7 tiles (Winograd), conv4_x 3x4 = 12 (Winograd), conv5_1 2x2 (direct)
+    x = (torch.rand(1, 3, 72, 104, generator=torch.Generator().manual_seed(0)) * 255 - 120)
     grads = []
     for net in (direct, fast):
         xi = x.clone().requires_grad_(True)
         out = net(xi)
         sum((v ** 2).mean() for v in out.values()).backward()
         grads.append((out, xi.grad))
+    # conv3_2 .. conv4_4 forward and backward; conv5_1 went through its direct kernel
+    assert len(calls) == 14 and sorted(set(c[1:] for c in calls)) == [(9, 13), (18, 26)]
     rel = lambda a, b: float((a.detach() - b.detach()).norm() / b.detach().norm())
     for name in layers:
         assert rel(grads[1][0][name], grads[0][0][name]) < 1e-5, name

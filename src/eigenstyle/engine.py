@@ -207,8 +207,7 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
-        oom = out_of_memory_error(o, x.shape[2] * x.shape[3], x.shape[0], x.device, problem.net.min_side(), free,
-                                  problem.net.conv)
+        oom = out_of_memory_error(o, x.shape[2] * x.shape[3], x.shape[0], x.device, problem.net.min_side(), free)
         del exc
         x.grad = None
         if not done:

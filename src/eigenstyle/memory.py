@@ -18,7 +18,6 @@ import torch
 
 from .errors import EigenstyleError
 from .network import LAYER_NAMES, LAYERS
-from .winograd import MIN_CHANNELS
 
 BACKWARD_FACTOR = 1.25  # activations kept for backward, plus the gradients alive at the peak
 HEADROOM = 0.8          # aim the suggestion at 80 % of what is available
@@ -31,23 +30,21 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def bytes_per_pixel(layers, optimizer: str, lbfgs_history: int, conv: str = "direct") -> float:
+def bytes_per_pixel(layers, optimizer: str, lbfgs_history: int) -> float:
     """Bytes per content pixel per image: every layer output up to the deepest
     layer used (conv and ReLU outputs, pool outputs and their indices), plus the
-    image-sized optimiser state (L-BFGS keeps 2·history image-sized vectors), plus
-    Winograd's transient tiles (about 2.25x a layer's input and output at once)."""
+    image-sized optimiser state (L-BFGS keeps 2·history image-sized vectors).
+    (Winograd's transformed tiles are worked through in bands of a few MiB.)"""
     deepest = max(LAYER_NAMES.index(n) for n in layers)
-    floats, scale, workspace = 0.0, 1.0, 0.0
-    for name, channels, channels_in in LAYERS[: deepest + 1]:
+    floats, scale = 0.0, 1.0
+    for name, channels, _ in LAYERS[: deepest + 1]:
         if name.startswith("pool"):
             scale /= 4
             floats += channels * scale * 3  # output, and int64 indices for max pooling
         else:
             floats += channels * scale
-        if conv == "winograd" and channels_in is not None and channels_in >= MIN_CHANNELS:
-            workspace = max(workspace, 2.25 * (channels_in + channels) * scale)
     state = 2 * lbfgs_history + 6 if optimizer == "lbfgs" else 6
-    return 4 * (BACKWARD_FACTOR * floats + workspace + 3 * state)
+    return 4 * (BACKWARD_FACTOR * floats + 3 * state)
 
 
 def available_bytes(device: torch.device) -> Optional[int]:
@@ -83,12 +80,12 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def out_of_memory_error(opts, pixels: int, batch: int, device: torch.device, min_side: int,
-                        free: Optional[int], conv: str = "direct") -> EigenstyleError:
+                        free: Optional[int]) -> EigenstyleError:
     """The one-line error: what was asked, what was free when the run started
     (measured then: after the failure, the half-built pass still holds memory),
     and a --size that should fit."""
     per_image = bytes_per_pixel(tuple(opts.content_layers) + tuple(opts.style_layers), opts.optimizer,
-                                opts.lbfgs_history, conv)
+                                opts.lbfgs_history)
     need = per_image * pixels * batch
     where = "the GPU" if device.type == "cuda" else "the CPU"
     head = f"out of memory on {where} at --size {opts.size}" + (f" with {batch} images in a batch" if batch > 1 else "")

@@ -103,8 +103,7 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
-        error = out_of_memory_error(opts, content_im.size[0] * content_im.size[1], 1, device, net.min_side(), free,
-                                    net.conv)
+        error = out_of_memory_error(opts, content_im.size[0] * content_im.size[1], 1, device, net.min_side(), free)
     raise error
 
 

@@ -21,9 +21,12 @@ from torch import nn
 
 M = 4          # output tile side: F(4x4, 3x3)
 A = M + 2      # input tile side
-# Layers with fewer input channels stay direct: their transforms cost more than the products
-# they save (conv1_2 and conv2_1 measured slower or equal at 256 px on a 2-core AVX2 CPU).
-MIN_CHANNELS = 128
+# Where Winograd pays, measured on a 2-core AVX2 CPU (benchmarks/winograd.py): with fewer input
+# channels the transforms cost about what the products save, and below MIN_TILES 4x4 tiles an
+# image the fixed cost of a dozen small operations exceeds the direct kernel's time.
+MIN_CHANNELS = 256
+MIN_TILES = 12
+CHUNK = 1 << 20  # floats of transformed tiles per band (4 MiB)
 
 # Cook-Toom matrices for the points 0, 1, -1, 2, -2, inf (Lavin & Gray's F(4,3)).
 _BT = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
@@ -34,10 +37,11 @@ _AT = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 
 
 
 def transform_weight(weight: torch.Tensor) -> torch.Tensor:
-    """[out, in, 3, 3] -> [36, in, out]: G w G^T per channel pair, computed in float64."""
-    g = torch.tensor(_G, dtype=torch.float64, device=weight.device)
-    u = g @ weight.double() @ g.T                      # [out, in, 6, 6]
-    return u.permute(2, 3, 1, 0).reshape(A * A, weight.shape[1], weight.shape[0]).float().contiguous()
+    """[out, in, 3, 3] -> [36, in, out]: G w G^T per channel pair (fp32 rounding here adds
+    ~1e-7, well under the method's own ~1e-6)."""
+    g = torch.tensor(_G, dtype=weight.dtype, device=weight.device)
+    u = g @ weight @ g.T                               # [out, in, 6, 6]
+    return u.permute(2, 3, 1, 0).reshape(A * A, weight.shape[1], weight.shape[0]).contiguous()
 
 
 def _transforms(device, reverse: bool):
@@ -51,26 +55,34 @@ def _transforms(device, reverse: bool):
 def conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None,
             reverse: bool = False) -> torch.Tensor:
     """A stride-1, padding-1 3x3 convolution of ``x`` [N, C, H, W] with transformed weights
-    ``u`` [36, C, Cout] (a transposed view is fine). Returns [N, Cout, H, W], channels-last."""
+    ``u`` [36, C, Cout] (a transposed view is fine). Returns [N, Cout, H, W], channels-last.
+
+    Works through bands of tile rows small enough for the cache (CHUNK floats of transformed
+    tiles each): in one piece, a 256 px image's 128-channel layers spent most of their time
+    waiting for memory."""
     n, c, h, w = x.shape
     co = u.shape[2]
     bt, at = _transforms(x.device, reverse)
     th, tw = -(-h // M), -(-w // M)
-    t = n * th * tw
-    # Tiles of 6x6 that overlap by 2, laid out [6, 6, tiles, C] so each transform is a matmul.
     xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, 1, tw * M + 1 - w, 1, th * M + 1 - h))
-    d = xp.unfold(1, A, M).unfold(2, A, M).permute(4, 5, 0, 1, 2, 3).reshape(A, A * t * c)
-    d = torch.mm(bt, d).view(A, A, t * c)                                   # B^T d ...
-    v = torch.bmm(bt.expand(A, A, A), d).view(A * A, t, c)                  # ... B
-    prod = torch.bmm(v, u)                                                  # [36, tiles, Cout]
-    y = torch.mm(at, prod.view(A, A * t * co)).view(M, A, t * co)           # A^T m ...
-    y = torch.bmm(at.expand(M, M, A), y).view(M, M, n, th, tw, co)          # ... A
     out = torch.empty(n, th, M, tw, M, co, dtype=x.dtype, device=x.device)
-    y = y.permute(2, 3, 0, 4, 1, 5)
-    if bias is None:
-        out.copy_(y)
-    else:
-        torch.add(y, bias, out=out)
+    band = max(1, min(th, CHUNK // (A * A * n * tw * max(c, co))))
+    for r0 in range(0, th, band):
+        r1 = min(th, r0 + band)
+        t = n * (r1 - r0) * tw
+        # 6x6 tiles overlapping by 2, laid out [6, 6, tiles, C] so that each transform is a matmul
+        d = xp[:, r0 * M: r1 * M + 2].unfold(1, A, M).unfold(2, A, M)
+        d = d.permute(4, 5, 0, 1, 2, 3).reshape(A, A * t * c)
+        d = torch.mm(bt, d).view(A, A, t * c)                                   # B^T d ...
+        v = torch.bmm(bt.expand(A, A, A), d).view(A * A, t, c)                  # ... B
+        prod = torch.bmm(v, u)                                                  # [36, tiles, Cout]
+        y = torch.mm(at, prod.view(A, A * t * co)).view(M, A, t * co)           # A^T m ...
+        y = torch.bmm(at.expand(M, M, A), y).view(M, M, n, r1 - r0, tw, co)     # ... A
+        y = y.permute(2, 3, 0, 4, 1, 5)
+        if bias is None:
+            out[:, r0:r1].copy_(y)
+        else:
+            torch.add(y, bias, out=out[:, r0:r1])
     return out.view(n, th * M, tw * M, co)[:, :h, :w].permute(0, 3, 1, 2)
 
 
@@ -87,7 +99,10 @@ class _Conv(torch.autograd.Function):
 
 
 class WinogradConv2d(nn.Module):
-    """Drop-in for a frozen ``nn.Conv2d(cin, cout, 3, padding=1)``: same outputs (to ~3e-6)."""
+    """Drop-in for a frozen ``nn.Conv2d(cin, cout, 3, padding=1)``: same outputs (to ~3e-6).
+    Inputs with fewer than MIN_TILES tiles (a coarse scale, a tiny test image) go through the
+    direct kernel. The transformed weights (4x the memory of the weights) are made on the first
+    input large enough to need them, so small runs never pay for them."""
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
@@ -95,10 +110,15 @@ class WinogradConv2d(nn.Module):
                 or conv.dilation != (1, 1) or conv.groups != 1:
             raise ValueError("WinogradConv2d takes only 3x3, stride 1, padding 1 convolutions")
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
-        self.register_buffer("u", transform_weight(conv.weight.detach()))
+        self.register_buffer("weight", conv.weight.detach().clone())
         self.register_buffer("bias", conv.bias.detach().clone() if conv.bias is not None else None)
+        self.register_buffer("u", None, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype != self.u.dtype:
-            raise TypeError(f"WinogradConv2d runs in {self.u.dtype}, got {x.dtype}")
+        if -(-x.shape[2] // M) * -(-x.shape[3] // M) < MIN_TILES:
+            return F.conv2d(x, self.weight, self.bias, padding=1)
+        if x.dtype != self.weight.dtype:
+            raise TypeError(f"WinogradConv2d runs in {self.weight.dtype}, got {x.dtype}")
+        if self.u is None or self.u.device != self.weight.device:
+            self.u = transform_weight(self.weight)
         return _Conv.apply(x, self.u, self.bias)
