@@ -49,7 +49,7 @@ def main():
     dev = torch.device(args.device)
     weights = embedded_weights()
     h, w = args.size * 3 // 4, args.size
-    print(f"| layer | in→out | H×W | direct ms | Winograd ms | speed-up | error direct | error Winograd |")
+    print("| layer | in→out | H×W | direct ms | Winograd ms | speed-up | error direct | error Winograd |")
     print("|---|---|---|---:|---:|---:|---:|---:|")
     for index, (name, cout, cin) in enumerate(LAYERS):
         if name == "conv5_2":
