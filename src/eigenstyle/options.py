@@ -96,7 +96,7 @@ class Options:
                          "convolutions; Grams, losses and optimiser stay fp32) or auto (bf16 where the hardware "
                          "has it, else tf32 on CUDA, else fp32).", choices=("fp32", "tf32", "bf16", "auto"),
                          differs="neural-style runs fp32 only.")
-    conv: str = opt("auto", "Convolution algorithm: direct, winograd (F(4x4,3x3) for the layers with >= 128 "
+    conv: str = opt("auto", "Convolution algorithm: direct, winograd (F(4x4,3x3) for the layers with >= 256 "
                     "input channels: a quarter of the multiplications, results within ~3e-6 of direct; fp32 "
                     "only) or auto (winograd on a CPU in fp32, else direct).", choices=("auto", "direct", "winograd"),
                     differs="neural-style always runs the library's direct convolutions.")
