@@ -8,7 +8,7 @@ eigenstyle's Winograd F(4x4,3x3) (forced, whatever the thresholds), and the rela
 against float64; "(used)" marks the layers --conv winograd runs that way (winograd.MIN_CHANNELS
 input channels and winograd.MIN_TILES tiles or more). Then the network's forward + backward to
 relu5_1 (neural-style's default layers) with --conv direct and with --conv winograd, and with
---min-channels a comparison threshold. Medians of --repeats.
+--min-channels a comparison threshold, alternated. Medians of --repeats.
 """
 import argparse
 import statistics
@@ -88,7 +88,16 @@ def main():
             xi = x.detach().requires_grad_(True)
             sum((v ** 2).mean() for v in net(xi).values()).backward()
         return run
-    t = {c: timed(network(n), args.repeats) for c, n in nets.items()}
+    runs = {c: network(n) for c, n in nets.items()}
+    for run in runs.values():
+        run()  # warm-up (Winograd makes its transformed weights here)
+    samples = {c: [] for c in nets}
+    for _ in range(args.repeats):  # alternated, so that a slow spell of the machine hits all alike
+        for c, run in runs.items():
+            start = time.perf_counter()
+            run()
+            samples[c].append(time.perf_counter() - start)
+    t = {c: statistics.median(v) for c, v in samples.items()}
     print(f"\nnetwork forward+backward to relu5_1 at {x.shape[3]}x{x.shape[2]}: "
           + ", ".join(f"{c} {v * 1e3:.0f} ms ({t['direct'] / v:.2f}x)" for c, v in t.items())
           + f"; torch {torch.__version__}, {torch.get_num_threads()} threads, device {dev}")
