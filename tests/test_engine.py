@@ -209,6 +209,15 @@ def test_winograd_run_follows_the_direct_run_and_is_recorded(content_path, style
     assert losses["auto"] == b
 
 
+def test_a_winograd_image_reproduces_pixel_for_pixel(content_path, style_path, tmp_path):
+    out, again = tmp_path / "w.png", tmp_path / "again.png"
+    first = eigenstyle.stylize(content_path, style_path, output=str(out), **{**SMALL, "size": 96, "iterations": 4})
+    assert first.recipe["conv"] == "winograd"
+    eigenstyle.reproduce(str(out), str(again))
+    from PIL import Image
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(out)))
+
+
 def test_recipes_from_before_the_conv_option_reproduce_with_direct():
     opts = Options().to_dict()
     del opts["conv"]
