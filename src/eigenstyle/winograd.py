@@ -5,9 +5,9 @@ tool. oneDNN's direct kernels already run near the FMA peak here, so the only wa
 is less arithmetic. Winograd's minimal filtering (Lavin & Gray, "Fast Algorithms for Convolutional
 Neural Networks", 2016) makes each 4x4 output tile from 36 element-wise products per channel pair
 instead of 144. A layer becomes 36 matrix products over the channels, plus transforms of the
-input and output tiles that cost little when there are >= 128 channels. In fp32 the result is
-within ~3e-6 (relative) of the exact convolution, against ~1e-6 for the direct kernel (tested
-against float64). See docs/benchmarks.md for the figures.
+input and output tiles that cost little when there are >= 256 channels. In fp32 the result is
+within a few 1e-6 (relative) of the exact convolution, as the direct kernel's is (tested against
+float64). See docs/benchmarks.md for the figures.
 
 Only the gradient for the input is computed: the weights are frozen. That gradient is again a
 3x3 convolution, with the kernel flipped and its channels swapped. The flip is folded into
