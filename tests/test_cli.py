@@ -144,14 +144,21 @@ def test_bad_input_gives_one_line_and_exit_2_and_writes_nothing(content_path, st
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signal_saves_the_current_image_with_its_recipe(content_path, style_path, tmp_path, sig):
     out = tmp_path / "out.png"
+    # A shell leaves SIGINT ignored in the children of a background job (as when the suite runs under
+    # nohup ... &), and Python then never raises KeyboardInterrupt: give the child the default, as a
+    # terminal's foreground job has.
     proc = subprocess.Popen([sys.executable, "-m", "eigenstyle.cli", "stylize", content_path, style_path,
                              "-o", out, "--size", "48", "--iterations", "100000", "--save-every", "2", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not (tmp_path / "out_2.png").exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.1)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "out_2.png").exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never leave a 100000-iteration child behind
     assert proc.returncode == 130, err
     data = eigenstyle.read_recipe(str(out))
     assert data["interrupted"] is True and 2 <= data["iterations_done"] < 100000
