@@ -13,6 +13,11 @@ from conftest import run_cli
 TINY = ["--size", "48", "--iterations", "6", "--seed", "2", "--style-layers", "relu3_2", "-q"]
 
 
+def results_in(folder):
+    """The result images in a folder, without their .swatch.png companions."""
+    return sorted(f for f in os.listdir(folder) if f.endswith(".png") and not f.endswith(".swatch.png"))
+
+
 def pixels(path):
     return np.asarray(Image.open(path).convert("RGB"))
 
@@ -34,8 +39,9 @@ def variants_dir(tmp_path_factory, content_path, style_path):
 
 
 def test_n_variants_with_recipes_and_a_labelled_sheet(variants_dir):
-    files = sorted(f for f in os.listdir(variants_dir) if f.endswith(".png"))
+    files = results_in(variants_dir)
     assert files == [f"tubingen-starry_night-variant-seed-{s}.png" for s in (5, 6, 7)]
+    assert all(os.path.isfile(variants_dir / f.replace(".png", ".swatch.png")) for f in files)
     recipes = [eigenstyle.read_recipe(str(variants_dir / f)) for f in files]
     assert [r["options"]["variant_seed"] for r in recipes] == [5, 6, 7]
     assert all(r["options"]["mode"] == "variant" and r["options"]["seed"] == 2 for r in recipes)
@@ -60,11 +66,11 @@ def test_mutation_with_amount_zero_is_the_parent_and_children_differ(variants_di
     parent = variants_dir / "tubingen-starry_night-variant-seed-5.png"
     r = run_cli("variants", "--mutate", parent, "--amount", "0", "--count", "1", "-o", tmp_path / "same", "-q")
     assert r.returncode == 0, r.stderr
-    (child,) = [f for f in os.listdir(tmp_path / "same") if f.endswith(".png")]
+    (child,) = results_in(tmp_path / "same")
     assert np.array_equal(pixels(tmp_path / "same" / child), pixels(parent))
     r = run_cli("variants", "--mutate", parent, "--amount", "0.5", "--count", "2", "-o", tmp_path / "kids", "-q")
     assert r.returncode == 0, r.stderr
-    kids = sorted(f for f in os.listdir(tmp_path / "kids") if f.endswith(".png"))
+    kids = results_in(tmp_path / "kids")
     assert len(kids) == 2
     data = eigenstyle.read_recipe(str(tmp_path / "kids" / kids[0]))
     assert data["options"]["genome"]["mutate"] == {"seed": 5} and data["options"]["genome"]["amount"] == 0.5
@@ -79,7 +85,7 @@ def test_between_endpoint_is_the_first_parent(variants_dir, tmp_path):
     b = variants_dir / "tubingen-starry_night-variant-seed-7.png"
     r = run_cli("variants", "--between", a, b, "--t", "0", "--count", "1", "-o", tmp_path, "-q")
     assert r.returncode == 0, r.stderr
-    (mid,) = [f for f in os.listdir(tmp_path) if f.endswith(".png")]
+    (mid,) = results_in(tmp_path)
     assert np.array_equal(pixels(tmp_path / mid), pixels(a))
 
 
@@ -134,7 +140,9 @@ def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_pat
         assert torch.equal(grams[k], problem.targets.style[k].float())
     assert meta["mode"] == "variant" and meta["variant_seed"] == 9 and meta["layers"] == ["relu3_2", "relu3_3"]
     assert meta["styles"][0]["sha256"] == first.recipe["styles"][0]["sha256"]
+    assert first.recipe["options"]["init"] == "image"  # auto: a reachable randomised style starts from the content
     reused = eigenstyle.stylize(content_path, [], style_file=str(sf), size=48, iterations=6, seed=2, print_every=0,
+                                init="image",
                                 style_weight=first.recipe["options"]["style_weight"], output=str(tmp_path / "r.png"))
     assert np.array_equal(np.asarray(reused.image), np.asarray(first.image))
     assert reused.recipe["style_file"]["sha256"] and reused.recipe["options"]["style_layers"] == ["relu3_2", "relu3_3"]
@@ -207,7 +215,7 @@ def test_variants_command_with_batch_size(content_path, style_path, tmp_path):
     r = run_cli("variants", content_path, style_path, "--count", "3", "--batch-size", "2", "--variant-seed", "5",
                 "-o", tmp_path, *TINY)
     assert r.returncode == 0, r.stderr
-    pngs = sorted(f for f in os.listdir(tmp_path) if f.endswith(".png"))
+    pngs = results_in(tmp_path)
     assert len(pngs) == 3
     sizes = [eigenstyle.read_recipe(str(tmp_path / f)).get("batch", {}).get("size", 1) for f in pngs]
     assert sizes == [2, 2, 1]

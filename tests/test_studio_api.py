@@ -2,8 +2,8 @@
 
 Generate with progress events, cancel, the gallery and its filters, restart on
 the same workspace (also after a kill -9), breeding (refine, mutate, between,
-layers, style files), bad uploads and requests (4xx, one line), a crashing job,
-a full queue.
+layers, style files), style swatches, bad uploads and requests (4xx, one line),
+a crashing job, a full queue.
 """
 import io
 import json
@@ -27,6 +27,7 @@ from eigenstyle.studio.jobs import Job, Run
 from eigenstyle.studio.store import SCHEMA_VERSION, Store, new_id
 
 TINY = {"size": 48, "iterations": 6}
+SWATCH = {"swatch_size": 32, "swatch_iterations": 4}  # a randomised run's swatch, kept as small
 httpx = testclient.httpx  # the client module starlette's TestClient uses (httpx2 or httpx)
 
 
@@ -77,7 +78,7 @@ def wait_running(client, result_id, timeout=60):
 
 def test_generate_streams_progress_then_saves_results_with_recipes(studio, tmp_path):
     client, app = studio
-    data = submit(client, "/api/generate", {**samples(client), **TINY, "mode": "variant", "count": 2,
+    data = submit(client, "/api/generate", {**samples(client), **TINY, **SWATCH, "mode": "variant", "count": 2,
                                             "style_layers": ["relu3_2"]})
     assert [r["status"] for r in data["results"]] == ["queued", "queued"]  # tiles exist at once
     ids = {r["id"] for r in data["results"]}
@@ -151,7 +152,7 @@ def test_queue_full_is_a_clear_busy_answer_and_waiting_jobs_can_be_cancelled(tmp
 def test_breeding_refine_mutate_between_layers_and_style_file(studio, tmp_path):
     client, app = studio
     pair = samples(client)
-    first = submit(client, "/api/generate", {**pair, **TINY, "mode": "variant", "count": 2,
+    first = submit(client, "/api/generate", {**pair, **TINY, **SWATCH, "mode": "variant", "count": 2,
                                              "style_layers": "relu3_2"})
     finish(client, first["job"]["id"])
     a, b = (r["id"] for r in first["results"])
@@ -189,6 +190,48 @@ def test_breeding_refine_mutate_between_layers_and_style_file(studio, tmp_path):
     assert r.status_code == 400 and "plain run" in r.json()["error"]
 
 
+def test_randomised_results_carry_a_style_swatch_and_plain_runs_none(studio, tmp_path):
+    client, app = studio
+    store = app.state.studio.store
+    pair = samples(client)
+    variant = submit(client, "/api/generate", {**pair, **TINY, **SWATCH, "mode": "variant", "count": 1,
+                                               "style_layers": ["relu3_2"]})
+    plain = submit(client, "/api/generate", {**pair, **TINY, "mode": "none", "count": 1})
+    vid, pid = variant["results"][0]["id"], plain["results"][0]["id"]
+    assert variant["results"][0]["swatch_url"] is None  # queued: no swatch yet
+    evs = finish(client, variant["job"]["id"])
+    assert finish(client, plain["job"]["id"])[-1][1]["job"]["status"] == "done"
+
+    # The finished variant: its swatch_url in the result event, the result and the gallery.
+    last = [d["result"] for e, d in evs if e == "result" and d["result"]["id"] == vid][-1]
+    assert last["status"] == "done" and last["swatch_url"] == f"/api/results/{vid}/swatch"
+    rec = client.get(f"/api/results/{vid}").json()["result"]
+    gallery = {r["id"]: r for r in client.get("/api/results").json()["results"]}
+    assert rec["swatch_url"] == gallery[vid]["swatch_url"] == last["swatch_url"]
+    swatch = client.get(rec["swatch_url"] + "?download=1")
+    assert swatch.status_code == 200 and swatch.headers["content-type"] == "image/png"
+    assert swatch.headers["content-disposition"].endswith('.swatch.png"')
+    (tmp_path / "swatch.png").write_bytes(swatch.content)
+    assert Image.open(tmp_path / "swatch.png").size == (32, 32)
+    recipe = eigenstyle.read_recipe(str(tmp_path / "swatch.png"))
+    assert recipe["picture"] == "swatch" and recipe["options"]["swatch_size"] == 32
+    assert recipe["options"]["variant_seed"] == rec["recipe"]["options"]["variant_seed"]
+
+    # A plain run has none: null, and the route answers 404 with one line.
+    assert client.get(f"/api/results/{pid}").json()["result"]["swatch_url"] is None
+    assert gallery[pid]["swatch_url"] is None and not os.path.exists(store.swatch_path(pid))
+    for r in (client.get(f"/api/results/{pid}/swatch"), client.get(f"/api/results/{new_id()}/swatch"),
+              client.get("/api/results/..%2F..%2Fstudio.sqlite3/swatch")):
+        assert r.status_code == 404 and "\n" not in r.json()["error"], r.text
+    assert "no style swatch" in client.get(f"/api/results/{pid}/swatch").json()["error"]
+
+    # Deleting the result deletes its swatch file.
+    assert os.path.isfile(store.swatch_path(vid))
+    assert client.delete(f"/api/results/{vid}").status_code == 200
+    assert not os.path.exists(store.swatch_path(vid)) and not os.path.exists(store.image_path(vid))
+    assert client.get(f"/api/results/{vid}/swatch").status_code == 404
+
+
 def test_bad_requests_get_4xx_with_one_line(studio):
     client, app = studio
     pair = samples(client)
@@ -198,6 +241,9 @@ def test_bad_requests_get_4xx_with_one_line(studio):
         (client.post("/api/generate", json={**pair, "style_layers": "relu9_9"}), 400, None),
         (client.post("/api/generate", json={**pair, "size": 5000}), 400, "at most 1024"),
         (client.post("/api/generate", json={**pair, "count": 0}), 400, "--count"),
+        (client.post("/api/generate", json={**pair, "swatch_size": 5000}), 400, "--swatch-size must be at most 1024"),
+        (client.post("/api/generate", json={**pair, "swatch_iterations": 0}), 400, "--swatch-iterations"),
+        (client.post("/api/generate", json={**pair, "target": "nowhere"}), 400, "--target must be one of"),
         (client.post("/api/generate", json={**pair, "init": "/etc/passwd"}), 400, "--init must be random or image"),
         (client.post("/api/generate", json={**pair, "model_file": "/etc/passwd"}), 400,
          "unknown field(s): model_file"),

@@ -1,10 +1,14 @@
 """The studio in a real headless Chromium (Debian's package, driven by Playwright).
 
 Open the page, pick the samples, generate 2 variants at 64 px / 20 iterations,
-watch both tiles fill with previews, mutate one, reload and find everything in
-the gallery; screenshots at a laptop's and a phone's width. Set
+watch both tiles fill with previews, see each variant's style swatch (on the
+tile and in the viewer), mutate one, reload and find everything in the gallery;
+screenshots at a laptop's and a phone's width. The page has no swatch settings,
+so the test adds small ones to its Generate request (children inherit them): a
+default swatch costs more than the whole 20-iteration run. Set
 EIGENSTYLE_STUDIO_SCREENSHOTS=DIR to keep the screenshots there.
 """
+import json
 import os
 
 import pytest
@@ -15,6 +19,15 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TILES = "#tiles .tile"
+SWATCH = {"swatch_size": 32, "swatch_iterations": 5}
+SWATCHES_LOADED = (f"[...document.querySelectorAll('{TILES}')].every(t => {{ const s = t.querySelector('img.swatch'); "
+                   "return s && s.title === 'style swatch' && s.complete && s.naturalWidth > 0; })")
+# The inset stays inside the picture's frame: off the progress bar and the tile's buttons.
+SWATCH_INSIDE = (f"[...document.querySelectorAll('{TILES}')].every(t => {{ "
+                 "const s = t.querySelector('img.swatch').getBoundingClientRect(), "
+                 "f = t.querySelector('.frame').getBoundingClientRect(); "
+                 "return s.width >= 32 && s.left >= f.left && s.right <= f.right && s.top >= f.top "
+                 "&& s.bottom <= f.bottom; })")
 
 
 @pytest.fixture
@@ -45,6 +58,8 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route("**/api/generate", lambda route: route.continue_(
+            post_data=json.dumps({**json.loads(route.request.post_data), **SWATCH})))
         page.goto(url)
         page.click("#content-picker button[data-name='tubingen.jpg']")
         page.click("#style-picker button[data-name='starry_night.jpg']")
@@ -62,6 +77,16 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
         _wait(page, f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)")
         assert page.inner_text(f"{TILES} .state") == "64 px · 20 it"
         assert "loss" in page.inner_text(f"{TILES} .loss")
+
+        # Each finished variant shows its style swatch inset on the tile, and beside the image in the viewer.
+        _wait(page, SWATCHES_LOADED, 10_000)
+        assert page.evaluate(SWATCH_INSIDE)
+        page.click(f"{TILES} >> nth=0 >> [data-act=enlarge]")
+        _wait(page, "(i => i && i.complete && i.naturalWidth > 0)(document.querySelector('#viewer figure.swatch img'))",
+              10_000)
+        assert page.inner_text("#viewer figure.swatch figcaption").startswith("style swatch")
+        assert page.get_attribute("#viewer figure.swatch a", "href").endswith("/swatch?download=1")
+        page.keyboard.press("Escape")
 
         # Mutate the first tile: 2 children (the form's count), with their parent recorded.
         page.click(f"{TILES} >> nth=0 >> [data-act=mutate]")
@@ -85,6 +110,8 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
         # A phone's width: one column of controls, two columns of tiles, nothing wider than the screen.
         page.set_viewport_size({"width": 390, "height": 844})
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        _wait(page, SWATCHES_LOADED, 10_000)
+        assert page.evaluate(SWATCH_INSIDE)
         page.screenshot(path=os.path.join(shots, "studio-phone.png"), full_page=True)
         assert not errors, errors
     for name in ("studio.png", "studio-phone.png"):

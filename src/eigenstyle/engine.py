@@ -55,6 +55,7 @@ class Result:
     interrupted: bool = False
     error: Optional[str] = None
     raw_images: Optional[list] = None  # before level adjustment, when levels were applied
+    swatch: Optional[Image.Image] = None  # a picture of the randomised style (see swatch.py)
 
     @property
     def image(self) -> Image.Image:
@@ -62,11 +63,14 @@ class Result:
 
     def save(self, path: str, index: int = 0) -> str:
         """Write atomically, with the recipe embedded (PNG text chunk or JPEG comment).
-        With levels applied, the raw image goes beside it as NAME.raw.EXT."""
+        With levels applied, the raw image goes beside it as NAME.raw.EXT; a randomised
+        style's swatch as NAME.swatch.png (a style image for any tool, with the recipe)."""
         text = recipe.dumps(self.recipe)
+        stem, ext = os.path.splitext(path)
         if self.raw_images is not None:
-            stem, ext = os.path.splitext(path)
             images.save_atomic(self.raw_images[index], f"{stem}.raw{ext}", text)
+        if self.swatch is not None:
+            images.save_atomic(self.swatch, images.swatch_path(path), recipe.dumps({**self.recipe, "picture": "swatch"}))
         return images.save_atomic(self.images[index], path, text)
 
 
@@ -118,7 +122,7 @@ def per_image(problem: Problem, n: int) -> list:
 def initial_image(problem: Problem, seed: int, batch: int = 1) -> torch.Tensor:
     """neural-style's starts: small noise (randn·0.001, drawn on the CPU so every
     device starts alike), the content, or another image."""
-    init = problem.opts.init
+    init = problem.opts.init_value()
     if init == "random":
         g = torch.Generator().manual_seed(seed)
         x = torch.randn((1,) + tuple(problem.content_tensor.shape[1:]), generator=g) * 0.001
@@ -304,7 +308,8 @@ def run(problem: Problem, *, callback: Optional[Callable] = None, progress: bool
     if iterations == 0:
         final, raw = finish_images(problem, x0)
         losses = {k: v.tolist() for k, v in evaluate(problem, x0).items()} if not error else None
-        result = Result(final, recipe.build(problem, 0, losses, interrupted, 0.0), interrupted, error, raw)
+        result = Result(final, recipe.build(problem, 0, losses, interrupted, 0.0), interrupted, error, raw,
+                        problem.swatch)
         result.recipe["stopped_at_coarse_scale"] = problem.opts.size
         if output is not None:
             result.save(output)
@@ -338,12 +343,12 @@ def run_batch(problems: list, *, callback: Optional[Callable] = None, progress: 
             if n > 1:
                 data["batch"] = {"size": n, "index": i}
             final, raw = finish_images(p, x[i:i + 1])
-            out.append(Result(final, data, interrupted, error, raw))
+            out.append(Result(final, data, interrupted, error, raw, p.swatch))
         return out
 
     def save_intermediate(x, it, losses):
         for r, path in zip(results(x, it, losses), outputs):
-            r.raw_images = None  # intermediate saves skip the raw copy
+            r.raw_images = r.swatch = None  # intermediate saves skip the raw copy and the swatch
             stem, ext = os.path.splitext(path)
             r.save(f"{stem}_{it}{ext}")
 

@@ -158,13 +158,18 @@ def check_writable(path: str) -> None:
         raise EigenstyleError(f"output: cannot write to {folder}: {e.strerror}") from None
 
 
+def swatch_path(path: str) -> str:
+    """Where a result's swatch goes: ``stem.swatch.png`` (always PNG: lossless, for reuse as a style)."""
+    return os.path.splitext(path)[0] + ".swatch.png"
+
+
 def name_taken(path: str) -> bool:
     """Whether writing ``path`` could replace a file: the image itself, or the
-    files written beside it (``stem.raw.ext`` with levels, ``stem_N.ext`` with
-    --save-every)."""
+    files written beside it (``stem.raw.ext`` with levels, ``stem.swatch.png`` for a
+    randomised style, ``stem_N.ext`` with --save-every)."""
     import glob
     stem, ext = os.path.splitext(path)
-    return (os.path.exists(path) or os.path.exists(f"{stem}.raw{ext}")
+    return (os.path.exists(path) or os.path.exists(f"{stem}.raw{ext}") or os.path.exists(swatch_path(path))
             or bool(glob.glob(f"{glob.escape(stem)}_[0-9]*{glob.escape(ext)}")))
 
 

@@ -20,7 +20,9 @@ MODELS = ("vgg19-caffe-q8", "torchvision-vgg19")
 MODES = ("none", "variant", "fantasy", "random")
 FANTASY_DRAWS = ("uniform", "normal", "signed-uniform")
 GRAM_SCALES = ("frobenius", "trace", "none")
+TARGETS = ("reachable", "raw")
 MULTI_LAYER_STYLE_WEIGHT = 100.0
+SWATCH_SIDE = 128  # the default swatch's side (at most --size): docs/quality.md
 
 # Default style weight when a single style layer is used: the weight at which that layer's style
 # loss from a blank start equals the five-layer default's (100 · Σ mean(G²) over relu1_1..relu5_1 /
@@ -76,8 +78,12 @@ class Options:
                                   "at --size.", metavar="SIZES")
     scale_iterations: Optional[int] = opt(None, "Iterations at each coarser scale (default: --iterations).")
     # --- initialisation and optimiser ---
-    init: str = opt("random", "Start image: 'random' (small noise), 'image' (the content) or a file path.",
-                    alias=("-init",), metavar="random|image|PATH")
+    init: Optional[str] = opt(
+        None, "Start image: 'random' (small noise), 'image' (the content) or a file path. Default (auto): the "
+        "content for randomised modes with reachable targets, else noise.", alias=("-init",),
+        metavar="random|image|PATH",
+        differs="neural-style starts from noise unless told; so does eigenstyle for plain runs and raw targets, "
+        "but a randomised style keeps the content far better from the content (docs/quality.md).")
     seed: Optional[int] = opt(None, "Seed for the random start image; drawn and recorded when not given.",
                               alias=("-seed",))
     optimizer: str = opt("lbfgs", "Optimiser.", alias=("-optimizer",), choices=("lbfgs", "adam"))
@@ -124,6 +130,13 @@ class Options:
                                          metavar="LAYERS")
     gram_scale: str = opt("frobenius", "Scale the randomised Gram to the original's Frobenius norm or trace "
                           "(or not at all), so the style weight keeps its meaning.", choices=GRAM_SCALES)
+    target: str = opt("reachable", "What a randomised run optimises against: reachable (synthesise the "
+                      "randomised style's texture first, the swatch, and use its Grams: keeps the content and a clean "
+                      "texture) or raw (the randomised Gram itself, as the seed article did: far-out, the content "
+                      "mostly lost).", choices=TARGETS)
+    swatch_size: Optional[int] = opt(None, "Side of the square swatch (the randomised style's picture), in "
+                                     "pixels; default: --size, at most 128.")
+    swatch_iterations: int = opt(100, "Iterations of the swatch synthesis.")
     variant_seed: Optional[int] = opt(None, "Seed of the randomisation, independent of --seed; drawn and "
                                       "recorded when not given.")
     levels: Optional[str] = opt(None, "Level adjustment: auto (0.5 % per-channel percentile stretch), a clip "
@@ -153,7 +166,7 @@ class Options:
 
         for name in ("init", "device", "model_file", "style_file", "levels"):  # recipes can hold anything
             value = getattr(self, name)
-            if (value is not None or name in ("init", "device")) and not isinstance(value, (str, os.PathLike)) \
+            if (value is not None or name == "device") and not isinstance(value, (str, os.PathLike)) \
                     or value == "":
                 raise EigenstyleError(f"--{_flag(name)} must be a non-empty text, got {value!r}")
         for name in ("normalize_gradients", "original_colors", "symmetric"):
@@ -200,7 +213,10 @@ class Options:
             raise EigenstyleError("--style-layers must name at least one layer")
         check_layers(self.content_layers, "--content-layers")
         check_layers(self.style_layers, "--style-layers")
-        for name in ("mode", "fantasy", "gram_scale"):
+        if self.swatch_size is not None:
+            positive_int("swatch_size", self.swatch_size, 16)
+        positive_int("swatch_iterations", self.swatch_iterations)
+        for name in ("mode", "fantasy", "gram_scale", "target"):
             choices = FIELDS[name].metadata["choices"]
             if getattr(self, name) not in choices:
                 raise EigenstyleError(f"--{_flag(name)} must be one of {', '.join(choices)}, "
@@ -236,6 +252,17 @@ class Options:
             return SINGLE_LAYER_STYLE_WEIGHT.get(self.style_layers[0], MULTI_LAYER_STYLE_WEIGHT)
         return MULTI_LAYER_STYLE_WEIGHT
 
+    def init_value(self) -> str:
+        """The start image in force (auto resolved): a randomised style reached through its swatch
+        starts from the content, which it then keeps (plain runs and raw targets: noise, as neural-style)."""
+        if self.init is not None:
+            return self.init
+        return "image" if self.mode != "none" and self.target == "reachable" else "random"
+
+    def swatch_side(self) -> int:
+        """The swatch's side in force (auto resolved)."""
+        return self.swatch_size if self.swatch_size is not None else min(self.size, SWATCH_SIDE)
+
     def levels_clip(self):
         """The clip percentage to apply, or None (mode-dependent default)."""
         from .levels import default_levels, parse_levels
@@ -256,7 +283,8 @@ class Options:
         unknown = set(data) - set(FIELDS)
         if unknown:
             raise EigenstyleError(f"recipe has options this version does not know: {', '.join(sorted(unknown))}")
-        data = {"conv": "direct", **data}  # recipes from before --conv ran direct convolutions
+        # recipes from before --conv ran direct convolutions; from before --target, raw targets
+        data = {"conv": "direct", "target": "raw", **data}
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()})
 
 

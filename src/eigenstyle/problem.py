@@ -13,7 +13,7 @@ import dataclasses
 import os
 import secrets
 from dataclasses import dataclass, field
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import torch
 from PIL import Image
@@ -42,6 +42,7 @@ class Problem:
     inputs: dict = field(default_factory=dict)  # recipe identity of content and styles
     base_style: dict = field(default_factory=dict)  # the style's own Grams, before randomisation
     report: dict = field(default_factory=dict)      # what the randomisation did, per layer
+    swatch: Optional[Image.Image] = None            # a picture of the randomised style (its swatch)
 
     @property
     def pre(self) -> Preprocessing:
@@ -131,7 +132,9 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
 
 
 def resolve_seeds(opts: Options) -> Options:
-    """Draw the seeds not given, so that the recipe can record them."""
+    """Draw the seeds not given, and settle the start image, so that the recipe can record them."""
+    if opts.init is None:
+        opts = opts.replace(init=opts.init_value())
     if opts.seed is None:
         opts = opts.replace(seed=secrets.randbits(63))
     if opts.mode != "none" and opts.variant_seed is None and opts.genome is None:
@@ -146,9 +149,14 @@ def vary(problem: Problem, opts: Options) -> Problem:
     if opts.style_weight is None:
         opts = opts.replace(style_weight=opts.style_weight_value())
     if opts.mode == "none":
-        return dataclasses.replace(problem, opts=opts, report={},
+        return dataclasses.replace(problem, opts=opts, report={}, swatch=None,
                                    targets=Targets(problem.targets.content, dict(problem.base_style)))
     r = Randomization(opts.mode, tuple(opts.spread), opts.fantasy, opts.symmetric, opts.strength,
                       opts.gram_scale, opts.genome or {"seed": opts.variant_seed})
     style, report = randomize_targets(problem.base_style, opts.random_layers or opts.style_layers, r)
-    return dataclasses.replace(problem, opts=opts, report=report, targets=Targets(problem.targets.content, style))
+    varied = dataclasses.replace(problem, opts=opts, report=report, swatch=None,
+                                 targets=Targets(problem.targets.content, style))
+    # Every randomised style gets its picture, the swatch; reachable targets also optimise against it.
+    from .swatch import with_swatch  # it runs the engine's loop, and the engine imports this module
+    check_size((opts.swatch_side(), opts.swatch_side()), problem.net, "the swatch (--swatch-size)")
+    return with_swatch(varied, use_as_target=opts.target == "reachable")

@@ -2,8 +2,10 @@
 
 A ``.safetensors`` file holding the (randomised) Gram target of each style
 layer as float32 [C, C], exactly as optimised against, plus metadata (source
-style hashes, weights identity, layers, mode, seeds, spread, strength). Loading
-checks every shape, value and the weights identity, and fails with one line.
+style hashes, weights identity, layers, mode, seeds, spread, strength) and, for
+a randomised style, its swatch (uint8 [H, W, 3] under the key ``swatch``: the
+style as a picture). Loading checks every shape, value and the weights identity,
+and fails with one line.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import os
 import tempfile
 
 import torch
+from PIL import Image
 
 from ._version import __version__
 from .errors import EigenstyleError
@@ -19,7 +22,8 @@ from .images import default_file_mode
 from .network import CHANNELS, LAYER_INDEX
 
 FORMAT = "eigenstyle-style"
-VERSION = 1
+VERSION = 2  # 2: may carry a swatch
+SWATCH = "swatch"
 
 
 def save_style(path: str, problem) -> str:
@@ -28,6 +32,9 @@ def save_style(path: str, problem) -> str:
     o = problem.opts
     tensors = {name: problem.targets.style[name][0].detach().to("cpu", torch.float32).contiguous()
                for name in o.style_layers}
+    if problem.swatch is not None:
+        import numpy as np
+        tensors[SWATCH] = torch.from_numpy(np.array(problem.swatch.convert("RGB"), dtype=np.uint8))
     meta = {
         "format": FORMAT, "version": VERSION, "eigenstyle": __version__,
         "styles": problem.inputs.get("styles", []), "style_file": problem.inputs.get("style_file"),
@@ -36,6 +43,7 @@ def save_style(path: str, problem) -> str:
         "fantasy": o.fantasy, "symmetric": o.symmetric, "strength": o.strength, "gram_scale": o.gram_scale,
         "random_layers": list(o.random_layers) if o.random_layers else None,
         "size": o.size, "style_scale": o.style_scale, "randomization": problem.report,
+        "target": o.target, "swatch_size": o.swatch_size, "swatch_iterations": o.swatch_iterations,
     }
     data = save(tensors, metadata={FORMAT: json.dumps(meta, sort_keys=True)})
     folder = os.path.dirname(os.path.abspath(path))
@@ -84,6 +92,10 @@ def load_style(path: str) -> tuple[dict, dict]:
     if version > VERSION:
         raise EigenstyleError(f"--style-file: {path} was written by a newer eigenstyle ({meta.get('eigenstyle')})")
     layers = meta.get("layers")
+    swatch = tensors.pop(SWATCH, None)
+    if swatch is not None and (swatch.dtype != torch.uint8 or swatch.ndim != 3 or swatch.shape[2] != 3
+                               or min(swatch.shape[:2]) < 1):
+        raise EigenstyleError(f"--style-file: {path}: its swatch is not an 8-bit RGB image")
     if not isinstance(layers, list) or not layers or not all(isinstance(n, str) for n in layers) \
             or len(set(layers)) != len(layers) or set(layers) != set(tensors):
         raise EigenstyleError(f"--style-file: {path}: its layers and tensors do not match")
@@ -98,4 +110,5 @@ def load_style(path: str) -> tuple[dict, dict]:
         grams[name] = g.unsqueeze(0)
     if not isinstance(meta.get("weights"), dict):
         raise EigenstyleError(f"--style-file: {path} does not record the network weights it was made with")
+    meta["swatch_image"] = None if swatch is None else Image.fromarray(swatch.numpy(), "RGB")
     return grams, meta

@@ -21,7 +21,8 @@ from .store import Store, new_id
 
 LAYER_COMPARISON = ("relu3_1", "relu3_2", "relu3_3", "relu3_4")
 SETTINGS = ("mode", "style_layers", "style_weight", "spread", "size", "iterations", "seed", "variant_seed",
-            "fantasy", "strength", "levels", "content_weight", "tv_weight", "init")
+            "fantasy", "strength", "levels", "content_weight", "tv_weight", "init", "target", "swatch_size",
+            "swatch_iterations")
 STARTS = ("random", "image")  # the studio's start images; a file path is never taken from a request
 OTHER_FIELDS = ("content", "style", "count", "amount", "a", "b")
 
@@ -69,17 +70,17 @@ def settings(body: dict, limits: Limits, base: Options | None = None) -> Options
             v = _tuple(k, v)
         elif k == "spread":
             v = _tuple(k, v, float)
-        elif k in ("size", "iterations", "seed", "variant_seed"):
+        elif k in ("size", "iterations", "seed", "variant_seed", "swatch_size", "swatch_iterations"):
             v = _number(k, v, int)
         elif k in ("style_weight", "strength", "content_weight", "tv_weight"):
             v = _number(k, v, float)
         values[k] = v
     opts = (base or Options()).replace(print_every=0, device="auto", **values).validate()
-    if opts.size > limits.max_size:
-        raise EigenstyleError(f"--size must be at most {limits.max_size} in the studio, got {opts.size}")
-    if opts.iterations > limits.max_iterations:
-        raise EigenstyleError(f"--iterations must be at most {limits.max_iterations} in the studio, "
-                              f"got {opts.iterations}")
+    for name, most in (("size", limits.max_size), ("swatch_size", limits.max_size),
+                       ("iterations", limits.max_iterations), ("swatch_iterations", limits.max_iterations)):
+        value = getattr(opts, name)
+        if value is not None and value > most:  # swatch_size None: auto
+            raise EigenstyleError(f"--{name.replace('_', '-')} must be at most {most} in the studio, got {value}")
     return opts
 
 

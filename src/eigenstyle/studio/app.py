@@ -208,6 +208,17 @@ async def result_image(request: Request):
     return _file(s.store.image_path(rec["id"]), "image/png", name)
 
 
+async def result_swatch(request: Request):
+    """A randomised result's style swatch (PNG, recipe embedded): usable as a style image."""
+    s = _studio(request)
+    rec = s.store.get_result(request.path_params["id"])
+    if not rec["swatch_url"]:
+        raise NotFound(f"result {rec['id'][:8]} has no style swatch (plain runs have none; a randomised "
+                       f"one has it once its image is saved)")
+    name = f"eigenstyle-{_slug(rec)}-{rec['id'][:8]}.swatch.png" if request.query_params.get("download") else None
+    return _file(s.store.swatch_path(rec["id"]), "image/png", name)
+
+
 async def result_preview(request: Request):
     s = _studio(request)
     rec = s.store.get_result(request.path_params["id"])
@@ -355,7 +366,7 @@ def create_app(workspace: str, **kwargs) -> Starlette:
         R("/api/results", list_results), R("/api/results/{id}", get_result),
         R("/api/results/{id}", delete_result, methods=["DELETE"]),
         R("/api/results/{id}/image", result_image), R("/api/results/{id}/preview", result_preview),
-        R("/api/results/{id}/style", result_style),
+        R("/api/results/{id}/swatch", result_swatch), R("/api/results/{id}/style", result_style),
         R("/api/results/{id}/star", star_result, methods=["POST"]),
         R("/api/results/{id}/mutate", _submitter(actions.mutate), methods=["POST"]),
         R("/api/results/{id}/refine", _submitter(actions.refine), methods=["POST"]),

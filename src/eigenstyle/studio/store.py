@@ -1,7 +1,8 @@
 """The workspace: a SQLite database plus image files, one folder.
 
 Layout: ``studio.sqlite3``; ``inputs/`` (re-encoded uploads and samples),
-``images/`` (results, recipe embedded), ``previews/`` (live previews, kept when a
+``images/`` (results, recipe embedded; a randomised result's style swatch beside
+it as ``ID.swatch.png``), ``previews/`` (live previews, kept when a
 run is cut off), ``styles/`` (style files made on request). Every file name is
 generated here (a random hex id plus a fixed suffix): nothing a request says
 ever becomes a path.
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 
+from .. import images
 from ..errors import EigenstyleError
 
 DB_NAME = "studio.sqlite3"
@@ -125,6 +127,10 @@ class Store:
     def image_path(self, result_id: str, raw: bool = False) -> str:
         return self.path("images", result_id, ".raw.png" if raw else ".png")
 
+    def swatch_path(self, result_id: str) -> str:
+        """A randomised result's style swatch, written by ``Result.save`` beside its image."""
+        return images.swatch_path(self.image_path(result_id))
+
     def preview_path(self, result_id: str) -> str:
         return self.path("previews", result_id, ".jpg")
 
@@ -209,7 +215,7 @@ class Store:
             row = self.db.execute("SELECT * FROM results WHERE id=?", (result_id,)).fetchone()
         if not row:
             raise NotFound("no such result")
-        return _result(row, recipe)
+        return self._result(row, recipe)
 
     def results(self, *, job_id=None, content_id=None, style_id=None, mode=None, starred=None,
                 limit: int = 500) -> list[dict]:
@@ -223,17 +229,25 @@ class Store:
         sql = "SELECT * FROM results" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY created DESC, idx ASC LIMIT ?"
         with self._lock:
-            return [_result(r) for r in self.db.execute(sql, (*args, limit))]
+            rows = self.db.execute(sql, (*args, limit)).fetchall()
+        return [self._result(r) for r in rows]
 
     def delete_result(self, result_id: str) -> None:
         with self._lock:
             self.db.execute("DELETE FROM results WHERE id=?", (result_id,))
-        for p in (self.image_path(result_id), self.image_path(result_id, raw=True),
+        for p in (self.image_path(result_id), self.image_path(result_id, raw=True), self.swatch_path(result_id),
                   self.preview_path(result_id), self.style_path(result_id)):
             try:
                 os.unlink(p)
             except FileNotFoundError:
                 pass
+
+    def _result(self, row, recipe: bool = False) -> dict:
+        d = _result(row, recipe)
+        # The swatch is written (atomically) before the image, so a finished image means a complete swatch.
+        has_swatch = d["image_url"] is not None and os.path.isfile(self.swatch_path(d["id"]))
+        d["swatch_url"] = f"/api/results/{d['id']}/swatch" if has_swatch else None
+        return d
 
 
 def _job(row) -> dict:

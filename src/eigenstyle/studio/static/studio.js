@@ -128,6 +128,7 @@ function renderTile(el, r) {
   const img = $("img", el), src = r.status === "done" && r.image_url ? `${r.image_url}?v=${r.iterations_done}` : r.preview_url;
   if (src && img.getAttribute("src") !== src) img.src = src;
   img.alt = r.label;
+  renderSwatch(el, r);
   const n = r.iterations_done || 0;
   const states = { queued: "queued", running: `${n}/${r.iterations}`, done: `${r.size} px · ${n} it`,
     interrupted: `interrupted at ${n}/${r.iterations}`, cancelled: "cancelled", failed: "failed" };
@@ -147,6 +148,18 @@ function renderTile(el, r) {
   }
   const star = $('[data-act="star"]', el); star.textContent = r.starred ? "★" : "☆"; star.classList.toggle("on", r.starred);
   el.classList.toggle("picked", state.pick === r.id);
+}
+
+// A randomised result's style swatch, inset in the frame's corner (only once the file exists).
+function renderSwatch(el, r) {
+  let sw = $("img.swatch", el);
+  if (!r.swatch_url) { if (sw) sw.remove(); return; }
+  if (!sw) {
+    sw = document.createElement("img");
+    sw.className = "swatch"; sw.alt = "style swatch"; sw.title = "style swatch";
+    $(".frame", el).append(sw);
+  }
+  if (sw.getAttribute("src") !== r.swatch_url) sw.src = r.swatch_url;
 }
 
 function progress(ev) {
@@ -212,6 +225,18 @@ function figure(r, caption) {
   return fig;
 }
 
+function swatchFigure(r) {
+  const fig = document.createElement("figure"), img = document.createElement("img"), cap = document.createElement("figcaption");
+  fig.className = "swatch";
+  img.src = r.swatch_url; img.alt = `style swatch of ${r.label}`; img.title = "style swatch";
+  const a = document.createElement("a");
+  a.href = `${r.swatch_url}?download=1`; a.download = ""; a.textContent = "PNG";
+  a.title = "download the swatch PNG (recipe embedded): usable as a style image";
+  cap.append("style swatch · ", a, " (usable as a style image)");
+  fig.append(img, cap);
+  return fig;
+}
+
 async function showResult(r) {
   const full = (await api("GET", `/api/results/${r.id}`)).result;
   const o = full.options, rec = full.recipe || {};
@@ -224,6 +249,7 @@ async function showResult(r) {
   const dl = document.createElement("dl"); dl.className = "details";
   for (const [k, v] of rows) { const dt = document.createElement("dt"), dd = document.createElement("dd"); dt.textContent = k; dd.textContent = v; dl.append(dt, dd); }
   const wrap = document.createElement("div"); wrap.className = "compare"; wrap.append(figure(full, full.label));
+  if (full.swatch_url) wrap.append(swatchFigure(full));
   openViewer(wrap, dl);
 }
 

@@ -1,0 +1,295 @@
+"""Would an artist keep it? Scores of each randomised mode against plain runs at the same settings.
+
+For each content/style pair and style-layer set, runs plain neural style (start seeds 0..P-1, its
+defaults: start from noise) and, for each configuration given (option overrides such as
+``target=raw`` or ``target=reachable,init=image``), variants, fantasies and random Grams (variant seeds
+1..N). Every result is scored on the image the artist gets (after level adjustment):
+
+* content kept: SSIM of the luminance against the content image (Gaussian window, sigma 1.5), the
+  correlation of their edge maps (Sobel magnitude after a sigma-1 blur), and the content loss
+  (relu4_2, neural-style's, one evaluator for all): each as a ratio to plain's mean;
+* clean: chroma speckle, the RMS of the high-pass (x minus its sigma-1 blur) of Cb and Cr: ratio to plain's;
+* diverse: mean pairwise distance within a group: mean colour (0-255), 4x4x4 colour histogram (L1),
+  and Grams (relu1_1..relu5_1, per-layer relative Frobenius distance, averaged), against plain runs
+  that differ only in their start seed;
+* on-style: the Gram distance from the result to its source style, over the distance between the
+  source style and the other paintings (starry_night, the_scream, shipwreck, woman-with-hat); < 1 means
+  nearer its own style than another painting is;
+* time: seconds per result (swatch included).
+
+    python benchmarks/quality.py --pair tubingen:starry_night --pair chelsea:the_scream \
+        --layers relu3_2 --layers default --config raw:target=raw --config reachable:target=reachable \
+        --size 256 --iterations 200 --table docs/quality-run.md --keep /tmp/quality
+"""
+import argparse
+import datetime
+import hashlib
+import itertools
+import json
+import os
+import platform
+import subprocess
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from eigenstyle import Options, __version__, engine
+from eigenstyle.explore import contact_sheet
+from eigenstyle.images import fit_size, load_rgb, resize, swatch_path
+from eigenstyle.losses import gram
+from eigenstyle.options import DEFAULT_STYLE_LAYERS
+from eigenstyle.targets import to_tensor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.path.join(HERE, "..", "..", "shared", "images")
+PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg", "woman-with-hat-matisse.jpg")
+GRAM_LAYERS = DEFAULT_STYLE_LAYERS
+
+
+def find(name, kind):
+    for ext in ("", ".jpg", ".png"):
+        path = os.path.join(SHARED, kind, name + ext)
+        if os.path.isfile(path):
+            return path
+    raise SystemExit(f"no {kind} image {name!r} in {SHARED}/{kind}")
+
+
+# ---------------------------------------------------------------- image measures
+def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Separable Gaussian blur of a 2-D array (reflect padding)."""
+    r = int(3 * sigma + 0.5)
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k = torch.tensor(k / k.sum())
+    x = torch.tensor(a, dtype=torch.float64)[None, None]
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="reflect"), k.view(1, 1, 1, -1))
+    x = F.conv2d(F.pad(x, (0, 0, r, r), mode="reflect"), k.view(1, 1, -1, 1))
+    return x[0, 0].numpy()
+
+
+def luminance(im) -> np.ndarray:
+    return np.asarray(im.convert("L"), dtype=np.float64)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM of two 0-255 grey images (Wang et al. 2004, Gaussian window sigma 1.5)."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_a, mu_b = _blur(a, 1.5), _blur(b, 1.5)
+    va = _blur(a * a, 1.5) - mu_a ** 2
+    vb = _blur(b * b, 1.5) - mu_b ** 2
+    cov = _blur(a * b, 1.5) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (va + vb + c2))
+    return float(s.mean())
+
+
+def edges(a: np.ndarray) -> np.ndarray:
+    b = _blur(a, 1.0)
+    gx = b[1:-1, 2:] - b[1:-1, :-2]
+    gy = b[2:, 1:-1] - b[:-2, 1:-1]
+    return np.hypot(gx, gy)
+
+
+def edge_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(edges(a).ravel(), edges(b).ravel())[0, 1])
+
+
+def chroma_noise(im) -> float:
+    """RMS of the fine-scale (sigma-1 high-pass) part of Cb and Cr: coloured speckle."""
+    ycc = np.asarray(im.convert("YCbCr"), dtype=np.float64)
+    return float(np.sqrt(np.mean([np.mean((ycc[..., c] - _blur(ycc[..., c], 1.0)) ** 2) for c in (1, 2)])))
+
+
+def palette(im):
+    p = np.asarray(im.convert("RGB"), dtype=np.float64).reshape(-1, 3)
+    return p.mean(0), np.histogramdd(p, bins=(4, 4, 4), range=[(0, 256)] * 3)[0].ravel() / len(p)
+
+
+def gram_distance(ga: dict, gb: dict) -> float:
+    """Per-layer ‖Ga − Gb‖ / mean(‖Ga‖, ‖Gb‖), averaged over the layers."""
+    d = []
+    for k in GRAM_LAYERS:
+        na, nb = torch.linalg.matrix_norm(ga[k]), torch.linalg.matrix_norm(gb[k])
+        d.append(float(torch.linalg.matrix_norm(ga[k] - gb[k]) / (0.5 * (na + nb))))
+    return float(np.mean(d))
+
+
+def pairwise(items, dist) -> float:
+    pairs = list(itertools.combinations(items, 2))
+    return float(np.mean([dist(a, b) for a, b in pairs])) if pairs else float("nan")
+
+
+# ---------------------------------------------------------------- runs
+class Evaluator:
+    """One network to relu5_1 and the content's relu4_2 features at the run size."""
+
+    def __init__(self, content, size):
+        opts = Options(size=size, iterations=1, seed=0, print_every=0, conv="direct").validate()
+        self.problem = engine.prepare(content, [content], opts)
+        self.hw = self.problem.content.size
+
+    @torch.no_grad()
+    def grams(self, im) -> dict:
+        feats = self.problem.net(to_tensor(im, self.problem.pre))
+        return {k: gram(feats[k])[0].double() for k in GRAM_LAYERS}
+
+    @torch.no_grad()
+    def content_loss(self, im) -> float:
+        feats = self.problem.net(to_tensor(resize(im, self.hw), self.problem.pre))
+        return float((feats["relu4_2"] - self.problem.targets.content["relu4_2"]).pow(2).mean())
+
+
+def score(ev, content_im, im, seconds) -> dict:
+    lum = luminance(content_im)
+    return {"ssim": ssim(luminance(im), lum), "edges": edge_correlation(luminance(im), lum),
+            "content": ev.content_loss(im), "chroma": chroma_noise(im), "palette": palette(im),
+            "grams": ev.grams(im), "seconds": seconds, "image": im}
+
+
+def run(base, opts, cache=None, key=""):
+    """(image, seconds, swatch) of one run; with ``cache``, a run done before with the same
+    inputs and options is read back instead (its time as measured then)."""
+    if cache:
+        name = hashlib.sha256((key + json.dumps(opts.to_dict(), sort_keys=True)).encode()).hexdigest()[:20]
+        path = os.path.join(cache, name + ".png")
+        if os.path.exists(path) and os.path.exists(path + ".json"):
+            with open(path + ".json") as f:
+                seconds = json.load(f)["seconds"]
+            sw = swatch_path(path)
+            return (Image.open(path).convert("RGB"), seconds,
+                    Image.open(sw).convert("RGB") if os.path.exists(sw) else None)
+    started = time.perf_counter()
+    problem = engine.vary(base, opts)
+    result = engine.run_batch([problem])[0]
+    seconds = time.perf_counter() - started
+    if cache:
+        os.makedirs(cache, exist_ok=True)
+        result.save(path)
+        with open(path + ".json", "w") as f:
+            json.dump({"seconds": seconds}, f)
+    return result.image, seconds, problem.swatch
+
+
+def parse_config(text):
+    name, _, spec = text.partition(":")
+    values = {}
+    for item in filter(None, spec.split(",")):
+        k, v = item.split("=")
+        for kind in (int, float):
+            try:
+                v = kind(v)
+                break
+            except ValueError:
+                pass
+        if isinstance(v, str) and "+" in v:
+            v = tuple(p for p in v.split("+") if p)
+        if isinstance(v, str) and v == "None":
+            v = None
+        values[k] = v
+    return name, values
+
+
+def group_row(scores, plain, style_dist) -> dict:
+    ref = {k: np.mean([s[k] for s in plain]) for k in ("ssim", "edges", "content", "chroma")}
+    row = {k: np.mean([s[k] for s in scores]) / ref[k] for k in ref}
+    row["abs_ssim"] = np.mean([s["ssim"] for s in scores])
+    row["colour"] = pairwise([s["palette"][0] for s in scores], lambda a, b: np.abs(a - b).mean())
+    row["hist"] = pairwise([s["palette"][1] for s in scores], lambda a, b: np.abs(a - b).sum())
+    row["gramdiv"] = pairwise([s["grams"] for s in scores], gram_distance)
+    row["onstyle"] = np.mean([s["on_style"] for s in scores]) / style_dist
+    row["seconds"] = np.mean([s["seconds"] for s in scores])
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pair", action="append", help="CONTENT:STYLE names in shared/images (repeat)")
+    ap.add_argument("--layers", action="append", help="style layers, comma-separated, or 'default' (repeat)")
+    ap.add_argument("--config", action="append", help="NAME:key=value,... option overrides for randomised runs")
+    ap.add_argument("--modes", default="variant:4,fantasy:2,random:1", help="MODE:COUNT,...")
+    ap.add_argument("--plain", type=int, default=3, help="plain runs (start seeds 0..P-1)")
+    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--iterations", type=int, default=200)
+    ap.add_argument("--table", help="append the markdown table to this file")
+    ap.add_argument("--keep", help="save every result and a sheet per group in this folder")
+    ap.add_argument("--cache", help="reuse results (and their times) of identical runs saved in this folder")
+    args = ap.parse_args()
+    pairs = [p.split(":") for p in (args.pair or ["tubingen:starry_night"])]
+    layer_sets = [DEFAULT_STYLE_LAYERS if s == "default" else tuple(s.split(",")) for s in (args.layers or ["relu3_2"])]
+    configs = [parse_config(c) for c in (args.config or ["raw:target=raw"])]
+    modes = [(m, int(n)) for m, n in (x.split(":") for x in args.modes.split(","))]
+    started = time.perf_counter()
+    lines = []
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
+    for layers in layer_sets:
+        rows = {}  # (config, mode) -> list of per-pair rows
+        for content_name, style_name in pairs:
+            content, style = find(content_name, "content"), find(style_name, "style")
+            common = Options(size=args.size, iterations=args.iterations, style_layers=layers, seed=0,
+                             print_every=0).validate()
+            ev = Evaluator(content, args.size)
+            content_im = ev.problem.content
+            style_grams = ev.grams(resize(load_rgb(style), fit_size(*load_rgb(style).size, args.size)))
+            others = [ev.grams(resize(load_rgb(p), fit_size(*load_rgb(p).size, args.size)))
+                      for p in (os.path.join(SHARED, "style", n) for n in PAINTINGS) if os.path.basename(p) != os.path.basename(style)]
+            style_dist = float(np.mean([gram_distance(style_grams, o) for o in others]))
+            base = engine.prepare(content, [style], common)
+            groups = {("plain", "none"): [common.replace(seed=s) for s in range(args.plain)]}
+            for cname, over in configs:
+                for mode, n in modes:
+                    groups[(cname, mode)] = [common.replace(mode=mode, variant_seed=s + 1, **over).validate()
+                                             for s in range(n)]
+            plain = None
+            for key, runs in groups.items():
+                scores, swatches = [], []
+                for o in runs:
+                    o = o.replace(init=o.init_value())  # as recipes record it (and as the cache keys it)
+                    im, secs, sw = run(base, o, args.cache, f"{content}|{style}|")
+                    s = score(ev, content_im, im, secs)
+                    s["on_style"] = gram_distance(s["grams"], style_grams)
+                    scores.append(s)
+                    swatches.append(sw)
+                if plain is None:
+                    plain = scores
+                row = group_row(scores, plain, style_dist)
+                rows.setdefault(key, []).append(row)
+                print(f"[{time.perf_counter() - started:6.0f} s] {'+'.join(layers) if len(layers) < 5 else 'five layers'} "
+                      f"{content_name}/{style_name} {key[0]}/{key[1]}: " +
+                      ", ".join(f"{k} {v:.3g}" for k, v in row.items()), flush=True)
+                if args.keep:
+                    os.makedirs(args.keep, exist_ok=True)
+                    tag = f"{'-'.join(layers) if len(layers) < 5 else 'five'}-{content_name}-{style_name}-{key[0]}-{key[1]}"
+                    tiles = [(s["image"], f"{key[1]} {i}") for i, s in enumerate(scores)]
+                    tiles += [(sw, f"swatch {i}") for i, sw in enumerate(swatches) if sw is not None]
+                    contact_sheet(tiles, columns=4, width=256).save(os.path.join(args.keep, tag + ".png"))
+        lines += table(rows, layers, pairs, args, commit, time.perf_counter() - started)
+    text = "\n".join(lines)
+    print(text)
+    if args.table:
+        with open(args.table, "a", encoding="utf-8") as f:
+            f.write(text + "\n")
+
+
+def table(rows, layers, pairs, args, commit, elapsed):
+    plain = rows[("plain", "none")]
+    ref = {k: np.mean([r[k] for r in plain]) for k in ("colour", "hist", "gramdiv")}
+    out = ["", f"### {'style layer ' + ','.join(layers) if len(layers) < 5 else 'five style layers (relu1_1..relu5_1)'}",
+           "", f"{datetime.date.today()}, commit {commit}, {platform.machine()} ({os.cpu_count()} cores), eigenstyle "
+           f"{__version__}, torch {torch.__version__}; {args.size} px, {args.iterations} iterations; pairs "
+           f"{', '.join(':'.join(p) for p in pairs)}; plain: {args.plain} start seeds; {elapsed:.0f} s so far. "
+           f"Ratios are to plain (mean over the pairs); diversity ratios are to the plain runs' own spread.", "",
+           "| config | mode | SSIM (abs) | SSIM × | edges × | content loss × | chroma noise × | colour div × "
+           "| histogram div × | Gram div × | on-style | s/result |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (cname, mode), rs in rows.items():
+        m = {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
+        div = [m[k] / ref[k] if ref[k] > 0 else float("nan") for k in ("colour", "hist", "gramdiv")]
+        out.append(f"| {cname} | {mode} | {m['abs_ssim']:.3f} | {m['ssim']:.2f} | {m['edges']:.2f} | "
+                   f"{m['content']:.2f} | {m['chroma']:.2f} | {div[0]:.1f} | {div[1]:.1f} | {div[2]:.1f} | "
+                   f"{m['onstyle']:.2f} | {m['seconds']:.0f} |")
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""Reachable targets: a randomised style as a picture (its swatch), and the swatch's Grams as the target.
+
+A randomised Gram G' is in general no Gram that a ReLU network can produce (its entries can be
+negative, its layers disagree with each other), so the optimiser never reaches it: the residual
+swamps the content term and the run ends as a spiky texture without the content (measured in
+docs/quality.md). Synthesising the texture of G' alone first (content weight 0, a small square
+image) finds the nearest texture the network *can* make; that texture is the swatch, a picture of
+the new style, and its Grams are those of a real image, so they are reachable at any size (a larger
+image can tile it). The run then optimises against them as against an ordinary style image.
+
+The swatch's noise is seeded from the genome's root, so one variant has one swatch whatever ``--seed``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+import torch
+
+from .errors import EigenstyleError
+from .losses import gram
+from .targets import Targets, to_pil, to_tensor
+
+
+def swatch_seed(genome: dict) -> int:
+    """The swatch's start-noise seed: from the genome's root (the first ancestor's seed), so that
+    a child keeps its parent's noise and differs from it only as much as its Gram target does
+    (a mutation of amount 0, or an in-between at t = 0, gives the parent's swatch again)."""
+    while "seed" not in genome or "mutate" in genome:
+        genome = genome["between"][0] if "between" in genome else genome["mutate"]
+    digest = hashlib.sha256(json.dumps({"seed": int(genome["seed"])}).encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+def synthesize(problem, size: int, iterations: int, seed: int) -> torch.Tensor:
+    """Texture synthesis against ``problem``'s style targets: a [1, 3, size, size] image in network units."""
+    from .engine import initial_image, optimise  # the one optimisation loop (engine imports this module's caller)
+    o = problem.opts.replace(content_layers=(), content_weight=0.0, iterations=iterations, init="random",
+                             save_every=0, print_every=0, scales=None)
+    shape = (1, 3, size, size)
+    p = dataclasses.replace(problem, opts=o, content_tensor=problem.content_tensor.new_zeros(shape),
+                            targets=Targets({}, problem.targets.style))
+    x, _, done, interrupted, error = optimise(p, initial_image(p, seed))
+    if interrupted:
+        raise KeyboardInterrupt
+    if error or not done:
+        raise EigenstyleError(f"the swatch synthesis failed ({error}); try --target raw")
+    return x
+
+
+def with_swatch(problem, use_as_target: bool):
+    """``problem`` with its swatch, and (``use_as_target``) its style targets replaced by the swatch's Grams.
+
+    Every style layer takes the swatch's Gram (also those left unrandomised), so the layers
+    agree with each other as a real image's do. The report records, per layer, how far the
+    swatch got from G' (relative Frobenius error): large values mean a far-out G'."""
+    o = problem.opts
+    x = synthesize(problem, o.swatch_side(), o.swatch_iterations, swatch_seed(o.genome or {"seed": o.variant_seed}))
+    picture = to_pil(x, problem.pre)[0]
+    with torch.no_grad():  # the Grams of the 8-bit picture itself: the swatch PNG as a style image gives these
+        feats = problem.net(to_tensor(picture, problem.pre, x.device))
+    style, report = {}, {k: dict(v) for k, v in problem.report.items()}
+    for name in o.style_layers:
+        g, target = gram(feats[name]).detach(), problem.targets.style[name]
+        style[name] = g.to(target.dtype)
+        err = torch.linalg.matrix_norm(g[0].double() - target[0].double()) / torch.linalg.matrix_norm(target[0].double())
+        report.setdefault(name, {})["swatch_error"] = round(float(err), 4)
+    targets = Targets(problem.targets.content, style) if use_as_target else problem.targets
+    return dataclasses.replace(problem, targets=targets, report=report, swatch=picture)
+

@@ -1,0 +1,99 @@
+"""Reachable targets and swatches: the randomised style as a picture, and its Grams as the target."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import eigenstyle
+from eigenstyle import Options, engine
+from eigenstyle.images import name_taken, read_embedded_recipe, swatch_path
+from eigenstyle.losses import gram
+from eigenstyle.recipe import parse
+from eigenstyle.stylefile import load_style
+from eigenstyle.targets import to_tensor
+
+from conftest import SMALL
+
+LAYERS = ("relu2_1", "relu3_2")
+FAST = dict(SMALL, style_layers=LAYERS, swatch_iterations=8)
+
+
+@pytest.fixture(scope="module")
+def base(content_path, style_path):
+    return engine.prepare(content_path, [style_path], Options(**FAST).validate())
+
+
+def grams_of(problem, im):
+    with torch.no_grad():
+        feats = problem.net(to_tensor(im, problem.pre))
+    return {k: gram(feats[k]) for k in problem.opts.style_layers}
+
+
+def test_reachable_targets_are_the_grams_of_the_swatch_picture(base):
+    p = engine.vary(base, base.opts.replace(mode="variant", variant_seed=4, target="reachable"))
+    assert p.swatch.size == (48, 48)  # auto: --size, at most 128
+    own = grams_of(p, p.swatch)
+    for k in LAYERS:  # the 8-bit picture's own Grams: the swatch PNG, given as a style image, gives the same
+        torch.testing.assert_close(p.targets.style[k], own[k], rtol=1e-5, atol=1e-9)
+        assert 0 < p.report[k]["swatch_error"] < 2
+    raw = engine.vary(base, base.opts.replace(mode="variant", variant_seed=4, target="raw"))
+    for k in LAYERS:  # reachable targets are a real image's Grams, not G'
+        assert not torch.allclose(raw.targets.style[k], p.targets.style[k], rtol=1e-2)
+        assert float(raw.targets.style[k].min()) < 0 <= float(p.targets.style[k].min())
+
+
+def test_raw_targets_are_g_prime_and_still_come_with_a_swatch(base):
+    from eigenstyle.randomize import Randomization, randomize_targets
+    o = base.opts.replace(mode="fantasy", variant_seed=2, target="raw", swatch_size=32)
+    p = engine.vary(base, o)
+    expected, _ = randomize_targets(base.base_style, LAYERS, Randomization("fantasy", genome={"seed": 2}))
+    for k in LAYERS:
+        torch.testing.assert_close(p.targets.style[k], expected[k])
+    assert p.swatch.size == (32, 32)
+
+
+def test_the_swatch_depends_on_the_genome_only(base):
+    a = engine.vary(base, base.opts.replace(mode="variant", variant_seed=7, seed=1))
+    b = engine.vary(base, base.opts.replace(mode="variant", variant_seed=7, seed=99))
+    c = engine.vary(base, base.opts.replace(mode="variant", variant_seed=8, seed=1))
+    assert np.array_equal(np.asarray(a.swatch), np.asarray(b.swatch))
+    assert not np.array_equal(np.asarray(a.swatch), np.asarray(c.swatch))
+    plain = engine.vary(base, base.opts.replace(mode="none"))
+    assert plain.swatch is None
+
+
+def test_a_result_saves_its_swatch_with_the_recipe_and_reproduces(content_path, style_path, tmp_path):
+    out = tmp_path / "v.png"
+    r = eigenstyle.stylize(content_path, style_path, Options(**FAST), mode="variant", variant_seed=3,
+                           output=str(out), save_style=str(tmp_path / "v.safetensors"))
+    sw = swatch_path(str(out))
+    assert sw == str(tmp_path / "v.swatch.png") and name_taken(str(tmp_path / "v.png"))
+    os_rename = tmp_path / "moved.png"
+    out.rename(os_rename)
+    assert name_taken(str(out))  # the swatch alone still holds the name: nothing is replaced
+    recipe = parse(read_embedded_recipe(sw))
+    assert recipe["picture"] == "swatch" and recipe["options"]["target"] == "reachable"
+    assert np.array_equal(np.asarray(Image.open(sw).convert("RGB")), np.asarray(r.swatch))
+    again = eigenstyle.reproduce(str(os_rename))
+    assert np.array_equal(np.asarray(again.image), np.asarray(Image.open(os_rename).convert("RGB")))
+    assert np.array_equal(np.asarray(again.swatch), np.asarray(r.swatch))
+    grams, meta = load_style(str(tmp_path / "v.safetensors"))
+    assert np.array_equal(np.asarray(meta["swatch_image"]), np.asarray(r.swatch))
+    assert meta["target"] == "reachable" and set(grams) == set(LAYERS)
+
+
+def test_recipes_from_before_the_target_option_reproduce_raw_targets():
+    old = Options(**FAST).replace(mode="variant", variant_seed=1).to_dict()
+    for key in ("target", "swatch_size", "swatch_iterations"):
+        old.pop(key)
+    assert Options.from_dict(old).target == "raw"
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(target="nearest"), "--target must be one of reachable, raw"),
+    (dict(swatch_size=8), "--swatch-size must be an integer >= 16"),
+    (dict(swatch_iterations=0), "--swatch-iterations must be an integer >= 1"),
+])
+def test_bad_swatch_options(changes, message):
+    with pytest.raises(eigenstyle.EigenstyleError, match=message):
+        Options(**FAST).replace(**changes).validate()
