@@ -209,6 +209,7 @@ def main():
     ap.add_argument("--config", action="append", help="NAME:key=value,... option overrides for randomised runs")
     ap.add_argument("--modes", default="variant:4,fantasy:2,random:1", help="MODE:COUNT,...")
     ap.add_argument("--plain", type=int, default=3, help="plain runs (start seeds 0..P-1)")
+    ap.add_argument("--plain-image", action="store_true", help="also a plain run started from the content")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--iterations", type=int, default=200)
     ap.add_argument("--table", help="append the markdown table to this file")
@@ -236,6 +237,8 @@ def main():
             style_dist = float(np.mean([gram_distance(style_grams, o) for o in others]))
             base = engine.prepare(content, [style], common)
             groups = {("plain", "none"): [common.replace(seed=s) for s in range(args.plain)]}
+            if args.plain_image:  # the fairer reference for runs that start from the content
+                groups[("plain from the content", "none")] = [common.replace(init="image")]
             for cname, over in configs:
                 for mode, n in modes:
                     groups[(cname, mode)] = [common.replace(mode=mode, variant_seed=s + 1, **over).validate()

@@ -156,6 +156,9 @@ def report(result, output: str) -> int:
     loss = result.recipe["losses"]
     print(f"wrote {output} ({done} iterations, loss {loss['total']:.4g}, {result.recipe['elapsed_s']:.1f} s, "
           f"peak memory {result.recipe['peak_memory_mb']:.0f} MB)")
+    if result.swatch is not None:
+        from .images import swatch_path
+        print(f"wrote {swatch_path(output)} (the randomised style's swatch)")
     return 0
 
 
