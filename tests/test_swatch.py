@@ -97,3 +97,32 @@ def test_recipes_from_before_the_target_option_reproduce_raw_targets():
 def test_bad_swatch_options(changes, message):
     with pytest.raises(eigenstyle.EigenstyleError, match=message):
         Options(**FAST).replace(**changes).validate()
+
+
+def test_random_layers_leave_the_others_alone_unless_the_swatch_sets_them(base):
+    o = base.opts.replace(mode="variant", variant_seed=5, random_layers=("relu3_2",))
+    raw = engine.vary(base, o.replace(target="raw"))
+    assert torch.equal(raw.targets.style["relu2_1"], base.base_style["relu2_1"])
+    assert not torch.allclose(raw.targets.style["relu3_2"], base.base_style["relu3_2"], rtol=1e-2)
+    # only the randomised layer has a randomisation report; every layer says how far the swatch got
+    assert "negative_fraction" in raw.report["relu3_2"] and "negative_fraction" not in raw.report["relu2_1"]
+    assert all("swatch_error" in raw.report[k] for k in LAYERS)
+    reach = engine.vary(base, o.replace(target="reachable"))
+    own = grams_of(reach, reach.swatch)  # every layer from the one swatch: layers that agree with each other
+    for k in LAYERS:
+        torch.testing.assert_close(reach.targets.style[k], own[k], rtol=1e-5, atol=1e-9)
+
+
+def test_an_old_raw_recipe_reproduces_pixel_for_pixel(content_path, style_path, tmp_path):
+    """A recipe written before --target (no target or swatch keys, an explicit start) still gives its image."""
+    from eigenstyle.images import save_atomic
+    from eigenstyle.recipe import dumps
+    made = eigenstyle.stylize(content_path, style_path, Options(**FAST), mode="variant", variant_seed=6,
+                              target="raw", init="random")
+    old = dict(made.recipe, options={k: v for k, v in made.recipe["options"].items()
+                                     if k not in ("target", "swatch_size", "swatch_iterations")})
+    path = str(tmp_path / "old.png")
+    save_atomic(made.image, path, dumps(old))
+    again = eigenstyle.reproduce(path)
+    assert again.recipe["options"]["target"] == "raw"
+    assert np.array_equal(np.asarray(again.image), np.asarray(made.image))
