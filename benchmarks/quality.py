@@ -288,8 +288,9 @@ def table(rows, layers, pairs, args, commit, elapsed):
     for (cname, mode), rs in rows.items():
         m = {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
         div = [m[k] / ref[k] if ref[k] > 0 else float("nan") for k in ("colour", "hist", "gramdiv")]
+        shown = ["–" if np.isnan(d) else f"{d:.1f}" for d in div]  # a group of one has no spread
         out.append(f"| {cname} | {mode} | {m['abs_ssim']:.3f} | {m['ssim']:.2f} | {m['edges']:.2f} | "
-                   f"{m['content']:.2f} | {m['chroma']:.2f} | {div[0]:.1f} | {div[1]:.1f} | {div[2]:.1f} | "
+                   f"{m['content']:.2f} | {m['chroma']:.2f} | {shown[0]} | {shown[1]} | {shown[2]} | "
                    f"{m['onstyle']:.2f} | {m['seconds']:.0f} |")
     return out
 
