@@ -182,8 +182,12 @@ def parse_config(text):
                 break
             except ValueError:
                 pass
-        if isinstance(v, str) and "+" in v:
+        if isinstance(v, str) and "+" in v:  # a list: layers, or numbers such as a spread
             v = tuple(p for p in v.split("+") if p)
+            try:
+                v = tuple(float(p) for p in v)
+            except ValueError:
+                pass
         if isinstance(v, str) and v == "None":
             v = None
         values[k] = v
