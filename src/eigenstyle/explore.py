@@ -95,7 +95,9 @@ def run_all(content, styles, runs: list[tuple[Options, str]], out_dir: str, stem
     if batch_size < 1:
         raise EigenstyleError(f"--batch-size must be >= 1, got {batch_size}")
     first = runs[0][0]
-    problem = prepare(content, styles, first)  # bad inputs fail here, before anything is written
+    # Bad inputs fail here, before anything is written. Prepared plain (mode none): each run's
+    # randomisation and swatch are made by vary() below, not twice for the first run.
+    problem = prepare(content, styles, first.replace(mode="none"))
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -111,7 +113,7 @@ def run_all(content, styles, runs: list[tuple[Options, str]], out_dir: str, stem
     for batch in batches:
         opts = batch[0][0]
         if tuple(opts.style_layers) != tuple(problem.opts.style_layers) or opts.style_scale != first.style_scale:
-            problem = prepare(content, styles, opts)
+            problem = prepare(content, styles, opts.replace(mode="none"))
         paths = []
         for o, label in batch:
             name = label.split(" (")[0].replace(" ", "-").replace("=", "")

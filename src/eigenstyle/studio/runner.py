@@ -59,7 +59,8 @@ def run_job(job: Job, device: str, q: JobQueue) -> None:
         opts = [r.options.replace(device=device) if explicit else r.options for r in group]
         k = tuple(getattr(opts[0], f) for f in _PREP_FIELDS)
         if k != key:
-            problem, key = engine.prepare(content, [style], opts[0]), k
+            # plain: each run's randomisation and swatch come from vary() below, made once
+            problem, key = engine.prepare(content, [style], opts[0].replace(mode="none")), k
         problems = [engine.vary(problem, o) for o in opts]
         now = time.time()
         for r in group:
