@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from eigenstyle import Options, engine, images, network, targets
+from eigenstyle.files import atomic_path
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = tuple(f"relu{b}_1" for b in range(1, 6))
@@ -109,9 +110,8 @@ def neural_style_model_file(cache_dir: str | None = None) -> str:
                          "give another --cache-dir")
     if not os.path.isfile(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        torch.save(weights.state, tmp)
-        os.replace(tmp, path)
+        with atomic_path(path, ".pth", fsync=False) as tmp:
+            torch.save(weights.state, tmp)
     return path
 
 

@@ -11,6 +11,7 @@ import errno
 import os
 import resource
 import signal
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import corpus
 from conftest import run_cli
 from eigenstyle import cli, images
 from eigenstyle.errors import EigenstyleError
+from eigenstyle.files import atomic_path, default_file_mode
 from eigenstyle.images import save_atomic
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -302,6 +304,24 @@ def test_interrupted_write_keeps_the_previous_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         save_atomic(Image.new("RGB", (8, 8)), str(out), "{}")
     assert out.read_bytes() == b"previous result" and sorted(os.listdir(tmp_path)) == ["out.png"]
+
+
+def test_atomic_path_leaves_the_previous_file_or_the_new_one_and_no_temporary_file(tmp_path):
+    """The one atomic writer behind images, style files, the weight cache and the studio's previews."""
+    out = tmp_path / "f.bin"
+    out.write_bytes(b"previous")
+    for failure in (KeyboardInterrupt, ValueError, OSError):
+        with pytest.raises(failure):
+            with atomic_path(str(out), ".bin", fsync=False) as tmp:
+                with open(tmp, "wb") as f:
+                    f.write(b"half")
+                raise failure
+        assert out.read_bytes() == b"previous" and sorted(os.listdir(tmp_path)) == ["f.bin"]
+    with atomic_path(str(out), ".bin") as tmp:
+        with open(tmp, "wb") as f:
+            f.write(b"new")
+    assert out.read_bytes() == b"new" and sorted(os.listdir(tmp_path)) == ["f.bin"]
+    assert stat.S_IMODE(os.stat(out).st_mode) == default_file_mode()
 
 
 def test_existing_style_file_is_kept(content_path, style_path, tmp_path, capsys):

@@ -13,8 +13,9 @@ disables it.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Callable, Optional
+
+from .files import atomic_path
 
 FORMAT = "1"  # bump when the cached layout changes
 
@@ -62,17 +63,10 @@ def _read(path: str, source_sha256: str, check) -> Optional[dict]:
 
 def _write(path: str, state: dict, source_sha256: str) -> None:
     from safetensors.torch import save_file
-    tmp = None
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=os.path.dirname(path))
-        os.close(fd)
-        save_file({k: v.contiguous() for k, v in state.items()}, tmp,
-                  metadata={"source_sha256": source_sha256, "format": FORMAT})
-        os.replace(tmp, path)
-        tmp = None
+        with atomic_path(path, ".safetensors", prefix=".tmp-", fsync=False) as tmp:
+            save_file({k: v.contiguous() for k, v in state.items()}, tmp,
+                      metadata={"source_sha256": source_sha256, "format": FORMAT})
     except Exception:  # read-only home, full disk (safetensors raises its own error type): run without the cache
         pass
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)

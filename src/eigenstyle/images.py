@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, PngImagePlugin
 
 from .errors import EigenstyleError
+from .files import atomic_path
 
 RECIPE_KEY = "eigenstyle-recipe"
 # Refuse decompression bombs before decoding. 100 megapixels is more than any camera photo
@@ -194,11 +195,8 @@ def save_atomic(im: Image.Image, path: str, recipe_json: str | None = None) -> s
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".png", ".jpg", ".jpeg"):
         raise EigenstyleError(f"output: {path}: use a .png, .jpg or .jpeg file name")
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".eigenstyle-", suffix=ext)
-        with os.fdopen(fd, "wb") as f:
+        with atomic_path(path, ext) as tmp, open(tmp, "wb") as f:
             if ext == ".png":
                 info = PngImagePlugin.PngInfo()
                 if recipe_json is not None:
@@ -207,17 +205,9 @@ def save_atomic(im: Image.Image, path: str, recipe_json: str | None = None) -> s
             else:
                 kwargs = {"comment": (RECIPE_KEY + ":" + recipe_json).encode()} if recipe_json else {}
                 im.save(f, "JPEG", quality=95, **kwargs)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, default_file_mode())  # mkstemp makes 0600 files; outputs are ordinary files
-        os.replace(tmp, path)
     except OSError as e:
-        _unlink_quietly(tmp)
         kept = "the previous file is kept unchanged" if os.path.exists(path) else "nothing was written"
         raise EigenstyleError(f"could not write {path}: {e.strerror or e}; {kept}") from None
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
     return path
 
 
@@ -237,18 +227,3 @@ def read_embedded_recipe(path: str) -> str | None:
         return comment[len(RECIPE_KEY) + 1:].decode("utf-8", "replace")
     return None
 
-
-def default_file_mode() -> int:
-    """0666 less the process umask, as open() would give."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _unlink_quietly(path: str | None) -> None:
-    if path is None:
-        return
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

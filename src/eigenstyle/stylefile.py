@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import torch
 from PIL import Image
 
 from ._version import __version__
 from .errors import EigenstyleError
-from .images import default_file_mode
+from .files import atomic_path
 from .network import CHANNELS, LAYER_INDEX
 
 FORMAT = "eigenstyle-style"
@@ -46,23 +45,12 @@ def save_style(path: str, problem) -> str:
         "target": o.target, "swatch_size": o.swatch_size, "swatch_iterations": o.swatch_iterations,
     }
     data = save(tensors, metadata={FORMAT: json.dumps(meta, sort_keys=True)})
-    folder = os.path.dirname(os.path.abspath(path))
     if not path.endswith(".safetensors"):
         raise EigenstyleError(f"--save-style: use a .safetensors file name, got {path}")
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".eigenstyle-", suffix=".safetensors")
-        with os.fdopen(fd, "wb") as f:
+        with atomic_path(path, ".safetensors") as tmp, open(tmp, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, default_file_mode())
-        os.replace(tmp, path)
-    except BaseException as e:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)  # never leave a half-written temporary file behind
-        if not isinstance(e, OSError):
-            raise
+    except OSError as e:
         kept = "the previous file is kept unchanged" if os.path.exists(path) else "nothing was written"
         raise EigenstyleError(f"--save-style: cannot write {path}: {e.strerror or e}; {kept}") from None
     return path

@@ -10,11 +10,10 @@ image goes through ``Result.save`` (atomic, recipe embedded).
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import time
 
 from .. import engine, recipe
+from ..files import atomic_path
 from ..levels import stretch
 from .jobs import Job, JobQueue
 
@@ -31,10 +30,8 @@ def write_preview(im, path: str) -> None:
     """A small JPEG, renamed into place (readers never see half a file); no fsync: previews are disposable."""
     im = im.copy()
     im.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".preview-", suffix=".jpg")
-    with os.fdopen(fd, "wb") as f:
-        im.save(f, "JPEG", quality=85)
-    os.replace(tmp, path)
+    with atomic_path(path, ".jpg", prefix=".preview-", fsync=False) as tmp:
+        im.save(tmp, "JPEG", quality=85)
 
 
 def groups(runs: list, batch_size: int) -> list[list]:
