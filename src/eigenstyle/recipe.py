@@ -16,6 +16,7 @@ import platform
 from . import images
 from ._version import __version__
 from .errors import EigenstyleError
+from .files import sha256_of_file
 from .options import Options
 
 FORMAT = "eigenstyle-recipe"
@@ -23,14 +24,11 @@ VERSION = 1
 
 
 def identity_of_file(path: str) -> dict:
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+        sha = sha256_of_file(path)
     except OSError as e:
         raise EigenstyleError(f"cannot read {path}: {e.strerror}") from None
-    return {"path": os.path.abspath(path), "sha256": h.hexdigest()}
+    return {"path": os.path.abspath(path), "sha256": sha}
 
 
 def identity_of_pixels(im) -> dict:
