@@ -9,8 +9,6 @@ from __future__ import annotations
 import os
 from importlib import resources
 
-from PIL import Image
-
 from . import images
 from .errors import EigenstyleError
 
@@ -23,19 +21,10 @@ def sample(name: str) -> str:
     return str(path)
 
 
-def side_by_side(tiles: list[Image.Image], height: int = 256, gap: int = 8) -> Image.Image:
-    tiles = [t.resize((max(1, round(t.width * height / t.height)), height), Image.LANCZOS) for t in tiles]
-    sheet = Image.new("RGB", (sum(t.width for t in tiles) + gap * (len(tiles) + 1), height + 2 * gap), "white")
-    x = gap
-    for t in tiles:
-        sheet.paste(t, (x, gap))
-        x += t.width + gap
-    return sheet
-
-
 def run_demo(out_dir: str = "eigenstyle-demo", *, size: int = 256, iterations: int = 200,
              progress: bool = True, seed: int = 0) -> dict:
     from .engine import stylize
+    from .explore import contact_sheet
     os.makedirs(out_dir, exist_ok=True)
     content, style = sample("tubingen.jpg"), sample("starry_night.jpg")
     output = images.free_name(os.path.join(out_dir, "tubingen_starry_night.png"))
@@ -44,7 +33,8 @@ def run_demo(out_dir: str = "eigenstyle-demo", *, size: int = 256, iterations: i
     result = stylize(content, style, size=size, iterations=iterations, seed=seed, init="image",
                      progress=progress, output=output)
     sheet_path = images.free_name(os.path.join(out_dir, "sheet.jpg"))
-    sheet = side_by_side([images.load_rgb(content), images.load_rgb(style), result.image])
+    pictures = [images.load_rgb(content), images.load_rgb(style), result.image]
+    sheet = contact_sheet([(im, "") for im in pictures], columns=len(pictures), gap=8, height=256)
     images.save_atomic(sheet, sheet_path)
     print(f"wrote {output} (recipe embedded: `eigenstyle reproduce {output}`) and {sheet_path}")
     return {"image": output, "sheet": sheet_path, "result": result}

@@ -28,21 +28,31 @@ class Tile:
 
 
 def contact_sheet(tiles: list[tuple[Image.Image, str]], columns: int = 4, width: int = 256,
-                  gap: int = 6) -> Image.Image:
-    """A grid of images, each with its label underneath."""
+                  gap: int = 6, *, height: int | None = None) -> Image.Image:
+    """A grid of images, each with its label underneath (no label strip when no tile has one).
+
+    Each image is scaled to ``width``, or with ``height`` to that height (the demo's
+    content | style | result, pictures of different shapes side by side).
+    """
     if not tiles:
         raise EigenstyleError("nothing to put on a sheet")
-    font = _font(14)
-    thumbs = [im.resize((width, max(1, round(im.height * width / im.width))), Image.LANCZOS) for im, _ in tiles]
-    cell_h = max(t.height for t in thumbs) + 22
+    if height is None:
+        thumbs = [im.resize((width, max(1, round(im.height * width / im.width))), Image.LANCZOS) for im, _ in tiles]
+    else:
+        thumbs = [im.resize((max(1, round(im.width * height / im.height)), height), Image.LANCZOS) for im, _ in tiles]
+    labelled = any(label for _, label in tiles)
+    cell_h = max(t.height for t in thumbs) + (22 if labelled else 0)
     cols = min(columns, len(tiles))
     rows = -(-len(tiles) // cols)
-    sheet = Image.new("RGB", (cols * (width + gap) + gap, rows * (cell_h + gap) + gap), "white")
-    draw = ImageDraw.Draw(sheet)
+    col_w = [max(t.width for t in thumbs[c::cols]) for c in range(cols)]
+    col_x = [gap + sum(col_w[:c]) + c * gap for c in range(cols)]
+    sheet = Image.new("RGB", (sum(col_w) + (cols + 1) * gap, rows * (cell_h + gap) + gap), "white")
+    draw, font = ImageDraw.Draw(sheet), _font(14)
     for i, (thumb, (_, label)) in enumerate(zip(thumbs, tiles)):
-        x, y = gap + (i % cols) * (width + gap), gap + (i // cols) * (cell_h + gap)
+        x, y = col_x[i % cols], gap + (i // cols) * (cell_h + gap)
         sheet.paste(thumb, (x, y))
-        draw.text((x + 2, y + thumb.height + 3), label, fill="black", font=font)
+        if label:
+            draw.text((x + 2, y + thumb.height + 3), label, fill="black", font=font)
     return sheet
 
 
