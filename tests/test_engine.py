@@ -1,4 +1,6 @@
 """End-to-end behaviour of the optimisation on the real weights, at tiny sizes."""
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -6,6 +8,7 @@ import torch
 import eigenstyle
 from eigenstyle import Options, engine
 from eigenstyle.errors import EigenstyleError
+from eigenstyle.progress import PlainProgress, progress_bar
 from eigenstyle.targets import Targets
 
 from conftest import SMALL
@@ -34,6 +37,38 @@ def test_stylize_api_returns_image_of_requested_size_and_calls_back(content_path
 def test_callback_returning_false_stops_early(content_path, style_path):
     result = eigenstyle.stylize(content_path, style_path, callback=lambda info: info.iteration < 4, **SMALL)
     assert result.recipe["iterations_done"] == 4
+
+
+def test_progress_off_a_terminal_is_plain_lines(content_path, style_path, capsys):
+    """stderr not a TTY (a log, CI): a plain line per 10 % of the run, no carriage-return frames;
+    where a loss line (--print-every, on stdout) was printed, no progress line repeats it."""
+    eigenstyle.stylize(content_path, style_path, size=32, iterations=5, seed=1, print_every=2, progress=True)
+    out, err = capsys.readouterr()
+    assert "\r" not in err and "\r" not in out
+    assert [line.split("  ")[0] for line in out.splitlines()] == ["iteration 2/5", "iteration 4/5"]
+    assert [line.split("  ")[0] for line in err.splitlines()] == ["iteration 1/5 (20%)", "iteration 3/5 (60%)",
+                                                                  "iteration 5/5 (100%)"]
+    assert all(" loss " in f" {line}" and line.endswith(" s") for line in err.splitlines()), err
+
+
+def test_plain_progress_steps_are_tenths_of_the_run_and_a_terminal_gets_tqdm():
+    stream = io.StringIO()
+    bar = progress_bar(45, True, stream)
+    assert isinstance(bar, PlainProgress)
+    for it in range(1, 46):
+        bar.update(1)
+        bar.set_postfix_str(f"loss {it}")
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert [line.split("  ")[:2] for line in lines] == [[f"iteration {n}/45 ({100 * n // 45}%)", f"loss {n}"]
+                                                        for n in range(5, 46, 5)]
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    bar = progress_bar(45, True, Terminal())
+    assert not isinstance(bar, PlainProgress)
+    bar.close()
 
 
 def test_batch_with_per_image_gram_targets_equals_single_evaluations(content_path, style_path):

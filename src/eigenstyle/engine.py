@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence, Union
@@ -27,6 +26,7 @@ from .network import Preprocessing
 from .optim import make_optimizer
 from .options import Options
 from .problem import ImageInput, Problem, prepare, resolve_device, resolve_seeds, vary  # noqa: F401 (API)
+from .progress import progress_bar
 from .targets import Targets, to_pil, to_tensor
 SYNC_EVERY = 20  # on a GPU, iterations between reads of the loss (the divergence guard's latency)
 
@@ -146,7 +146,7 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
     """
     o = problem.opts
     x = x0.detach().clone().requires_grad_(True)
-    bar = _progress_bar(o.iterations, progress)
+    bar = progress_bar(o.iterations, progress)
     start, done, interrupted, error, losses = time.perf_counter(), 0, False, None, None
     last_good = x.detach().clone()
     good = torch.zeros((), dtype=torch.long, device=x.device)  # last iteration whose loss was finite
@@ -243,12 +243,6 @@ def _fmt(values: dict) -> str:
     if len(total) == 1:
         return f"loss {total[0]:.4g} (content {c[0]:.4g}, style {s[0]:.4g}, tv {values['tv'][0]:.3g})"
     return f"mean loss {sum(total) / len(total):.4g} over {len(total)} images"
-
-
-def _progress_bar(total: int, enabled: bool):
-    from tqdm import tqdm
-    return tqdm(total=total, disable=not enabled, unit="it", file=sys.stderr, dynamic_ncols=True,
-                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}")
 
 
 def finish_images(problem: Problem, x: torch.Tensor) -> tuple[list, Optional[list]]:
