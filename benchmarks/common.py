@@ -312,7 +312,8 @@ def eigenstyle_cmd(python: str, content: str, style: str, out: str, size: int, i
     (``out`` is then a folder). ``conv``: auto (Winograd on a CPU in fp32) or direct."""
     what = ["variants", content, style, "--count", batch, "--batch-size", batch] if batch else \
         ["stylize", content, style]
-    cmd = [script(python, "eigenstyle"), *what, "-o", out, "--overwrite", "--size", size, "--iterations", iterations, "--device", device, "--precision", precision,
+    cmd = [script(python, "eigenstyle"), *what, "-o", out, "--overwrite", "--size", size, "--iterations", iterations,
+           "--device", device, "--precision", precision,
            "--conv", conv, "--print-every", 1, "--init", "random", "--optimizer", "lbfgs", "--learning-rate", 1,
            "--lbfgs-history", 100, "--pooling", "max",
            "--content-layers", ",".join(CONTENT_LAYERS), "--style-layers", ",".join(STYLE_LAYERS),

@@ -62,7 +62,8 @@ def own_peak(output: str) -> float | None:
 
 
 def table(rows: list[dict], peer: dict | None) -> str:
-    g = lambda v, fmt: "n/a" if v is None else format(v, fmt)  # noqa: E731
+    def g(v, fmt):
+        return "n/a" if v is None else format(v, fmt)
     lines = ["| run | precision | images | ms/iter | ms/iter per image | × neural-style-pt | to iter 1 s | wall s "
              "| GPU MiB (nvidia-smi) | own peak MiB | peak RSS MiB | final loss |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]

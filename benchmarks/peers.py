@@ -92,7 +92,8 @@ def table(rows: dict, fastest: str) -> str:
                      f"{ratio(r['rss'], f['rss'])} | {r['content']:.4g} | {r['style']:.4g} | {r['tv']:.4g} | "
                      f"{r['total']:.4g} | {ratio(r['total'], f['total'])} |")
     lines += ["", "| tool | own s/iter (cross-check) | own last printed loss (its units) |", "|---|---:|---:|"]
-    g = lambda v, fmt: "n/a" if v is None else format(v, fmt)  # noqa: E731
+    def g(v, fmt):
+        return "n/a" if v is None else format(v, fmt)
     for tool, r in rows.items():
         lines.append(f"| {tool} | {g(r['own_s_iter'], '.3f')} | {g(r['own_loss'], '.4g')} |")
     return "\n".join(lines)
@@ -155,7 +156,8 @@ def main(argv=None):
     h, w = hw
     notes += [
         f"{datetime.date.today()}, {platform.node()}, {os.cpu_count()} CPUs, device {args.device}; "
-        f"{args.size} px ({w}x{h}), {args.iterations} iterations, median of {args.repeats} repeat(s), tools alternated; "
+        f"{args.size} px ({w}x{h}), {args.iterations} iterations, median of {args.repeats} repeat(s), "
+        "tools alternated; "
         f"parent torch {torch.__version__}, {torch.get_num_threads()} threads"
         + (f"; OMP/MKL_NUM_THREADS={args.threads}" if args.threads else "") + ".",
         common.invocation(__file__, argv),

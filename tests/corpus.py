@@ -164,7 +164,8 @@ def multipage_tiff(folder):
 def png_header(width, height):
     """A PNG that claims width x height RGB pixels in a few dozen bytes (its data is a stub)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
+            + _chunk(b"IEND", b""))
 
 
 # --- recipes and style files ----------------------------------------------------------------

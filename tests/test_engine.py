@@ -91,7 +91,6 @@ def test_batch_with_per_image_gram_targets_equals_single_evaluations(content_pat
 
 
 def test_blend_weights_mix_the_grams(content_path, style_path):
-    from eigenstyle.demo import sample
     opts = Options(**SMALL).validate()
     one = engine.prepare(content_path, [style_path], opts).targets.style
     mixed = engine.prepare(content_path, [style_path, content_path],
@@ -234,7 +233,8 @@ def test_winograd_run_follows_the_direct_run_and_is_recorded(content_path, style
     runs, losses = {}, {}
     for c in ("direct", "winograd", "auto"):
         seen = losses[c] = []
-        runs[c] = eigenstyle.stylize(content_path, style_path, callback=lambda info: seen.append(info.loss[0]),
+        runs[c] = eigenstyle.stylize(content_path, style_path,
+                                     callback=lambda info, seen=seen: seen.append(info.loss[0]),
                                      **{**SMALL, "size": 96, "iterations": 2, "conv": c})
     assert runs["direct"].recipe["conv"] == "direct" and runs["winograd"].recipe["conv"] == "winograd"
     assert runs["auto"].recipe["conv"] == "winograd" and runs["auto"].recipe["options"]["conv"] == "auto"

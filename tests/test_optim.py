@@ -75,7 +75,9 @@ def test_skipped_pairs_match_torch_lbfgs():
     and is left out of the history, as torch.optim.LBFGS leaves it out."""
     g = torch.Generator().manual_seed(1)
     a = torch.randn(20, 20, generator=g, dtype=torch.float64) / 20 ** 0.5
-    f = lambda x: torch.cos(6 * (x @ a.T)).sum(-1) + 0.05 * (x ** 2).sum(-1)  # noqa: E731
+
+    def f(x):
+        return torch.cos(6 * (x @ a.T)).sum(-1) + 0.05 * (x ** 2).sum(-1)
     x0 = torch.linspace(-1, 1, 20, dtype=torch.float64)
     x = x0[None].clone().requires_grad_(True)
     opt, lengths = LBFGS(x, history=5), []

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 import pytest
 from PIL import Image
 
-import corpus
-from conftest import run_cli
 from eigenstyle import cli, images
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.files import atomic_path, default_file_mode
 from eigenstyle.images import save_atomic
+
+import corpus
+from conftest import run_cli
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 DOC = os.path.join(ROOT, "docs", "robustness.md")
@@ -42,7 +43,8 @@ class Case:
 
     @property
     def id(self):
-        return self.kind.replace("(", "").replace(")", "").replace(" ", "-").replace("×", "x").replace(">", "gt").replace(",", "")
+        kind = self.kind.replace("(", "").replace(")", "").replace(" ", "-")
+        return kind.replace("×", "x").replace(">", "gt").replace(",", "")
 
 
 def _stylize(*extra, bad="content"):
@@ -158,7 +160,8 @@ FAULTS = [
     ("existing style file (`--save-style`)", "kept; the next free name is used and named",
      "tests/test_robustness.py::test_existing_style_file_is_kept"),
     ("leftover `NAME.raw.png` or `NAME_N.png` beside a free output name", "kept: the output moves to the next "
-     "free name, so its companions cannot replace them", "tests/test_cli.py::test_files_beside_an_output_are_not_replaced_either"),
+     "free name, so its companions cannot replace them",
+     "tests/test_cli.py::test_files_beside_an_output_are_not_replaced_either"),
 ]
 
 

@@ -276,7 +276,8 @@ def test_uploads_are_bounded_decoded_reencoded_and_renamed(tmp_path):
     app = create_app(str(tmp_path / "ws"), max_upload_bytes=50_000, max_upload_pixels=250_000)
     ws = app.state.studio.store.root
     with TestClient(app) as client:
-        up = lambda data, name="x.png": client.post(f"/api/inputs?name={name}", content=data)  # noqa: E731
+        def up(data, name="x.png"):
+            return client.post(f"/api/inputs?name={name}", content=data)
         bad = [(up(b""), 400, "empty"), (up(b"hello, not an image"), 400, "cannot read"),
                (up(_png((64, 64))[:60]), 400, None), (up(b"\0" * 60_000), 413, "at most 0 MB"),
                (up(_png((600, 600))), 413, "megapixels")]
@@ -307,7 +308,8 @@ def test_a_crashing_job_fails_with_a_message_and_the_next_job_runs(studio):
     crash = Job(new_id(), "generate", None, None, [Run(new_id(), Options(size=48, iterations=1), "crasher")], task=boom)
     s.queue.submit(crash)
     evs = finish(client, crash.id)
-    assert evs[-1][1]["job"]["status"] == "failed" and evs[-1][1]["job"]["error"] == "RuntimeError: boom with a second line"
+    job = evs[-1][1]["job"]
+    assert job["status"] == "failed" and job["error"] == "RuntimeError: boom with a second line"
     assert client.get(f"/api/results/{crash.runs[0].result_id}").json()["result"]["status"] == "failed"
 
     # An input file damaged on disk: the job fails with the reader's one-line message.

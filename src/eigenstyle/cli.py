@@ -41,6 +41,14 @@ def _floats(text: str) -> tuple:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def _names(text: str) -> tuple:
+    return tuple(_split(text))
+
+
+def _ints(text: str) -> tuple:
+    return tuple(_number(int)(p) for p in _split(text))
+
+
 def _number(kind):
     def parse(text: str):
         try:
@@ -89,9 +97,9 @@ def _add_option(group, name: str, f) -> None:
                                    help=argparse.SUPPRESS)
         return
     if name in ("content_layers", "style_layers", "random_layers"):
-        conv = lambda v: tuple(_split(v))  # noqa: E731
+        conv = _names
     elif name == "scales":
-        conv = lambda v: tuple(_number(int)(p) for p in _split(v))  # noqa: E731
+        conv = _ints
     elif name in ("style_blend_weights", "spread"):
         conv = _floats
     elif name in ("seed", "variant_seed"):
@@ -203,7 +211,8 @@ def _inputs(args, recipe_data=None):
 
 
 def _stem(content, styles, style_file=None) -> str:
-    name = lambda p: os.path.splitext(os.path.basename(p))[0]  # noqa: E731
+    def name(p):
+        return os.path.splitext(os.path.basename(p))[0]
     return f"{name(content)}-{name(styles[0] if styles else style_file)}"
 
 
@@ -247,8 +256,8 @@ def cmd_layers(args) -> int:
     content, styles = _inputs(args)
     base = options_from(args)
     runs = layer_options(base, layers, getattr(args, "style_weight", None))
-    tiles, sheet = run_all(content, styles, runs, args.out, _stem(content, styles, getattr(args, "style_file", None)) + "-layers",
-                           overwrite=args.overwrite, progress=not args.quiet)
+    stem = _stem(content, styles, getattr(args, "style_file", None)) + "-layers"
+    tiles, sheet = run_all(content, styles, runs, args.out, stem, overwrite=args.overwrite, progress=not args.quiet)
     return _sheet_report(tiles, sheet)
 
 

@@ -21,13 +21,14 @@ from . import images, recipe
 from .errors import EigenstyleError
 from .levels import stretch
 from .losses import content_loss, gram, normalize_grad, style_loss, tv_loss
-from .memory import available_bytes, is_out_of_memory, out_of_memory_error, peak_memory_mb  # noqa: F401
+from .memory import available_bytes, is_out_of_memory, out_of_memory_error, peak_memory_mb
 from .network import Preprocessing
 from .optim import make_optimizer
 from .options import Options
-from .problem import ImageInput, Problem, prepare, resolve_device, resolve_seeds, vary  # noqa: F401 (API)
+from .problem import ImageInput, Problem, prepare, resolve_device, resolve_seeds, vary  # noqa: F401 - re-exported API
 from .progress import progress_bar
 from .targets import Targets, to_pil, to_tensor
+
 SYNC_EVERY = 20  # on a GPU, iterations between reads of the loss (the divergence guard's latency)
 
 
@@ -70,7 +71,8 @@ class Result:
         if self.raw_images is not None:
             images.save_atomic(self.raw_images[index], f"{stem}.raw{ext}", text)
         if self.swatch is not None:
-            images.save_atomic(self.swatch, images.swatch_path(path), recipe.dumps({**self.recipe, "picture": "swatch"}))
+            swatch_recipe = recipe.dumps({**self.recipe, "picture": "swatch"})
+            images.save_atomic(self.swatch, images.swatch_path(path), swatch_recipe)
         return images.save_atomic(self.images[index], path, text)
 
 
@@ -149,6 +151,7 @@ def optimise(problem: Problem, x0: torch.Tensor, *, callback: Optional[Callable]
     bar = progress_bar(o.iterations, progress)
     start, done, interrupted, error, losses = time.perf_counter(), 0, False, None, None
     last_good = x.detach().clone()
+    good_losses = None  # losses of the last iteration whose loss was finite (set at iteration 1)
     good = torch.zeros((), dtype=torch.long, device=x.device)  # last iteration whose loss was finite
     bad = torch.zeros((), dtype=torch.bool, device=x.device)   # a non-finite loss was seen (sticky)
     if split_batch is None:  # see evaluate_and_backward

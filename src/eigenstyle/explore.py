@@ -125,7 +125,7 @@ def run_all(content, styles, runs: list[tuple[Options, str]], out_dir: str, stem
         if tuple(opts.style_layers) != tuple(problem.opts.style_layers) or opts.style_scale != first.style_scale:
             problem = prepare(content, styles, opts.replace(mode="none"))
         paths = []
-        for o, label in batch:
+        for _, label in batch:
             name = label.split(" (")[0].replace(" ", "-").replace("=", "")
             path = os.path.join(out_dir, f"{stem}-{name}.png")
             paths.append(path if overwrite else images.free_name(path))

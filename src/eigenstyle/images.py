@@ -58,7 +58,7 @@ def load_rgb(path: str, what: str = "image") -> Image.Image:
                               f"(a decompression bomb?); scale it down first") from None
     except MemoryError:
         raise EigenstyleError(f"{what}: {path} is too large to decode in the memory available") from None
-    except Exception as e:  # noqa: BLE001 - a decoder's error on a damaged file is the file's fault
+    except Exception as e:  # any decoder's error on a damaged file is the file's fault
         raise EigenstyleError(f"{what}: cannot read {path}: {_why(path, e)}") from None
     if frames > 1:
         warnings.warn(InputNote(f"{what} {path} has {frames} {kind}; using the first"), stacklevel=2)
@@ -219,7 +219,7 @@ def read_embedded_recipe(path: str) -> str | None:
             with Image.open(path) as im:
                 text = im.info.get(RECIPE_KEY)
                 comment = im.info.get("comment")
-    except Exception as e:  # noqa: BLE001 - a decoder's error on a damaged file is the file's fault
+    except Exception as e:  # any decoder's error on a damaged file is the file's fault
         raise EigenstyleError(f"cannot read {path} as an image: {_why(path, e)}") from None
     if isinstance(text, str):
         return text

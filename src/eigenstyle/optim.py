@@ -109,8 +109,13 @@ class LBFGS:
         # Chronological order makes R = triu(SᵀY) upper triangular; empty
         # slots get a unit diagonal and zero products, so they drop out.
         order = torch.where(valid, self.age, torch.full_like(self.age, -1)).argsort(1)
-        take = lambda v: v.gather(1, order)                              # noqa: E731
-        take2 = lambda mat: mat.gather(1, order[:, :, None].expand(-1, m, m)).gather(2, order[:, None, :].expand(-1, m, m))  # noqa: E731
+
+        def take(v):
+            return v.gather(1, order)
+
+        def take2(mat):
+            return mat.gather(1, order[:, :, None].expand(-1, m, m)).gather(2, order[:, None, :].expand(-1, m, m))
+
         vo = take(vf)
         pair = vo[:, :, None] * vo[:, None, :]
         sy, yy = take2(self.sy) * pair, take2(self.yy) * pair

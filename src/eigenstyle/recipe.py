@@ -39,8 +39,11 @@ def identity_of_pixels(im) -> dict:
 
 def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: float) -> dict:
     import torch
+
     from .memory import peak_memory_mb
-    first = (lambda k: losses[k][0] if losses and len(losses[k]) == 1 else (losses or {}).get(k))
+
+    def first(k):
+        return losses[k][0] if losses and len(losses[k]) == 1 else (losses or {}).get(k)
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -89,7 +92,8 @@ def parse(text: str, source: str = "recipe") -> dict:
         if not isinstance(data.get(key), kind):
             raise EigenstyleError(f"{source}: recipe is missing its {key!r}")
     for i, item in enumerate([data["content"]] + data["styles"]):
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), (str, type(None))) for k in ("path", "sha256")):
+        if not isinstance(item, dict) or not all(isinstance(item.get(k), (str, type(None)))
+                                                 for k in ("path", "sha256")):
             raise EigenstyleError(f"{source}: recipe input {i} is malformed (needs a path and a sha256)")
     try:
         Options.from_dict(data["options"]).validate()

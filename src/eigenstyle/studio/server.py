@@ -43,6 +43,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 def serve(workspace: str, host: str = "127.0.0.1", port: int = 7860, **studio_options) -> int:
     import uvicorn
+
     from .app import create_app
     if studio_options.get("max_queued", 1) < 1:
         raise EigenstyleError(f"--max-queued must be >= 1, got {studio_options['max_queued']}")
