@@ -240,11 +240,12 @@ def test_bad_requests_get_4xx_with_one_line(studio):
          "not valid JSON"),
         (client.post("/api/generate", json={**pair, "style_layers": "relu9_9"}), 400, None),
         (client.post("/api/generate", json={**pair, "size": 5000}), 400, "at most 1024"),
-        (client.post("/api/generate", json={**pair, "count": 0}), 400, "--count"),
-        (client.post("/api/generate", json={**pair, "swatch_size": 5000}), 400, "--swatch-size must be at most 1024"),
-        (client.post("/api/generate", json={**pair, "swatch_iterations": 0}), 400, "--swatch-iterations"),
-        (client.post("/api/generate", json={**pair, "target": "nowhere"}), 400, "--target must be one of"),
-        (client.post("/api/generate", json={**pair, "init": "/etc/passwd"}), 400, "--init must be random or image"),
+        (client.post("/api/generate", json={**pair, "count": 0}), 400, "count must be >= 1 and at most 16"),
+        (client.post("/api/generate", json={**pair, "swatch_size": 5000}), 400, "swatch_size must be at most 1024"),
+        (client.post("/api/generate", json={**pair, "swatch_iterations": 0}), 400,
+         "swatch_iterations must be an integer >= 1"),
+        (client.post("/api/generate", json={**pair, "target": "nowhere"}), 400, "target must be one of"),
+        (client.post("/api/generate", json={**pair, "init": "/etc/passwd"}), 400, "init must be random or image"),
         (client.post("/api/generate", json={**pair, "model_file": "/etc/passwd"}), 400,
          "unknown field(s): model_file"),
         (client.post("/api/generate", json={**pair, "style_file": "/etc/passwd"}), 400, "unknown field"),
@@ -260,7 +261,8 @@ def test_bad_requests_get_4xx_with_one_line(studio):
         assert r.status_code == status, (r.status_code, r.text)
         msg = r.json()["error"]
         assert "\n" not in msg and "Traceback" not in msg and (text is None or text in msg), msg
-    # The same words as the command line's.
+        assert "--" not in msg, msg  # the page's fields are named as in its JSON, not as command-line flags
+    # The same words as the Python API's.
     with pytest.raises(EigenstyleError) as e:
         Options(style_layers=("relu9_9",)).validate()
     assert cases[1][0].json()["error"] == str(e.value)

@@ -12,12 +12,12 @@ import dataclasses
 import os
 import signal
 import sys
-import typing
 import warnings
 
 from ._version import __version__
 from .errors import EigenstyleError
 from .options import FIELDS, Options
+from .values import cli_spelling, parse, split
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
 IGNORED_NEURAL_STYLE = ("-backend", "-cudnn_autotune", "-multidevice_strategy", "-disable_check")
@@ -30,42 +30,15 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _split(text: str) -> list[str]:
-    return [p.strip() for p in text.split(",") if p.strip()]
-
-
-def _floats(text: str) -> tuple:
-    try:
-        return tuple(float(p) for p in _split(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-
-
-def _names(text: str) -> tuple:
-    return tuple(_split(text))
-
-
-def _ints(text: str) -> tuple:
-    return tuple(_number(int)(p) for p in _split(text))
-
-
-def _number(kind):
-    def parse(text: str):
+def _reader(kind: str):
+    """argparse's type for a value of ``kind``: values.parse, the one reader the studio and API share."""
+    def read(text: str):
         try:
-            return kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
-                                             f"got {text!r}") from None
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def _seed(text: str):
-    """An integer, or 'random'; neural-style's -1 also means random."""
-    if text.strip().lower() in ("random", "none"):
-        return None
-    value = _number(int)(text)
-    return None if value < 0 else value
+            return parse(kind, text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    read.__name__ = kind
+    return read
 
 
 def _gpu(text: str) -> str:
@@ -82,32 +55,18 @@ def _add_option(group, name: str, f) -> None:
     default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
     shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
     help_text = f"{meta['help']} (default: {shown})".replace("%", "%%")
-    kind = typing.get_type_hints(Options)[name]
-    if typing.get_origin(kind) is typing.Union:  # Optional[X] -> X
-        kind = next(a for a in typing.get_args(kind) if a is not type(None))
     kw = dict(dest=name, default=argparse.SUPPRESS, help=help_text)
-    if kind is bool:
+    if meta["kind"] == "bool":
         group.add_argument(flag, action="store_true", **kw)
         for alias in meta["alias"]:
             if alias == "-original_colors":   # neural-style takes 0|1 here
-                group.add_argument(alias, type=lambda v: v.strip() not in ("0", "false"), dest=name,
-                                   default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+                group.add_argument(alias, type=_reader("bool"), dest=name, default=argparse.SUPPRESS,
+                                   help=argparse.SUPPRESS)
             else:
                 group.add_argument(alias, action="store_true", dest=name, default=argparse.SUPPRESS,
                                    help=argparse.SUPPRESS)
         return
-    if name in ("content_layers", "style_layers", "random_layers"):
-        conv = _names
-    elif name == "scales":
-        conv = _ints
-    elif name in ("style_blend_weights", "spread"):
-        conv = _floats
-    elif name in ("seed", "variant_seed"):
-        conv = _seed
-    elif kind in (int, float):
-        conv = _number(kind)
-    else:
-        conv = str
+    conv = _reader(meta["kind"])
     kw.update(type=conv, metavar=meta["metavar"] or name.upper().replace("_", "-"))
     if meta["choices"]:
         kw["choices"] = meta["choices"]
@@ -135,7 +94,7 @@ def options_from(args, base: Options | None = None) -> Options:
     for alias in IGNORED_NEURAL_STYLE:
         if getattr(args, "ignored_" + alias.lstrip("-"), None) is not None:
             print(f"eigenstyle: note: {alias} has no meaning here and is ignored", file=sys.stderr)
-    return (base or Options()).replace(**values)
+    return Options.from_mapping(values, base)
 
 
 def pick_output(path: str, overwrite: bool) -> str:
@@ -174,7 +133,7 @@ def cmd_stylize(args) -> int:
     from .engine import stylize
     images_ = list(args.images)
     content = args.content_image or (images_.pop(0) if images_ else None)
-    styles = images_ + (_split(args.style_image) if args.style_image else [])
+    styles = images_ + (split(args.style_image) if args.style_image else [])
     opts = options_from(args).validate()
     if not content or not (styles or opts.style_file):
         raise EigenstyleError("give a content image and at least one style image: eigenstyle stylize CONTENT STYLE")
@@ -224,25 +183,16 @@ def _sheet_report(tiles, sheet) -> int:
 
 
 def cmd_variants(args) -> int:
-    from .explore import genome_of, run_all, variant_options
+    from .explore import Brood, run_all, variant_options
     from .recipe import read_recipe
-    mutate = between = parent = None
-    for flag, value in (("--amount", args.amount), ("--t", args.t)):
-        if not 0 <= value <= 1:  # also refuses nan
-            raise EigenstyleError(f"{flag} must be in [0, 1], got {value!r}")
     if args.mutate and args.between:
         raise EigenstyleError("give either --mutate or --between, not both")
-    if args.mutate:
-        parent = read_recipe(args.mutate)
-        mutate = genome_of(parent)
-    elif args.between:
-        parent, other = (read_recipe(p) for p in args.between)
-        between = (genome_of(parent), genome_of(other))
-        if parent["options"]["mode"] != other["options"]["mode"]:
-            raise EigenstyleError("--between needs two variants of the same mode")
-    base = options_from(args, Options.from_dict(parent["options"]) if parent else None)
-    content, styles = _inputs(args, parent)
-    runs = variant_options(base, args.count, mutate=mutate, amount=args.amount, between=between, t=args.t)
+    Brood.of(args.count, amount=args.amount, t=args.t)  # bad numbers fail before any file is read
+    parents = tuple(read_recipe(p) for p in ([args.mutate] if args.mutate else args.between or []))
+    brood = Brood.of(args.count, parents=parents, amount=args.amount, t=args.t)
+    base = options_from(args, Options.from_dict(parents[0]["options"]) if parents else None)
+    content, styles = _inputs(args, parents[0] if parents else None)
+    runs = variant_options(base, brood)
     tiles, sheet = run_all(content, styles, runs, args.out, _stem(content, styles, getattr(args, "style_file", None)),
                            overwrite=args.overwrite, progress=not args.quiet, batch_size=args.batch_size)
     return _sheet_report(tiles, sheet)
@@ -251,7 +201,7 @@ def cmd_variants(args) -> int:
 def cmd_layers(args) -> int:
     from .explore import layer_options, run_all
     from .network import check_layers
-    layers = _split(args.layers)
+    layers = split(args.layers)
     check_layers(layers, "--layers")
     content, styles = _inputs(args)
     base = options_from(args)
@@ -319,16 +269,16 @@ def build_parser() -> Parser:
                        "two (--between); write each with its recipe and a labelled sheet.")
     p.add_argument("images", nargs="*", metavar="IMAGE", help="content, then style image(s) (optional with "
                    "--mutate/--between: taken from the parent's recipe)")
-    p.add_argument("--count", type=_number(int), default=4, help="number of variants (default: 4)")
+    p.add_argument("--count", type=_reader("int"), default=4, help="number of variants (default: 4)")
     p.add_argument("-o", "--out", default="variants", help="output folder (default: variants)")
     p.add_argument("--mutate", metavar="IMAGE", help="make children of this eigenstyle variant")
-    p.add_argument("--amount", type=_number(float), default=0.2,
+    p.add_argument("--amount", type=_reader("float"), default=0.2,
                    help="mutation size: the parent's multipliers times U[1-a, 1+a] (default: 0.2)")
     p.add_argument("--between", nargs=2, metavar=("A", "B"), help="variants between two eigenstyle variants")
-    p.add_argument("--t", type=_number(float), default=0.5,
+    p.add_argument("--t", type=_reader("float"), default=0.5,
                    help="position between A (0) and B (1) with --count 1 (default: 0.5; with a larger "
                         "count, evenly spaced points)")
-    p.add_argument("--batch-size", type=_number(int), default=1,
+    p.add_argument("--batch-size", type=_reader("int"), default=1,
                    help="optimise this many variants together in one batch (bounds memory; default: 1)")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -356,18 +306,18 @@ def build_parser() -> Parser:
                        "Results, recipes, lineage and stars live in the workspace folder (SQLite + images).")
     p.add_argument("--workspace", default="eigenstyle-studio",
                    help="folder for the studio's database and images (default: eigenstyle-studio)")
-    p.add_argument("--port", type=_number(int), default=7860, help="port (default: 7860; 0: any free port)")
+    p.add_argument("--port", type=_reader("int"), default=7860, help="port (default: 7860; 0: any free port)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this machine only; another address lets "
                         "anyone on that network use the studio)")
-    p.add_argument("--max-queued", type=_number(int), default=4,
+    p.add_argument("--max-queued", type=_reader("int"), default=4,
                    help="jobs that may wait in the queue; past it requests get a 'busy' answer (default: 4)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", help="stylise the bundled sample images", allow_abbrev=False)
     p.add_argument("--out", default="eigenstyle-demo", help="output folder (default: eigenstyle-demo)")
-    p.add_argument("--size", type=_number(int), default=256, help="longest side (default: 256)")
-    p.add_argument("--iterations", type=_number(int), default=200, help="iterations (default: 200)")
+    p.add_argument("--size", type=_reader("int"), default=256, help="longest side (default: 256)")
+    p.add_argument("--iterations", type=_reader("int"), default=200, help="iterations (default: 200)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_demo)
     return parser
@@ -396,7 +346,7 @@ def main(argv=None) -> int:
         return EXIT_ERROR
     signal.signal(signal.SIGTERM, _sigterm)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), cli_spelling():  # messages name options as flags: --size
             warnings.showwarning = _notes_as_lines(warnings.showwarning)
             return args.func(args)
     except EigenstyleError as e:

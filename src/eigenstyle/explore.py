@@ -18,6 +18,7 @@ from . import images
 from .engine import Result, batchable, prepare, resolve_seeds, run_batch, vary
 from .errors import EigenstyleError
 from .options import Options
+from .values import option_name, parse
 
 
 @dataclass
@@ -70,19 +71,58 @@ def genome_of(recipe: dict) -> dict:
     return opts.get("genome") or {"seed": opts["variant_seed"]}
 
 
-def variant_options(base: Options, count: int, *, mutate: dict | None = None, amount: float = 0.2,
-                    between: tuple | None = None, t: float = 0.5) -> list[tuple[Options, str]]:
-    """The options of each of ``count`` variants, with a short label each."""
-    if count < 1:
-        raise EigenstyleError(f"--count must be >= 1, got {count}")
+@dataclass(frozen=True)
+class Brood:
+    """A validated request for variants: ``count`` new ones, children of a favourite (``mutate``: its
+    genome, ``amount``) or points between two (``between``: their genomes, ``t``). The CLI, the
+    studio and the API all build it with :meth:`of`, so they accept and refuse the same requests."""
+    count: int = 4
+    mutate: dict | None = None
+    amount: float = 0.2
+    between: tuple | None = None
+    t: float = 0.5
+
+    @classmethod
+    def of(cls, count=4, *, parents: tuple = (), amount=0.2, t=0.5, max_count: int | None = None) -> "Brood":
+        """From raw values (numbers, or text from a form); ``parents``: no recipe (new variants),
+        one (its children) or two (variants between them, of the same mode)."""
+        count, amount, t = (_read(name, v, kind) for name, v, kind in
+                            (("count", count, int), ("amount", amount, float), ("t", t, float)))
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1 or (max_count and count > max_count):
+            upto = f" and at most {max_count}" if max_count else ""
+            raise EigenstyleError(f"{option_name('count')} must be >= 1{upto}, got {count!r}")
+        for name, v in (("amount", amount), ("t", t)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:  # also refuses nan
+                raise EigenstyleError(f"{option_name(name)} must be in [0, 1], got {v!r}")
+        genomes = tuple(genome_of(r) for r in parents)
+        if len(parents) == 2 and parents[0]["options"].get("mode") != parents[1]["options"].get("mode"):
+            raise EigenstyleError(f"{option_name('between')} needs two variants of the same mode")
+        if len(parents) > 2:
+            raise EigenstyleError("give one parent (children) or two (between), not more")
+        return cls(count, genomes[0] if len(parents) == 1 else None, amount,
+                   genomes if len(parents) == 2 else None, t)
+
+
+def _read(name, value, kind):
+    if isinstance(value, str):  # form fields arrive as text from some clients
+        try:
+            return parse(kind.__name__, value)
+        except ValueError as e:
+            raise EigenstyleError(f"{option_name(name)}: {e}") from None
+    return value
+
+
+def variant_options(base: Options, brood: Brood | int = 4) -> list[tuple[Options, str]]:
+    """The options of each of the brood's variants, with a short label each."""
+    if not isinstance(brood, Brood):
+        brood = Brood.of(brood)
+    count, mutate, amount, between, t = brood.count, brood.mutate, brood.amount, brood.between, brood.t
     base = resolve_seeds(base.replace(genome=None) if base.mode != "none" else base.replace(mode="variant"))
     start = base.variant_seed
     out = []
     for i in range(count):
         seed = start + i
         if mutate is not None:
-            if not 0 <= amount <= 1:
-                raise EigenstyleError(f"--amount must be in [0, 1], got {amount}")
             o = base.replace(variant_seed=seed, genome={"mutate": mutate, "seed": seed, "amount": amount})
             label = f"{base.mode} child {seed} (±{amount:g})"
         elif between is not None:
@@ -103,7 +143,7 @@ def run_all(content, styles, runs: list[tuple[Options, str]], out_dir: str, stem
     Consecutive runs that differ only in their Gram targets go through the network
     together, ``batch_size`` at a time."""
     if batch_size < 1:
-        raise EigenstyleError(f"--batch-size must be >= 1, got {batch_size}")
+        raise EigenstyleError(f"{option_name('batch_size')} must be >= 1, got {batch_size}")
     first = runs[0][0]
     # Bad inputs fail here, before anything is written. Prepared plain (mode none): each run's
     # randomisation and swatch are made by vary() below, not twice for the first run.

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import EigenstyleError
+from .values import option_name
 
 DEFAULT_CLIP = 0.5  # percent
 
@@ -27,9 +28,10 @@ def parse_levels(value) -> float | None:
     try:
         p = float(text)
     except ValueError:
-        raise EigenstyleError(f"--levels must be auto, none or a clip percentage, got {value!r}") from None
+        raise EigenstyleError(f"{option_name('levels')} must be auto, none or a clip percentage, "
+                              f"got {value!r}") from None
     if not 0.0 <= p < 50.0:
-        raise EigenstyleError(f"--levels clip percentage must be in [0, 50), got {value!r}")
+        raise EigenstyleError(f"{option_name('levels')} clip percentage must be in [0, 50), got {value!r}")
     return p
 
 

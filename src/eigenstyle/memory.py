@@ -18,6 +18,7 @@ import torch
 
 from .errors import EigenstyleError
 from .network import LAYER_NAMES, LAYERS
+from .values import option_name as n
 
 BACKWARD_FACTOR = 1.25  # activations kept for backward, plus the gradients alive at the peak
 HEADROOM = 0.8          # aim the suggestion at 80 % of what is available
@@ -88,12 +89,13 @@ def out_of_memory_error(opts, pixels: int, batch: int, device: torch.device, min
                                 opts.lbfgs_history)
     need = per_image * pixels * batch
     where = "the GPU" if device.type == "cuda" else "the CPU"
-    head = f"out of memory on {where} at --size {opts.size}" + (f" with {batch} images in a batch" if batch > 1 else "")
+    head = f"out of memory on {where} at {n('size')} {opts.size}"
+    head += f" with {batch} images in a batch" if batch > 1 else ""
     if free is None:
-        return EigenstyleError(f"{head} (about {need / 2**30:.1f} GiB needed); try a smaller --size")
+        return EigenstyleError(f"{head} (about {need / 2**30:.1f} GiB needed); try a smaller {n('size')}")
     fit = opts.size * math.sqrt(max(0.0, HEADROOM * free) / need)
     size = int(fit // 16 * 16)
-    hint = f"--size {size} should fit" if size >= max(16, min_side) else "even a small --size may not fit"
+    hint = f"{n('size')} {size} should fit" if size >= max(16, min_side) else f"even a small {n('size')} may not fit"
     if batch > 1:
-        hint += "; or use a smaller --batch-size"
+        hint += f"; or use a smaller {n('batch_size')}"
     return EigenstyleError(f"{head} (about {need / 2**30:.1f} GiB needed, {free / 2**30:.1f} GiB free): {hint}")

@@ -22,6 +22,7 @@ from torch import nn
 from . import winograd
 from .errors import EigenstyleError
 from .files import sha256_of_file
+from .values import option_name
 
 # (name, channels) for every layer in order; pools keep the previous channel count.
 _BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
@@ -139,12 +140,12 @@ def _check_state(state, source: str) -> dict:
 def file_weights(path: str) -> Weights:
     """A Caffe-converted full-precision VGG-19 in neural-style-pt's state-dict format."""
     if not os.path.isfile(path):
-        raise EigenstyleError(f"--model-file: no such file: {path}")
+        raise EigenstyleError(f"{option_name('model_file')}: no such file: {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad file
-        raise EigenstyleError(f"--model-file: cannot read {path}: {type(e).__name__}: {e}") from None
-    return Weights(_check_state(state, f"--model-file {path}"), "vgg19-caffe-file", sha256_of_file(path),
+        raise EigenstyleError(f"{option_name('model_file')}: cannot read {path}: {type(e).__name__}: {e}") from None
+    return Weights(_check_state(state, f"{option_name('model_file')} {path}"), "vgg19-caffe-file", sha256_of_file(path),
                    os.path.abspath(path), CAFFE)
 
 
@@ -170,7 +171,7 @@ def load_weights(model: str = "vgg19-caffe-q8", model_file: str | None = None) -
         return torchvision_weights()
     if model == "vgg19-caffe-q8":
         return embedded_weights()
-    raise EigenstyleError(f"--model: unknown model {model!r}")
+    raise EigenstyleError(f"{option_name('model')}: unknown model {model!r}")
 
 
 PRECISIONS = ("fp32", "tf32", "bf16", "auto")
@@ -206,7 +207,8 @@ def resolve_conv(name: str, device: torch.device, precision: str) -> str:
     if name == "auto":
         return "winograd" if device.type == "cpu" and precision == "fp32" else "direct"
     if name == "winograd" and precision != "fp32":
-        raise EigenstyleError(f"--conv winograd runs in fp32; it cannot be combined with --precision {precision}")
+        raise EigenstyleError(f"{option_name('conv')} winograd runs in fp32; it cannot be combined with "
+                              f"{option_name('precision')} {precision}")
     return name
 
 

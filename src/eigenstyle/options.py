@@ -7,12 +7,13 @@ checked against them by the tests, so the three cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from .errors import EigenstyleError
+from .values import check, option_name, parse
 
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
@@ -35,11 +36,15 @@ SINGLE_LAYER_STYLE_WEIGHT = {
 }
 
 
-def opt(default: Any, help: str, *, alias: tuple[str, ...] = (), choices: tuple = (),
-        metavar: Optional[str] = None, differs: str = "", cli: bool = True):
-    """A field with its CLI metadata. ``differs`` says where and why the default
-    departs from neural-style's; ``cli=False`` keeps a field off the command line."""
-    meta = {"help": help, "alias": alias, "choices": choices, "metavar": metavar, "differs": differs, "cli": cli}
+def opt(default: Any, help: str, *, kind: Optional[str] = None, low=None, high=None, strict: bool = False,
+        alias: tuple[str, ...] = (), choices: tuple = (), metavar: Optional[str] = None, differs: str = "",
+        cli: bool = True):
+    """A field with how it is read and checked and its CLI metadata. ``kind`` (values.KINDS; default
+    from the field's type) with ``low``/``high`` (inclusive bounds; ``strict``: low excluded) is all
+    the checking a field needs on its own; ``differs`` says where and why the default departs from
+    neural-style's; ``cli=False`` keeps a field off the command line."""
+    meta = {"help": help, "kind": kind, "low": low, "high": high, "strict": strict, "alias": alias,
+            "choices": choices, "metavar": metavar, "differs": differs, "cli": cli}
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -50,33 +55,35 @@ class Options:
     """Every setting of a stylisation run, with neural-style's defaults."""
 
     # --- size and layers ---
-    size: int = opt(512, "Longest side of the output image, in pixels.", alias=("-image_size",))
+    size: int = opt(512, "Longest side of the output image, in pixels.", alias=("-image_size",), low=16)
     iterations: int = opt(1000, "Number of optimiser iterations (one loss evaluation each).",
-                          alias=("-num_iterations",))
+                          alias=("-num_iterations",), low=1)
     content_layers: tuple = opt(DEFAULT_CONTENT_LAYERS, "Comma-separated content layers.",
-                                alias=("-content_layers",), metavar="LAYERS")
+                                alias=("-content_layers",), metavar="LAYERS", kind="layers")
     style_layers: tuple = opt(DEFAULT_STYLE_LAYERS, "Comma-separated style layers (see `eigenstyle list-layers`).",
-                              alias=("-style_layers",), metavar="LAYERS")
+                              alias=("-style_layers",), metavar="LAYERS", kind="layers")
     # --- loss weights ---
     content_weight: float = opt(5.0, "Weight of the content loss (0 gives pure texture synthesis).",
-                                alias=("-content_weight",))
+                                alias=("-content_weight",), low=0)
     style_weight: Optional[float] = opt(
         None, "Weight of the style loss. Default (auto): 100, or with a single style layer that layer's "
         "balanced weight (README table).", alias=("-style_weight",),
         differs="neural-style's default is 100 whatever the layers; eigenstyle keeps 100 for several style "
-        "layers and uses a measured per-layer weight for a single layer, whose scale differs by up to 1e4x.")
+        "layers and uses a measured per-layer weight for a single layer, whose scale differs by up to 1e4x.",
+        low=0, strict=True)
     tv_weight: float = opt(1e-3, "Weight of the total-variation smoothing loss (0 disables it).",
-                           alias=("-tv_weight",))
+                           alias=("-tv_weight",), low=0)
     style_blend_weights: Optional[tuple] = opt(
         None, "Comma-separated blend weights, one per style image (normalised to sum 1; default equal).",
-        alias=("-style_blend_weights",), metavar="WEIGHTS")
-    style_scale: float = opt(1.0, "Style image size relative to --size.", alias=("-style_scale",))
+        alias=("-style_blend_weights",), metavar="WEIGHTS", kind="floats", low=0)
+    style_scale: float = opt(1.0, "Style image size relative to --size.", alias=("-style_scale",),
+                              low=0, strict=True)
     normalize_gradients: bool = opt(False, "Divide each loss term's gradient by its L1 norm (neural-style's "
                                     "-normalize_gradients).", alias=("-normalize_gradients",))
     scales: Optional[tuple] = opt(None, "Coarse-to-fine: smaller sizes to run first, ascending, e.g. 128,256; "
                                   "each scale starts from the previous result, upscaled, and the last run is "
-                                  "at --size.", metavar="SIZES")
-    scale_iterations: Optional[int] = opt(None, "Iterations at each coarser scale (default: --iterations).")
+                                  "at --size.", metavar="SIZES", kind="ints", low=16)
+    scale_iterations: Optional[int] = opt(None, "Iterations at each coarser scale (default: --iterations).", low=1)
     # --- initialisation and optimiser ---
     init: Optional[str] = opt(
         None, "Start image: 'random' (small noise), 'image' (the content) or a file path. Default (auto): the "
@@ -85,10 +92,12 @@ class Options:
         differs="neural-style starts from noise unless told; so does eigenstyle for plain runs and raw targets, "
         "but a randomised style keeps the content far better from the content (docs/quality.md).")
     seed: Optional[int] = opt(None, "Seed for the random start image; drawn and recorded when not given.",
-                              alias=("-seed",))
+                              alias=("-seed",), kind="seed")
     optimizer: str = opt("lbfgs", "Optimiser.", alias=("-optimizer",), choices=("lbfgs", "adam"))
-    learning_rate: float = opt(1.0, "Step size (L-BFGS) or learning rate (Adam).", alias=("-learning_rate",))
-    lbfgs_history: int = opt(100, "Number of correction pairs L-BFGS keeps.", alias=("-lbfgs_num_correction",))
+    learning_rate: float = opt(1.0, "Step size (L-BFGS) or learning rate (Adam).", alias=("-learning_rate",),
+                             low=0, strict=True)
+    lbfgs_history: int = opt(100, "Number of correction pairs L-BFGS keeps.", alias=("-lbfgs_num_correction",),
+                             low=1)
     # --- network ---
     model: str = opt("vgg19-caffe-q8", "Network weights: the embedded 8-bit Caffe VGG-19, or torchvision's "
                      "ImageNet VGG-19 (downloaded through torch.hub).", choices=MODELS,
@@ -113,21 +122,22 @@ class Options:
     original_colors: bool = opt(False, "Keep the content's colours (luminance-only transfer).",
                                 alias=("-original_colors",))
     print_every: int = opt(50, "Print the losses every N iterations (0: only the progress bar).",
-                           alias=("-print_iter",))
+                           alias=("-print_iter",), low=0)
     save_every: int = opt(0, "Save an intermediate image every N iterations (0: never).", alias=("-save_iter",),
                           differs="neural-style saves every 100 iterations by default; eigenstyle writes only "
-                          "the final image unless asked, to keep folders of variants clean.")
+                          "the final image unless asked, to keep folders of variants clean.", low=0)
 
     # --- randomised styles (eigenstyle's own) ---
     mode: str = opt("none", "Gram randomisation: none (plain neural style), variant (eigenvectors times "
                     "U[spread]), fantasy (random eigenvectors), random (a random Gram).", choices=MODES)
-    spread: tuple = opt((0.1, 1.9), "Range lo,hi of the variant multipliers.", metavar="LO,HI")
+    spread: tuple = opt((0.1, 1.9), "Range lo,hi of the variant multipliers.", metavar="LO,HI", kind="floats")
     fantasy: str = opt("uniform", "Fantasy eigenvector draw: uniform U[0,1) (colourful), normal or "
                        "signed-uniform U[-1,1) (zero-mean: bleak, grey).", choices=FANTASY_DRAWS)
     symmetric: bool = opt(False, "Random mode: a random symmetric PSD matrix instead of a plain random one.")
-    strength: float = opt(1.0, "Blend between the style's Gram (0) and the randomised one (1).")
+    strength: float = opt(1.0, "Blend between the style's Gram (0) and the randomised one (1).",
+                          low=0, high=1)
     random_layers: Optional[tuple] = opt(None, "Style layers to randomise (default: all style layers).",
-                                         metavar="LAYERS")
+                                         metavar="LAYERS", kind="layers")
     gram_scale: str = opt("frobenius", "Scale the randomised Gram to the original's Frobenius norm or trace "
                           "(or not at all), so the style weight keeps its meaning.", choices=GRAM_SCALES)
     target: str = opt("reachable", "What a randomised run optimises against: reachable (synthesise the "
@@ -135,10 +145,10 @@ class Options:
                       "texture) or raw (the randomised Gram itself, as the seed article did: far-out, the content "
                       "mostly lost).", choices=TARGETS)
     swatch_size: Optional[int] = opt(None, "Side of the square swatch (the randomised style's picture), in "
-                                     "pixels; default: --size, at most 128.")
-    swatch_iterations: int = opt(100, "Iterations of the swatch synthesis.")
+                                     "pixels; default: --size, at most 128.", low=16)
+    swatch_iterations: int = opt(100, "Iterations of the swatch synthesis.", low=1)
     variant_seed: Optional[int] = opt(None, "Seed of the randomisation, independent of --seed; drawn and "
-                                      "recorded when not given.")
+                                      "recorded when not given.", kind="seed")
     levels: Optional[str] = opt(None, "Level adjustment: auto (0.5 % per-channel percentile stretch), a clip "
                                 "percentage, or none. Default: auto for fantasy and random, none otherwise. "
                                 "The raw image is kept as NAME.raw.png.", metavar="auto|none|P")
@@ -149,98 +159,58 @@ class Options:
                                  "recorded in recipes).", cli=False)
 
     # ------------------------------------------------------------------
+    @classmethod
+    def from_mapping(cls, values: dict, base: Optional["Options"] = None) -> "Options":
+        """Validated options from ``values`` over ``base`` (default: the defaults): the one way in for
+        the CLI, the studio and the API. Text values (a command line, a web form) are read by each
+        field's kind; other values are taken as they are. Every key given is set, None included."""
+        unknown = set(values) - set(FIELDS)
+        if unknown:
+            raise EigenstyleError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        typed = {}
+        for name, value in values.items():
+            kind = FIELDS[name].metadata["kind"]
+            if isinstance(value, str) and kind not in ("text", "choice"):
+                try:
+                    value = parse(kind, value)
+                except ValueError as e:
+                    raise EigenstyleError(f"{option_name(name)}: {e}") from None
+            elif isinstance(value, (list, tuple)):  # a JSON list; a form may send its numbers as text
+                try:
+                    value = tuple(parse(kind[:-1], v) if isinstance(v, str) and kind in ("ints", "floats") else v
+                                  for v in value)
+                except ValueError as e:
+                    raise EigenstyleError(f"{option_name(name)}: {e}") from None
+            typed[name] = value
+        return (base or cls()).replace(**typed).validate()
+
     def validate(self) -> "Options":
-        """Check every value; raise :class:`EigenstyleError` with one clear line."""
-        from .network import check_layers  # layer names live with the network
-
-        def positive_int(name, value, minimum=1):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise EigenstyleError(f"--{_flag(name)} must be an integer >= {minimum}, got {value!r}")
-
-        def finite(name, value, *, strictly_positive):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise EigenstyleError(f"--{_flag(name)} must be a finite number, got {value!r}")
-            if value < 0 or (strictly_positive and value == 0):
-                kind = "> 0" if strictly_positive else ">= 0"
-                raise EigenstyleError(f"--{_flag(name)} must be {kind}, got {value!r}")
-
-        for name in ("init", "device", "model_file", "style_file", "levels"):  # recipes can hold anything
-            value = getattr(self, name)
-            if (value is not None or name == "device") and not isinstance(value, (str, os.PathLike)) \
-                    or value == "":
-                raise EigenstyleError(f"--{_flag(name)} must be a non-empty text, got {value!r}")
-        for name in ("normalize_gradients", "original_colors", "symmetric"):
-            if not isinstance(getattr(self, name), bool):
-                raise EigenstyleError(f"--{_flag(name)} must be true or false, got {getattr(self, name)!r}")
-        if self.genome is not None and not isinstance(self.genome, dict):
-            raise EigenstyleError(f"genome must be a mapping, got {self.genome!r}")
-        for name in ("content_layers", "style_layers", "random_layers", "scales", "style_blend_weights", "spread"):
-            if getattr(self, name) is not None and not isinstance(getattr(self, name), (tuple, list)):
-                raise EigenstyleError(f"--{_flag(name)} must be a list, got {getattr(self, name)!r}")
-        positive_int("size", self.size, 16)
-        positive_int("iterations", self.iterations)
-        if self.scale_iterations is not None:
-            positive_int("scale_iterations", self.scale_iterations)
-        if self.scales is not None:
-            for v in self.scales:
-                positive_int("scales", v, 16)
-            if not self.scales or list(self.scales) != sorted(set(self.scales)) or self.scales[-1] >= self.size:
-                raise EigenstyleError(f"--scales must be ascending sizes below --size {self.size}, "
-                                      f"got {','.join(map(str, self.scales))}")
-        positive_int("lbfgs_history", self.lbfgs_history)
-        positive_int("print_every", self.print_every, 0)
-        positive_int("save_every", self.save_every, 0)
-        finite("content_weight", self.content_weight, strictly_positive=False)
-        if self.style_weight is not None:
-            finite("style_weight", self.style_weight, strictly_positive=True)
-        finite("tv_weight", self.tv_weight, strictly_positive=False)
-        finite("style_scale", self.style_scale, strictly_positive=True)
-        finite("learning_rate", self.learning_rate, strictly_positive=True)
-        if self.style_blend_weights is not None:
-            for w in self.style_blend_weights:
-                finite("style_blend_weights", w, strictly_positive=False)
-            if sum(self.style_blend_weights) <= 0:
-                raise EigenstyleError("--style-blend-weights must not all be zero")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
-                                      or not 0 <= self.seed < 2**63):
-            raise EigenstyleError(f"--seed must be an integer in [0, 2^63), got {self.seed!r}")
-        for name in ("optimizer", "pooling", "model", "precision", "conv"):
-            choices = FIELDS[name].metadata["choices"]
-            if getattr(self, name) not in choices:
-                raise EigenstyleError(f"--{_flag(name)} must be one of {', '.join(choices)}, "
-                                      f"got {getattr(self, name)!r}")
-        if not self.style_layers:
-            raise EigenstyleError("--style-layers must name at least one layer")
-        check_layers(self.content_layers, "--content-layers")
-        check_layers(self.style_layers, "--style-layers")
-        if self.swatch_size is not None:
-            positive_int("swatch_size", self.swatch_size, 16)
-        positive_int("swatch_iterations", self.swatch_iterations)
-        for name in ("mode", "fantasy", "gram_scale", "target"):
-            choices = FIELDS[name].metadata["choices"]
-            if getattr(self, name) not in choices:
-                raise EigenstyleError(f"--{_flag(name)} must be one of {', '.join(choices)}, "
-                                      f"got {getattr(self, name)!r}")
-        if len(self.spread) != 2:
-            raise EigenstyleError(f"--spread must be two numbers lo,hi, got {self.spread!r}")
-        for v in self.spread:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise EigenstyleError(f"--spread must be finite numbers, got {self.spread!r}")
-        if self.spread[0] > self.spread[1]:
-            raise EigenstyleError(f"--spread lo,hi needs lo <= hi, got {self.spread[0]},{self.spread[1]}")
-        finite("strength", self.strength, strictly_positive=False)
-        if self.strength > 1:
-            raise EigenstyleError(f"--strength must be in [0, 1], got {self.strength!r}")
-        if self.random_layers is not None:
-            check_layers(self.random_layers, "--random-layers")
-            outside = [n for n in self.random_layers if n not in self.style_layers]
-            if outside:
-                raise EigenstyleError(f"--random-layers {','.join(outside)} not among --style-layers")
-        if self.variant_seed is not None and (isinstance(self.variant_seed, bool)
-                                              or not isinstance(self.variant_seed, int)
-                                              or not 0 <= self.variant_seed < 2**63):
-            raise EigenstyleError(f"--variant-seed must be an integer in [0, 2^63), got {self.variant_seed!r}")
+        """Check every value and the relations between them; raise :class:`EigenstyleError` with one
+        clear line. Each field's own check comes from its kind and bounds (values.check)."""
         from .levels import parse_levels
+        from .network import check_layers  # layer names live with the network
+        for name, f in FIELDS.items():
+            check(name, getattr(self, name), f.metadata)
+        n = option_name
+        if self.scales is not None and (not self.scales or list(self.scales) != sorted(set(self.scales))
+                                        or self.scales[-1] >= self.size):
+            raise EigenstyleError(f"{n('scales')} must be ascending sizes below {n('size')} {self.size}, "
+                                  f"got {','.join(map(str, self.scales))}")
+        if self.style_blend_weights is not None and sum(self.style_blend_weights) <= 0:
+            raise EigenstyleError(f"{n('style_blend_weights')} must not all be zero")
+        if not self.style_layers:
+            raise EigenstyleError(f"{n('style_layers')} must name at least one layer")
+        check_layers(self.content_layers, n("content_layers"))
+        check_layers(self.style_layers, n("style_layers"))
+        if len(self.spread) != 2:
+            raise EigenstyleError(f"{n('spread')} must be two numbers lo,hi, got {self.spread!r}")
+        if self.spread[0] > self.spread[1]:
+            raise EigenstyleError(f"{n('spread')} lo,hi needs lo <= hi, got {self.spread[0]},{self.spread[1]}")
+        if self.random_layers is not None:
+            check_layers(self.random_layers, n("random_layers"))
+            outside = [layer for layer in self.random_layers if layer not in self.style_layers]
+            if outside:
+                raise EigenstyleError(f"{n('random_layers')} {','.join(outside)} not among {n('style_layers')}")
         parse_levels(self.levels)
         return self
 
@@ -288,8 +258,17 @@ class Options:
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()})
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(Options)}
+def _complete_kinds() -> dict:
+    """Every field with its kind settled (from its type where not given) and whether None is allowed."""
+    hints = typing.get_type_hints(Options)
+    for f in dataclasses.fields(Options):
+        hint = hints[f.name]
+        optional = typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint)
+        base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+        kind = f.metadata["kind"] or {int: "int", float: "float", bool: "bool", dict: "mapping",
+                                      str: "choice" if f.metadata["choices"] else "text"}[base]
+        f.metadata = types.MappingProxyType({**f.metadata, "kind": kind, "optional": optional})
+    return {f.name: f for f in dataclasses.fields(Options)}
 
 
-def _flag(name: str) -> str:
-    return name.replace("_", "-")
+FIELDS = _complete_kinds()

@@ -25,6 +25,7 @@ from .network import VGG, Preprocessing, Weights, load_weights, resolve_conv, re
 from .options import Options
 from .randomize import Randomization, randomize_targets
 from .targets import Targets, check_size, content_targets, style_grams, to_tensor
+from .values import option_name
 
 ImageInput = Union[str, os.PathLike, Image.Image]
 
@@ -55,9 +56,9 @@ def resolve_device(name: str) -> torch.device:
     try:
         dev = torch.device(name)
     except RuntimeError:
-        raise EigenstyleError(f"--device: unknown device {name!r}") from None
+        raise EigenstyleError(f"{option_name('device')}: unknown device {name!r}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise EigenstyleError(f"--device {name}: CUDA is not available on this machine")
+        raise EigenstyleError(f"{option_name('device')} {name}: CUDA is not available on this machine")
     return dev
 
 
@@ -77,7 +78,7 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
     file_grams = None
     if opts.style_file:
         if styles:
-            raise EigenstyleError("give style images or --style-file, not both")
+            raise EigenstyleError(f"give style images or {option_name('style_file')}, not both")
         from .stylefile import load_style
         file_grams, meta = load_style(opts.style_file)
         opts = opts.replace(style_layers=tuple(meta["layers"]))
@@ -86,7 +87,8 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
         raise EigenstyleError("give at least one style image")
     blend = list(opts.style_blend_weights or [1.0] * len(styles))
     if len(blend) != len(styles) and not file_grams:
-        raise EigenstyleError(f"--style-blend-weights has {len(blend)} values for {len(styles)} style images")
+        raise EigenstyleError(f"{option_name('style_blend_weights')} has {len(blend)} values for {len(styles)} "
+                              f"style images")
     content_im, content_id = _load(content, "content image")
     style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
     device = resolve_device(opts.device)
@@ -114,8 +116,9 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
     inputs = {"content": content_id, "styles": [sid for _, sid in style_ims]}
     if file_grams is not None:
         if meta["weights"].get("sha256") != weights.sha256:
-            raise EigenstyleError(f"--style-file {opts.style_file} was made with other network weights "
-                                  f"({meta['weights'].get('model')}); use the same --model/--model-file")
+            raise EigenstyleError(f"{option_name('style_file')} {opts.style_file} was made with other network "
+                                  f"weights ({meta['weights'].get('model')}); use the same {option_name('model')}/"
+                                  f"{option_name('model_file')}")
         base = {k: g.to(device) for k, g in file_grams.items()}
         inputs["style_file"] = recipe.identity_of_file(opts.style_file)
     else:
@@ -158,5 +161,5 @@ def vary(problem: Problem, opts: Options) -> Problem:
                                  targets=Targets(problem.targets.content, style))
     # Every randomised style gets its picture, the swatch; reachable targets also optimise against it.
     from .swatch import with_swatch  # it runs the engine's loop, and the engine imports this module
-    check_size((opts.swatch_side(), opts.swatch_side()), problem.net, "the swatch (--swatch-size)")
+    check_size((opts.swatch_side(), opts.swatch_side()), problem.net, f"the swatch ({option_name('swatch_size')})")
     return with_swatch(varied, use_as_target=opts.target == "reachable")

@@ -18,6 +18,7 @@ from ._version import __version__
 from .errors import EigenstyleError
 from .files import sha256_of_file
 from .options import Options
+from .values import option_name
 
 FORMAT = "eigenstyle-recipe"
 VERSION = 1
@@ -127,7 +128,8 @@ def reproduce(path: str, output: str | None = None, *, content: str | None = Non
     content = content or data["content"].get("path")
     styles = list(styles or [s.get("path") for s in data["styles"]])
     if not content or not all(styles):
-        raise EigenstyleError(f"{path}: the recipe was made from in-memory images; pass --content and --style")
+        raise EigenstyleError(f"{path}: the recipe was made from in-memory images; pass {option_name('content')} and "
+                              f"{option_name('style', 'styles')}")
     if opts.style_file and not os.path.isfile(opts.style_file):
         raise EigenstyleError(f"style file of the recipe not found: {opts.style_file}")
     for given, recorded, what in [(content, data["content"], "content")] + \
@@ -136,5 +138,5 @@ def reproduce(path: str, output: str | None = None, *, content: str | None = Non
             raise EigenstyleError(f"{what} image of the recipe not found: {given} (pass its new place)")
         if not allow_changed_inputs and identity_of_file(given)["sha256"] != recorded.get("sha256"):
             raise EigenstyleError(f"{what} image {given} differs from the one the recipe used "
-                                  f"(sha256 mismatch); use --allow-changed-inputs to run anyway")
+                                  f"(sha256 mismatch); use {option_name('allow_changed_inputs')} to run anyway")
     return stylize(content, styles, opts, progress=progress, output=output, **overrides)

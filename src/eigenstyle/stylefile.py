@@ -19,6 +19,7 @@ from ._version import __version__
 from .errors import EigenstyleError
 from .files import atomic_path
 from .network import CHANNELS, LAYER_INDEX
+from .values import option_name
 
 FORMAT = "eigenstyle-style"
 VERSION = 2  # 2: may carry a swatch
@@ -46,13 +47,13 @@ def save_style(path: str, problem) -> str:
     }
     data = save(tensors, metadata={FORMAT: json.dumps(meta, sort_keys=True)})
     if not path.endswith(".safetensors"):
-        raise EigenstyleError(f"--save-style: use a .safetensors file name, got {path}")
+        raise EigenstyleError(f"{option_name('save_style')}: use a .safetensors file name, got {path}")
     try:
         with atomic_path(path, ".safetensors") as tmp, open(tmp, "wb") as f:
             f.write(data)
     except OSError as e:
         kept = "the previous file is kept unchanged" if os.path.exists(path) else "nothing was written"
-        raise EigenstyleError(f"--save-style: cannot write {path}: {e.strerror or e}; {kept}") from None
+        raise EigenstyleError(f"{option_name('save_style')}: cannot write {path}: {e.strerror or e}; {kept}") from None
     return path
 
 
@@ -60,7 +61,7 @@ def load_style(path: str) -> tuple[dict, dict]:
     """Grams ({layer: [1, C, C] float32}) and metadata of a style file."""
     from safetensors.torch import load
     if not os.path.isfile(path):
-        raise EigenstyleError(f"--style-file: no such file: {path}")
+        raise EigenstyleError(f"{option_name('style_file')}: no such file: {path}")
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -70,33 +71,35 @@ def load_style(path: str) -> tuple[dict, dict]:
             header = f.metadata() or {}
         meta = json.loads(header[FORMAT])
     except Exception as e:  # safetensors raises its own error types for truncated or bad files
-        raise EigenstyleError(f"--style-file: {path} is not a readable eigenstyle style file "
+        raise EigenstyleError(f"{option_name('style_file')}: {path} is not a readable eigenstyle style file "
                               f"({type(e).__name__})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise EigenstyleError(f"--style-file: {path} is not an eigenstyle style file")
+        raise EigenstyleError(f"{option_name('style_file')}: {path} is not an eigenstyle style file")
     version = meta.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise EigenstyleError(f"--style-file: {path} has no valid version")
+        raise EigenstyleError(f"{option_name('style_file')}: {path} has no valid version")
     if version > VERSION:
-        raise EigenstyleError(f"--style-file: {path} was written by a newer eigenstyle ({meta.get('eigenstyle')})")
+        raise EigenstyleError(f"{option_name('style_file')}: {path} was written by a newer eigenstyle "
+                              f"({meta.get('eigenstyle')})")
     layers = meta.get("layers")
     swatch = tensors.pop(SWATCH, None)
     if swatch is not None and (swatch.dtype != torch.uint8 or swatch.ndim != 3 or swatch.shape[2] != 3
                                or min(swatch.shape[:2]) < 1):
-        raise EigenstyleError(f"--style-file: {path}: its swatch is not an 8-bit RGB image")
+        raise EigenstyleError(f"{option_name('style_file')}: {path}: its swatch is not an 8-bit RGB image")
     if not isinstance(layers, list) or not layers or not all(isinstance(n, str) for n in layers) \
             or len(set(layers)) != len(layers) or set(layers) != set(tensors):
-        raise EigenstyleError(f"--style-file: {path}: its layers and tensors do not match")
+        raise EigenstyleError(f"{option_name('style_file')}: {path}: its layers and tensors do not match")
     grams = {}
     for name in layers:
         g = tensors[name]
         if name not in LAYER_INDEX or tuple(g.shape) != (CHANNELS[name], CHANNELS[name]):
-            raise EigenstyleError(f"--style-file: {path}: {name} has shape {tuple(g.shape)}, expected "
+            raise EigenstyleError(f"{option_name('style_file')}: {path}: {name} has shape {tuple(g.shape)}, expected "
                                   f"{CHANNELS.get(name, '?')}x{CHANNELS.get(name, '?')}")
         if g.dtype != torch.float32 or not bool(torch.isfinite(g).all()):
-            raise EigenstyleError(f"--style-file: {path}: {name} holds non-finite or non-float32 values")
+            raise EigenstyleError(f"{option_name('style_file')}: {path}: {name} holds non-finite or non-float32 values")
         grams[name] = g.unsqueeze(0)
     if not isinstance(meta.get("weights"), dict):
-        raise EigenstyleError(f"--style-file: {path} does not record the network weights it was made with")
+        raise EigenstyleError(f"{option_name('style_file')}: {path} does not record the network weights it was "
+                              f"made with")
     meta["swatch_image"] = None if swatch is None else Image.fromarray(swatch.numpy(), "RGB")
     return grams, meta

@@ -21,6 +21,7 @@ import torch
 from .errors import EigenstyleError
 from .losses import gram
 from .targets import Targets, to_pil, to_tensor
+from .values import option_name
 
 
 def swatch_seed(genome: dict) -> int:
@@ -45,7 +46,7 @@ def synthesize(problem, size: int, iterations: int, seed: int) -> torch.Tensor:
     if interrupted:
         raise KeyboardInterrupt
     if error or not done:
-        raise EigenstyleError(f"the swatch synthesis failed ({error}); try --target raw")
+        raise EigenstyleError(f"the swatch synthesis failed ({error}); try {option_name('target')} raw")
     return x
 
 

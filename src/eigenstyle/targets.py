@@ -17,6 +17,7 @@ from . import images
 from .errors import EigenstyleError
 from .losses import gram
 from .network import VGG, Preprocessing
+from .values import option_name
 
 
 @dataclass
@@ -55,7 +56,8 @@ def check_size(im_size: tuple[int, int], net: VGG, what: str) -> None:
     need = net.min_side()
     if min(im_size) < need:
         raise EigenstyleError(f"{what} is {im_size[0]}x{im_size[1]} px after resizing; layer {net.names[-1]} "
-                              f"needs at least {need} px on the short side (raise --size or --style-scale)")
+                              f"needs at least {need} px on the short side (raise {option_name('size')} or "
+                              f"{option_name('style_scale')})")
 
 
 @torch.no_grad()

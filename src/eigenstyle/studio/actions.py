@@ -27,6 +27,17 @@ STARTS = ("random", "image")  # the studio's start images; a file path is never 
 OTHER_FIELDS = ("content", "style", "count", "amount", "a", "b")
 
 
+# The studio's departures from Options' defaults: a small, quick first look at variants.
+STUDIO = Options(mode="variant", size=128, iterations=100)
+
+
+def defaults() -> dict:
+    """The page's form defaults: Options' (over the studio's few departures) and a brood's."""
+    brood = explore.Brood()
+    values = {k: v for k, v in STUDIO.to_dict().items() if k in SETTINGS}
+    return {**values, "init": values["init"] or "", "count": brood.count, "amount": brood.amount}
+
+
 @dataclass
 class Limits:
     """The studio's bounds on one request (a shared machine should not take a 10k-px, 1e6-iteration job)."""
@@ -35,60 +46,24 @@ class Limits:
     max_count: int = 16
 
 
-def _number(name, value, kind):
-    if isinstance(value, str):  # form fields arrive as text from some clients
-        try:
-            return kind(value)
-        except ValueError:
-            raise EigenstyleError(f"--{name.replace('_', '-')} must be a number, got {value!r}") from None
-    return value
-
-
-def _tuple(name, value, kind=str):
-    if isinstance(value, str):
-        value = [p.strip() for p in value.split(",") if p.strip()]
-    if not isinstance(value, (list, tuple)):
-        raise EigenstyleError(f"--{name.replace('_', '-')} must be a list, got {value!r}")
-    return tuple(_number(name, v, kind) if kind is not str else str(v) for v in value)
-
-
 def settings(body: dict, limits: Limits, base: Options | None = None) -> Options:
-    """Validated options from a request body's settings over ``base``."""
+    """Validated options from a request body's settings over ``base`` (default: Options' defaults;
+    the page itself sends the studio's, from :func:`defaults`)."""
     if not isinstance(body, dict):
         raise EigenstyleError("the request body must be a JSON object")
     unknown = set(body) - set(SETTINGS) - set(OTHER_FIELDS)
     if unknown:
         raise EigenstyleError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    values = {}
-    for k in SETTINGS:
-        v = body.get(k)
-        if v is None or v == "":
-            continue
-        if k == "init" and v not in STARTS:
-            raise EigenstyleError(f"--init must be random or image (the content) in the studio, got {v!r}")
-        if k == "style_layers":
-            v = _tuple(k, v)
-        elif k == "spread":
-            v = _tuple(k, v, float)
-        elif k in ("size", "iterations", "seed", "variant_seed", "swatch_size", "swatch_iterations"):
-            v = _number(k, v, int)
-        elif k in ("style_weight", "strength", "content_weight", "tv_weight"):
-            v = _number(k, v, float)
-        values[k] = v
-    opts = (base or Options()).replace(print_every=0, device="auto", **values).validate()
+    values = {k: body[k] for k in SETTINGS if body.get(k) not in (None, "")}  # empty form fields: the default
+    if values.get("init", "random") not in STARTS:
+        raise EigenstyleError(f"init must be random or image (the content) in the studio, got {values['init']!r}")
+    opts = Options.from_mapping({**values, "print_every": 0, "device": "auto"}, base)
     for name, most in (("size", limits.max_size), ("swatch_size", limits.max_size),
                        ("iterations", limits.max_iterations), ("swatch_iterations", limits.max_iterations)):
         value = getattr(opts, name)
         if value is not None and value > most:  # swatch_size None: auto
-            raise EigenstyleError(f"--{name.replace('_', '-')} must be at most {most} in the studio, got {value}")
+            raise EigenstyleError(f"{name} must be at most {most} in the studio, got {value}")
     return opts
-
-
-def _count(body: dict, limits: Limits, default: int = 4) -> int:
-    n = _number("count", body.get("count", default), int)
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= limits.max_count:
-        raise EigenstyleError(f"--count must be an integer from 1 to {limits.max_count}, got {n!r}")
-    return n
 
 
 def _pair(store: Store, body: dict) -> tuple[str, str]:
@@ -112,14 +87,14 @@ def _job(kind, content_id, style_id, runs, params, **lineage) -> Job:
 def generate(store: Store, body: dict, limits: Limits) -> Job:
     content_id, style_id = _pair(store, body)
     opts = settings(body, limits)
-    count = _count(body, limits)
+    count = explore.Brood.of(body.get("count", 4), max_count=limits.max_count).count
     if opts.mode == "none":  # plain runs differ only by their start image's seed
         from ..engine import resolve_seeds
         first = resolve_seeds(opts)
         runs = [(first.replace(seed=(first.seed + i) % 2**63), f"plain seed {(first.seed + i) % 2**63}")
                 for i in range(count)]
     else:
-        runs = explore.variant_options(opts, count)
+        runs = explore.variant_options(opts, explore.Brood.of(count))
     return _job("generate", content_id, style_id, runs, {"count": count})
 
 
@@ -142,18 +117,16 @@ def _parent_options(rec: dict) -> Options:
     """A parent's recipe options, made fresh: default device, no coarse scales, and its start
     (noise or the content) unless it was warm-started from a file (a refined tile): then noise."""
     o = Options.from_dict(rec["recipe"]["options"])
-    return o.replace(init=o.init if o.init in STARTS else "random", device="auto", print_every=0, save_every=0,
+    return o.replace(init=o.init if o.init in STARTS else None, device="auto", print_every=0, save_every=0,
                      scales=None, scale_iterations=None)
 
 
 def mutate(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
     parent = _finished(store, result_id)
-    genome = explore.genome_of(parent["recipe"])
-    amount = _number("amount", body.get("amount", 0.2), float)
-    if isinstance(amount, bool) or not isinstance(amount, (int, float)):
-        raise EigenstyleError(f"--amount must be a number, got {amount!r}")
-    runs = explore.variant_options(_parent_options(parent), _count(body, limits), mutate=genome, amount=amount)
-    return _job("mutate", parent["content_id"], parent["style_id"], runs, {"amount": amount},
+    brood = explore.Brood.of(body.get("count", 4), parents=(parent["recipe"],), amount=body.get("amount", 0.2),
+                             max_count=limits.max_count)
+    runs = explore.variant_options(_parent_options(parent), brood)
+    return _job("mutate", parent["content_id"], parent["style_id"], runs, {"amount": brood.amount},
                 parent_id=parent["id"])
 
 
@@ -161,10 +134,8 @@ def between(store: Store, body: dict, limits: Limits) -> Job:
     a, b = (_finished(store, str(body.get(k) or "")) for k in ("a", "b"))
     if a["id"] == b["id"]:
         raise EigenstyleError("pick two different tiles for Between")
-    if a["recipe"]["options"]["mode"] != b["recipe"]["options"]["mode"]:
-        raise EigenstyleError("--between needs two variants of the same mode")
-    genomes = (explore.genome_of(a["recipe"]), explore.genome_of(b["recipe"]))
-    runs = explore.variant_options(_parent_options(a), _count(body, limits, 3), between=genomes)
+    brood = explore.Brood.of(body.get("count", 3), parents=(a["recipe"], b["recipe"]), max_count=limits.max_count)
+    runs = explore.variant_options(_parent_options(a), brood)
     return _job("between", a["content_id"], a["style_id"], runs, {}, parent_id=a["id"], parent2_id=b["id"])
 
 

@@ -125,13 +125,11 @@ async def index(request: Request):
 
 async def config(request: Request):
     from ..network import LAYERS
-    from ..options import DEFAULT_STYLE_LAYERS, MODES
+    from ..options import MODES
     s = _studio(request)
     return JSONResponse({
         "modes": list(MODES), "layers": [name for name, _, _ in LAYERS], "devices": s.queue.devices,
-        "defaults": {"mode": "variant", "style_layers": list(DEFAULT_STYLE_LAYERS), "style_weight": None,
-                     "spread": [0.1, 1.9], "size": 128, "iterations": 100, "count": 4, "amount": 0.2,
-                     "init": "image"},
+        "defaults": actions.defaults(),
         "limits": {**vars(s.limits), "max_queued": s.queue.max_queued,
                    "max_upload_bytes": s.max_upload_bytes, "max_upload_pixels": s.max_upload_pixels},
         "layer_comparison": list(actions.LAYER_COMPARISON)})
