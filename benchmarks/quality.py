@@ -217,7 +217,8 @@ def main():
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--iterations", type=int, default=200)
     ap.add_argument("--table", help="append the markdown table to this file")
-    ap.add_argument("--keep", help="save every result and a sheet per group in this folder")
+    ap.add_argument("--keep", help="save every result (TAG-I.png, its swatch TAG-I.swatch.png) and a sheet per "
+                    "group (TAG.png) in this folder")
     ap.add_argument("--cache", help="reuse results (and their times) of identical runs saved in this folder")
     args = ap.parse_args()
     pairs = [p.split(":") for p in (args.pair or ["tubingen:starry_night"])]
@@ -269,6 +270,10 @@ def main():
                     tag = f"{'-'.join(layers) if len(layers) < 5 else 'five'}-{content_name}-{style_name}-{key[0]}-{key[1]}"
                     tiles = [(s["image"], f"{key[1]} {i}") for i, s in enumerate(scores)]
                     tiles += [(sw, f"swatch {i}") for i, sw in enumerate(swatches) if sw is not None]
+                    for i, (s, sw) in enumerate(zip(scores, swatches)):  # each result, for benchmarks/gallery.py
+                        s["image"].save(os.path.join(args.keep, f"{tag}-{i}.png"))
+                        if sw is not None:
+                            sw.save(os.path.join(args.keep, f"{tag}-{i}.swatch.png"))
                     contact_sheet(tiles, columns=4, width=256).save(os.path.join(args.keep, tag + ".png"))
         lines += table(rows, layers, pairs, args, commit, time.perf_counter() - started)
     text = "\n".join(lines)
