@@ -3,7 +3,7 @@
     python benchmarks/batched.py [--size 256] [--count 8] [--iterations 50] [--layers relu3_2]
 
 One prepare (network, style Grams), then ``--count`` variants (variant seeds 1..N) through
-``engine.run`` one after another, and the same N through ``engine.run_batch`` as one batch.
+``engine.run_batch`` one at a time, and the same N through ``engine.run_batch`` as one batch.
 Prints wall times, throughput ratio, and how far each batched image is from its single run
 (max and mean absolute pixel difference, final-loss ratio).
 """
@@ -13,7 +13,9 @@ import time
 
 import numpy as np
 
-from eigenstyle import Options, engine
+from eigenstyle import Options
+from eigenstyle.engine import run_batch
+from eigenstyle.problem import prepare, resolve_seeds, vary
 
 SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "eigenstyle", "samples")
 
@@ -26,18 +28,17 @@ def main():
     ap.add_argument("--layers", default="relu3_2", help="style layers (default: a single layer, as explored)")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
-    base = engine.resolve_seeds(Options(size=args.size, iterations=args.iterations, seed=0, print_every=0,
-                                        mode="variant", variant_seed=1, device=args.device,
-                                        style_layers=tuple(args.layers.split(","))).validate())
-    problem = engine.prepare(os.path.join(SAMPLES, "tubingen.jpg"), os.path.join(SAMPLES, "starry_night.jpg"),
-                             base)
-    problems = [engine.vary(problem, base.replace(variant_seed=i + 1)) for i in range(args.count)]
-    engine.run(problems[0], x0=None)  # warm-up (allocator, kernels), not timed
+    base = resolve_seeds(Options(size=args.size, iterations=args.iterations, seed=0, print_every=0,
+                                 mode="variant", variant_seed=1, device=args.device,
+                                 style_layers=tuple(args.layers.split(","))).validate())
+    problem = prepare(os.path.join(SAMPLES, "tubingen.jpg"), os.path.join(SAMPLES, "starry_night.jpg"), base)
+    problems = [vary(problem, base.replace(variant_seed=i + 1)) for i in range(args.count)]
+    run_batch(problems[:1])  # warm-up (allocator, kernels), not timed
     t = time.perf_counter()
-    single = [engine.run(p) for p in problems]
+    single = [run_batch([p])[0] for p in problems]
     t_single = time.perf_counter() - t
     t = time.perf_counter()
-    batch = engine.run_batch(problems)
+    batch = run_batch(problems)
     t_batch = time.perf_counter() - t
     diffs = [np.abs(np.asarray(a.image, np.int16) - np.asarray(b.image, np.int16)) for a, b in zip(single, batch)]
     ratios = [b.recipe["losses"]["total"] / a.recipe["losses"]["total"] for a, b in zip(single, batch)]

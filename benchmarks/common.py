@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from eigenstyle import Options, engine, images, network, targets
+from eigenstyle import Options, images, network, targets
 from eigenstyle.files import atomic_path
+from eigenstyle.loop import evaluate
+from eigenstyle.problem import Problem, prepare
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = tuple(f"relu{b}_1" for b in range(1, 6))
@@ -71,23 +73,23 @@ def to_size(x: torch.Tensor, hw, who: str, notes: list) -> torch.Tensor:
     return x
 
 
-def evaluator(content: str, style: str, size: int, device: str = "cpu", seed: int = 0) -> engine.Problem:
-    """The common evaluator's problem: neural-style's objective (eigenstyle's ``engine.evaluate``)
+def evaluator(content: str, style: str, size: int, device: str = "cpu", seed: int = 0) -> Problem:
+    """The common evaluator's problem: neural-style's objective (eigenstyle's ``loop.evaluate``)
     with eigenstyle's targets for these inputs, fp32, direct convolutions (the peers' arithmetic)."""
     opts = Options(size=size, iterations=1, seed=seed, device=device, precision="fp32", conv="direct",
                    **NEURAL_STYLE).validate()
-    problem = engine.prepare(content, [style], opts)
+    problem = prepare(content, [style], opts)
     assert getattr(problem.opts, "mode", "none") == "none", "plain neural style expected (no Gram randomisation)"
     return problem
 
 
 @torch.no_grad()
-def score(problem: engine.Problem, x: torch.Tensor) -> dict:
+def score(problem: Problem, x: torch.Tensor) -> dict:
     """Losses (content, style, tv, total) of one image [1,3,H,W] in network units."""
-    return {k: float(v[0]) for k, v in engine.evaluate(problem, x.to(problem.device)).items()}
+    return {k: float(v[0]) for k, v in evaluate(problem, x.to(problem.device)).items()}
 
 
-def score_file(problem: engine.Problem, path: str, who: str, notes: list) -> dict:
+def score_file(problem: Problem, path: str, who: str, notes: list) -> dict:
     """Losses of an image file (8-bit, as the tool wrote it)."""
     x = targets.to_tensor(images.load_rgb(path), problem.pre, problem.device)
     return score(problem, to_size(x, problem.content_tensor.shape[2:], who, notes))

@@ -17,7 +17,7 @@ Measured as in peers.py: ms/iter from the arrival times of the per-iteration pro
 imports, CUDA context, weights, targets, plus one iteration); wall = launch to exit; GPU MiB =
 peak of nvidia-smi's memory.used during the run minus its value before launch (includes the
 CUDA context); own peak = eigenstyle's printed CUDA allocator peak; final loss = the written
-8-bit image scored by one fp32 evaluator (eigenstyle's engine.evaluate; not for variants,
+8-bit image scored by one fp32 evaluator (eigenstyle's loop.evaluate; not for variants,
 whose targets are randomised).
 
 On a CUDA machine (a few minutes):
@@ -136,7 +136,7 @@ def main(argv=None):
         "× neural-style-pt: per-image ms/iter over neural-style-pt's. to iter 1: launch to iteration 1's line. "
         "GPU MiB: nvidia-smi memory.used peak minus before launch (0.2 s polls; with the CUDA context); "
         "own peak: eigenstyle's CUDA allocator peak (on the CPU: its resident peak). final loss: the written "
-        "8-bit image scored by eigenstyle's fp32 engine.evaluate (n/a for variants: randomised targets).",
+        "8-bit image scored by eigenstyle's fp32 loop.evaluate (n/a for variants: randomised targets).",
     ]
     common.publish(table(rows, peer), notes, args.out)
     return 0

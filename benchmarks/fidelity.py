@@ -6,7 +6,7 @@ Caffe VGG-19, so at matched settings both should reach about the same losses.
 This script runs both, in one process, at neural-style's defaults (256 px,
 200 L-BFGS iterations, lr 1, history 100, random init, max pooling, content
 relu4_2 weight 5, style relu1_1..relu5_1 weight 100, TV 1e-3), re-evaluates
-BOTH final images with ONE evaluator (eigenstyle's ``engine.evaluate``) and
+BOTH final images with ONE evaluator (eigenstyle's ``loop.evaluate``) and
 prints a table with eigenstyle/pastiche ratios and a PASS/FAIL verdict
 (PASS: eigenstyle's final content and style losses are each <= 1.10x pastiche's).
 
@@ -34,7 +34,9 @@ import time
 import torch
 from pastiche.pastiche import PasticheArtist
 
-from eigenstyle import Options, engine, network
+from eigenstyle import Options, network
+from eigenstyle.loop import initial_image, optimise
+from eigenstyle.problem import prepare
 
 from common import NEURAL_STYLE, PASTICHE_STYLE_LAYERS, eigen_hw, pastiche_weights, score, shared_inputs, to_size
 
@@ -48,15 +50,15 @@ def run_eigenstyle(args):
     t0 = time.perf_counter()
     opts = Options(size=args.size, iterations=args.iterations, seed=args.seed, device="cpu",
                    **NEURAL_STYLE).validate()  # pinned: pastiche's configuration below assumes them
-    problem = engine.prepare(args.content, [args.style], opts)
+    problem = prepare(args.content, [args.style], opts)
     assert getattr(problem.opts, "mode", "none") == "none", "plain neural style expected (no Gram randomisation)"
-    x0 = engine.initial_image(problem, args.seed)
+    x0 = initial_image(problem, args.seed)
     t1 = time.perf_counter()
-    x, losses, done, interrupted, error = engine.optimise(problem, x0)
+    out = optimise(problem, x0)
     t2 = time.perf_counter()
-    if error or interrupted or done != args.iterations:
-        raise SystemExit(f"eigenstyle stopped early after {done} iterations: {error or 'interrupted'}")
-    return x, losses["total"][0], (t2 - t1) / done, t2 - t0, problem
+    if out.error or out.interrupted or out.done != args.iterations:
+        raise SystemExit(f"eigenstyle stopped early after {out.done} iterations: {out.error or 'interrupted'}")
+    return out.x, out.losses["total"][0], (t2 - t1) / out.done, t2 - t0, problem
 
 
 def run_pastiche(args, hw):
@@ -156,7 +158,7 @@ def main(argv=None):
     rows = {t: median_row(runs, t) for t in ("eigenstyle", "pastiche")}
     tab, verdict, ok = table(rows)
     notes = list(dict.fromkeys(notes)) + [
-        "content/style/tv/total: both final images evaluated by eigenstyle's engine.evaluate "
+        "content/style/tv/total: both final images evaluated by eigenstyle's loop.evaluate "
         "(neural-style's objective, eigenstyle's targets); own reported total: each tool's loss at "
         "the start of its last iteration; pastiche's objective: pastiche's _calc_loss at each final image.",
         "pastiche's TV weight is matched approximately (2*1e-3*3*H*W; its means run over 3H(W-1) and "

@@ -8,9 +8,10 @@ import argparse
 import glob
 import os
 
-from eigenstyle import Options, engine
+from eigenstyle import Options
 from eigenstyle.demo import sample
 from eigenstyle.network import LAYER_NAMES
+from eigenstyle.problem import prepare
 
 DEFAULT = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 
@@ -25,7 +26,7 @@ def main():
     opts = Options(size=args.size, style_layers=relus).validate()
     print("| style | " + " | ".join(relus) + " |")
     for path in sorted(glob.glob(os.path.join(args.styles, "*.jpg"))):
-        grams = engine.prepare(sample("tubingen.jpg"), path, opts).base_style
+        grams = prepare(sample("tubingen.jpg"), path, opts).base_style
         energy = {n: float((grams[n] ** 2).mean()) for n in relus}
         total = sum(energy[n] for n in DEFAULT)
         print(f"| {os.path.basename(path)} | " + " | ".join(f"{100 * total / energy[n]:.2g}" for n in relus) + " |")

@@ -26,24 +26,27 @@ import time
 import numpy as np
 import torch
 
-from eigenstyle import Options, __version__, engine
+from eigenstyle import Options, __version__
 from eigenstyle.explore import contact_sheet
 from eigenstyle.levels import stretch
+from eigenstyle.loop import initial_image, optimise
 from eigenstyle.losses import gram
+from eigenstyle.problem import prepare, vary
+from eigenstyle.targets import to_pil
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.join(HERE, "..", "..", "shared", "images")
 
 
 def run_one(base, opts):
-    problem = engine.vary(base, opts)
-    x, losses, done, _, error = engine.optimise(problem, engine.initial_image(problem, opts.seed))
+    problem = vary(base, opts)
+    x = optimise(problem, initial_image(problem, opts.seed)).x
     layer = opts.style_layers[0]
     with torch.no_grad():
         g = gram(problem.net(x)[layer])
     target = problem.targets.style[layer]
     rel = float(torch.linalg.matrix_norm(g - target) / torch.linalg.matrix_norm(target))
-    raw = engine.to_pil(x, problem.pre)[0]
+    raw = to_pil(x, problem.pre)[0]
     neg = problem.report.get(layer, {}).get("negative_fraction", float((target < 0).double().mean()))
     return raw, rel, neg
 
@@ -100,7 +103,7 @@ def main():
     common = Options(size=args.size, iterations=args.iterations, style_layers=(args.layer,), seed=0,
                      print_every=0).validate()
     common = common.replace(style_weight=common.style_weight_value())
-    base = engine.prepare(args.content, args.style, common)
+    base = prepare(args.content, args.style, common)
     groups = {
         "plain (init seeds 0-3)": [common.replace(seed=s) for s in range(4)],
         "variant": [common.replace(mode="variant", variant_seed=s) for s in range(4)],

@@ -24,7 +24,7 @@ Measured, per run:
 * peak RSS: the tool process's own ru_maxrss (``os.wait4`` in a small launcher); the import-only floor of each
   interpreter is given in the notes (neural-style-pt's venv has a CUDA torch build).
 * losses: every tool's written 8-bit image scored by ONE evaluator (fidelity.py's:
-  eigenstyle's ``engine.evaluate``, neural-style's objective, on the same targets).
+  eigenstyle's ``loop.evaluate``, neural-style's objective, on the same targets).
 Ratios are to the fastest tool by s/iter. Medians over --repeats.
 
 Run (CPU, 256 px, 100 iterations: about 5 minutes per repeat on 2 cores):
@@ -166,7 +166,7 @@ def main(argv=None):
         "(0.1 s resolution), neural-style-pt prints none.",
         "peak RSS: the tool process's own ru_maxrss (os.wait4 in a ~10 MiB launcher). Import-only floor: "
         + ", ".join(f"{t} {v:.0f} MiB" for t, v in floor.items()) + ".",
-        "losses: each tool's written 8-bit image, scored by eigenstyle's engine.evaluate (neural-style's "
+        "losses: each tool's written 8-bit image, scored by eigenstyle's loop.evaluate (neural-style's "
         "objective, eigenstyle's targets, fp32). neural-style-pt writes the image its Nth evaluation saw "
         "(N-1 updates; the others N), scales pixels by 256 (not 255), and its printed loss is in those units; "
         "pastiche's noise init has std 1 (not 0.001) and its TV weight is matched approximately.",

@@ -16,7 +16,10 @@ import time
 import numpy as np
 import torch
 
-from eigenstyle import Options, engine
+from eigenstyle import Options
+from eigenstyle.engine import stylize
+from eigenstyle.loop import evaluate
+from eigenstyle.problem import prepare
 from eigenstyle.targets import to_tensor
 
 SAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src", "eigenstyle", "samples")
@@ -34,7 +37,7 @@ def main():
     content, style = os.path.join(SAMPLES, "tubingen.jpg"), os.path.join(SAMPLES, "starry_night.jpg")
     base = Options(size=args.size, iterations=args.iterations, seed=0, print_every=0, device=args.device,
                    precision="fp32", conv="direct").validate()
-    judge = engine.prepare(content, style, base)  # one fp32, direct evaluator for every image
+    judge = prepare(content, style, base)  # one fp32, direct evaluator for every image
     fast = f"{args.precision}, {args.conv}"
     print(f"| seed | run ({args.size} px, {args.iterations} it, {judge.device.type}) | wall s | total loss (judge) "
           "| content | style |")
@@ -45,11 +48,11 @@ def main():
         for name, opts in (("fp32, direct", base.replace(seed=seed)),
                            (fast, base.replace(seed=seed, precision=args.precision, conv=args.conv))):
             t = time.perf_counter()
-            r = engine.stylize(content, style, opts)
+            r = stylize(content, style, opts)
             secs = time.perf_counter() - t
             x = to_tensor(r.image, judge.pre, judge.device)
             with torch.no_grad():
-                loss = {k: float(v[0]) for k, v in engine.evaluate(judge, x).items()}
+                loss = {k: float(v[0]) for k, v in evaluate(judge, x).items()}
             rows.append((name, secs, loss, np.asarray(r.image, np.int16)))
             print(f"| {seed} | {name} | {secs:.1f} | {loss['total']:.4g} | {loss['content']:.4g} "
                   f"| {loss['style']:.4g} |", flush=True)

@@ -1,4 +1,5 @@
 """End-to-end behaviour of the optimisation on the real weights, at tiny sizes."""
+import dataclasses
 import io
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 import torch
 
 import eigenstyle
-from eigenstyle import Options, engine
+from eigenstyle import Options, loop, problem
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.progress import PlainProgress, progress_bar
 from eigenstyle.targets import Targets
@@ -16,12 +17,12 @@ from conftest import SMALL
 
 def test_short_run_lowers_the_loss_by_a_large_factor(content_path, style_path):
     opts = Options(**{**SMALL, "iterations": 30}).validate()
-    problem = engine.prepare(content_path, style_path, opts)
-    x0 = engine.initial_image(problem, seed=1)
-    before = engine.evaluate(problem, x0)["total"].item()
-    x, losses, done, interrupted, error = engine.optimise(problem, x0)
-    after = engine.evaluate(problem, x)["total"].item()
-    assert done == 30 and not interrupted and error is None
+    p = problem.prepare(content_path, style_path, opts)
+    x0 = loop.initial_image(p, seed=1)
+    before = loop.evaluate(p, x0)["total"].item()
+    out = loop.optimise(p, x0)
+    after = loop.evaluate(p, out.x)["total"].item()
+    assert out.done == 30 and not out.interrupted and out.error is None
     assert after < before / 10, (before, after)
 
 
@@ -74,17 +75,17 @@ def test_plain_progress_steps_are_tenths_of_the_run_and_a_terminal_gets_tqdm():
 def test_batch_with_per_image_gram_targets_equals_single_evaluations(content_path, style_path):
     """Features, Grams and losses work on N images with N different style targets."""
     opts = Options(**SMALL).validate()
-    problem = engine.prepare(content_path, style_path, opts)
+    p = problem.prepare(content_path, style_path, opts)
     torch.manual_seed(0)
-    x = torch.randn(2, *problem.content_tensor.shape[1:]) * 20
-    base = problem.targets
+    x = torch.randn(2, *p.content_tensor.shape[1:]) * 20
+    base = p.targets
     other = {k: g * 1.7 for k, g in base.style.items()}  # a second, different style target
-    problem.targets = Targets(base.content, {k: torch.cat([base.style[k], other[k]]) for k in base.style})
-    batched = engine.evaluate(problem, x)
+    p.targets = Targets(base.content, {k: torch.cat([base.style[k], other[k]]) for k in base.style})
+    batched = loop.evaluate(p, x)
     singles = []
     for i, style in enumerate([base.style, other]):
-        problem.targets = Targets(base.content, style)
-        singles.append(engine.evaluate(problem, x[i:i + 1]))
+        p.targets = Targets(base.content, style)
+        singles.append(loop.evaluate(p, x[i:i + 1]))
     for key in ("total", "content", "style", "tv"):
         torch.testing.assert_close(batched[key], torch.cat([s[key] for s in singles]), rtol=1e-4, atol=1e-3)
     assert batched["style"][0] != batched["style"][1]
@@ -92,14 +93,14 @@ def test_batch_with_per_image_gram_targets_equals_single_evaluations(content_pat
 
 def test_blend_weights_mix_the_grams(content_path, style_path):
     opts = Options(**SMALL).validate()
-    one = engine.prepare(content_path, [style_path], opts).targets.style
-    mixed = engine.prepare(content_path, [style_path, content_path],
-                           opts.replace(style_blend_weights=(3.0, 1.0))).targets.style
-    as_style = engine.prepare(content_path, [content_path], opts).targets.style
+    one = problem.prepare(content_path, [style_path], opts).targets.style
+    mixed = problem.prepare(content_path, [style_path, content_path],
+                            opts.replace(style_blend_weights=(3.0, 1.0))).targets.style
+    as_style = problem.prepare(content_path, [content_path], opts).targets.style
     for k in one:
         torch.testing.assert_close(mixed[k], 0.75 * one[k] + 0.25 * as_style[k], rtol=1e-4, atol=1e-6)
     with pytest.raises(EigenstyleError, match="blend"):
-        engine.prepare(content_path, [style_path], opts.replace(style_blend_weights=(1.0, 2.0)))
+        problem.prepare(content_path, [style_path], opts.replace(style_blend_weights=(1.0, 2.0)))
 
 
 @pytest.mark.parametrize("overrides", [
@@ -109,16 +110,16 @@ def test_blend_weights_mix_the_grams(content_path, style_path):
 ])
 def test_options_change_the_run_and_still_descend(content_path, style_path, overrides):
     opts = Options(**{**SMALL, "iterations": 20, **overrides}).validate()
-    problem = engine.prepare(content_path, style_path, opts)
-    x0 = engine.initial_image(problem, seed=1)
-    before = engine.evaluate(problem, x0)["total"].item()
-    x, *_ = engine.optimise(problem, x0)
-    assert engine.evaluate(problem, x)["total"].item() < before
+    p = problem.prepare(content_path, style_path, opts)
+    x0 = loop.initial_image(p, seed=1)
+    before = loop.evaluate(p, x0)["total"].item()
+    x = loop.optimise(p, x0).x
+    assert loop.evaluate(p, x)["total"].item() < before
 
 
 def test_init_from_a_file_and_original_colors(content_path, style_path):
     result = eigenstyle.stylize(content_path, style_path, init=content_path, original_colors=True, **SMALL)
-    content = eigenstyle.engine.images.resize(eigenstyle.engine.images.load_rgb(content_path), result.image.size)
+    content = eigenstyle.images.resize(eigenstyle.images.load_rgb(content_path), result.image.size)
     ycc_out = np.asarray(result.image.convert("YCbCr"), dtype=float)
     ycc_content = np.asarray(content.convert("YCbCr"), dtype=float)
     # chroma comes from the content (up to YCbCr round-trip rounding), luminance from the optimisation
@@ -152,25 +153,25 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_image(content_p
 def test_deferred_divergence_guard_keeps_the_same_image(content_path, style_path):
     """The GPU loop reads the loss back only every few iterations; its on-device
     guard must stop at the same iteration with the same image as the CPU's."""
-    opts = engine.resolve_seeds(Options(**{**SMALL, "size": 64, "iterations": 40, "seed": 1,
-                                           "normalize_gradients": True}).validate())
-    problem = engine.prepare(content_path, style_path, opts)
-    x0 = engine.initial_image(problem, opts.seed)
-    every = engine.optimise(problem, x0, sync_every=1)
-    deferred = engine.optimise(problem, x0, sync_every=7)
-    assert every[4] and every[4] == deferred[4]  # same message, same iteration
-    assert every[2] == deferred[2] < 40
-    assert torch.equal(every[0], deferred[0]) and every[1] == deferred[1]
+    opts = problem.resolve_seeds(Options(**{**SMALL, "size": 64, "iterations": 40, "seed": 1,
+                                            "normalize_gradients": True}).validate())
+    p = problem.prepare(content_path, style_path, opts)
+    x0 = loop.initial_image(p, opts.seed)
+    every = loop.optimise(p, x0, sync_every=1)
+    deferred = loop.optimise(p, x0, sync_every=7)
+    assert every.error and every.error == deferred.error  # same message, same iteration
+    assert every.done == deferred.done < 40
+    assert torch.equal(every.x, deferred.x) and every.losses == deferred.losses
 
 
 def test_bf16_path_is_close_to_fp32(content_path, style_path):
     """bf16 autocast for the convolutions only: losses within 2 % of fp32 at the same image."""
     opts = Options(**{**SMALL, "style_layers": ("relu2_1", "relu3_1")}).validate()
-    fp32 = engine.prepare(content_path, style_path, opts)
-    bf16 = engine.prepare(content_path, style_path, opts.replace(precision="bf16"))
+    fp32 = problem.prepare(content_path, style_path, opts)
+    bf16 = problem.prepare(content_path, style_path, opts.replace(precision="bf16"))
     assert bf16.net.bf16 and not fp32.net.bf16
     x = fp32.content_tensor + 10 * torch.randn_like(fp32.content_tensor)
-    a, b = engine.evaluate(fp32, x), engine.evaluate(bf16, x)
+    a, b = loop.evaluate(fp32, x), loop.evaluate(bf16, x)
     assert b["total"].dtype == torch.float32
     for key in ("content", "style"):
         assert abs(float(b[key]) / float(a[key]) - 1) < 0.02, key
@@ -213,17 +214,17 @@ def test_batched_network_pass_agrees_with_the_split_pass(content_path, style_pat
     from eigenstyle.targets import Targets
     base = Options(**{**SMALL, "iterations": 2, "style_layers": ("relu3_2",), "variant_seed": 5}).validate()
     runs = [o for o, _ in variant_options(base, 3)]
-    problem = engine.prepare(content_path, style_path, runs[0])
-    singles = [engine.vary(problem, o) for o in runs]
-    stacked = engine.dataclasses.replace(problem, targets=Targets(problem.targets.content, {
-        k: torch.cat([p.targets.style[k] for p in singles]) for k in problem.targets.style}))
-    x0 = engine.initial_image(stacked, 2, batch=3)
-    split = engine.optimise(stacked, x0, split_batch=True)
-    joint = engine.optimise(stacked, x0, split_batch=False)
-    assert split[2] == joint[2] == 2 and split[4] is None and joint[4] is None
-    for a, b in zip(split[1]["total"], joint[1]["total"]):
+    prepared = problem.prepare(content_path, style_path, runs[0])
+    singles = [problem.vary(prepared, o) for o in runs]
+    stacked = dataclasses.replace(prepared, targets=Targets(prepared.targets.content, {
+        k: torch.cat([p.targets.style[k] for p in singles]) for k in prepared.targets.style}))
+    x0 = loop.initial_image(stacked, 2, batch=3)
+    split = loop.optimise(stacked, x0, split_batch=True)
+    joint = loop.optimise(stacked, x0, split_batch=False)
+    assert split.done == joint.done == 2 and split.error is None and joint.error is None
+    for a, b in zip(split.losses["total"], joint.losses["total"]):
         assert abs(a - b) <= 1e-3 * abs(a)
-    assert len(set(split[1]["total"])) == 3
+    assert len(set(split.losses["total"])) == 3
 
 
 def test_winograd_run_follows_the_direct_run_and_is_recorded(content_path, style_path):

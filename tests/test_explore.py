@@ -130,13 +130,14 @@ def test_bad_variant_input(content_path, style_path, tmp_path, args, message):
 def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_path, style_path, tmp_path):
     import torch
 
-    from eigenstyle import Options, engine
+    from eigenstyle import Options
+    from eigenstyle.problem import prepare, resolve_seeds
     from eigenstyle.stylefile import load_style
     sf = tmp_path / "v.safetensors"
     kw = dict(size=48, iterations=6, seed=2, style_layers=("relu3_2", "relu3_3"), mode="variant",
               variant_seed=9, print_every=0)
     first = eigenstyle.stylize(content_path, style_path, save_style=str(sf), **kw)
-    problem = engine.prepare(content_path, style_path, engine.resolve_seeds(Options(**kw).validate()))
+    problem = prepare(content_path, style_path, resolve_seeds(Options(**kw).validate()))
     grams, meta = load_style(str(sf))
     for k in ("relu3_2", "relu3_3"):
         assert torch.equal(grams[k], problem.targets.style[k].float())
@@ -186,31 +187,37 @@ def test_batched_variants_compute_what_single_runs_compute(content_path, style_p
     goes through the network on its own, so the batch reproduces its single runs exactly; the
     batched network pass (a GPU's way) gives the same per-image loss and gradient to float
     tolerance (L-BFGS's early spike can amplify such differences over many steps)."""
+    import dataclasses
+
     import torch
 
-    from eigenstyle import Options, engine
+    from eigenstyle import Options
+    from eigenstyle.engine import run_batch
     from eigenstyle.explore import variant_options
+    from eigenstyle.loop import evaluate, initial_image
+    from eigenstyle.problem import prepare, vary
+    from eigenstyle.targets import Targets
     base = Options(size=64, iterations=15, seed=2, style_layers=("relu3_2",), print_every=0, variant_seed=5)
     runs = [o for o, _ in variant_options(base.validate(), 3)]
-    problem = engine.prepare(content_path, style_path, runs[0])
-    singles = [engine.vary(problem, o) for o in runs]
-    batch = engine.run_batch(singles)
-    alone = [engine.run(p) for p in singles]
+    problem = prepare(content_path, style_path, runs[0])
+    singles = [vary(problem, o) for o in runs]
+    batch = run_batch(singles)
+    alone = [run_batch([p])[0] for p in singles]
     for b, a in zip(batch, alone):
         assert np.array_equal(np.asarray(b.image), np.asarray(a.image))
         assert b.recipe["losses"] == a.recipe["losses"]
         assert b.recipe["batch"]["size"] == 3 and "batch" not in a.recipe
     assert len({r.recipe["losses"]["total"] for r in batch}) == 3  # three different targets, three results
-    assert torch.equal(engine.initial_image(problem, 2, batch=3)[2], engine.initial_image(problem, 2)[0])
+    assert torch.equal(initial_image(problem, 2, batch=3)[2], initial_image(problem, 2)[0])
     # gradients at a generic point (near the blank start, ReLUs sit at 0 and flip on round-off)
     x0 = problem.content_tensor.repeat(3, 1, 1, 1)
     xb = x0.clone().requires_grad_(True)
-    stacked = engine.dataclasses.replace(problem, targets=engine.Targets(problem.targets.content, {
+    stacked = dataclasses.replace(problem, targets=Targets(problem.targets.content, {
         k: torch.cat([p.targets.style[k] for p in singles]) for k in problem.targets.style}))
-    engine.evaluate(stacked, xb)["total"].sum().backward()
+    evaluate(stacked, xb)["total"].sum().backward()
     for i, p in enumerate(singles):
         xi = x0[i:i + 1].clone().requires_grad_(True)
-        engine.evaluate(p, xi)["total"].sum().backward()
+        evaluate(p, xi)["total"].sum().backward()
         # float32 Gram reductions of a 1e9 loss: the batch's convolutions may sum in another order
         assert float((xb.grad[i:i + 1] - xi.grad).norm() / xi.grad.norm()) < 1e-4
 
@@ -223,3 +230,4 @@ def test_variants_command_with_batch_size(content_path, style_path, tmp_path):
     assert len(pngs) == 3
     sizes = [eigenstyle.read_recipe(str(tmp_path / f)).get("batch", {}).get("size", 1) for f in pngs]
     assert sizes == [2, 2, 1]
+

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 import eigenstyle
-from eigenstyle import Options, engine
+from eigenstyle import Options, problem
 from eigenstyle.images import name_taken, read_embedded_recipe, swatch_path
 from eigenstyle.losses import gram
 from eigenstyle.recipe import parse
@@ -23,7 +23,7 @@ FAST = dict(SMALL, style_layers=LAYERS, swatch_iterations=8)
 
 @pytest.fixture(scope="module")
 def base(content_path, style_path):
-    return engine.prepare(content_path, [style_path], Options(**FAST).validate())
+    return problem.prepare(content_path, [style_path], Options(**FAST).validate())
 
 
 def grams_of(problem, im):
@@ -33,13 +33,13 @@ def grams_of(problem, im):
 
 
 def test_reachable_targets_are_the_grams_of_the_swatch_picture(base):
-    p = engine.vary(base, base.opts.replace(mode="variant", variant_seed=4, target="reachable"))
+    p = problem.vary(base, base.opts.replace(mode="variant", variant_seed=4, target="reachable"))
     assert p.swatch.size == (48, 48)  # auto: --size, at most 128
     own = grams_of(p, p.swatch)
     for k in LAYERS:  # the 8-bit picture's own Grams: the swatch PNG, given as a style image, gives the same
         torch.testing.assert_close(p.targets.style[k], own[k], rtol=1e-5, atol=1e-9)
         assert 0 < p.report[k]["swatch_error"] < 2
-    raw = engine.vary(base, base.opts.replace(mode="variant", variant_seed=4, target="raw"))
+    raw = problem.vary(base, base.opts.replace(mode="variant", variant_seed=4, target="raw"))
     for k in LAYERS:  # reachable targets are a real image's Grams, not G'
         assert not torch.allclose(raw.targets.style[k], p.targets.style[k], rtol=1e-2)
         assert float(raw.targets.style[k].min()) < 0 <= float(p.targets.style[k].min())
@@ -48,7 +48,7 @@ def test_reachable_targets_are_the_grams_of_the_swatch_picture(base):
 def test_raw_targets_are_g_prime_and_still_come_with_a_swatch(base):
     from eigenstyle.randomize import Randomization, randomize_targets
     o = base.opts.replace(mode="fantasy", variant_seed=2, target="raw", swatch_size=32)
-    p = engine.vary(base, o)
+    p = problem.vary(base, o)
     expected, _ = randomize_targets(base.base_style, LAYERS, Randomization("fantasy", genome={"seed": 2}))
     for k in LAYERS:
         torch.testing.assert_close(p.targets.style[k], expected[k])
@@ -56,12 +56,12 @@ def test_raw_targets_are_g_prime_and_still_come_with_a_swatch(base):
 
 
 def test_the_swatch_depends_on_the_genome_only(base):
-    a = engine.vary(base, base.opts.replace(mode="variant", variant_seed=7, seed=1))
-    b = engine.vary(base, base.opts.replace(mode="variant", variant_seed=7, seed=99))
-    c = engine.vary(base, base.opts.replace(mode="variant", variant_seed=8, seed=1))
+    a = problem.vary(base, base.opts.replace(mode="variant", variant_seed=7, seed=1))
+    b = problem.vary(base, base.opts.replace(mode="variant", variant_seed=7, seed=99))
+    c = problem.vary(base, base.opts.replace(mode="variant", variant_seed=8, seed=1))
     assert np.array_equal(np.asarray(a.swatch), np.asarray(b.swatch))
     assert not np.array_equal(np.asarray(a.swatch), np.asarray(c.swatch))
-    plain = engine.vary(base, base.opts.replace(mode="none"))
+    plain = problem.vary(base, base.opts.replace(mode="none"))
     assert plain.swatch is None
 
 
@@ -107,13 +107,13 @@ def test_bad_swatch_options(changes, message):
 
 def test_random_layers_leave_the_others_alone_unless_the_swatch_sets_them(base):
     o = base.opts.replace(mode="variant", variant_seed=5, random_layers=("relu3_2",))
-    raw = engine.vary(base, o.replace(target="raw"))
+    raw = problem.vary(base, o.replace(target="raw"))
     assert torch.equal(raw.targets.style["relu2_1"], base.base_style["relu2_1"])
     assert not torch.allclose(raw.targets.style["relu3_2"], base.base_style["relu3_2"], rtol=1e-2)
     # only the randomised layer has a randomisation report; every layer says how far the swatch got
     assert "negative_fraction" in raw.report["relu3_2"] and "negative_fraction" not in raw.report["relu2_1"]
     assert all("swatch_error" in raw.report[k] for k in LAYERS)
-    reach = engine.vary(base, o.replace(target="reachable"))
+    reach = problem.vary(base, o.replace(target="reachable"))
     own = grams_of(reach, reach.swatch)  # every layer from the one swatch: layers that agree with each other
     for k in LAYERS:
         torch.testing.assert_close(reach.targets.style[k], own[k], rtol=1e-5, atol=1e-9)

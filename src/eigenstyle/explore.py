@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFont
 
 from . import images
-from .engine import Result, batchable, prepare, resolve_seeds, run_batch, vary
+from .engine import Result, batchable, run_batch
 from .errors import EigenstyleError
 from .options import Options
+from .problem import prepare, resolve_seeds, vary
 from .values import option_name, parse
 
 

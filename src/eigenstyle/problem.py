@@ -24,6 +24,7 @@ from .memory import available_bytes, is_out_of_memory, out_of_memory_error
 from .network import VGG, Preprocessing, Weights, load_weights, resolve_conv, resolve_precision
 from .options import Options
 from .randomize import Randomization, randomize_targets
+from .swatch import with_swatch
 from .targets import Targets, check_size, content_targets, style_grams, to_tensor
 from .values import option_name
 
@@ -160,6 +161,5 @@ def vary(problem: Problem, opts: Options) -> Problem:
     varied = dataclasses.replace(problem, opts=opts, report=report, swatch=None,
                                  targets=Targets(problem.targets.content, style))
     # Every randomised style gets its picture, the swatch; reachable targets also optimise against it.
-    from .swatch import with_swatch  # it runs the engine's loop, and the engine imports this module
     check_size((opts.swatch_side(), opts.swatch_side()), problem.net, f"the swatch ({option_name('swatch_size')})")
     return with_swatch(varied, use_as_target=opts.target == "reachable")

@@ -1,4 +1,5 @@
-"""A run's progress display: tqdm's bar on a terminal, a few plain lines anywhere else.
+"""A run's progress display: tqdm's bar on a terminal, a few plain lines anywhere else,
+and the loss lines every ``--print-every`` iterations; :class:`Progress` shows both as the loop's observer.
 
 On a terminal tqdm redraws one line with carriage returns. In a log file or a CI
 console every redraw stays, thousands of frames in one line, so there progress is
@@ -13,6 +14,9 @@ import math
 import sys
 import time
 
+from .loop import Observer, Step
+from .memory import peak_memory_mb
+
 BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}"
 
 
@@ -23,6 +27,38 @@ def progress_bar(total: int, enabled: bool, stream=None):
         return PlainProgress(total, stream)
     from tqdm import tqdm
     return tqdm(total=total, disable=not enabled, unit="it", file=stream, dynamic_ncols=True, bar_format=BAR_FORMAT)
+
+
+class Progress(Observer):
+    """The display of a run: its bar (tqdm or plain lines), with the losses where the loop read
+    them, and a loss line on stdout every ``print_every`` iterations (which asks for the values)."""
+
+    def __init__(self, opts, stream=None):
+        self.bar = progress_bar(opts.iterations, True, stream)
+        self.every = opts.print_every
+
+    def wants(self, iteration: int) -> bool:
+        return bool(self.every) and iteration % self.every == 0
+
+    def seen(self, step: Step) -> None:
+        self.bar.update(1)
+        if step.values is None:
+            return
+        it, shown = step.iteration, losses_text(step.values)
+        self.bar.set_postfix_str(shown, refresh=False)
+        if self.wants(it):
+            self.bar.write(f"iteration {it}/{step.iterations}  {shown}  {step.elapsed / it:.3f} s/iter, "
+                           f"peak memory {peak_memory_mb(step.problem.device):.0f} MB")
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def losses_text(values: dict) -> str:
+    total, c, s = values["total"], values["content"], values["style"]
+    if len(total) == 1:
+        return f"loss {total[0]:.4g} (content {c[0]:.4g}, style {s[0]:.4g}, tv {values['tv'][0]:.3g})"
+    return f"mean loss {sum(total) / len(total):.4g} over {len(total)} images"
 
 
 def _is_terminal(stream) -> bool:

@@ -19,6 +19,7 @@ import json
 import torch
 
 from .errors import EigenstyleError
+from .loop import initial_image, optimise
 from .losses import gram
 from .targets import Targets, to_pil, to_tensor
 from .values import option_name
@@ -36,18 +37,17 @@ def swatch_seed(genome: dict) -> int:
 
 def synthesize(problem, size: int, iterations: int, seed: int) -> torch.Tensor:
     """Texture synthesis against ``problem``'s style targets: a [1, 3, size, size] image in network units."""
-    from .engine import initial_image, optimise  # the one optimisation loop (engine imports this module's caller)
     o = problem.opts.replace(content_layers=(), content_weight=0.0, iterations=iterations, init="random",
                              save_every=0, print_every=0, scales=None)
     shape = (1, 3, size, size)
     p = dataclasses.replace(problem, opts=o, content_tensor=problem.content_tensor.new_zeros(shape),
                             targets=Targets({}, problem.targets.style))
-    x, _, done, interrupted, error = optimise(p, initial_image(p, seed))
-    if interrupted:
+    out = optimise(p, initial_image(p, seed))
+    if out.interrupted:
         raise KeyboardInterrupt
-    if error or not done:
-        raise EigenstyleError(f"the swatch synthesis failed ({error}); try {option_name('target')} raw")
-    return x
+    if out.error or not out.done:
+        raise EigenstyleError(f"the swatch synthesis failed ({out.error}); try {option_name('target')} raw")
+    return out.x
 
 
 def with_swatch(problem, use_as_target: bool):

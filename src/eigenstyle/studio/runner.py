@@ -3,9 +3,9 @@
 Runs that differ only in their Gram targets (variants of one recipe) go through
 the network together (``engine.run_batch``), so all tiles of a job fill at the
 same pace; the network and the style's Grams are prepared once per distinct
-setting (``engine.prepare`` + ``engine.vary``). Previews (level-adjusted as the
-final image will be) are written every few iterations and announced; the final
-image goes through ``Result.save`` (atomic, recipe embedded).
+setting (``problem.prepare`` + ``problem.vary``).
+:class:`Previews` watches the loop: level-adjusted previews every few iterations, announced,
+and the job's cancel; the final image goes through ``Result.save`` (atomic, recipe embedded).
 """
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ import time
 from .. import engine, recipe
 from ..files import atomic_path
 from ..levels import stretch
+from ..loop import Observer, Step
+from ..problem import prepare, vary
+from ..targets import to_pil
 from .jobs import Job, JobQueue
 
 PREVIEW_SIDE = 384
@@ -57,46 +60,51 @@ def run_job(job: Job, device: str, q: JobQueue) -> None:
         k = tuple(getattr(opts[0], f) for f in _PREP_FIELDS)
         if k != key:
             # plain: each run's randomisation and swatch come from vary() below, made once
-            problem, key = engine.prepare(content, [style], opts[0].replace(mode="none")), k
-        problems = [engine.vary(problem, o) for o in opts]
+            problem, key = prepare(content, [style], opts[0].replace(mode="none")), k
+        problems = [vary(problem, o) for o in opts]
         now = time.time()
         for r in group:
             store.update_result(r.result_id, status="running", started=now)
             q.result_changed(r.result_id)
-        results = engine.run_batch(problems, callback=_previewer(job, group, problems, q))
-        _save(job, group, results, q)
+        _save(group, engine.run_batch(problems, observers=[Previews(job, group, problems, q)]), q)
 
 
-def _previewer(job: Job, group: list, problems: list, q: JobQueue):
-    clips = [p.opts.levels_clip() for p in problems]
+class Previews(Observer):
+    """A job's tiles fill live: the first iteration, every ``preview_every``-th and the last are
+    written (level-adjusted as the final image will be) and announced. A cancelled job (or a
+    stopping server) ends the run, with its reason in the recipes."""
 
-    def callback(info) -> bool:
-        it = info.iteration
-        if it == 1 or it % q.preview_every == 0 or it == info.iterations:
-            for r, im, clip, loss in zip(group, info.images(), clips, info.loss):
-                write_preview(stretch(im, clip) if clip is not None else im, q.store.preview_path(r.result_id))
+    def __init__(self, job: Job, group: list, problems: list, q: JobQueue):
+        self.job, self.group, self.q = job, group, q
+        self.clips = [p.opts.levels_clip() for p in problems]
+
+    def wants(self, iteration: int) -> bool:
+        return self.job.cancel.is_set() or iteration == 1 or iteration % self.q.preview_every == 0
+
+    def seen(self, step: Step):
+        it, store = step.iteration, self.q.store
+        if step.values is not None and (it == 1 or it % self.q.preview_every == 0 or it == step.iterations):
+            ims = to_pil(step.x, step.problem.pre)
+            for r, im, clip, loss in zip(self.group, ims, self.clips, step.values["total"]):
+                write_preview(stretch(im, clip) if clip is not None else im, store.preview_path(r.result_id))
                 loss = _finite(loss)
-                q.store.update_result(r.result_id, iterations_done=it, loss=loss, has_preview=1)
-                q.broker.publish({"type": "progress", "id": r.result_id, "job_id": job.id, "iteration": it,
-                                  "iterations": info.iterations, "loss": loss,
-                                  "preview_url": f"/api/results/{r.result_id}/preview?v={it}"})
-        return not job.cancel.is_set()
+                store.update_result(r.result_id, iterations_done=it, loss=loss, has_preview=1)
+                self.q.broker.publish({"type": "progress", "id": r.result_id, "job_id": self.job.id,
+                                       "iteration": it, "iterations": step.iterations, "loss": loss,
+                                       "preview_url": f"/api/results/{r.result_id}/preview?v={it}"})
+        if self.job.cancel.is_set():
+            return "server stopped" if self.job.stopped_by_server else "cancelled in the studio"
+        return None
 
-    return callback
 
-
-def _save(job: Job, group: list, results: list, q: JobQueue) -> None:
+def _save(group: list, results: list, q: JobQueue) -> None:
     store = q.store
-    cut = job.cancel.is_set()
     for r, res in zip(group, results):
-        if cut:
-            res.recipe["interrupted"] = True
-            res.recipe["stopped"] = "server stopped" if job.stopped_by_server else "cancelled in the studio"
         res.save(store.image_path(r.result_id))
         write_preview(res.image, store.preview_path(r.result_id))
         losses = res.recipe.get("losses") or {}
-        store.update_result(r.result_id, status="interrupted" if cut else "done", has_image=1, has_preview=1,
-                            iterations_done=res.recipe["iterations_done"], loss=_finite(losses.get("total")),
-                            recipe=recipe.dumps(res.recipe), finished=time.time(),
-                            elapsed_s=res.recipe.get("elapsed_s"), error=res.error)
+        store.update_result(r.result_id, status="interrupted" if res.interrupted else "done", has_image=1,
+                            has_preview=1, iterations_done=res.recipe["iterations_done"],
+                            loss=_finite(losses.get("total")), recipe=recipe.dumps(res.recipe),
+                            finished=time.time(), elapsed_s=res.recipe.get("elapsed_s"), error=res.error)
         q.result_changed(r.result_id)

@@ -1,0 +1,246 @@
+"""The optimisation loop: one plain loop for every run (a single image, a batch, a swatch).
+
+The loop only optimises: evaluate, guard against a non-finite loss, step. Everything a person
+sees or keeps along the way (the progress display and loss lines, intermediate saves, the
+studio's previews, the API's callback) is an :class:`Observer`, so the loop has one way to
+report and one result, an :class:`Outcome`. On a GPU the loop reads values back only every
+``SYNC_EVERY`` iterations and where an observer asks for them, so the GPU never waits for Python.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional, Sequence, Union
+
+import torch
+
+from . import images
+from .losses import content_loss, gram, normalize_grad, style_loss, tv_loss
+from .memory import available_bytes, is_out_of_memory, out_of_memory_error
+from .optim import make_optimizer
+from .targets import Targets, to_tensor
+
+if TYPE_CHECKING:
+    from .problem import Problem
+
+SYNC_EVERY = 20  # on a GPU, iterations between reads of the loss (the divergence guard's latency)
+
+
+@dataclass
+class Step:
+    """One iteration as observers see it. ``values`` (per-image losses of the image the step
+    started from, lists by 'total', 'content', 'style', 'tv') are ``None`` where not read back."""
+    iteration: int
+    iterations: int
+    values: Optional[dict]
+    x: torch.Tensor  # the image after the step (detached, live: copy what you keep)
+    elapsed: float
+    problem: Problem
+
+
+class Observer:
+    """Watches the loop. ``wants(it)``: iteration ``it``'s values must be read back (on a GPU a
+    sync, so ask only where needed). ``seen(step)`` comes every iteration and may end the run where
+    values were read (the guard has checked that image): ``False`` ends it as done, a string as
+    interrupted, for that reason."""
+
+    def wants(self, iteration: int) -> bool:
+        return False
+
+    def seen(self, step: Step) -> Union[None, bool, str]:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Outcome:
+    """What the loop made: the image, the per-image losses of it (lists; None if none were
+    read), the iterations done, and how it ended (Ctrl-C, an error kept the last good image, or
+    an observer's reason)."""
+    x: torch.Tensor
+    losses: Optional[dict] = None
+    done: int = 0
+    interrupted: bool = False
+    error: Optional[str] = None
+    stopped: Optional[str] = None
+
+
+def evaluate(problem: Problem, x: torch.Tensor) -> dict:
+    """Per-image losses (each a [N] tensor) at ``x``; 'total' is what is minimised."""
+    o, t = problem.opts, problem.targets
+    feats = problem.net(x)
+    n = x.shape[0]
+    c_loss = x.new_zeros(n)
+    s_loss = x.new_zeros(n)
+    style_weight = o.style_weight_value()
+    for name in o.content_layers:
+        f = normalize_grad(feats[name], o.content_weight) if o.normalize_gradients else feats[name]
+        c_loss = c_loss + o.content_weight * content_loss(f, t.content[name])
+    for name in o.style_layers:
+        f = normalize_grad(feats[name], style_weight) if o.normalize_gradients else feats[name]
+        s_loss = s_loss + style_weight * style_loss(gram(f), t.style[name])
+    tv = o.tv_weight * tv_loss(x) if o.tv_weight > 0 else x.new_zeros(n)
+    return {"total": c_loss + s_loss + tv, "content": c_loss, "style": s_loss, "tv": tv}
+
+
+def evaluate_and_backward(problem: Problem, x: torch.Tensor, singles: Optional[list] = None,
+                          backward: bool = True) -> dict:
+    """Losses at ``x`` (detached) with their gradient accumulated into ``x.grad``
+    (``backward=False``: the losses only).
+
+    With ``singles`` (one problem per image), each image goes through the network
+    on its own: the same kernels as its single run, so a batch reproduces its
+    single runs bit for bit, and only one image's activations are alive at a
+    time. A CPU gains no throughput from a batched pass at useful sizes (measured:
+    0.93x at 256 px), so that is the CPU's way; a GPU batches the pass."""
+    pieces = [(problem, x)] if singles is None else [(p, x[i:i + 1]) for i, p in enumerate(singles)]
+    out = []
+    for p, xi in pieces:
+        parts = evaluate(p, xi)
+        if backward:
+            parts["total"].sum().backward()
+        out.append(parts)
+    return {k: torch.cat([o[k].detach() for o in out]) for k in out[0]}
+
+
+def per_image(problem: Problem, n: int) -> list:
+    """The batch's problem split into one problem per image (views of its Gram targets)."""
+    t = problem.targets
+    return [dataclasses.replace(problem, targets=Targets(t.content, {k: v[i:i + 1] for k, v in t.style.items()}))
+            for i in range(n)]
+
+
+def initial_image(problem: Problem, seed: int, batch: int = 1) -> torch.Tensor:
+    """neural-style's starts: small noise (randn·0.001, drawn on the CPU so every
+    device starts alike), the content, or another image."""
+    init = problem.opts.init_value()
+    if init == "random":
+        g = torch.Generator().manual_seed(seed)
+        x = torch.randn((1,) + tuple(problem.content_tensor.shape[1:]), generator=g) * 0.001
+        return x.repeat(batch, 1, 1, 1).to(problem.device)  # every image starts as its single run would
+    if init == "image":
+        return problem.content_tensor.repeat(batch, 1, 1, 1)
+    im = images.resize(images.load_rgb(init, "init image"), problem.content.size)
+    return to_tensor(im, problem.pre, problem.device).repeat(batch, 1, 1, 1)
+
+
+class _Guard:
+    """The divergence guard, kept on the device: the last image whose loss was finite, its
+    losses and iteration, and whether a non-finite loss was seen (sticky), with no read-back."""
+
+    def __init__(self, x: torch.Tensor):
+        self.last_good = x.detach().clone()
+        self.losses = None  # [4, N] losses of the last finite iteration (set at iteration 1)
+        self.good = torch.zeros((), dtype=torch.long, device=x.device)
+        self.bad = torch.zeros((), dtype=torch.bool, device=x.device)
+
+    @torch.no_grad()
+    def record(self, it: int, x: torch.Tensor, now: torch.Tensor) -> None:
+        self.bad |= ~torch.isfinite(now[0]).all()
+        self.last_good = torch.where(self.bad, self.last_good, x.detach())
+        self.losses = now if it == 1 else torch.where(self.bad, self.losses, now)
+        self.good = torch.where(self.bad, self.good, it - 1)
+
+    @torch.no_grad()
+    def fall_back(self, x: torch.Tensor, out: Outcome, keys) -> None:
+        """A non-finite loss was seen: keep the last good image, its losses and iteration."""
+        out.done = int(self.good)
+        out.losses = dict(zip(keys, self.losses.tolist())) if out.done else None
+        out.error = f"the loss became non-finite at iteration {out.done + 1}; kept the image of iteration {out.done}"
+        x.copy_(self.last_good)
+
+
+def optimise(problem: Problem, x0: torch.Tensor, observers: Sequence[Observer] = (), *,
+             sync_every: Optional[int] = None, split_batch: Optional[bool] = None) -> Outcome:
+    """Run the loop from ``x0``, telling ``observers`` about every iteration.
+
+    Ctrl-C ends the loop and keeps the current image; a non-finite loss ends it
+    and keeps the last image whose loss was finite; running out of memory keeps
+    the image made so far (or, before the first step, raises with a size that fits).
+    A CPU computes synchronously anyway, so it checks every iteration (``sync_every`` 1).
+    """
+    x = x0.detach().clone().requires_grad_(True)
+    out, guard = Outcome(x), _Guard(x)
+    if split_batch is None:  # see evaluate_and_backward
+        split_batch = x.device.type == "cpu"
+    singles = per_image(problem, x.shape[0]) if split_batch and x.shape[0] > 1 else None
+    if sync_every is None:
+        sync_every = 1 if x.device.type == "cpu" else SYNC_EVERY
+    free = available_bytes(x.device)
+    try:
+        _iterate(problem, x, singles, observers, sync_every, guard, out)
+    except KeyboardInterrupt:
+        out.interrupted = True
+    except Exception as exc:
+        if not is_out_of_memory(exc):
+            raise
+        oom = out_of_memory_error(problem.opts, x.shape[2] * x.shape[3], x.shape[0], x.device,
+                                  problem.net.min_side(), free)
+        del exc
+        x.grad = None
+        if not out.done:
+            raise oom from None  # nothing made yet: just the message
+        out.error = f"{oom}; kept the image of iteration {out.done}"
+    finally:
+        for ob in observers:
+            ob.close()
+    _last_check(problem, x, singles, guard, out)
+    out.x = x.detach()
+    return out
+
+
+def _optimisers(problem: Problem, x: torch.Tensor, singles: Optional[list]) -> list:
+    """(optimiser, rows) pairs. Split batches get one L-BFGS per image: its reductions then run
+    on the same shapes as in a single run (a [8, D] sum splits work across threads differently
+    from a [1, D] one), which keeps a batch bit-identical."""
+    o = problem.opts
+    if singles is not None and o.optimizer == "lbfgs":
+        return [(make_optimizer(o.optimizer, x[i:i + 1], o.learning_rate, o.lbfgs_history), slice(i, i + 1))
+                for i in range(x.shape[0])]
+    return [(make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history), slice(None))]
+
+
+def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out: Outcome) -> None:
+    """The iterations, filling in ``out``; returns early on divergence or an observer's stop."""
+    n, start = problem.opts.iterations, time.perf_counter()
+    optimisers = _optimisers(problem, x, singles)
+    for it in range(1, n + 1):
+        x.grad = None
+        parts = evaluate_and_backward(problem, x, singles)
+        now = torch.stack(list(parts.values())).detach()  # [4, N]: total, content, style, tv
+        guard.record(it, x, now)
+        values = None
+        if any(ob.wants(it) for ob in observers) or it % sync_every == 0 or it == n:
+            if bool(guard.bad):
+                guard.fall_back(x, out, parts)
+                return
+            values = out.losses = dict(zip(parts, now.tolist()))
+        for opt, rows in optimisers:
+            opt.step(x.grad[rows])
+        out.done = it
+        step = Step(it, n, values, x.detach(), time.perf_counter() - start, problem)
+        answers = [ob.seen(step) for ob in observers]
+        stop = next((a for a in answers if a is False or isinstance(a, str)), None)
+        if stop is not None and values is not None:
+            out.stopped = stop or None
+            return
+
+
+@torch.no_grad()
+def _last_check(problem, x: torch.Tensor, singles, guard: _Guard, out: Outcome) -> None:
+    """One more forward pass: the loss of the image actually returned (the last step's result
+    was never evaluated), and a last guard against divergence."""
+    if not out.interrupted and out.error is None and out.done:
+        final = {k: v.tolist() for k, v in evaluate_and_backward(problem, x.detach(), singles, backward=False).items()}
+        if all(math.isfinite(v) for v in final["total"]):
+            out.losses = final
+            return
+        out.error = f"the loss became {final['total']} after the last step; kept the image of iteration {out.done - 1}"
+        out.done -= 1
+        x.copy_(guard.last_good)
+    elif not bool(torch.isfinite(x).all()):
+        x.copy_(guard.last_good)
