@@ -85,7 +85,7 @@ def test_changed_input_is_detected(made, tmp_path, style_path):
     changed = tmp_path / "content.png"
     Image.new("RGB", (64, 48), "red").save(changed)
     with pytest.raises(EigenstyleError, match="sha256 mismatch"):
-        recipe.reproduce(str(out), str(tmp_path / "x.png"), content=str(changed))
+        eigenstyle.reproduce(str(out), str(tmp_path / "x.png"), content=str(changed))
     assert not (tmp_path / "x.png").exists()
     assert data["content"]["sha256"] != recipe.identity_of_file(str(changed))["sha256"]
 

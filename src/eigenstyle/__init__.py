@@ -18,10 +18,10 @@ __all__ = ["__version__", "EigenstyleError", "Options", "stylize", "Result", "re
 
 
 def __getattr__(name):
-    if name in ("stylize", "Result"):
+    if name in ("stylize", "Result", "reproduce"):
         from . import engine
         return getattr(engine, name)
-    if name in ("reproduce", "read_recipe"):
+    if name == "read_recipe":
         from . import recipe
-        return getattr(recipe, name)
+        return recipe.read_recipe
     raise AttributeError(f"module 'eigenstyle' has no attribute {name!r}")

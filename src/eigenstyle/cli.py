@@ -149,7 +149,7 @@ def cmd_stylize(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from .recipe import reproduce
+    from .engine import reproduce
     stem, ext = os.path.splitext(args.image)
     output = pick_output(args.output or f"{stem}.reproduced{ext}", args.overwrite)
     result = reproduce(args.image, output, content=args.content, styles=args.style or None,

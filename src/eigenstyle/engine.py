@@ -1,8 +1,8 @@
 """Runs: prepared problems through the loop into Results, and the public :func:`stylize`.
 
 :func:`stylize` is the one way in from files or images and options (multi-scale included);
-:func:`run_batch` runs prepared problems (:mod:`eigenstyle.problem`), N variants as one batch.
-The loop itself is :mod:`eigenstyle.loop`:
+:func:`run_batch` runs prepared problems (:mod:`eigenstyle.problem`), N variants as one batch;
+:func:`reproduce` runs an image's recipe again. The loop itself is :mod:`eigenstyle.loop`:
 what a run shows or writes on the way (progress, intermediate images, the API's callback)
 are its observers, and every result is made by :func:`result_of`.
 """
@@ -26,6 +26,7 @@ from .options import Options
 from .problem import ImageInput, Problem, prepare, resolve_seeds
 from .progress import Progress
 from .targets import Targets, to_pil
+from .values import option_name
 
 
 @dataclass
@@ -217,3 +218,29 @@ def upscale(x: torch.Tensor, problem: Problem) -> torch.Tensor:
     """A coarser scale's result as the next scale's start (bilinear, network units)."""
     import torch.nn.functional as F
     return F.interpolate(x, size=tuple(problem.content_tensor.shape[2:]), mode="bilinear", align_corners=False)
+
+
+def reproduce(path: str, output: str | None = None, *, content: str | None = None, styles=None,
+              progress: bool = False, allow_changed_inputs: bool = False, **overrides) -> Result:
+    """Run an image's recipe again (same options and seed).
+
+    Inputs are found at their recorded paths unless ``content``/``styles`` point
+    elsewhere; their hashes must match unless ``allow_changed_inputs``.
+    """
+    data = recipe.read_recipe(path)
+    opts = Options.from_dict(data["options"])
+    content = content or data["content"].get("path")
+    styles = list(styles or [s.get("path") for s in data["styles"]])
+    if not content or not all(styles):
+        raise EigenstyleError(f"{path}: the recipe was made from in-memory images; pass {option_name('content')} and "
+                              f"{option_name('style', 'styles')}")
+    if opts.style_file and not os.path.isfile(opts.style_file):
+        raise EigenstyleError(f"style file of the recipe not found: {opts.style_file}")
+    for given, recorded, what in [(content, data["content"], "content")] + \
+            [(s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))]:
+        if not os.path.isfile(given):
+            raise EigenstyleError(f"{what} image of the recipe not found: {given} (pass its new place)")
+        if not allow_changed_inputs and recipe.identity_of_file(given)["sha256"] != recorded.get("sha256"):
+            raise EigenstyleError(f"{what} image {given} differs from the one the recipe used "
+                                  f"(sha256 mismatch); use {option_name('allow_changed_inputs')} to run anyway")
+    return stylize(content, styles, opts, progress=progress, output=output, **overrides)

@@ -3,7 +3,7 @@
 A recipe is JSON: all options (with the seed actually used), the inputs'
 paths and SHA-256 hashes, the weights' identity, the eigenstyle/torch/Python
 versions, the device, how many iterations ran and the losses reached.
-``reproduce`` reads one back and runs it again.
+:func:`read_recipe` reads one back (``engine.reproduce`` runs it again).
 """
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from ._version import __version__
 from .errors import EigenstyleError
 from .files import sha256_of_file
 from .options import Options
-from .values import option_name
 
 FORMAT = "eigenstyle-recipe"
 VERSION = 1
@@ -117,30 +116,3 @@ def read_recipe(path: str) -> dict:
     if text is None:
         raise EigenstyleError(f"{path} carries no eigenstyle recipe")
     return parse(text, path)
-
-
-def reproduce(path: str, output: str | None = None, *, content: str | None = None, styles=None,
-              progress: bool = False, allow_changed_inputs: bool = False, **overrides):
-    """Run an image's recipe again (same options and seed); returns the engine's Result.
-
-    Inputs are found at their recorded paths unless ``content``/``styles`` point
-    elsewhere; their hashes must match unless ``allow_changed_inputs``.
-    """
-    from .engine import stylize
-    data = read_recipe(path)
-    opts = Options.from_dict(data["options"])
-    content = content or data["content"].get("path")
-    styles = list(styles or [s.get("path") for s in data["styles"]])
-    if not content or not all(styles):
-        raise EigenstyleError(f"{path}: the recipe was made from in-memory images; pass {option_name('content')} and "
-                              f"{option_name('style', 'styles')}")
-    if opts.style_file and not os.path.isfile(opts.style_file):
-        raise EigenstyleError(f"style file of the recipe not found: {opts.style_file}")
-    for given, recorded, what in [(content, data["content"], "content")] + \
-            [(s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))]:
-        if not os.path.isfile(given):
-            raise EigenstyleError(f"{what} image of the recipe not found: {given} (pass its new place)")
-        if not allow_changed_inputs and identity_of_file(given)["sha256"] != recorded.get("sha256"):
-            raise EigenstyleError(f"{what} image {given} differs from the one the recipe used "
-                                  f"(sha256 mismatch); use {option_name('allow_changed_inputs')} to run anyway")
-    return stylize(content, styles, opts, progress=progress, output=output, **overrides)
