@@ -231,3 +231,40 @@ def test_variants_command_with_batch_size(content_path, style_path, tmp_path):
     sizes = [eigenstyle.read_recipe(str(tmp_path / f)).get("batch", {}).get("size", 1) for f in pngs]
     assert sizes == [2, 2, 1]
 
+
+def test_plan_batches_and_prepares_again_only_for_another_preparation(monkeypatch):
+    """One planner for the CLI and the studio: consecutive runs that differ only in their Gram
+    targets share a batch; a new preparation only where a run changes what prepare() reads."""
+    from eigenstyle import plan
+    from eigenstyle.options import Options
+    made = []
+    monkeypatch.setattr(plan, "prepare", lambda content, styles, o: made.append(o.style_layers) or o)
+    monkeypatch.setattr(plan, "vary", lambda plain, o: o)
+    base = Options(size=48, style_layers=("relu3_2",), mode="variant", variant_seed=1).validate()
+    runs = [base.replace(variant_seed=i) for i in (1, 2, 3)] + [
+        base.replace(style_layers=("relu3_3",), variant_seed=4), base.replace(style_weight=5.0, variant_seed=5)]
+    groups = plan.batches(runs, 2)
+    assert [len(g) for g in groups] == [2, 1, 1, 1]
+    preparation = plan.Preparation("content.jpg", ["style.jpg"])
+    assert [preparation.problems(g) for g in groups] == groups
+    assert made == [("relu3_2",), ("relu3_3",), ("relu3_2",)]  # a style weight is vary()'s: no new preparation
+
+
+def test_the_preparation_key_is_what_prepare_reads(content_path, style_path, monkeypatch):
+    """problem.PREPARED_FROM (the planner's key) names every option prepare() reads, and no other:
+    a run that changes one of them gets its own preparation, any other change only a vary()."""
+    from eigenstyle import problem
+    from eigenstyle.options import FIELDS, Options
+    read = set()
+
+    class Recording(Options):
+        def __getattribute__(self, name):
+            if name in FIELDS:
+                read.add(name)
+            return super().__getattribute__(name)
+
+    monkeypatch.setattr(problem, "vary", lambda plain, o: plain)
+    opts = Recording(size=48, iterations=2, seed=1).validate()
+    read.clear()
+    problem.prepare(content_path, [style_path], opts)
+    assert read == set(problem.PREPARED_FROM)

@@ -23,6 +23,7 @@ from .levels import stretch
 from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
 from .network import Preprocessing
 from .options import Options
+from .plan import batchable
 from .problem import ImageInput, Problem, prepare, resolve_seeds
 from .progress import Progress
 from .targets import Targets, to_pil
@@ -142,11 +143,6 @@ class Intermediates(Observer):
         for r, path in zip(results_of(self.problems, now, time.perf_counter() - self.started), self.outputs):
             stem, ext = os.path.splitext(path)
             dataclasses.replace(r, raw_images=None, swatch=None).save(f"{stem}_{step.iteration}{ext}")
-
-
-def batchable(a: Options, b: Options) -> bool:
-    """Runs that differ only in their Gram targets can share one batch."""
-    return a.replace(variant_seed=None, genome=None) == b.replace(variant_seed=None, genome=None)
 
 
 def run_batch(problems: Sequence[Problem], *, progress: bool = False, observers: Sequence[Observer] = (),

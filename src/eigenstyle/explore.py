@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFont
 
 from . import images
-from .engine import Result, batchable, run_batch
+from .engine import Result, run_batch
 from .errors import EigenstyleError
 from .options import Options
-from .problem import prepare, resolve_seeds, vary
+from .plan import Preparation, batches
+from .problem import resolve_seeds
 from .values import option_name, parse
 
 
@@ -142,37 +143,20 @@ def run_all(content, styles, runs: list[tuple[Options, str]], out_dir: str, stem
             batch_size: int = 1) -> tuple[list[Tile], str]:
     """Run each (options, label) on one prepared problem; write images and a sheet.
     Consecutive runs that differ only in their Gram targets go through the network
-    together, ``batch_size`` at a time."""
+    together, ``batch_size`` at a time (planned as the studio plans its jobs: plan.py)."""
     if batch_size < 1:
         raise EigenstyleError(f"{option_name('batch_size')} must be >= 1, got {batch_size}")
-    first = runs[0][0]
-    # Bad inputs fail here, before anything is written. Prepared plain (mode none): each run's
-    # randomisation and swatch are made by vary() below, not twice for the first run.
-    problem = prepare(content, styles, first.replace(mode="none"))
+    preparation = Preparation(content, styles)
+    preparation.plain_for(runs[0][0])  # bad inputs fail here, before anything is written
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
         raise EigenstyleError(f"cannot create output folder {out_dir}: {e.strerror}") from None
     images.check_writable(os.path.join(out_dir, "sheet.jpg"))
-    batches = []
-    for opts, label in runs:
-        if batches and len(batches[-1]) < batch_size and batchable(batches[-1][0][0], opts):
-            batches[-1].append((opts, label))
-        else:
-            batches.append([(opts, label)])
     tiles = []
-    for batch in batches:
-        opts = batch[0][0]
-        if tuple(opts.style_layers) != tuple(problem.opts.style_layers) or opts.style_scale != first.style_scale:
-            problem = prepare(content, styles, opts.replace(mode="none"))
-        paths = []
-        for _, label in batch:
-            name = label.split(" (")[0].replace(" ", "-").replace("=", "")
-            path = os.path.join(out_dir, f"{stem}-{name}.png")
-            paths.append(path if overwrite else images.free_name(path))
-            if progress:
-                print(f"{label} -> {paths[-1]}")
-        results = run_batch([vary(problem, o) for o, _ in batch], progress=progress, outputs=paths)
+    for batch in batches(runs, batch_size, options=lambda run: run[0]):
+        paths = [_output(out_dir, stem, label, overwrite, progress) for _, label in batch]
+        results = run_batch(preparation.problems([o for o, _ in batch]), progress=progress, outputs=paths)
         tiles += [Tile(path, label, r) for path, (_, label), r in zip(paths, batch, results)]
         if results[0].interrupted:
             break
@@ -180,6 +164,16 @@ def run_all(content, styles, runs: list[tuple[Options, str]], out_dir: str, stem
     sheet_path = sheet_path if overwrite else images.free_name(sheet_path)
     images.save_atomic(contact_sheet([(t.result.image, t.label) for t in tiles], columns), sheet_path)
     return tiles, sheet_path
+
+
+def _output(out_dir: str, stem: str, label: str, overwrite: bool, say: bool) -> str:
+    """A run's file, named after its label (the next free name unless ``overwrite``)."""
+    name = label.split(" (")[0].replace(" ", "-").replace("=", "")
+    path = os.path.join(out_dir, f"{stem}-{name}.png")
+    path = path if overwrite else images.free_name(path)
+    if say:
+        print(f"{label} -> {path}")
+    return path
 
 
 def layer_options(base: Options, layers, style_weight: float | None) -> list[tuple[Options, str]]:

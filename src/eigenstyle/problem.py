@@ -30,6 +30,12 @@ from .values import option_name
 
 ImageInput = Union[str, os.PathLike, Image.Image]
 
+# The options that prepare() reads (the network, the content features, the style's own Grams);
+# everything else is vary()'s, redone per run. Runs that agree on these share one preparation
+# (a test records what prepare() reads).
+PREPARED_FROM = ("size", "style_scale", "style_layers", "content_layers", "model", "model_file", "pooling",
+                 "precision", "conv", "device", "style_file", "style_blend_weights")
+
 
 @dataclass
 class Problem:

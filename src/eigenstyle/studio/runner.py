@@ -1,9 +1,9 @@
 """What a worker does with a stylisation job, through the engine's own API.
 
-Runs that differ only in their Gram targets (variants of one recipe) go through
-the network together (``engine.run_batch``), so all tiles of a job fill at the
-same pace; the network and the style's Grams are prepared once per distinct
-setting (``problem.prepare`` + ``problem.vary``).
+A job's runs are planned as the CLI plans variants (``plan.batches``, ``plan.Preparation``):
+runs that differ only in their Gram targets go through the network together
+(``engine.run_batch``), so all tiles of a job fill at the same pace, and the network and
+the style's Grams are prepared again only when a run needs another preparation.
 :class:`Previews` watches the loop: level-adjusted previews every few iterations, announced,
 and the job's cancel; the final image goes through ``Result.save`` (atomic, recipe embedded).
 """
@@ -16,13 +16,11 @@ from .. import engine, recipe
 from ..files import atomic_path
 from ..levels import stretch
 from ..loop import Observer, Step
-from ..problem import prepare, vary
+from ..plan import Preparation, batches
 from ..targets import to_pil
 from .jobs import Job, JobQueue
 
 PREVIEW_SIDE = 384
-_PREP_FIELDS = ("size", "style_scale", "style_layers", "content_layers", "model", "model_file", "pooling",
-                "precision", "conv", "device", "style_file", "style_blend_weights")
 
 
 def _finite(v):
@@ -37,31 +35,15 @@ def write_preview(im, path: str) -> None:
         im.save(tmp, "JPEG", quality=85)
 
 
-def groups(runs: list, batch_size: int) -> list[list]:
-    """Consecutive runs that can share a batch, at most ``batch_size`` each."""
-    out = []
-    for r in runs:
-        if out and len(out[-1]) < batch_size and engine.batchable(out[-1][0].options, r.options):
-            out[-1].append(r)
-        else:
-            out.append([r])
-    return out
-
-
 def run_job(job: Job, device: str, q: JobQueue) -> None:
     store = q.store
-    content, style = store.input_path(job.content_id), store.input_path(job.style_id)
+    preparation = Preparation(store.input_path(job.content_id), [store.input_path(job.style_id)])
     explicit = len(q.devices) > 1  # with one device, recipes keep "auto" and reproduce anywhere
-    problem, key = None, None
-    for group in groups(job.runs, q.batch_size):
+    for group in batches(job.runs, q.batch_size, options=lambda run: run.options):
         if job.cancel.is_set():
             return
-        opts = [r.options.replace(device=device) if explicit else r.options for r in group]
-        k = tuple(getattr(opts[0], f) for f in _PREP_FIELDS)
-        if k != key:
-            # plain: each run's randomisation and swatch come from vary() below, made once
-            problem, key = prepare(content, [style], opts[0].replace(mode="none")), k
-        problems = [vary(problem, o) for o in opts]
+        problems = preparation.problems([r.options.replace(device=device) if explicit else r.options
+                                         for r in group])
         now = time.time()
         for r in group:
             store.update_result(r.result_id, status="running", started=now)

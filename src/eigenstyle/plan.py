@@ -1,0 +1,54 @@
+"""Planning many runs of one content/style pair: which share a batch, when to prepare again.
+
+The variants and layers commands and the studio's jobs all plan here, so the rules are one:
+consecutive runs that differ only in their Gram targets share a batch (one pass through the
+network), and the network, content features and style Grams are prepared again only when a
+run changes an option that :func:`problem.prepare` reads (``problem.PREPARED_FROM``).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from .options import Options
+from .problem import PREPARED_FROM, ImageInput, Problem, prepare, vary
+
+
+def batchable(a: Options, b: Options) -> bool:
+    """Runs that differ only in their Gram targets can share one batch."""
+    return a.replace(variant_seed=None, genome=None) == b.replace(variant_seed=None, genome=None)
+
+
+def preparation_key(opts: Options) -> tuple:
+    """What a preparation depends on: runs with the same key can share one."""
+    return tuple(getattr(opts, name) for name in PREPARED_FROM)
+
+
+def batches(runs: Sequence, size: int, options: Callable = lambda run: run) -> list[list]:
+    """Consecutive runs that can share a batch, at most ``size`` each; ``options(run)`` is a run's Options."""
+    out = []
+    for run in runs:
+        if out and len(out[-1]) < size and batchable(options(out[-1][0]), options(run)):
+            out[-1].append(run)
+        else:
+            out.append([run])
+    return out
+
+
+class Preparation:
+    """The plain (unrandomised) problem of a content/style pair, prepared again only when a
+    run's preparation key changes; each run's randomisation and swatch come from vary()."""
+
+    def __init__(self, content: ImageInput, styles: Sequence[ImageInput]):
+        self.content, self.styles = content, styles
+        self.key, self.plain = None, None
+
+    def plain_for(self, opts: Options) -> Problem:
+        key = preparation_key(opts)
+        if key != self.key:
+            self.plain, self.key = prepare(self.content, self.styles, opts.replace(mode="none")), key
+        return self.plain
+
+    def problems(self, batch: Sequence[Options]) -> list[Problem]:
+        """Each run's own problem on the shared preparation."""
+        plain = self.plain_for(batch[0])
+        return [vary(plain, o) for o in batch]
