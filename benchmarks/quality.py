@@ -41,6 +41,7 @@ from eigenstyle.explore import contact_sheet
 from eigenstyle.images import fit_size, load_rgb, resize, swatch_path
 from eigenstyle.losses import gram
 from eigenstyle.options import DEFAULT_STYLE_LAYERS
+from eigenstyle.problem import prepare, vary
 from eigenstyle.targets import to_tensor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -126,7 +127,7 @@ class Evaluator:
 
     def __init__(self, content, size):
         opts = Options(size=size, iterations=1, seed=0, print_every=0, conv="direct").validate()
-        self.problem = engine.prepare(content, [content], opts)
+        self.problem = prepare(content, [content], opts)
         self.hw = self.problem.content.size
 
     @torch.no_grad()
@@ -160,7 +161,7 @@ def run(base, opts, cache=None, key=""):
             return (Image.open(path).convert("RGB"), seconds,
                     Image.open(sw).convert("RGB") if os.path.exists(sw) else None)
     started = time.perf_counter()
-    problem = engine.vary(base, opts)
+    problem = vary(base, opts)
     result = engine.run_batch([problem])[0]
     seconds = time.perf_counter() - started
     if cache:
@@ -240,7 +241,7 @@ def main():
             others = [ev.grams(resize(load_rgb(p), fit_size(*load_rgb(p).size, args.size)))
                       for p in (os.path.join(SHARED, "style", n) for n in PAINTINGS) if os.path.basename(p) != os.path.basename(style)]
             style_dist = float(np.mean([gram_distance(style_grams, o) for o in others]))
-            base = engine.prepare(content, [style], common)
+            base = prepare(content, [style], common)
             groups = {("plain", "none"): [common.replace(seed=s) for s in range(args.plain)]}
             if args.plain_image:  # the fairer reference for runs that start from the content
                 groups[("plain from the content", "none")] = [common.replace(init="image")]

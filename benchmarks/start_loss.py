@@ -13,7 +13,7 @@ import os
 
 import torch
 
-from eigenstyle.engine import evaluate
+from eigenstyle.loop import evaluate
 from eigenstyle.options import Options
 from eigenstyle.problem import prepare, resolve_seeds, vary
 
