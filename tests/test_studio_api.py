@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 from starlette import testclient
@@ -183,6 +184,14 @@ def test_breeding_refine_mutate_between_layers_and_style_file(studio, tmp_path):
     from eigenstyle.stylefile import load_style
     grams, meta = load_style(str(tmp_path / "s.safetensors"))
     assert list(grams) == ["relu3_2"] and meta["variant_seed"] == parent["variant_seed"]
+    # The style file is made from the tile's own swatch, not a second synthesis: b's swatch, turned
+    # upside down on disk, is what b's style file carries.
+    store = app.state.studio.store
+    flipped = Image.open(store.swatch_path(b)).transpose(Image.FLIP_TOP_BOTTOM)
+    flipped.save(store.swatch_path(b))
+    (tmp_path / "b.safetensors").write_bytes(client.get(f"/api/results/{b}/style").content)
+    _, meta_b = load_style(str(tmp_path / "b.safetensors"))
+    assert np.array_equal(np.asarray(meta_b["swatch_image"]), np.asarray(flipped.convert("RGB")))
 
     plain = submit(client, "/api/generate", {**pair, **TINY, "mode": "none", "count": 1})
     finish(client, plain["job"]["id"])

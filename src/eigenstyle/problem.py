@@ -152,10 +152,11 @@ def resolve_seeds(opts: Options) -> Options:
     return opts
 
 
-def vary(problem: Problem, opts: Options) -> Problem:
+def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) -> Problem:
     """The same content and style with other options' Gram targets (a variant):
     the network and base Grams are reused, only the randomisation is redone.
-    The auto style weight is fixed here, once the style layers are known."""
+    The auto style weight is fixed here, once the style layers are known. ``swatch``: the
+    variant's swatch made before (a saved result's), used instead of synthesising it again."""
     if opts.style_weight is None:
         opts = opts.replace(style_weight=opts.style_weight_value())
     if opts.mode == "none":
@@ -168,4 +169,4 @@ def vary(problem: Problem, opts: Options) -> Problem:
                                  targets=Targets(problem.targets.content, style))
     # Every randomised style gets its picture, the swatch; reachable targets also optimise against it.
     check_size((opts.swatch_side(), opts.swatch_side()), problem.net, f"the swatch ({option_name('swatch_size')})")
-    return with_swatch(varied, use_as_target=opts.target == "reachable")
+    return with_swatch(varied, use_as_target=opts.target == "reachable", picture=swatch)

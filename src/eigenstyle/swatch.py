@@ -50,17 +50,20 @@ def synthesize(problem, size: int, iterations: int, seed: int) -> torch.Tensor:
     return out.x
 
 
-def with_swatch(problem, use_as_target: bool):
+def with_swatch(problem, use_as_target: bool, picture=None):
     """``problem`` with its swatch, and (``use_as_target``) its style targets replaced by the swatch's Grams.
+    ``picture``: the swatch made before (it is deterministic; its Grams are those of its 8-bit picture),
+    else it is synthesised now.
 
     Every style layer takes the swatch's Gram (also those left unrandomised), so the layers
     agree with each other as a real image's do. The report records, per layer, how far the
     swatch got from G' (relative Frobenius error): large values mean a far-out G'."""
     o = problem.opts
-    x = synthesize(problem, o.swatch_side(), o.swatch_iterations, swatch_seed(o.genome or {"seed": o.variant_seed}))
-    picture = to_pil(x, problem.pre)[0]
+    if picture is None:
+        seed = swatch_seed(o.genome or {"seed": o.variant_seed})
+        picture = to_pil(synthesize(problem, o.swatch_side(), o.swatch_iterations, seed), problem.pre)[0]
     with torch.no_grad():  # the Grams of the 8-bit picture itself: the swatch PNG as a style image gives these
-        feats = problem.net(to_tensor(picture, problem.pre, x.device))
+        feats = problem.net(to_tensor(picture.convert("RGB"), problem.pre, problem.device))
     style, report = {}, {k: dict(v) for k, v in problem.report.items()}
     for name in o.style_layers:
         g, target = gram(feats[name]).detach(), problem.targets.style[name]

@@ -234,15 +234,22 @@ async def result_style(request: Request):
 
 
 def _make_style(s: Studio, rec: dict, path: str) -> None:
-    from ..engine import prepare
+    """The tile's style file: its Gram targets, from the tile's own swatch when it has one (no second
+    synthesis: the targets are that picture's Grams, exactly what the tile optimised against)."""
+    from PIL import Image
+
     from ..options import Options
+    from ..problem import prepare, vary
     from ..stylefile import save_style
     with s._style_lock:
         if os.path.isfile(path):
             return
         opts = Options.from_dict(rec["recipe"]["options"]).replace(init="random", device="auto", scales=None)
-        problem = prepare(s.store.input_path(rec["content_id"]), [s.store.input_path(rec["style_id"])], opts)
-        save_style(path, problem)
+        problem = prepare(s.store.input_path(rec["content_id"]), [s.store.input_path(rec["style_id"])],
+                          opts.replace(mode="none"))
+        swatch = s.store.swatch_path(rec["id"])
+        picture = Image.open(swatch).convert("RGB") if os.path.isfile(swatch) else None
+        save_style(path, vary(problem, opts, swatch=picture))
 
 
 async def star_result(request: Request):
