@@ -7,6 +7,7 @@ One prepare (network, style Grams), then ``--count`` variants (variant seeds 1..
 Prints wall times, throughput ratio, and how far each batched image is from its single run
 (max and mean absolute pixel difference, final-loss ratio).
 """
+
 import argparse
 import os
 import time
@@ -28,9 +29,18 @@ def main():
     ap.add_argument("--layers", default="relu3_2", help="style layers (default: a single layer, as explored)")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
-    base = resolve_seeds(Options(size=args.size, iterations=args.iterations, seed=0, print_every=0,
-                                 mode="variant", variant_seed=1, device=args.device,
-                                 style_layers=tuple(args.layers.split(","))).validate())
+    base = resolve_seeds(
+        Options(
+            size=args.size,
+            iterations=args.iterations,
+            seed=0,
+            print_every=0,
+            mode="variant",
+            variant_seed=1,
+            device=args.device,
+            style_layers=tuple(args.layers.split(",")),
+        ).validate()
+    )
     problem = prepare(os.path.join(SAMPLES, "tubingen.jpg"), os.path.join(SAMPLES, "starry_night.jpg"), base)
     problems = [vary(problem, base.replace(variant_seed=i + 1)) for i in range(args.count)]
     run_batch(problems[:1])  # warm-up (allocator, kernels), not timed
@@ -43,14 +53,18 @@ def main():
     diffs = [np.abs(np.asarray(a.image, np.int16) - np.asarray(b.image, np.int16)) for a, b in zip(single, batch)]
     ratios = [b.recipe["losses"]["total"] / a.recipe["losses"]["total"] for a, b in zip(single, batch)]
     n_it = args.count * args.iterations
-    print(f"| {args.count} variants, {args.size} px, {args.iterations} iterations, {args.layers} | wall s | "
-          "image-iterations / s |")
+    print(
+        f"| {args.count} variants, {args.size} px, {args.iterations} iterations, {args.layers} | wall s | "
+        "image-iterations / s |"
+    )
     print("|---|---:|---:|")
     print(f"| one at a time | {t_single:.1f} | {n_it / t_single:.2f} |")
     print(f"| one batch of {args.count} | {t_batch:.1f} | {n_it / t_batch:.2f} |")
-    print(f"\nbatched throughput {t_single / t_batch:.2f}x sequential; batched vs single images: max pixel "
-          f"difference {max(d.max() for d in diffs)}, mean {np.mean([d.mean() for d in diffs]):.3f} levels; "
-          f"final loss ratio {min(ratios):.4f}..{max(ratios):.4f}")
+    print(
+        f"\nbatched throughput {t_single / t_batch:.2f}x sequential; batched vs single images: max pixel "
+        f"difference {max(d.max() for d in diffs)}, mean {np.mean([d.mean() for d in diffs]):.3f} levels; "
+        f"final loss ratio {min(ratios):.4f}..{max(ratios):.4f}"
+    )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ evaluator, neural-style-pt's model file, and a timed child process.
 Nothing here is part of the package; the scripts beside it import it
 (``python benchmarks/X.py`` puts this folder on sys.path).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,19 @@ STYLE_LAYERS = tuple(f"relu{b}_1" for b in range(1, 6))
 CHANNELS = (64, 128, 256, 512, 512)  # relu1_1 .. relu5_1
 PASTICHE_STYLE_LAYERS = [f"block{b}_relu1" for b in range(1, 6)]
 # neural-style's defaults, pinned (every tool is configured to them)
-NEURAL_STYLE = dict(content_layers=CONTENT_LAYERS, style_layers=STYLE_LAYERS,
-                    content_weight=5.0, style_weight=100.0, tv_weight=1e-3, init="random", optimizer="lbfgs",
-                    learning_rate=1.0, lbfgs_history=100, pooling="max", model="vgg19-caffe-q8")
+NEURAL_STYLE = dict(
+    content_layers=CONTENT_LAYERS,
+    style_layers=STYLE_LAYERS,
+    content_weight=5.0,
+    style_weight=100.0,
+    tv_weight=1e-3,
+    init="random",
+    optimizer="lbfgs",
+    learning_rate=1.0,
+    lbfgs_history=100,
+    pooling="max",
+    model="vgg19-caffe-q8",
+)
 
 
 def pastiche_weights(h: int, w: int) -> dict:
@@ -42,8 +53,13 @@ def pastiche_weights(h: int, w: int) -> dict:
     layer weight is 1 (default 0.01); its TV term 0.5*w*(mean|dx| + mean|dy|) matches
     1e-3*(sum|dx| + sum|dy|) only approximately, with w = 2*1e-3*3*H*W (its means run
     over 3H(W-1) and 3(H-1)W terms)."""
-    return dict(content_weight=5.0, content_layer_weights=[1.0], style_weights=[1.0],
-                style_layer_weights=[100.0 / c ** 2 for c in CHANNELS], tv_weight=2 * 1e-3 * 3 * h * w)
+    return dict(
+        content_weight=5.0,
+        content_layer_weights=[1.0],
+        style_weights=[1.0],
+        style_layer_weights=[100.0 / c**2 for c in CHANNELS],
+        tv_weight=2 * 1e-3 * 3 * h * w,
+    )
 
 
 def eigen_hw(content: str, size: int) -> tuple[int, int]:
@@ -67,8 +83,10 @@ def shared_inputs(content: str, style: str, size: int, folder: str) -> list[str]
 def to_size(x: torch.Tensor, hw, who: str, notes: list) -> torch.Tensor:
     """Bring another tool's image to eigenstyle's size (bilinear) before the common evaluation."""
     if tuple(x.shape[2:]) != tuple(hw):
-        notes.append(f"{who}'s image is {tuple(x.shape[2:])}, eigenstyle's {tuple(hw)}: "
-                     "resized bilinearly before the common evaluation")
+        notes.append(
+            f"{who}'s image is {tuple(x.shape[2:])}, eigenstyle's {tuple(hw)}: "
+            "resized bilinearly before the common evaluation"
+        )
         x = F.interpolate(x, size=tuple(hw), mode="bilinear", align_corners=False)
     return x
 
@@ -76,8 +94,9 @@ def to_size(x: torch.Tensor, hw, who: str, notes: list) -> torch.Tensor:
 def evaluator(content: str, style: str, size: int, device: str = "cpu", seed: int = 0) -> Problem:
     """The common evaluator's problem: neural-style's objective (eigenstyle's ``loop.evaluate``)
     with eigenstyle's targets for these inputs, fp32, direct convolutions (the peers' arithmetic)."""
-    opts = Options(size=size, iterations=1, seed=seed, device=device, precision="fp32", conv="direct",
-                   **NEURAL_STYLE).validate()
+    opts = Options(
+        size=size, iterations=1, seed=seed, device=device, precision="fp32", conv="direct", **NEURAL_STYLE
+    ).validate()
     problem = prepare(content, [style], opts)
     assert getattr(problem.opts, "mode", "none") == "none", "plain neural style expected (no Gram randomisation)"
     return problem
@@ -102,14 +121,16 @@ def neural_style_model_file(cache_dir: str | None = None) -> str:
     with ``-disable_check`` (load_state_dict strict=False); ``check_neural_style_model`` verifies
     that only ``classifier.*`` keys are missing. Cached by the embedded weights' hash."""
     weights = network.embedded_weights()
-    cache_dir = cache_dir or os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")),
-                                          "eigenstyle-benchmarks")
+    cache_dir = cache_dir or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "eigenstyle-benchmarks"
+    )
     path = os.path.join(os.path.abspath(cache_dir), f"vgg19-caffe-q8-{weights.sha256[:12]}.pth")
     # neural-style-pt picks the architecture from substrings of the whole lower-cased path
     clash = [s for s in ("pruning", "fcn32s", "sod") if s in path.lower()]
     if clash:
-        raise SystemExit(f"{path}: neural-style-pt would read {clash[0]!r} in this path as another model; "
-                         "give another --cache-dir")
+        raise SystemExit(
+            f"{path}: neural-style-pt would read {clash[0]!r} in this path as another model; give another --cache-dir"
+        )
     if not os.path.isfile(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with atomic_path(path, ".pth", fsync=False) as tmp:
@@ -156,8 +177,11 @@ class GpuMemory(threading.Thread):
         self.idle = self.read()
 
     def read(self) -> float:
-        out = subprocess.run(["nvidia-smi", f"--id={self.index}", "--query-gpu=memory.used",
-                              "--format=csv,noheader,nounits"], capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["nvidia-smi", f"--id={self.index}", "--query-gpu=memory.used", "--format=csv,noheader,nounits"],
+            capture_output=True,
+            text=True,
+        ).stdout
         return float(out.split()[0])
 
     def run(self):
@@ -170,6 +194,7 @@ class Timed:
     """One child process: exit code, wall time (launch to exit), peak resident memory of that
     child (its own ``ru_maxrss``, from ``os.wait4`` in a small launcher), device memory peak (nvidia-smi, CUDA only),
     and when each progress line arrived (seconds after launch, by iteration)."""
+
     cmd: list
     rc: int
     wall: float
@@ -211,8 +236,13 @@ def run_timed(cmd: list, progress: str | None = None, env: dict | None = None, g
     cmd[0] = shutil.which(cmd[0]) or cmd[0]
     report_r, report_w = os.pipe()
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report_w), *cmd],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, pass_fds=(report_w,))
+    proc = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(report_w), *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        pass_fds=(report_w,),
+    )
     os.close(report_w)
     if meter:
         meter.start()
@@ -239,8 +269,15 @@ def run_timed(cmd: list, progress: str | None = None, env: dict | None = None, g
         meter.join()
     if proc.returncode or len(report) != 2:
         return Timed(cmd, proc.returncode or 1, wall, 0.0, None, marks, b"".join(chunks).decode("utf-8", "replace"))
-    return Timed(cmd, int(report[1]), wall, int(report[0]) / 1024, meter.peak if meter else None,
-                 marks, b"".join(chunks).decode("utf-8", "replace"))
+    return Timed(
+        cmd,
+        int(report[1]),
+        wall,
+        int(report[0]) / 1024,
+        meter.peak if meter else None,
+        marks,
+        b"".join(chunks).decode("utf-8", "replace"),
+    )
 
 
 def ok(run: Timed, what: str) -> Timed:
@@ -256,9 +293,9 @@ def import_baseline(python: str, modules: str) -> float:
 
 # Each tool's progress line; group 1 is the iteration number.
 PROGRESS = {
-    "eigenstyle": r"^iteration (\d+)/\d+ ",                 # --print-every 1 (stderr, via tqdm.write)
-    "pastiche": r"^(\d+)\s+\d+\.\d\s+\S+$",                 # --info-step 1: 'step elapsed loss'
-    "neural-style-pt": r"^Iteration (\d+) / \d+$",          # -print_iter 1
+    "eigenstyle": r"^iteration (\d+)/\d+ ",  # --print-every 1 (stderr, via tqdm.write)
+    "pastiche": r"^(\d+)\s+\d+\.\d\s+\S+$",  # --info-step 1: 'step elapsed loss'
+    "neural-style-pt": r"^Iteration (\d+) / \d+$",  # -print_iter 1
 }
 
 
@@ -281,6 +318,7 @@ def medians(runs: list, keys) -> dict:
 def parser(doc: str, size: int, device: str) -> argparse.ArgumentParser:
     """The options every speed benchmark shares."""
     from eigenstyle.demo import sample
+
     ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     ap.add_argument("--content", default=sample("tubingen.jpg"))
     ap.add_argument("--style", default=sample("starry_night.jpg"))
@@ -307,47 +345,176 @@ def publish(table: str, notes: list, out: str | None) -> None:
             f.write(text)
 
 
-def eigenstyle_cmd(python: str, content: str, style: str, out: str, size: int, iterations: int,
-                   device: str, precision: str = "fp32", seed: int | None = None, batch: int = 0,
-                   conv: str = "auto") -> list:
+def eigenstyle_cmd(
+    python: str,
+    content: str,
+    style: str,
+    out: str,
+    size: int,
+    iterations: int,
+    device: str,
+    precision: str = "fp32",
+    seed: int | None = None,
+    batch: int = 0,
+    conv: str = "auto",
+) -> list:
     """``eigenstyle stylize``, or with ``batch`` N ``eigenstyle variants --count N --batch-size N``
     (``out`` is then a folder). ``conv``: auto (Winograd on a CPU in fp32) or direct."""
-    what = ["variants", content, style, "--count", batch, "--batch-size", batch] if batch else \
-        ["stylize", content, style]
-    cmd = [script(python, "eigenstyle"), *what, "-o", out, "--overwrite", "--size", size, "--iterations", iterations,
-           "--device", device, "--precision", precision,
-           "--conv", conv, "--print-every", 1, "--init", "random", "--optimizer", "lbfgs", "--learning-rate", 1,
-           "--lbfgs-history", 100, "--pooling", "max",
-           "--content-layers", ",".join(CONTENT_LAYERS), "--style-layers", ",".join(STYLE_LAYERS),
-           "--content-weight", 5, "--style-weight", 100, "--tv-weight", 1e-3]
+    what = (
+        ["variants", content, style, "--count", batch, "--batch-size", batch] if batch else ["stylize", content, style]
+    )
+    cmd = [
+        script(python, "eigenstyle"),
+        *what,
+        "-o",
+        out,
+        "--overwrite",
+        "--size",
+        size,
+        "--iterations",
+        iterations,
+        "--device",
+        device,
+        "--precision",
+        precision,
+        "--conv",
+        conv,
+        "--print-every",
+        1,
+        "--init",
+        "random",
+        "--optimizer",
+        "lbfgs",
+        "--learning-rate",
+        1,
+        "--lbfgs-history",
+        100,
+        "--pooling",
+        "max",
+        "--content-layers",
+        ",".join(CONTENT_LAYERS),
+        "--style-layers",
+        ",".join(STYLE_LAYERS),
+        "--content-weight",
+        5,
+        "--style-weight",
+        100,
+        "--tv-weight",
+        1e-3,
+    ]
     return cmd + (["--seed", seed] if seed is not None else [])
 
 
-def neural_style_cmd(python: str, content: str, style: str, out: str, size: int, iterations: int,
-                     device: str, model_file: str, seed: int | None = None) -> list:
+def neural_style_cmd(
+    python: str,
+    content: str,
+    style: str,
+    out: str,
+    size: int,
+    iterations: int,
+    device: str,
+    model_file: str,
+    seed: int | None = None,
+) -> list:
     """neural-style-pt at the same settings. On CUDA its default '-backend nn' disables cuDNN,
     so it is given '-backend cudnn' there (as its README recommends); its -seed also turns on
     cudnn.deterministic, so on CUDA leave the seed out."""
     gpu = "c" if device == "cpu" else (device.split(":")[1] if ":" in device else "0")
-    cmd = [script(python, "neural-style"), "-content_image", content, "-style_image", style,
-           "-output_image", out, "-image_size", size, "-num_iterations", iterations,
-           "-gpu", gpu, "-backend", "nn" if gpu == "c" else "cudnn",
-           "-print_iter", 1, "-save_iter", 0, "-init", "random", "-optimizer", "lbfgs",
-           "-learning_rate", 1, "-lbfgs_num_correction", 100, "-pooling", "max",
-           "-content_layers", ",".join(CONTENT_LAYERS), "-style_layers", ",".join(STYLE_LAYERS),
-           "-content_weight", 5, "-style_weight", 100, "-tv_weight", 1e-3,
-           "-model_file", model_file, "-disable_check"]
+    cmd = [
+        script(python, "neural-style"),
+        "-content_image",
+        content,
+        "-style_image",
+        style,
+        "-output_image",
+        out,
+        "-image_size",
+        size,
+        "-num_iterations",
+        iterations,
+        "-gpu",
+        gpu,
+        "-backend",
+        "nn" if gpu == "c" else "cudnn",
+        "-print_iter",
+        1,
+        "-save_iter",
+        0,
+        "-init",
+        "random",
+        "-optimizer",
+        "lbfgs",
+        "-learning_rate",
+        1,
+        "-lbfgs_num_correction",
+        100,
+        "-pooling",
+        "max",
+        "-content_layers",
+        ",".join(CONTENT_LAYERS),
+        "-style_layers",
+        ",".join(STYLE_LAYERS),
+        "-content_weight",
+        5,
+        "-style_weight",
+        100,
+        "-tv_weight",
+        1e-3,
+        "-model_file",
+        model_file,
+        "-disable_check",
+    ]
     return cmd + (["-seed", seed] if seed is not None else [])
 
 
-def pastiche_cmd(python: str, content: str, style: str, out: str, size: int, iterations: int,
-                 device: str, hw: tuple[int, int], seed: int | None = None) -> list:
+def pastiche_cmd(
+    python: str,
+    content: str,
+    style: str,
+    out: str,
+    size: int,
+    iterations: int,
+    device: str,
+    hw: tuple[int, int],
+    seed: int | None = None,
+) -> list:
     w = pastiche_weights(*hw)
-    cmd = [script(python, "pastiche"), "--device", device, "--content", content, "--styles", style,
-           "--output", out, "--size", size, "--style-size", size, "--num-steps", iterations,
-           "--random-init", "--optimizer", "lbfgs", "--pooling", "max", "--info-step", 1,
-           "--content-layers", "block4_relu2", "--style-layers", *PASTICHE_STYLE_LAYERS,
-           "--content-weight", w["content_weight"], "--content-layer-weights", *w["content_layer_weights"],
-           "--style-weights", *w["style_weights"], "--style-layer-weights", *w["style_layer_weights"],
-           "--tv-weight", w["tv_weight"]]
+    cmd = [
+        script(python, "pastiche"),
+        "--device",
+        device,
+        "--content",
+        content,
+        "--styles",
+        style,
+        "--output",
+        out,
+        "--size",
+        size,
+        "--style-size",
+        size,
+        "--num-steps",
+        iterations,
+        "--random-init",
+        "--optimizer",
+        "lbfgs",
+        "--pooling",
+        "max",
+        "--info-step",
+        1,
+        "--content-layers",
+        "block4_relu2",
+        "--style-layers",
+        *PASTICHE_STYLE_LAYERS,
+        "--content-weight",
+        w["content_weight"],
+        "--content-layer-weights",
+        *w["content_layer_weights"],
+        "--style-weights",
+        *w["style_weights"],
+        "--style-layer-weights",
+        *w["style_layer_weights"],
+        "--tv-weight",
+        w["tv_weight"],
+    ]
     return cmd + (["--seed", seed] if seed is not None else [])

@@ -24,6 +24,7 @@ bicubic style targets differed ~15 % in the Grams and dominated the comparison).
 Run (8-15 minutes on 2 shared CPU cores; both tools are run in this process):
     python benchmarks/fidelity.py [--size 256 --iterations 200 --seed 0 --repeats 1 --out table.md]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,9 @@ def run_eigenstyle(args):
     """Returns (final image [1,3,H,W] in Caffe units, own reported total, s/iter, wall s, problem)."""
     network.embedded_weights.cache_clear()  # count weight dequantisation in every repeat's start-up
     t0 = time.perf_counter()
-    opts = Options(size=args.size, iterations=args.iterations, seed=args.seed, device="cpu",
-                   **NEURAL_STYLE).validate()  # pinned: pastiche's configuration below assumes them
+    opts = Options(
+        size=args.size, iterations=args.iterations, seed=args.seed, device="cpu", **NEURAL_STYLE
+    ).validate()  # pinned: pastiche's configuration below assumes them
     problem = prepare(args.content, [args.style], opts)
     assert getattr(problem.opts, "mode", "none") == "none", "plain neural style expected (no Gram randomisation)"
     x0 = initial_image(problem, args.seed)
@@ -66,9 +68,18 @@ def run_pastiche(args, hw):
     t0 = time.perf_counter()
     torch.manual_seed(args.seed)
     artist = PasticheArtist(
-        args.content, [args.style], pooling="max", optimizer="lbfgs", random_init=True, device="cpu",
-        content_layers=["block4_relu2"], style_layers=PASTICHE_STYLE_LAYERS,
-        size=args.size, style_size=args.size, **pastiche_weights(*hw))  # TV weight approximate
+        args.content,
+        [args.style],
+        pooling="max",
+        optimizer="lbfgs",
+        random_init=True,
+        device="cpu",
+        content_layers=["block4_relu2"],
+        style_layers=PASTICHE_STYLE_LAYERS,
+        size=args.size,
+        style_size=args.size,
+        **pastiche_weights(*hw),
+    )  # TV weight approximate
     t1 = time.perf_counter()
     for _ in range(args.iterations):
         artist.draw()
@@ -120,17 +131,27 @@ def table(rows):
     e, p = rows["eigenstyle"], rows["pastiche"]
     rc, rs = e["content"] / p["content"], e["style"] / p["style"]
     ok = rc <= TOL and rs <= TOL
+
     def g(v):
         return "n/a" if v is None else f"{v:.4g}"
-    lines = ["| tool | s/iter | wall s | content | style | tv | total | own reported total | pastiche's objective |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+
+    lines = [
+        "| tool | s/iter | wall s | content | style | tv | total | own reported total | pastiche's objective |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for tool, r in rows.items():
-        lines.append(f"| {tool} | {r['s_iter']:.3f} | {r['wall']:.1f} | {g(r['content'])} | {g(r['style'])} | "
-                     f"{g(r['tv'])} | {g(r['total'])} | {g(r['own'])} | {g(r['cross'])} |")
-    lines.append(f"| ratio eigenstyle/pastiche | | | **{rc:.3f}** | **{rs:.3f}** | "
-                 f"{e['tv'] / p['tv']:.3f} | {e['total'] / p['total']:.3f} | | |")
-    verdict = (f"**{'PASS' if ok else 'FAIL'}**: eigenstyle's content and style losses are "
-               f"{rc:.3f}x and {rs:.3f}x pastiche's (pass if each <= {TOL:.2f}x)")
+        lines.append(
+            f"| {tool} | {r['s_iter']:.3f} | {r['wall']:.1f} | {g(r['content'])} | {g(r['style'])} | "
+            f"{g(r['tv'])} | {g(r['total'])} | {g(r['own'])} | {g(r['cross'])} |"
+        )
+    lines.append(
+        f"| ratio eigenstyle/pastiche | | | **{rc:.3f}** | **{rs:.3f}** | "
+        f"{e['tv'] / p['tv']:.3f} | {e['total'] / p['total']:.3f} | | |"
+    )
+    verdict = (
+        f"**{'PASS' if ok else 'FAIL'}**: eigenstyle's content and style losses are "
+        f"{rc:.3f}x and {rs:.3f}x pastiche's (pass if each <= {TOL:.2f}x)"
+    )
     return "\n".join(lines), verdict, ok
 
 
@@ -143,8 +164,11 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--out", help="also write the table (markdown) to this file")
-    ap.add_argument("--own-resize", action="store_true",
-                    help="let each tool resize the original files itself (their targets then differ)")
+    ap.add_argument(
+        "--own-resize",
+        action="store_true",
+        help="let each tool resize the original files itself (their targets then differ)",
+    )
     args = ap.parse_args(argv)
 
     tmp = tempfile.TemporaryDirectory(prefix="fidelity-")
@@ -163,9 +187,9 @@ def main(argv=None):
         "the start of its last iteration; pastiche's objective: pastiche's _calc_loss at each final image.",
         "pastiche's TV weight is matched approximately (2*1e-3*3*H*W; its means run over 3H(W-1) and "
         "3(H-1)W terms); its random init is randn with std 1 (Caffe units) vs eigenstyle's 0.001.",
-        "--own-resize: each tool resized the original files itself (both PIL bilinear), as a user "
-        "running either would." if args.own_resize else
-        "both tools loaded the same pre-resized PNGs (eigenstyle's resize), so their targets are identical.",
+        "--own-resize: each tool resized the original files itself (both PIL bilinear), as a user running either would."
+        if args.own_resize
+        else "both tools loaded the same pre-resized PNGs (eigenstyle's resize), so their targets are identical.",
         f"median of {args.repeats} repeat(s), tools alternated; torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; wall s includes start-up (weights, images, targets).",
     ]

@@ -8,14 +8,19 @@ that order, at their full size, labelled, with the randomised results' swatches 
         --pair tubingen:starry_night --layers relu3_2 --config default: --keep /tmp/gal/a
     python benchmarks/gallery.py --row "/tmp/gal/a:Tübingen + The Starry Night, relu3_2" -o docs/gallery.jpg
 """
+
 import argparse
 import glob
 import os
 
 from PIL import Image, ImageDraw, ImageFont
 
-ORDER = (("plain-none", 1, "plain"), ("default-variant", 4, "variant"), ("default-fantasy", 2, "fantasy"),
-         ("default-random", 1, "random"))
+ORDER = (
+    ("plain-none", 1, "plain"),
+    ("default-variant", 4, "variant"),
+    ("default-fantasy", 2, "fantasy"),
+    ("default-random", 1, "random"),
+)
 INSET = 0.3  # the swatch's side, as a fraction of the tile's shorter side
 
 
@@ -51,8 +56,11 @@ def main():
     rows = []
     for spec in args.row:
         folder, _, title = spec.partition(":")
-        tiles = [tile(find(folder, group, i), f"{name} {i + 1}" if n > 1 else name, args.width)
-                 for group, n, name in ORDER for i in range(n)]
+        tiles = [
+            tile(find(folder, group, i), f"{name} {i + 1}" if n > 1 else name, args.width)
+            for group, n, name in ORDER
+            for i in range(n)
+        ]
         rows.append((title, tiles))
     cell_h = max(im.height for _, tiles in rows for im, _ in tiles) + label_h
     lines = [-(-len(tiles) // args.columns) for _, tiles in rows]

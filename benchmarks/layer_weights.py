@@ -4,6 +4,7 @@ style loss from a blank start as neural-style's five default layers at weight 10
 
     python benchmarks/layer_weights.py [--size 256] [--styles DIR]
 """
+
 import argparse
 import glob
 import os
@@ -19,8 +20,9 @@ DEFAULT = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--styles", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "images",
-                                                     "style"))
+    ap.add_argument(
+        "--styles", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "images", "style")
+    )
     args = ap.parse_args()
     relus = tuple(n for n in LAYER_NAMES if n.startswith("relu") and n < "relu5_2")
     opts = Options(size=args.size, style_layers=relus).validate()

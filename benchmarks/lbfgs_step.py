@@ -8,6 +8,7 @@ step about four operations per history pair, each a kernel launch on a GPU, and 
 the time per step and the number of tensor operations dispatched per step (device-independent:
 on a GPU each is at least one kernel launch) and whether any of them waits for the host.
 """
+
 import argparse
 import time
 
@@ -34,7 +35,7 @@ def problem(dim, device):
     """An ill-conditioned quartic: it keeps every (s, y) pair (positive curvature) and does not converge."""
     g = torch.Generator().manual_seed(0)
     c = (10 ** (-4 * torch.rand(dim, generator=g))).to(device)
-    return lambda x: (c * x ** 2).sum() + 1e-3 * (x ** 4).sum()
+    return lambda x: (c * x**2).sum() + 1e-3 * (x**4).sum()
 
 
 def bench(kind, dim, history, device, warm, timed):
@@ -49,6 +50,7 @@ def bench(kind, dim, history, device, warm, timed):
                 loss = f(x)
                 loss.backward()
                 return loss
+
             opt.step(closure)
     else:
         opt = LBFGS(x, history=history)
@@ -57,6 +59,7 @@ def bench(kind, dim, history, device, warm, timed):
             x.grad = None
             f(x).backward()
             opt.step(x.grad)
+
     for _ in range(warm):
         step()
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -78,11 +81,16 @@ def main():
     ap.add_argument("--history", type=int, default=100)
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     dim = 3 * args.size * (args.size * 3 // 4)
-    print(f"| L-BFGS step, history {args.history} full, {dim} unknowns, {device.type} | ms/step "
-          "(incl. the test function) | ops dispatched per step | host syncs per step |")
+    print(
+        f"| L-BFGS step, history {args.history} full, {dim} unknowns, {device.type} | ms/step "
+        "(incl. the test function) | ops dispatched per step | host syncs per step |"
+    )
     print("|---|---:|---:|---:|")
     for kind in ("torch.optim.LBFGS", "eigenstyle LBFGS"):
         per_step, c = bench(kind, dim, args.history, device, warm=args.history + 5, timed=20)

@@ -16,6 +16,7 @@ level adjustment (bottom row).
     python benchmarks/modes.py [--size 192] [--iterations 200] [--layer relu3_2] \
         [--table docs/modes.md] [--gallery docs/gallery.jpg]
 """
+
 import argparse
 import datetime
 import itertools
@@ -65,13 +66,16 @@ def palette_distances(images):
     means = [p.mean(0) for p in pix]
     hists = [np.histogramdd(p, bins=(4, 4, 4), range=[(0, 256)] * 3)[0].ravel() / len(p) for p in pix]
     pairs = list(itertools.combinations(range(len(pix)), 2))
-    return (float(np.mean([np.abs(means[i] - means[j]).mean() for i, j in pairs])),
-            float(np.mean([np.abs(hists[i] - hists[j]).sum() for i, j in pairs])))
+    return (
+        float(np.mean([np.abs(means[i] - means[j]).mean() for i, j in pairs])),
+        float(np.mean([np.abs(hists[i] - hists[j]).sum() for i, j in pairs])),
+    )
 
 
 def analyze(folder):
     """Image-only metrics of results saved with --keep (no re-run)."""
     from PIL import Image
+
     groups = {}
     for name in sorted(os.listdir(folder)):
         if name.endswith(".png"):
@@ -100,8 +104,9 @@ def main():
     if args.analyze:
         return analyze(args.analyze)
 
-    common = Options(size=args.size, iterations=args.iterations, style_layers=(args.layer,), seed=0,
-                     print_every=0).validate()
+    common = Options(
+        size=args.size, iterations=args.iterations, style_layers=(args.layer,), seed=0, print_every=0
+    ).validate()
     common = common.replace(style_weight=common.style_weight_value())
     base = prepare(args.content, args.style, common)
     groups = {
@@ -120,23 +125,37 @@ def main():
             os.makedirs(args.keep, exist_ok=True)
             for i, im in enumerate(raws[name]):
                 im.save(os.path.join(args.keep, f"{name.split()[0]}-{i}.png"))
-        rows.append((name, mean_pairwise(raws[name]), mean_pairwise(raws[name], 8),
-                     *palette_distances(raws[name]), np.mean([r[1] for r in out]),
-                     np.mean([r[2] for r in out]), np.mean(stds)))
+        rows.append(
+            (
+                name,
+                mean_pairwise(raws[name]),
+                mean_pairwise(raws[name], 8),
+                *palette_distances(raws[name]),
+                np.mean([r[1] for r in out]),
+                np.mean([r[2] for r in out]),
+                np.mean(stds),
+            )
+        )
         print(f"{name}: {rows[-1][1:]}  ({time.perf_counter() - started:.0f} s)", flush=True)
 
     ref = rows[0][1:5]
-    lines = [f"Measured {datetime.date.today()} on {platform.machine()} ({os.cpu_count()} cores), eigenstyle "
-             f"{__version__}, torch {torch.__version__}: `python benchmarks/modes.py --size {args.size} "
-             f"--iterations {args.iterations} --layer {args.layer}` (content {os.path.basename(args.content)}, "
-             f"style {os.path.basename(args.style)}, style weight {common.style_weight:g}, "
-             f"{time.perf_counter() - started:.0f} s).", "",
-             "| group of 4 | pixel distance | at 1/8 scale | mean-colour distance | colour-histogram distance "
-             "| relative Gram error ‖G(x)−G'‖/‖G'‖ | negative entries in G' | image std |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Measured {datetime.date.today()} on {platform.machine()} ({os.cpu_count()} cores), eigenstyle "
+        f"{__version__}, torch {torch.__version__}: `python benchmarks/modes.py --size {args.size} "
+        f"--iterations {args.iterations} --layer {args.layer}` (content {os.path.basename(args.content)}, "
+        f"style {os.path.basename(args.style)}, style weight {common.style_weight:g}, "
+        f"{time.perf_counter() - started:.0f} s).",
+        "",
+        "| group of 4 | pixel distance | at 1/8 scale | mean-colour distance | colour-histogram distance "
+        "| relative Gram error ‖G(x)−G'‖/‖G'‖ | negative entries in G' | image std |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for name, *vals, rel, neg, std in rows:
-        lines.append(f"| {name} | " + " | ".join(f"{v:.3g} ({v / r:.1f}×)" for v, r in zip(vals, ref))
-                     + f" | {rel:.3f} | {neg:.3f} | {std:.1f} |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{v:.3g} ({v / r:.1f}×)" for v, r in zip(vals, ref))
+            + f" | {rel:.3f} | {neg:.3f} | {std:.1f} |"
+        )
     table = "\n".join(lines)
     print(table)
     if args.table:
@@ -147,8 +166,9 @@ def main():
         picks += [(f"variant {i}", im) for i, im in enumerate(raws["variant"])]
         picks += [(f"fantasy {i}", im) for i, im in enumerate(raws["fantasy"][:2])]
         picks += [("random 0", raws["random"][0])]
-        tiles = [(im, f"{label} raw") for label, im in picks] + [(stretch(im, 0.5), f"{label} levels")
-                                                                 for label, im in picks]
+        tiles = [(im, f"{label} raw") for label, im in picks] + [
+            (stretch(im, 0.5), f"{label} levels") for label, im in picks
+        ]
         sheet = contact_sheet(tiles, columns=8, width=192)
         sheet.save(args.gallery, quality=82, optimize=True)
         print(f"wrote {args.gallery} ({os.path.getsize(args.gallery) // 1024} KB)")

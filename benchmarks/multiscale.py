@@ -6,6 +6,7 @@ Runs neural-style's defaults on the shared samples (tubingen, starry_night), sam
 final loss of the written image, wall time, and loss × seconds-to-reach ratios. Single-scale runs
 --iterations at --size; multi-scale runs --iterations at each of --scales, then --fine at --size.
 """
+
 import argparse
 import os
 import time
@@ -26,9 +27,13 @@ def main():
     style = os.path.join(SHARED, "style", "starry_night.jpg")
     scales = tuple(int(s) for s in args.scales.split(","))
     rows = []
-    for name, kw in [("single-scale", dict(iterations=args.iterations)),
-                     (f"scales {args.scales} then {args.size}", dict(iterations=args.fine, scales=scales,
-                                                                     scale_iterations=args.iterations))]:
+    for name, kw in [
+        ("single-scale", dict(iterations=args.iterations)),
+        (
+            f"scales {args.scales} then {args.size}",
+            dict(iterations=args.fine, scales=scales, scale_iterations=args.iterations),
+        ),
+    ]:
         t = time.perf_counter()
         r = eigenstyle.stylize(content, style, size=args.size, seed=0, print_every=0, **kw)
         rows.append((name, time.perf_counter() - t, r.recipe["losses"]))

@@ -31,6 +31,7 @@ Run (CPU, 256 px, 100 iterations: about 5 minutes per repeat on 2 cores):
     python benchmarks/peers.py --size 256 --iterations 100 --repeats 1 \\
         --neural-style-python /path/to/peers-venv/bin/python [--out table.md]
 """
+
 from __future__ import annotations
 
 import datetime
@@ -60,21 +61,43 @@ def own_s_per_iter(tool: str, output: str, n: int) -> float | None:
 
 def own_loss(tool: str, output: str) -> float | None:
     """The last loss the tool printed (each at the image before its last step, in its own units)."""
-    pat = {"eigenstyle": r"iteration \d+/\d+\s+loss (\S+)", "pastiche": r"(?m)^\d+\s+\d+\.\d\s+(\S+)$",
-           "neural-style-pt": r"Total loss: (\S+)"}
+    pat = {
+        "eigenstyle": r"iteration \d+/\d+\s+loss (\S+)",
+        "pastiche": r"(?m)^\d+\s+\d+\.\d\s+(\S+)$",
+        "neural-style-pt": r"Total loss: (\S+)",
+    }
     m = re.findall(pat[tool.split("-direct")[0]], output)
     return float(m[-1]) if m else None
 
 
 def command(tool, args, content, style, out, hw):
     if tool.startswith("eigenstyle"):
-        return common.eigenstyle_cmd(args.python, content, style, out, args.size, args.iterations,
-                                     args.device, seed=args.seed, conv="direct" if tool.endswith("direct") else "auto")
+        return common.eigenstyle_cmd(
+            args.python,
+            content,
+            style,
+            out,
+            args.size,
+            args.iterations,
+            args.device,
+            seed=args.seed,
+            conv="direct" if tool.endswith("direct") else "auto",
+        )
     if tool == "pastiche":
-        return common.pastiche_cmd(args.python, content, style, out, args.size, args.iterations,
-                                   args.device, hw, seed=args.seed)
-    return common.neural_style_cmd(args.neural_style_python, content, style, out, args.size, args.iterations,
-                                   args.device, args.model_file, seed=args.seed)
+        return common.pastiche_cmd(
+            args.python, content, style, out, args.size, args.iterations, args.device, hw, seed=args.seed
+        )
+    return common.neural_style_cmd(
+        args.neural_style_python,
+        content,
+        style,
+        out,
+        args.size,
+        args.iterations,
+        args.device,
+        args.model_file,
+        seed=args.seed,
+    )
 
 
 def ratio(v, best):
@@ -83,17 +106,23 @@ def ratio(v, best):
 
 def table(rows: dict, fastest: str) -> str:
     f = rows[fastest]
-    lines = ["| tool | s/iter | × fastest | wall s | × fastest | to iter 1 s | peak RSS MiB | × fastest "
-             "| content | style | tv | total loss | × fastest |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| tool | s/iter | × fastest | wall s | × fastest | to iter 1 s | peak RSS MiB | × fastest "
+        "| content | style | tv | total loss | × fastest |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for tool, r in rows.items():
-        lines.append(f"| {tool} | {r['s_iter']:.3f} | {ratio(r['s_iter'], f['s_iter'])} | {r['wall']:.1f} | "
-                     f"{ratio(r['wall'], f['wall'])} | {r['first']:.1f} | {r['rss']:.0f} | "
-                     f"{ratio(r['rss'], f['rss'])} | {r['content']:.4g} | {r['style']:.4g} | {r['tv']:.4g} | "
-                     f"{r['total']:.4g} | {ratio(r['total'], f['total'])} |")
+        lines.append(
+            f"| {tool} | {r['s_iter']:.3f} | {ratio(r['s_iter'], f['s_iter'])} | {r['wall']:.1f} | "
+            f"{ratio(r['wall'], f['wall'])} | {r['first']:.1f} | {r['rss']:.0f} | "
+            f"{ratio(r['rss'], f['rss'])} | {r['content']:.4g} | {r['style']:.4g} | {r['tv']:.4g} | "
+            f"{r['total']:.4g} | {ratio(r['total'], f['total'])} |"
+        )
     lines += ["", "| tool | own s/iter (cross-check) | own last printed loss (its units) |", "|---|---:|---:|"]
+
     def g(v, fmt):
         return "n/a" if v is None else format(v, fmt)
+
     for tool, r in rows.items():
         lines.append(f"| {tool} | {g(r['own_s_iter'], '.3f')} | {g(r['own_loss'], '.4g')} |")
     return "\n".join(lines)
@@ -106,8 +135,11 @@ def main(argv=None):
     ap.add_argument("--neural-style-python", required=True, help="interpreter of a venv with PyPI neural-style")
     ap.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}")
     ap.add_argument("--threads", type=int, help="OMP/MKL_NUM_THREADS for every tool (default: torch's own)")
-    ap.add_argument("--own-resize", action="store_true",
-                    help="let each tool resize the original files itself (default: all load the same pre-resized PNGs)")
+    ap.add_argument(
+        "--own-resize",
+        action="store_true",
+        help="let each tool resize the original files itself (default: all load the same pre-resized PNGs)",
+    )
     args = ap.parse_args(argv)
     tools = [t for t in args.tools.split(",") if t]
     if set(tools) - set(TOOLS) or not tools:
@@ -119,32 +151,49 @@ def main(argv=None):
         env.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
 
     tmp = tempfile.TemporaryDirectory(prefix="peers-")
-    content, style = (args.content, args.style) if args.own_resize else \
-        common.shared_inputs(args.content, args.style, args.size, tmp.name)
+    content, style = (
+        (args.content, args.style)
+        if args.own_resize
+        else common.shared_inputs(args.content, args.style, args.size, tmp.name)
+    )
     hw = common.eigen_hw(content, args.size)
     notes = []
     if "neural-style-pt" in tools:
         args.model_file = common.neural_style_model_file(args.cache_dir)
         ns_torch = common.check_neural_style_model(args.neural_style_python, args.model_file)
-        notes.append(f"neural-style-pt: {args.neural_style_python}, torch {ns_torch.replace(' ', ', threads ')}; "
-                     f"model file {args.model_file} (the embedded weights, dequantised), loaded with -disable_check "
-                     "after checking that only classifier.* keys are missing.")
-    floors = {"eigenstyle": (args.python, "torch"), "eigenstyle-direct": (args.python, "torch"),
-              "pastiche": (args.python, "torch"),
-              "neural-style-pt": (args.neural_style_python, "torch, torchvision")}
+        notes.append(
+            f"neural-style-pt: {args.neural_style_python}, torch {ns_torch.replace(' ', ', threads ')}; "
+            f"model file {args.model_file} (the embedded weights, dequantised), loaded with -disable_check "
+            "after checking that only classifier.* keys are missing."
+        )
+    floors = {
+        "eigenstyle": (args.python, "torch"),
+        "eigenstyle-direct": (args.python, "torch"),
+        "pastiche": (args.python, "torch"),
+        "neural-style-pt": (args.neural_style_python, "torch, torchvision"),
+    }
     floor = {t: common.import_baseline(*floors[t]) for t in tools}
 
     runs = {t: [] for t in tools}
     for i in range(args.repeats):
-        order = tools[i % len(tools):] + tools[:i % len(tools)]
+        order = tools[i % len(tools) :] + tools[: i % len(tools)]
         for tool in order:
             out = os.path.join(tmp.name, f"{tool}-{i}.png")
             cmd = command(tool, args, content, style, out, hw)
             fig, r = common.measure(cmd, tool, args.iterations, env, gpu=args.device.startswith("cuda"))
-            runs[tool].append(dict(fig, out=out, own_s_iter=own_s_per_iter(tool, r.output, args.iterations),
-                                   own_loss=own_loss(tool, r.output)))
-            print(f"repeat {i + 1}/{args.repeats} {tool}: {fig['s_iter']:.3f} s/iter, "
-                  f"wall {r.wall:.1f} s, peak RSS {r.rss_mb:.0f} MiB", flush=True)
+            runs[tool].append(
+                dict(
+                    fig,
+                    out=out,
+                    own_s_iter=own_s_per_iter(tool, r.output, args.iterations),
+                    own_loss=own_loss(tool, r.output),
+                )
+            )
+            print(
+                f"repeat {i + 1}/{args.repeats} {tool}: {fig['s_iter']:.3f} s/iter, "
+                f"wall {r.wall:.1f} s, peak RSS {r.rss_mb:.0f} MiB",
+                flush=True,
+            )
 
     problem = common.evaluator(content, style, args.size, args.device)
     for tool in tools:
@@ -159,19 +208,22 @@ def main(argv=None):
         f"{args.size} px ({w}x{h}), {args.iterations} iterations, median of {args.repeats} repeat(s), "
         "tools alternated; "
         f"parent torch {torch.__version__}, {torch.get_num_threads()} threads"
-        + (f"; OMP/MKL_NUM_THREADS={args.threads}" if args.threads else "") + ".",
+        + (f"; OMP/MKL_NUM_THREADS={args.threads}" if args.threads else "")
+        + ".",
         common.invocation(__file__, argv),
         "s/iter: parent's clock at the arrival of each tool's per-iteration line, (t[N] - t[1]) / (N - 1); "
         "own s/iter: eigenstyle's printed elapsed/N since its loop began, pastiche's printed elapsed "
         "(0.1 s resolution), neural-style-pt prints none.",
         "peak RSS: the tool process's own ru_maxrss (os.wait4 in a ~10 MiB launcher). Import-only floor: "
-        + ", ".join(f"{t} {v:.0f} MiB" for t, v in floor.items()) + ".",
+        + ", ".join(f"{t} {v:.0f} MiB" for t, v in floor.items())
+        + ".",
         "losses: each tool's written 8-bit image, scored by eigenstyle's loop.evaluate (neural-style's "
         "objective, eigenstyle's targets, fp32). neural-style-pt writes the image its Nth evaluation saw "
         "(N-1 updates; the others N), scales pixels by 256 (not 255), and its printed loss is in those units; "
         "pastiche's noise init has std 1 (not 0.001) and its TV weight is matched approximately.",
-        "--own-resize: each tool resized the original files itself." if args.own_resize else
-        "all tools loaded the same pre-resized PNGs (eigenstyle's bilinear resize).",
+        "--own-resize: each tool resized the original files itself."
+        if args.own_resize
+        else "all tools loaded the same pre-resized PNGs (eigenstyle's bilinear resize).",
     ]
     common.publish(table(rows, fastest), notes, args.out)
     return 0

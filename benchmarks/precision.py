@@ -9,6 +9,7 @@ losses (all scored by one fp32, direct evaluator, so only the optimisation path 
 image difference, per seed. On a CPU without bf16 units bf16 is emulated and slow; the losses are
 still meaningful. ``--precision fp32 --conv winograd`` measures the Winograd convolutions.
 """
+
 import argparse
 import os
 import time
@@ -35,18 +36,29 @@ def main():
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
     content, style = os.path.join(SAMPLES, "tubingen.jpg"), os.path.join(SAMPLES, "starry_night.jpg")
-    base = Options(size=args.size, iterations=args.iterations, seed=0, print_every=0, device=args.device,
-                   precision="fp32", conv="direct").validate()
+    base = Options(
+        size=args.size,
+        iterations=args.iterations,
+        seed=0,
+        print_every=0,
+        device=args.device,
+        precision="fp32",
+        conv="direct",
+    ).validate()
     judge = prepare(content, style, base)  # one fp32, direct evaluator for every image
     fast = f"{args.precision}, {args.conv}"
-    print(f"| seed | run ({args.size} px, {args.iterations} it, {judge.device.type}) | wall s | total loss (judge) "
-          "| content | style |")
+    print(
+        f"| seed | run ({args.size} px, {args.iterations} it, {judge.device.type}) | wall s | total loss (judge) "
+        "| content | style |"
+    )
     print("|---|---|---:|---:|---:|---:|")
     ratios, diffs = [], []
     for seed in range(args.seeds):
         rows = []
-        for name, opts in (("fp32, direct", base.replace(seed=seed)),
-                           (fast, base.replace(seed=seed, precision=args.precision, conv=args.conv))):
+        for name, opts in (
+            ("fp32, direct", base.replace(seed=seed)),
+            (fast, base.replace(seed=seed, precision=args.precision, conv=args.conv)),
+        ):
             t = time.perf_counter()
             r = stylize(content, style, opts)
             secs = time.perf_counter() - t
@@ -54,15 +66,19 @@ def main():
             with torch.no_grad():
                 loss = {k: float(v[0]) for k, v in evaluate(judge, x).items()}
             rows.append((name, secs, loss, np.asarray(r.image, np.int16)))
-            print(f"| {seed} | {name} | {secs:.1f} | {loss['total']:.4g} | {loss['content']:.4g} "
-                  f"| {loss['style']:.4g} |", flush=True)
+            print(
+                f"| {seed} | {name} | {secs:.1f} | {loss['total']:.4g} | {loss['content']:.4g} | {loss['style']:.4g} |",
+                flush=True,
+            )
         (_, _, a, ia), (_, _, b, ib) = rows
         ratios.append(b["total"] / a["total"])
         diffs.append(np.abs(ia - ib))
     d = np.concatenate([x.ravel() for x in diffs])
-    print(f"\n{fast}: final loss {', '.join(f'{r:.4f}' for r in ratios)}x that of fp32, direct (per seed); "
-          f"image difference: mean {d.mean():.2f}, 99th percentile {np.percentile(d, 99):.0f}, max {d.max()} "
-          "levels of 255")
+    print(
+        f"\n{fast}: final loss {', '.join(f'{r:.4f}' for r in ratios)}x that of fp32, direct (per seed); "
+        f"image difference: mean {d.mean():.2f}, 99th percentile {np.percentile(d, 99):.0f}, max {d.max()} "
+        "levels of 255"
+    )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ defaults: start from noise) and, for each configuration given (option overrides 
         --layers relu3_2 --layers default --config raw:target=raw --config reachable:target=reachable \
         --size 256 --iterations 200 --table docs/quality-run.md --keep /tmp/quality
 """
+
 import argparse
 import datetime
 import hashlib
@@ -78,10 +79,10 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """Mean SSIM of two 0-255 grey images (Wang et al. 2004, Gaussian window sigma 1.5)."""
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     mu_a, mu_b = _blur(a, 1.5), _blur(b, 1.5)
-    va = _blur(a * a, 1.5) - mu_a ** 2
-    vb = _blur(b * b, 1.5) - mu_b ** 2
+    va = _blur(a * a, 1.5) - mu_a**2
+    vb = _blur(b * b, 1.5) - mu_b**2
     cov = _blur(a * b, 1.5) - mu_a * mu_b
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (va + vb + c2))
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (va + vb + c2))
     return float(s.mean())
 
 
@@ -143,9 +144,16 @@ class Evaluator:
 
 def score(ev, content_im, im, seconds) -> dict:
     lum = luminance(content_im)
-    return {"ssim": ssim(luminance(im), lum), "edges": edge_correlation(luminance(im), lum),
-            "content": ev.content_loss(im), "chroma": chroma_noise(im), "palette": palette(im),
-            "grams": ev.grams(im), "seconds": seconds, "image": im}
+    return {
+        "ssim": ssim(luminance(im), lum),
+        "edges": edge_correlation(luminance(im), lum),
+        "content": ev.content_loss(im),
+        "chroma": chroma_noise(im),
+        "palette": palette(im),
+        "grams": ev.grams(im),
+        "seconds": seconds,
+        "image": im,
+    }
 
 
 def run(base, opts, cache=None, key=""):
@@ -158,8 +166,11 @@ def run(base, opts, cache=None, key=""):
             with open(path + ".json") as f:
                 seconds = json.load(f)["seconds"]
             sw = swatch_path(path)
-            return (Image.open(path).convert("RGB"), seconds,
-                    Image.open(sw).convert("RGB") if os.path.exists(sw) else None)
+            return (
+                Image.open(path).convert("RGB"),
+                seconds,
+                Image.open(sw).convert("RGB") if os.path.exists(sw) else None,
+            )
     started = time.perf_counter()
     problem = vary(base, opts)
     result = engine.run_batch([problem])[0]
@@ -218,8 +229,11 @@ def main():
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--iterations", type=int, default=200)
     ap.add_argument("--table", help="append the markdown table to this file")
-    ap.add_argument("--keep", help="save every result (TAG-I.png, its swatch TAG-I.swatch.png) and a sheet per "
-                    "group (TAG.png) in this folder")
+    ap.add_argument(
+        "--keep",
+        help="save every result (TAG-I.png, its swatch TAG-I.swatch.png) and a sheet per "
+        "group (TAG.png) in this folder",
+    )
     ap.add_argument("--cache", help="reuse results (and their times) of identical runs saved in this folder")
     args = ap.parse_args()
     pairs = [p.split(":") for p in (args.pair or ["tubingen:starry_night"])]
@@ -228,18 +242,24 @@ def main():
     modes = [(m, int(n)) for m, n in (x.split(":") for x in args.modes.split(","))]
     started = time.perf_counter()
     lines = []
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
     for layers in layer_sets:
         rows = {}  # (config, mode) -> list of per-pair rows
         for content_name, style_name in pairs:
             content, style = find(content_name, "content"), find(style_name, "style")
-            common = Options(size=args.size, iterations=args.iterations, style_layers=layers, seed=0,
-                             print_every=0).validate()
+            common = Options(
+                size=args.size, iterations=args.iterations, style_layers=layers, seed=0, print_every=0
+            ).validate()
             ev = Evaluator(content, args.size)
             content_im = ev.problem.content
             style_grams = ev.grams(resize(load_rgb(style), fit_size(*load_rgb(style).size, args.size)))
-            others = [ev.grams(resize(load_rgb(p), fit_size(*load_rgb(p).size, args.size)))
-                      for p in (os.path.join(SHARED, "style", n) for n in PAINTINGS) if os.path.basename(p) != os.path.basename(style)]
+            others = [
+                ev.grams(resize(load_rgb(p), fit_size(*load_rgb(p).size, args.size)))
+                for p in (os.path.join(SHARED, "style", n) for n in PAINTINGS)
+                if os.path.basename(p) != os.path.basename(style)
+            ]
             style_dist = float(np.mean([gram_distance(style_grams, o) for o in others]))
             base = prepare(content, [style], common)
             groups = {("plain", "none"): [common.replace(seed=s) for s in range(args.plain)]}
@@ -247,8 +267,9 @@ def main():
                 groups[("plain from the content", "none")] = [common.replace(init="image")]
             for cname, over in configs:
                 for mode, n in modes:
-                    groups[(cname, mode)] = [common.replace(mode=mode, variant_seed=s + 1, **over).validate()
-                                             for s in range(n)]
+                    groups[(cname, mode)] = [
+                        common.replace(mode=mode, variant_seed=s + 1, **over).validate() for s in range(n)
+                    ]
             plain = None
             for key, runs in groups.items():
                 scores, swatches = [], []
@@ -263,12 +284,17 @@ def main():
                     plain = scores
                 row = group_row(scores, plain, style_dist)
                 rows.setdefault(key, []).append(row)
-                print(f"[{time.perf_counter() - started:6.0f} s] {'+'.join(layers) if len(layers) < 5 else 'five layers'} "
-                      f"{content_name}/{style_name} {key[0]}/{key[1]}: " +
-                      ", ".join(f"{k} {v:.3g}" for k, v in row.items()), flush=True)
+                layer_name = "+".join(layers) if len(layers) < 5 else "five layers"
+                print(
+                    f"[{time.perf_counter() - started:6.0f} s] {layer_name} "
+                    f"{content_name}/{style_name} {key[0]}/{key[1]}: "
+                    + ", ".join(f"{k} {v:.3g}" for k, v in row.items()),
+                    flush=True,
+                )
                 if args.keep:
                     os.makedirs(args.keep, exist_ok=True)
-                    tag = f"{'-'.join(layers) if len(layers) < 5 else 'five'}-{content_name}-{style_name}-{key[0]}-{key[1]}"
+                    layer_tag = "-".join(layers) if len(layers) < 5 else "five"
+                    tag = f"{layer_tag}-{content_name}-{style_name}-{key[0]}-{key[1]}"
                     tiles = [(s["image"], f"{key[1]} {i}") for i, s in enumerate(scores)]
                     tiles += [(sw, f"swatch {i}") for i, sw in enumerate(swatches) if sw is not None]
                     for i, (s, sw) in enumerate(zip(scores, swatches)):  # each result, for benchmarks/gallery.py
@@ -287,21 +313,28 @@ def main():
 def table(rows, layers, pairs, args, commit, elapsed):
     plain = rows[("plain", "none")]
     ref = {k: np.mean([r[k] for r in plain]) for k in ("colour", "hist", "gramdiv")}
-    out = ["", f"### {'style layer ' + ','.join(layers) if len(layers) < 5 else 'five style layers (relu1_1..relu5_1)'}",
-           "", f"{datetime.date.today()}, commit {commit}, {platform.machine()} ({os.cpu_count()} cores), eigenstyle "
-           f"{__version__}, torch {torch.__version__}; {args.size} px, {args.iterations} iterations; pairs "
-           f"{', '.join(':'.join(p) for p in pairs)}; plain: {args.plain} start seeds; {elapsed:.0f} s so far. "
-           f"Ratios are to plain (mean over the pairs); diversity ratios are to the plain runs' own spread.", "",
-           "| config | mode | SSIM (abs) | SSIM × | edges × | content loss × | chroma noise × | colour div × "
-           "| histogram div × | Gram div × | on-style | s/result |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "",
+        f"### {'style layer ' + ','.join(layers) if len(layers) < 5 else 'five style layers (relu1_1..relu5_1)'}",
+        "",
+        f"{datetime.date.today()}, commit {commit}, {platform.machine()} ({os.cpu_count()} cores), eigenstyle "
+        f"{__version__}, torch {torch.__version__}; {args.size} px, {args.iterations} iterations; pairs "
+        f"{', '.join(':'.join(p) for p in pairs)}; plain: {args.plain} start seeds; {elapsed:.0f} s so far. "
+        f"Ratios are to plain (mean over the pairs); diversity ratios are to the plain runs' own spread.",
+        "",
+        "| config | mode | SSIM (abs) | SSIM × | edges × | content loss × | chroma noise × | colour div × "
+        "| histogram div × | Gram div × | on-style | s/result |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for (cname, mode), rs in rows.items():
         m = {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
         div = [m[k] / ref[k] if ref[k] > 0 else float("nan") for k in ("colour", "hist", "gramdiv")]
         shown = ["–" if np.isnan(d) else f"{d:.1f}" for d in div]  # a group of one has no spread
-        out.append(f"| {cname} | {mode} | {m['abs_ssim']:.3f} | {m['ssim']:.2f} | {m['edges']:.2f} | "
-                   f"{m['content']:.2f} | {m['chroma']:.2f} | {shown[0]} | {shown[1]} | {shown[2]} | "
-                   f"{m['onstyle']:.2f} | {m['seconds']:.0f} |")
+        out.append(
+            f"| {cname} | {mode} | {m['abs_ssim']:.3f} | {m['ssim']:.2f} | {m['edges']:.2f} | "
+            f"{m['content']:.2f} | {m['chroma']:.2f} | {shown[0]} | {shown[1]} | {shown[2]} | "
+            f"{m['onstyle']:.2f} | {m['seconds']:.0f} |"
+        )
     return out
 
 

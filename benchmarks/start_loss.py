@@ -8,6 +8,7 @@ docs/quality.md ("Fantasy and random").
 
     python benchmarks/start_loss.py --layers relu3_2 --size 256
 """
+
 import argparse
 import os
 

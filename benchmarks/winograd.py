@@ -10,6 +10,7 @@ input channels and winograd.MIN_TILES tiles or more). Then the network's forward
 relu5_1 (neural-style's default layers) with --conv direct and with --conv winograd, and with
 --min-channels a comparison threshold, alternated. Medians of --repeats.
 """
+
 import argparse
 import statistics
 import time
@@ -36,6 +37,7 @@ def fwd_bwd(layer, x, up):
     def run():
         xi = x.detach().requires_grad_(True)
         (layer(xi) * up).sum().backward()
+
     return run
 
 
@@ -68,14 +70,19 @@ def main():
         x = torch.rand(1, cin, h, w, device=dev).contiguous(memory_format=torch.channels_last) * 50
         up = torch.randn(1, cout, h, w, device=dev)
         ref = F.conv2d(x.double(), conv.weight.double(), conv.bias.double(), padding=1)
+
         def err(y, ref=ref):
             return float((y.double() - ref).norm() / ref.norm())
+
         with torch.no_grad():
             e_direct, e_fast = err(conv(x)), err(fast(x))
         td, tf = timed(fwd_bwd(conv, x, up), args.repeats), timed(fwd_bwd(fast, x, up), args.repeats)
         winograd.MIN_TILES = MIN_TILES
-        print(f"| {name}{used} | {cin}→{cout} | {h}×{w} | {td * 1e3:.1f} | {tf * 1e3:.1f} | {td / tf:.2f}× "
-              f"| {e_direct:.1e} | {e_fast:.1e} |", flush=True)
+        print(
+            f"| {name}{used} | {cin}→{cout} | {h}×{w} | {td * 1e3:.1f} | {tf * 1e3:.1f} | {td / tf:.2f}× "
+            f"| {e_direct:.1e} | {e_fast:.1e} |",
+            flush=True,
+        )
     layers = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu4_2", "relu5_1"]
     x = torch.rand(1, 3, args.size * 3 // 4, args.size, device=dev) * 255 - 120
     nets = {c: VGG(weights, layers, conv=c).to(dev) for c in ("direct", "winograd")}
@@ -87,8 +94,10 @@ def main():
     def network(net):
         def run():
             xi = x.detach().requires_grad_(True)
-            sum((v ** 2).mean() for v in net(xi).values()).backward()
+            sum((v**2).mean() for v in net(xi).values()).backward()
+
         return run
+
     runs = {c: network(n) for c, n in nets.items()}
     for run in runs.values():
         run()  # warm-up (Winograd makes its transformed weights here)
@@ -99,9 +108,11 @@ def main():
             run()
             samples[c].append(time.perf_counter() - start)
     t = {c: statistics.median(v) for c, v in samples.items()}
-    print(f"\nnetwork forward+backward to relu5_1 at {x.shape[3]}x{x.shape[2]}: "
-          + ", ".join(f"{c} {v * 1e3:.0f} ms ({t['direct'] / v:.2f}x)" for c, v in t.items())
-          + f"; torch {torch.__version__}, {torch.get_num_threads()} threads, device {dev}")
+    print(
+        f"\nnetwork forward+backward to relu5_1 at {x.shape[3]}x{x.shape[2]}: "
+        + ", ".join(f"{c} {v * 1e3:.0f} ms ({t['direct'] / v:.2f}x)" for c, v in t.items())
+        + f"; torch {torch.__version__}, {torch.get_num_threads()} threads, device {dev}"
+    )
 
 
 if __name__ == "__main__":

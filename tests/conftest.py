@@ -3,6 +3,7 @@
 Every test uses the real embedded VGG-19 weights; images are kept small
 (48-64 px) so the whole suite runs in a few minutes on a 2-core CPU.
 """
+
 import os
 import subprocess
 import sys
@@ -33,6 +34,11 @@ def style_path():
 
 def run_cli(*args, cwd=None, timeout=300):
     """Run the real console entry point in a subprocess."""
-    return subprocess.run([sys.executable, "-m", "eigenstyle.cli", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "eigenstyle.cli", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )

@@ -3,6 +3,7 @@
 Each generator writes one file (or folder) into ``folder`` and returns its path;
 nothing is kept in the repository, so the corpus cannot go stale or grow large.
 """
+
 import io
 import json
 import os
@@ -45,6 +46,7 @@ def _write(folder, name, data):
 
 # --- files that are not usable images -------------------------------------------------------
 
+
 def zero_byte(folder):
     return _write(folder, "empty.png", b"")
 
@@ -81,8 +83,12 @@ def sliver(folder):
 
 
 def svg(folder):
-    return _write(folder, "drawing.svg", b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" '
-                  b'width="64" height="48"><rect width="64" height="48" fill="red"/></svg>\n')
+    return _write(
+        folder,
+        "drawing.svg",
+        b'<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" '
+        b'width="64" height="48"><rect width="64" height="48" fill="red"/></svg>\n',
+    )
 
 
 def directory(folder):
@@ -92,6 +98,7 @@ def directory(folder):
 
 
 # --- images that are merely unusual: accepted and converted ---------------------------------
+
 
 def png16(folder):
     """16-bit grey (PIL mode I;16)."""
@@ -164,11 +171,13 @@ def multipage_tiff(folder):
 def png_header(width, height):
     """A PNG that claims width x height RGB pixels in a few dozen bytes (its data is a stub)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _chunk(b"IEND", b"")
+    )
 
 
 # --- recipes and style files ----------------------------------------------------------------
+
 
 def _png_with_recipe(folder, name, text):
     info = PngImagePlugin.PngInfo()
@@ -177,9 +186,14 @@ def _png_with_recipe(folder, name, text):
 
 
 def _recipe(**changes):
-    data = {"format": "eigenstyle-recipe", "version": 1, "eigenstyle": "0.1.0",
-            "options": {"size": 32, "iterations": 2}, "content": {"path": "c.jpg", "sha256": "0" * 64},
-            "styles": [{"path": "s.jpg", "sha256": "0" * 64}]}
+    data = {
+        "format": "eigenstyle-recipe",
+        "version": 1,
+        "eigenstyle": "0.1.0",
+        "options": {"size": 32, "iterations": 2},
+        "content": {"path": "c.jpg", "sha256": "0" * 64},
+        "styles": [{"path": "s.jpg", "sha256": "0" * 64}],
+    }
     data.update(changes)
     return json.dumps(data)
 
@@ -202,13 +216,20 @@ def plain_png(folder):
 
 def _style_file(folder, name, tensor, **meta):
     from safetensors.torch import save
-    header = {"format": "eigenstyle-style", "version": 1, "layers": ["relu2_1"],
-              "weights": {"model": "vgg19-caffe-q8", "sha256": "0" * 64}, **meta}
+
+    header = {
+        "format": "eigenstyle-style",
+        "version": 1,
+        "layers": ["relu2_1"],
+        "weights": {"model": "vgg19-caffe-q8", "sha256": "0" * 64},
+        **meta,
+    }
     return _write(folder, name, save({"relu2_1": tensor}, metadata={"eigenstyle-style": json.dumps(header)}))
 
 
 def truncated_style(folder):
     import torch
+
     path = _style_file(folder, "truncated.safetensors", torch.eye(128))
     data = open(path, "rb").read()
     return _write(folder, "truncated.safetensors", data[: len(data) // 2])
@@ -216,14 +237,17 @@ def truncated_style(folder):
 
 def style_wrong_shape(folder):
     import torch
+
     return _style_file(folder, "shape.safetensors", torch.eye(64))
 
 
 def style_nan(folder):
     import torch
+
     return _style_file(folder, "nan.safetensors", torch.full((128, 128), float("nan")))
 
 
 def style_future(folder):
     import torch
+
     return _style_file(folder, "future.safetensors", torch.eye(128), version=99, eigenstyle="9.0.0")

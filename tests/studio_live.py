@@ -3,6 +3,7 @@
 Used by the browser test and the load test, which need real sockets and real
 streaming (starlette's TestClient buffers a response until it ends).
 """
+
 import contextlib
 import threading
 import time

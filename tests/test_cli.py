@@ -1,4 +1,5 @@
 """The command line, run for real in subprocesses: outputs, aliases, errors, signals."""
+
 import os
 import re
 import signal
@@ -40,6 +41,7 @@ def test_files_beside_an_output_are_not_replaced_either(tmp_path):
     """NAME.raw.png (levels) and NAME_N.png (--save-every) are written beside NAME.png:
     a free NAME with a leftover companion must not reuse it."""
     from eigenstyle.cli import pick_output
+
     (tmp_path / "a.raw.png").write_bytes(b"raw")
     (tmp_path / "b_100.png").write_bytes(b"intermediate")
     assert pick_output(str(tmp_path / "a.png"), overwrite=False) == str(tmp_path / "a-1.png")
@@ -50,14 +52,72 @@ def test_files_beside_an_output_are_not_replaced_either(tmp_path):
 
 def test_neural_style_spellings_are_aliases():
     long = build_parser().parse_args(
-        ["stylize", "c.jpg", "s.jpg", "--style-layers", "relu3_2", "--iterations", "7", "--size", "64",
-         "--content-weight", "2", "--original-colors", "--device", "cpu", "--init", "x.png", "--print-every", "0",
-         "--style-blend-weights", "1", "--lbfgs-history", "5", "--pooling", "avg", "--seed", "4"])
+        [
+            "stylize",
+            "c.jpg",
+            "s.jpg",
+            "--style-layers",
+            "relu3_2",
+            "--iterations",
+            "7",
+            "--size",
+            "64",
+            "--content-weight",
+            "2",
+            "--original-colors",
+            "--device",
+            "cpu",
+            "--init",
+            "x.png",
+            "--print-every",
+            "0",
+            "--style-blend-weights",
+            "1",
+            "--lbfgs-history",
+            "5",
+            "--pooling",
+            "avg",
+            "--seed",
+            "4",
+        ]
+    )
     ns = build_parser().parse_args(
-        ["stylize", "-content_image", "c.jpg", "-style_image", "s.jpg", "-style_layers", "relu3_2",
-         "-num_iterations", "7", "-image_size", "64", "-content_weight", "2", "-original_colors", "1", "-gpu", "c",
-         "-init", "image", "-init_image", "x.png", "-print_iter", "0", "-style_blend_weights", "1",
-         "-lbfgs_num_correction", "5", "-pooling", "avg", "-seed", "4", "-output_image", "o.png"])
+        [
+            "stylize",
+            "-content_image",
+            "c.jpg",
+            "-style_image",
+            "s.jpg",
+            "-style_layers",
+            "relu3_2",
+            "-num_iterations",
+            "7",
+            "-image_size",
+            "64",
+            "-content_weight",
+            "2",
+            "-original_colors",
+            "1",
+            "-gpu",
+            "c",
+            "-init",
+            "image",
+            "-init_image",
+            "x.png",
+            "-print_iter",
+            "0",
+            "-style_blend_weights",
+            "1",
+            "-lbfgs_num_correction",
+            "5",
+            "-pooling",
+            "avg",
+            "-seed",
+            "4",
+            "-output_image",
+            "o.png",
+        ]
+    )
     assert options_from(ns) == options_from(long)
     assert options_from(ns).style_layers == ("relu3_2",) and ns.output == "o.png"
     assert options_from(build_parser().parse_args(["stylize", "-seed", "-1"])).seed is None
@@ -147,10 +207,29 @@ def test_signal_saves_the_current_image_with_its_recipe(content_path, style_path
     # A shell leaves SIGINT ignored in the children of a background job (as when the suite runs under
     # nohup ... &), and Python then never raises KeyboardInterrupt: give the child the default, as a
     # terminal's foreground job has.
-    proc = subprocess.Popen([sys.executable, "-m", "eigenstyle.cli", "stylize", content_path, style_path,
-                             "-o", out, "--size", "48", "--iterations", "100000", "--save-every", "2", "-q"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "eigenstyle.cli",
+            "stylize",
+            content_path,
+            style_path,
+            "-o",
+            out,
+            "--size",
+            "48",
+            "--iterations",
+            "100000",
+            "--save-every",
+            "2",
+            "-q",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.time() + 120
         while not (tmp_path / "out_2.png").exists() and time.time() < deadline and proc.poll() is None:
@@ -185,7 +264,9 @@ def test_ci_runs_the_readme_test_command():
 
 def test_help_does_not_import_torch():
     """Start-up: `eigenstyle --help` and option parsing stay fast (torch is imported on first use)."""
-    code = ("import sys, eigenstyle.cli as c; c.build_parser().parse_args(['stylize', 'a', 'b']); "
-            "print('torch' in sys.modules)")
+    code = (
+        "import sys, eigenstyle.cli as c; c.build_parser().parse_args(['stylize', 'a', 'b']); "
+        "print('torch' in sys.modules)"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "False", r.stderr

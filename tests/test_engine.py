@@ -1,4 +1,5 @@
 """End-to-end behaviour of the optimisation on the real weights, at tiny sizes."""
+
 import dataclasses
 import io
 
@@ -28,8 +29,7 @@ def test_short_run_lowers_the_loss_by_a_large_factor(content_path, style_path):
 
 def test_stylize_api_returns_image_of_requested_size_and_calls_back(content_path, style_path):
     seen = []
-    result = eigenstyle.stylize(content_path, style_path, callback=lambda info: seen.append(info.iteration),
-                                **SMALL)
+    result = eigenstyle.stylize(content_path, style_path, callback=lambda info: seen.append(info.iteration), **SMALL)
     assert seen == list(range(1, SMALL["iterations"] + 1))
     assert max(result.image.size) == SMALL["size"] and result.image.mode == "RGB"
     assert result.recipe["iterations_done"] == SMALL["iterations"]
@@ -47,8 +47,11 @@ def test_progress_off_a_terminal_is_plain_lines(content_path, style_path, capsys
     out, err = capsys.readouterr()
     assert "\r" not in err and "\r" not in out
     assert [line.split("  ")[0] for line in out.splitlines()] == ["iteration 2/5", "iteration 4/5"]
-    assert [line.split("  ")[0] for line in err.splitlines()] == ["iteration 1/5 (20%)", "iteration 3/5 (60%)",
-                                                                  "iteration 5/5 (100%)"]
+    assert [line.split("  ")[0] for line in err.splitlines()] == [
+        "iteration 1/5 (20%)",
+        "iteration 3/5 (60%)",
+        "iteration 5/5 (100%)",
+    ]
     assert all(" loss " in f" {line}" and line.endswith(" s") for line in err.splitlines()), err
 
 
@@ -61,12 +64,14 @@ def test_plain_progress_steps_are_tenths_of_the_run_and_a_terminal_gets_tqdm():
         bar.set_postfix_str(f"loss {it}")
     bar.close()
     lines = stream.getvalue().splitlines()
-    assert [line.split("  ")[:2] for line in lines] == [[f"iteration {n}/45 ({100 * n // 45}%)", f"loss {n}"]
-                                                        for n in range(5, 46, 5)]
+    assert [line.split("  ")[:2] for line in lines] == [
+        [f"iteration {n}/45 ({100 * n // 45}%)", f"loss {n}"] for n in range(5, 46, 5)
+    ]
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
+
     bar = progress_bar(45, True, Terminal())
     assert not isinstance(bar, PlainProgress)
     bar.close()
@@ -85,7 +90,7 @@ def test_batch_with_per_image_gram_targets_equals_single_evaluations(content_pat
     singles = []
     for i, style in enumerate([base.style, other]):
         p.targets = Targets(base.content, style)
-        singles.append(loop.evaluate(p, x[i:i + 1]))
+        singles.append(loop.evaluate(p, x[i : i + 1]))
     for key in ("total", "content", "style", "tv"):
         torch.testing.assert_close(batched[key], torch.cat([s[key] for s in singles]), rtol=1e-4, atol=1e-3)
     assert batched["style"][0] != batched["style"][1]
@@ -94,8 +99,9 @@ def test_batch_with_per_image_gram_targets_equals_single_evaluations(content_pat
 def test_blend_weights_mix_the_grams(content_path, style_path):
     opts = Options(**SMALL).validate()
     one = problem.prepare(content_path, [style_path], opts).targets.style
-    mixed = problem.prepare(content_path, [style_path, content_path],
-                            opts.replace(style_blend_weights=(3.0, 1.0))).targets.style
+    mixed = problem.prepare(
+        content_path, [style_path, content_path], opts.replace(style_blend_weights=(3.0, 1.0))
+    ).targets.style
     as_style = problem.prepare(content_path, [content_path], opts).targets.style
     for k in one:
         torch.testing.assert_close(mixed[k], 0.75 * one[k] + 0.25 * as_style[k], rtol=1e-4, atol=1e-6)
@@ -103,11 +109,14 @@ def test_blend_weights_mix_the_grams(content_path, style_path):
         problem.prepare(content_path, [style_path], opts.replace(style_blend_weights=(1.0, 2.0)))
 
 
-@pytest.mark.parametrize("overrides", [
-    dict(optimizer="adam", learning_rate=5.0),
-    dict(normalize_gradients=True, optimizer="adam", learning_rate=5.0),
-    dict(pooling="avg", style_scale=0.75, init="image"),
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(optimizer="adam", learning_rate=5.0),
+        dict(normalize_gradients=True, optimizer="adam", learning_rate=5.0),
+        dict(pooling="avg", style_scale=0.75, init="image"),
+    ],
+)
 def test_options_change_the_run_and_still_descend(content_path, style_path, overrides):
     opts = Options(**{**SMALL, "iterations": 20, **overrides}).validate()
     p = problem.prepare(content_path, style_path, opts)
@@ -142,8 +151,9 @@ def test_image_too_small_for_the_deepest_layer(content_path, style_path):
 
 def test_divergence_stops_with_a_message_and_keeps_the_last_good_image(content_path, style_path):
     """Normalised gradients break L-BFGS's curvature model at this size: a real divergence."""
-    result = eigenstyle.stylize(content_path, style_path, **{**SMALL, "size": 64, "iterations": 40,
-                                                            "seed": 1, "normalize_gradients": True})
+    result = eigenstyle.stylize(
+        content_path, style_path, **{**SMALL, "size": 64, "iterations": 40, "seed": 1, "normalize_gradients": True}
+    )
     assert result.error and "loss became" in result.error
     assert result.recipe["iterations_done"] < 40
     assert np.isfinite(result.recipe["losses"]["total"])
@@ -153,8 +163,9 @@ def test_divergence_stops_with_a_message_and_keeps_the_last_good_image(content_p
 def test_deferred_divergence_guard_keeps_the_same_image(content_path, style_path):
     """The GPU loop reads the loss back only every few iterations; its on-device
     guard must stop at the same iteration with the same image as the CPU's."""
-    opts = problem.resolve_seeds(Options(**{**SMALL, "size": 64, "iterations": 40, "seed": 1,
-                                            "normalize_gradients": True}).validate())
+    opts = problem.resolve_seeds(
+        Options(**{**SMALL, "size": 64, "iterations": 40, "seed": 1, "normalize_gradients": True}).validate()
+    )
     p = problem.prepare(content_path, style_path, opts)
     x0 = loop.initial_image(p, opts.seed)
     every = loop.optimise(p, x0, sync_every=1)
@@ -180,6 +191,7 @@ def test_bf16_path_is_close_to_fp32(content_path, style_path):
 
 def test_precision_auto_resolves_and_is_recorded(content_path, style_path):
     from eigenstyle.network import fast_bf16, resolve_precision
+
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) == ("bf16" if fast_bf16(cpu) else "fp32")
     result = eigenstyle.stylize(content_path, style_path, **{**SMALL, "iterations": 2, "precision": "auto"})
@@ -189,8 +201,15 @@ def test_precision_auto_resolves_and_is_recorded(content_path, style_path):
 def test_multi_scale_output_has_the_requested_size_and_reproduces(content_path, style_path, tmp_path):
     out = tmp_path / "ms.png"
     seen = []
-    result = eigenstyle.stylize(content_path, style_path, output=str(out), scales=(32, 40), scale_iterations=4,
-                                callback=lambda info: seen.append(info.iteration), **SMALL)
+    result = eigenstyle.stylize(
+        content_path,
+        style_path,
+        output=str(out),
+        scales=(32, 40),
+        scale_iterations=4,
+        callback=lambda info: seen.append(info.iteration),
+        **SMALL,
+    )
     assert result.image.size == (48, 36) and seen == list(range(1, SMALL["iterations"] + 1))
     assert result.recipe["options"]["scales"] == [32, 40] and result.recipe["options"]["scale_iterations"] == 4
     single = eigenstyle.stylize(content_path, style_path, **SMALL)
@@ -198,6 +217,7 @@ def test_multi_scale_output_has_the_requested_size_and_reproduces(content_path, 
     again = tmp_path / "again.png"
     eigenstyle.reproduce(str(out), str(again))
     from PIL import Image
+
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(out)))
 
 
@@ -212,12 +232,18 @@ def test_batched_network_pass_agrees_with_the_split_pass(content_path, style_pat
     CPU's (each image on its own): same first step, to float tolerance."""
     from eigenstyle.explore import variant_options
     from eigenstyle.targets import Targets
+
     base = Options(**{**SMALL, "iterations": 2, "style_layers": ("relu3_2",), "variant_seed": 5}).validate()
     runs = [o for o, _ in variant_options(base, 3)]
     prepared = problem.prepare(content_path, style_path, runs[0])
     singles = [problem.vary(prepared, o) for o in runs]
-    stacked = dataclasses.replace(prepared, targets=Targets(prepared.targets.content, {
-        k: torch.cat([p.targets.style[k] for p in singles]) for k in prepared.targets.style}))
+    stacked = dataclasses.replace(
+        prepared,
+        targets=Targets(
+            prepared.targets.content,
+            {k: torch.cat([p.targets.style[k] for p in singles]) for k in prepared.targets.style},
+        ),
+    )
     x0 = loop.initial_image(stacked, 2, batch=3)
     split = loop.optimise(stacked, x0, split_batch=True)
     joint = loop.optimise(stacked, x0, split_batch=False)
@@ -234,9 +260,12 @@ def test_winograd_run_follows_the_direct_run_and_is_recorded(content_path, style
     runs, losses = {}, {}
     for c in ("direct", "winograd", "auto"):
         seen = losses[c] = []
-        runs[c] = eigenstyle.stylize(content_path, style_path,
-                                     callback=lambda info, seen=seen: seen.append(info.loss[0]),
-                                     **{**SMALL, "size": 96, "iterations": 2, "conv": c})
+        runs[c] = eigenstyle.stylize(
+            content_path,
+            style_path,
+            callback=lambda info, seen=seen: seen.append(info.loss[0]),
+            **{**SMALL, "size": 96, "iterations": 2, "conv": c},
+        )
     assert runs["direct"].recipe["conv"] == "direct" and runs["winograd"].recipe["conv"] == "winograd"
     assert runs["auto"].recipe["conv"] == "winograd" and runs["auto"].recipe["options"]["conv"] == "auto"
     a, b = losses["direct"], losses["winograd"]
@@ -251,6 +280,7 @@ def test_a_winograd_image_reproduces_pixel_for_pixel(content_path, style_path, t
     assert first.recipe["conv"] == "winograd"
     eigenstyle.reproduce(str(out), str(again))
     from PIL import Image
+
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(out)))
 
 

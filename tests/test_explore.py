@@ -1,4 +1,5 @@
 """Variants, mutation, in-betweens and layer sheets, end to end with the real weights."""
+
 import os
 
 import numpy as np
@@ -27,7 +28,7 @@ def caption_has_text(sheet, index, columns, n_rows_h):
     a = np.asarray(sheet.convert("L"))
     x = 6 + (index % columns) * 262
     y0 = 6 + (index // columns) * (n_rows_h + 6) + n_rows_h - 22
-    return (a[y0:y0 + 22, x:x + 256] < 100).sum() > 20
+    return (a[y0 : y0 + 22, x : x + 256] < 100).sum() > 20
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +93,22 @@ def test_between_endpoint_is_the_first_parent(variants_dir, tmp_path):
 def test_fantasy_gets_levels_and_keeps_the_raw_image(content_path, style_path, tmp_path):
     # 20 iterations: at 6 the raw image is still flat grey (std < 1 level), and
     # stretching that only amplifies rounding.
-    r = run_cli("variants", content_path, style_path, "--mode", "fantasy", "--count", "1", "--variant-seed", "1",
-                "-o", tmp_path, *TINY, "--iterations", "20")
+    r = run_cli(
+        "variants",
+        content_path,
+        style_path,
+        "--mode",
+        "fantasy",
+        "--count",
+        "1",
+        "--variant-seed",
+        "1",
+        "-o",
+        tmp_path,
+        *TINY,
+        "--iterations",
+        "20",
+    )
     assert r.returncode == 0, r.stderr
     files = sorted(os.listdir(tmp_path))
     assert "tubingen-starry_night-fantasy-seed-1.png" in files
@@ -108,19 +123,26 @@ def test_layer_sheet(content_path, style_path, tmp_path):
     assert r.returncode == 0, r.stderr
     pngs = sorted(f for f in os.listdir(tmp_path) if f.endswith(".png"))
     assert len(pngs) == 2
-    weights = {eigenstyle.read_recipe(str(tmp_path / f))["options"]["style_layers"][0]:
-               eigenstyle.read_recipe(str(tmp_path / f))["options"]["style_weight"] for f in pngs}
+    weights = {
+        eigenstyle.read_recipe(str(tmp_path / f))["options"]["style_layers"][0]: eigenstyle.read_recipe(
+            str(tmp_path / f)
+        )["options"]["style_weight"]
+        for f in pngs
+    }
     assert weights == {k: SINGLE_LAYER_STYLE_WEIGHT[k] for k in ("relu3_2", "relu3_3")}
     assert any(f.endswith("sheet.jpg") for f in os.listdir(tmp_path))
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--count", "0"], "--count must be"),
-    (["--spread", "1.5,0.5"], "lo <= hi"),
-    (["--strength", "2"], "--strength must be in [0, 1]"),
-    (["--random-layers", "relu4_1"], "not among --style-layers"),
-    (["--levels", "bright"], "--levels must be"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--count", "0"], "--count must be"),
+        (["--spread", "1.5,0.5"], "lo <= hi"),
+        (["--strength", "2"], "--strength must be in [0, 1]"),
+        (["--random-layers", "relu4_1"], "not among --style-layers"),
+        (["--levels", "bright"], "--levels must be"),
+    ],
+)
 def test_bad_variant_input(content_path, style_path, tmp_path, args, message):
     r = run_cli("variants", content_path, style_path, "-o", tmp_path / "o", *TINY, *args)
     assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
@@ -133,9 +155,17 @@ def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_pat
     from eigenstyle import Options
     from eigenstyle.problem import prepare, resolve_seeds
     from eigenstyle.stylefile import load_style
+
     sf = tmp_path / "v.safetensors"
-    kw = dict(size=48, iterations=6, seed=2, style_layers=("relu3_2", "relu3_3"), mode="variant",
-              variant_seed=9, print_every=0)
+    kw = dict(
+        size=48,
+        iterations=6,
+        seed=2,
+        style_layers=("relu3_2", "relu3_3"),
+        mode="variant",
+        variant_seed=9,
+        print_every=0,
+    )
     first = eigenstyle.stylize(content_path, style_path, save_style=str(sf), **kw)
     problem = prepare(content_path, style_path, resolve_seeds(Options(**kw).validate()))
     grams, meta = load_style(str(sf))
@@ -144,9 +174,18 @@ def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_pat
     assert meta["mode"] == "variant" and meta["variant_seed"] == 9 and meta["layers"] == ["relu3_2", "relu3_3"]
     assert meta["styles"][0]["sha256"] == first.recipe["styles"][0]["sha256"]
     assert first.recipe["options"]["init"] == "image"  # auto: a reachable randomised style starts from the content
-    reused = eigenstyle.stylize(content_path, [], style_file=str(sf), size=48, iterations=6, seed=2, print_every=0,
-                                init="image",
-                                style_weight=first.recipe["options"]["style_weight"], output=str(tmp_path / "r.png"))
+    reused = eigenstyle.stylize(
+        content_path,
+        [],
+        style_file=str(sf),
+        size=48,
+        iterations=6,
+        seed=2,
+        print_every=0,
+        init="image",
+        style_weight=first.recipe["options"]["style_weight"],
+        output=str(tmp_path / "r.png"),
+    )
     assert np.array_equal(np.asarray(reused.image), np.asarray(first.image))
     assert reused.recipe["style_file"]["sha256"] and reused.recipe["options"]["style_layers"] == ["relu3_2", "relu3_3"]
     again = tmp_path / "again.png"
@@ -160,17 +199,31 @@ def test_bad_style_files(content_path, tmp_path):
 
     from eigenstyle.errors import EigenstyleError
     from eigenstyle.stylefile import load_style
+
     good = tmp_path / "good.safetensors"
-    eigenstyle.stylize(content_path, sample_style(), save_style=str(good), size=48, iterations=1, seed=1,
-                       style_layers=("relu2_1",), print_every=0)
+    eigenstyle.stylize(
+        content_path,
+        sample_style(),
+        save_style=str(good),
+        size=48,
+        iterations=1,
+        seed=1,
+        style_layers=("relu2_1",),
+        print_every=0,
+    )
     raw = good.read_bytes()
     (tmp_path / "trunc.safetensors").write_bytes(raw[: len(raw) // 2])
     header = {"eigenstyle-style": '{"format": "eigenstyle-style", "version": 1, "layers": ["relu2_1"]}'}
     save_file({"relu2_1": torch.zeros(64, 64)}, tmp_path / "shape.safetensors", metadata=header)
     save_file({"relu2_1": torch.full((128, 128), float("nan"))}, tmp_path / "nan.safetensors", metadata=header)
     save_file({"relu2_1": torch.zeros(128, 128)}, tmp_path / "nometa.safetensors")
-    for name, message in [("trunc", "not a readable"), ("shape", "has shape"), ("nan", "non-finite"),
-                          ("nometa", "not a readable"), ("missing", "no such file")]:
+    for name, message in [
+        ("trunc", "not a readable"),
+        ("shape", "has shape"),
+        ("nan", "non-finite"),
+        ("nometa", "not a readable"),
+        ("missing", "no such file"),
+    ]:
         with pytest.raises(EigenstyleError, match=message):
             load_style(str(tmp_path / f"{name}.safetensors"))
     r = run_cli("stylize", content_path, "--style-file", tmp_path / "nan.safetensors", "-o", tmp_path / "o.png", "-q")
@@ -179,6 +232,7 @@ def test_bad_style_files(content_path, tmp_path):
 
 def sample_style():
     from eigenstyle.demo import sample
+
     return sample("starry_night.jpg")
 
 
@@ -197,6 +251,7 @@ def test_batched_variants_compute_what_single_runs_compute(content_path, style_p
     from eigenstyle.loop import evaluate, initial_image
     from eigenstyle.problem import prepare, vary
     from eigenstyle.targets import Targets
+
     base = Options(size=64, iterations=15, seed=2, style_layers=("relu3_2",), print_every=0, variant_seed=5)
     runs = [o for o, _ in variant_options(base.validate(), 3)]
     problem = prepare(content_path, style_path, runs[0])
@@ -212,19 +267,36 @@ def test_batched_variants_compute_what_single_runs_compute(content_path, style_p
     # gradients at a generic point (near the blank start, ReLUs sit at 0 and flip on round-off)
     x0 = problem.content_tensor.repeat(3, 1, 1, 1)
     xb = x0.clone().requires_grad_(True)
-    stacked = dataclasses.replace(problem, targets=Targets(problem.targets.content, {
-        k: torch.cat([p.targets.style[k] for p in singles]) for k in problem.targets.style}))
+    stacked = dataclasses.replace(
+        problem,
+        targets=Targets(
+            problem.targets.content,
+            {k: torch.cat([p.targets.style[k] for p in singles]) for k in problem.targets.style},
+        ),
+    )
     evaluate(stacked, xb)["total"].sum().backward()
     for i, p in enumerate(singles):
-        xi = x0[i:i + 1].clone().requires_grad_(True)
+        xi = x0[i : i + 1].clone().requires_grad_(True)
         evaluate(p, xi)["total"].sum().backward()
         # float32 Gram reductions of a 1e9 loss: the batch's convolutions may sum in another order
-        assert float((xb.grad[i:i + 1] - xi.grad).norm() / xi.grad.norm()) < 1e-4
+        assert float((xb.grad[i : i + 1] - xi.grad).norm() / xi.grad.norm()) < 1e-4
 
 
 def test_variants_command_with_batch_size(content_path, style_path, tmp_path):
-    r = run_cli("variants", content_path, style_path, "--count", "3", "--batch-size", "2", "--variant-seed", "5",
-                "-o", tmp_path, *TINY)
+    r = run_cli(
+        "variants",
+        content_path,
+        style_path,
+        "--count",
+        "3",
+        "--batch-size",
+        "2",
+        "--variant-seed",
+        "5",
+        "-o",
+        tmp_path,
+        *TINY,
+    )
     assert r.returncode == 0, r.stderr
     pngs = results_in(tmp_path)
     assert len(pngs) == 3
@@ -237,12 +309,15 @@ def test_plan_batches_and_prepares_again_only_for_another_preparation(monkeypatc
     targets share a batch; a new preparation only where a run changes what prepare() reads."""
     from eigenstyle import plan
     from eigenstyle.options import Options
+
     made = []
     monkeypatch.setattr(plan, "prepare", lambda content, styles, o: made.append(o.style_layers) or o)
     monkeypatch.setattr(plan, "vary", lambda plain, o: o)
     base = Options(size=48, style_layers=("relu3_2",), mode="variant", variant_seed=1).validate()
     runs = [base.replace(variant_seed=i) for i in (1, 2, 3)] + [
-        base.replace(style_layers=("relu3_3",), variant_seed=4), base.replace(style_weight=5.0, variant_seed=5)]
+        base.replace(style_layers=("relu3_3",), variant_seed=4),
+        base.replace(style_weight=5.0, variant_seed=5),
+    ]
     groups = plan.batches(runs, 2)
     assert [len(g) for g in groups] == [2, 1, 1, 1]
     preparation = plan.Preparation("content.jpg", ["style.jpg"])
@@ -255,6 +330,7 @@ def test_the_preparation_key_is_what_prepare_reads(content_path, style_path, mon
     a run that changes one of them gets its own preparation, any other change only a vary()."""
     from eigenstyle import problem
     from eigenstyle.options import FIELDS, Options
+
     read = set()
 
     class Recording(Options):

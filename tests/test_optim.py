@@ -1,4 +1,5 @@
 """The per-image L-BFGS against torch.optim.LBFGS (lr 1, no line search, as neural-style runs it)."""
+
 import pytest
 import torch
 
@@ -8,8 +9,8 @@ from eigenstyle.optim import LBFGS
 def problem(b, dim=20, seed=0):
     """A smooth non-quadratic test function: ||A x - b||^2 + 0.1 * sum(x^4)."""
     g = torch.Generator().manual_seed(seed)
-    a = torch.randn(dim, dim, generator=g, dtype=torch.float64) / dim ** 0.5
-    return lambda x: ((x @ a.T - b) ** 2).sum(-1) + 0.1 * (x ** 4).sum(-1)
+    a = torch.randn(dim, dim, generator=g, dtype=torch.float64) / dim**0.5
+    return lambda x: ((x @ a.T - b) ** 2).sum(-1) + 0.1 * (x**4).sum(-1)
 
 
 def run_reference(f, x0, steps, history):
@@ -21,6 +22,7 @@ def run_reference(f, x0, steps, history):
         loss = f(x)
         loss.backward()
         return loss
+
     for _ in range(steps):
         opt.step(closure)
     return x.detach()
@@ -55,8 +57,8 @@ def test_batch_equals_separate_runs():
     f_batch = problem(bs)  # row i of the batch uses b_i
     together = run_ours(f_batch, x0, 30, 10)
     for i in range(3):
-        alone = run_ours(problem(bs[i]), x0[i:i + 1], 30, 10)
-        torch.testing.assert_close(together[i:i + 1], alone, rtol=1e-10, atol=1e-10)
+        alone = run_ours(problem(bs[i]), x0[i : i + 1], 30, 10)
+        torch.testing.assert_close(together[i : i + 1], alone, rtol=1e-10, atol=1e-10)
 
 
 def test_history_is_bounded():
@@ -74,10 +76,11 @@ def test_skipped_pairs_match_torch_lbfgs():
     """A non-convex problem where a pair fails the curvature test (yᵀs <= 1e-10)
     and is left out of the history, as torch.optim.LBFGS leaves it out."""
     g = torch.Generator().manual_seed(1)
-    a = torch.randn(20, 20, generator=g, dtype=torch.float64) / 20 ** 0.5
+    a = torch.randn(20, 20, generator=g, dtype=torch.float64) / 20**0.5
 
     def f(x):
-        return torch.cos(6 * (x @ a.T)).sum(-1) + 0.05 * (x ** 2).sum(-1)
+        return torch.cos(6 * (x @ a.T)).sum(-1) + 0.05 * (x**2).sum(-1)
+
     x0 = torch.linspace(-1, 1, 20, dtype=torch.float64)
     x = x0[None].clone().requires_grad_(True)
     opt, lengths = LBFGS(x, history=5), []

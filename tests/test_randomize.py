@@ -1,4 +1,5 @@
 """The Gram randomisation, in float64 on random PSD matrices."""
+
 import pytest
 import torch
 
@@ -16,8 +17,16 @@ def is_psd(m, tol=1e-9):
     return torch.allclose(m, m.T, atol=1e-12) and float(torch.linalg.eigvalsh(m).min()) > -tol * float(m.abs().max())
 
 
-@pytest.mark.parametrize("mode, extra", [("variant", {}), ("fantasy", {}), ("fantasy", {"fantasy": "normal"}),
-                                         ("fantasy", {"fantasy": "signed-uniform"}), ("random", {"symmetric": True})])
+@pytest.mark.parametrize(
+    "mode, extra",
+    [
+        ("variant", {}),
+        ("fantasy", {}),
+        ("fantasy", {"fantasy": "normal"}),
+        ("fantasy", {"fantasy": "signed-uniform"}),
+        ("random", {"symmetric": True}),
+    ],
+)
 def test_result_is_symmetric_psd(mode, extra):
     out, report = randomize_gram(psd(), "relu3_2", Randomization(mode=mode, genome={"seed": 5}, **extra))
     assert is_psd(out)
@@ -60,6 +69,7 @@ def test_seeds_are_reproducible_and_distinct_and_layers_independent():
 
     def r(s):
         return Randomization(mode="variant", genome={"seed": s})
+
     a1, _ = randomize_gram(g, "relu3_1", r(1))
     a2, _ = randomize_gram(g, "relu3_1", r(1))
     b, _ = randomize_gram(g, "relu3_1", r(2))
@@ -99,16 +109,18 @@ def test_mutation_amount_zero_returns_parent_and_between_endpoints():
     o = genome_matrix(r, other, "relu3_2", 16)
     torch.testing.assert_close(genome_matrix(r, {"between": [parent, other], "t": 0.0}, "relu3_2", 16), p)
     torch.testing.assert_close(genome_matrix(r, {"between": [parent, other], "t": 1.0}, "relu3_2", 16), o)
-    torch.testing.assert_close(genome_matrix(r, {"between": [parent, other], "t": 0.3}, "relu3_2", 16),
-                               0.7 * p + 0.3 * o)
+    torch.testing.assert_close(
+        genome_matrix(r, {"between": [parent, other], "t": 0.3}, "relu3_2", 16), 0.7 * p + 0.3 * o
+    )
 
 
 def test_rank_deficient_and_zero_grams_are_handled():
     low = psd(c=16, rank=2)  # a flat, tiny style image gives such Grams
     out, report = randomize_gram(low, "relu3_1", Randomization(mode="variant", genome={"seed": 1}))
     assert torch.isfinite(out).all() and is_psd(out)
-    zero, _ = randomize_gram(torch.zeros(8, 8, dtype=torch.float64), "relu3_1",
-                             Randomization(mode="fantasy", genome={"seed": 1}))
+    zero, _ = randomize_gram(
+        torch.zeros(8, 8, dtype=torch.float64), "relu3_1", Randomization(mode="fantasy", genome={"seed": 1})
+    )
     assert torch.isfinite(zero).all()
     neg = low - 1e-9 * torch.eye(16, dtype=torch.float64)  # tiny negative eigenvalues
     _, _, rep = decompose(neg)
@@ -125,9 +137,11 @@ def test_levels_map_clip_percentiles_to_0_and_255_per_channel():
     from PIL import Image
 
     from eigenstyle.levels import parse_levels, stretch
+
     rng = np.random.default_rng(0)
-    a = np.stack([rng.integers(60, 140, (40, 50)), rng.integers(0, 30, (40, 50)),
-                  np.full((40, 50), 77)], -1).astype(np.uint8)
+    a = np.stack([rng.integers(60, 140, (40, 50)), rng.integers(0, 30, (40, 50)), np.full((40, 50), 77)], -1).astype(
+        np.uint8
+    )
     out = np.asarray(stretch(Image.fromarray(a), 2.0)).astype(float)
     for ch in (0, 1):
         lo, hi = np.percentile(a[..., ch].astype(float), [2.0, 98.0])

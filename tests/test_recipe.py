@@ -1,4 +1,5 @@
 """Recipes: written into every output, read back, and re-run to the same image."""
+
 import json
 
 import numpy as np
@@ -55,16 +56,20 @@ def _png_with_text(path, text):
     Image.new("RGB", (4, 4)).save(path, pnginfo=info)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("{not json", "not valid JSON"),
-    ('{"format": "something-else"}', "not an eigenstyle recipe"),
-    ('{"format": "eigenstyle-recipe", "version": 99, "eigenstyle": "9.0"}', "newer eigenstyle"),
-    ('{"format": "eigenstyle-recipe", "version": 1}', "missing its"),
-    ('{"format": "eigenstyle-recipe", "version": 1, "options": {"size": -3}, "content": {}, "styles": []}',
-     "size"),
-    ('{"format": "eigenstyle-recipe", "version": 1, "options": {"warp": 1}, "content": {}, "styles": []}',
-     "does not know"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{not json", "not valid JSON"),
+        ('{"format": "something-else"}', "not an eigenstyle recipe"),
+        ('{"format": "eigenstyle-recipe", "version": 99, "eigenstyle": "9.0"}', "newer eigenstyle"),
+        ('{"format": "eigenstyle-recipe", "version": 1}', "missing its"),
+        ('{"format": "eigenstyle-recipe", "version": 1, "options": {"size": -3}, "content": {}, "styles": []}', "size"),
+        (
+            '{"format": "eigenstyle-recipe", "version": 1, "options": {"warp": 1}, "content": {}, "styles": []}',
+            "does not know",
+        ),
+    ],
+)
 def test_bad_recipes_are_refused_clearly(tmp_path, text, message):
     path = tmp_path / "r.png"
     _png_with_text(path, text)
@@ -93,6 +98,7 @@ def test_changed_input_is_detected(made, tmp_path, style_path):
 def test_outputs_are_ordinary_files_not_private_temporaries(made):
     import os
     import stat
+
     out, _ = made
     mask = os.umask(0)
     os.umask(mask)

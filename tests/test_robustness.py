@@ -7,6 +7,7 @@ from CASES and FAULTS (``EIGENSTYLE_UPDATE_DOCS=1``) and checked against them,
 so it cannot go stale. Most cases run ``cli.main`` in-process (a subprocess
 costs a torch import each); a few run the real entry point.
 """
+
 import errno
 import os
 import resource
@@ -35,9 +36,9 @@ TINY = ["--size", "32", "--iterations", "2", "--seed", "1", "-q"]
 @dataclass(frozen=True)
 class Case:
     kind: str
-    make: object      # corpus generator for {f}, or None
-    args: tuple       # command line; {c} content, {s} style, {f} the made file, {o} output, {d} output folder
-    message: str      # refused: text of the one error line; accepted: "" or the text of the one note line
+    make: object  # corpus generator for {f}, or None
+    args: tuple  # command line; {c} content, {s} style, {f} the made file, {o} output, {d} output folder
+    message: str  # refused: text of the one error line; accepted: "" or the text of the one note line
     accepted: bool = False
     size: tuple = None  # accepted: the output's expected size
 
@@ -87,8 +88,9 @@ CASES = [
     Case("EXIF-rotated JPEG", corpus.exif_rotated, _stylize(), "", True, (16, 32)),
     Case("animated GIF", corpus.animated_gif, _stylize(), "has 3 frames; using the first", True, (32, 24)),
     Case("WebP", corpus.webp, _stylize(), "", True, (32, 24)),
-    Case("multi-page TIFF", corpus.multipage_tiff, _stylize(bad="style"), "has 2 pages; using the first",
-         True, (32, 24)),
+    Case(
+        "multi-page TIFF", corpus.multipage_tiff, _stylize(bad="style"), "has 2 pages; using the first", True, (32, 24)
+    ),
     # options: refused before any computation
     Case("unknown layer", None, _opt("--style-layers", "relu3_2,relu9_9"), "unknown layer 'relu9_9'"),
     Case("negative weight", None, _opt("--content-weight", "-1"), "--content-weight must be >= 0"),
@@ -109,18 +111,34 @@ CASES = [
     Case("spread lo > hi", None, _opt("--mode", "variant", "--spread", "1.5,0.5"), "needs lo <= hi"),
     Case("NaN spread", None, _opt("--mode", "variant", "--spread", "nan,1"), "--spread must be finite"),
     Case("count 0", None, ("variants", "{c}", "{s}", "-o", "{d}/v", "--count", "0"), "--count must be >= 1"),
-    Case("NaN mutation amount", None, ("variants", "--mutate", "{c}", "--amount", "nan", "-o", "{d}/v"),
-         "--amount must be in [0, 1]"),
+    Case(
+        "NaN mutation amount",
+        None,
+        ("variants", "--mutate", "{c}", "--amount", "nan", "-o", "{d}/v"),
+        "--amount must be in [0, 1]",
+    ),
     # recipes and style files
     Case("corrupt recipe in a PNG", corpus.corrupt_recipe, ("reproduce", "{f}", "-o", "{o}"), "not valid JSON"),
-    Case("future-version recipe", corpus.future_recipe, ("reproduce", "{f}", "-o", "{o}"),
-         "recipe version 99 was written by a newer eigenstyle"),
-    Case("recipe with malformed options", corpus.malformed_recipe, ("reproduce", "{f}", "-o", "{o}"),
-         "--size must be an integer >= 16"),
+    Case(
+        "future-version recipe",
+        corpus.future_recipe,
+        ("reproduce", "{f}", "-o", "{o}"),
+        "recipe version 99 was written by a newer eigenstyle",
+    ),
+    Case(
+        "recipe with malformed options",
+        corpus.malformed_recipe,
+        ("reproduce", "{f}", "-o", "{o}"),
+        "--size must be an integer >= 16",
+    ),
     Case("PNG without a recipe", corpus.plain_png, ("reproduce", "{f}", "-o", "{o}"), "carries no eigenstyle recipe"),
     Case("truncated style file", corpus.truncated_style, STYLE_FILE, "is not a readable eigenstyle style file"),
-    Case("style file with wrong shapes", corpus.style_wrong_shape, STYLE_FILE,
-         "relu2_1 has shape (64, 64), expected 128x128"),
+    Case(
+        "style file with wrong shapes",
+        corpus.style_wrong_shape,
+        STYLE_FILE,
+        "relu2_1 has shape (64, 64), expected 128x128",
+    ),
     Case("style file with NaNs", corpus.style_nan, STYLE_FILE, "holds non-finite or non-float32 values"),
     Case("future-version style file", corpus.style_future, STYLE_FILE, "was written by a newer eigenstyle"),
     # outputs
@@ -133,35 +151,73 @@ SUBPROCESS = {"zero-byte file", "animated GIF", "NaN weight", "corrupt recipe in
 
 # Faults: what the user sees, and the test that shows it.
 FAULTS = [
-    ("Ctrl-C during a run", "saves the current image, its recipe records `interrupted` and the iteration; exit 130",
-     "tests/test_cli.py::test_signal_saves_the_current_image_with_its_recipe"),
+    (
+        "Ctrl-C during a run",
+        "saves the current image, its recipe records `interrupted` and the iteration; exit 130",
+        "tests/test_cli.py::test_signal_saves_the_current_image_with_its_recipe",
+    ),
     ("SIGTERM during a run", "as Ctrl-C", "tests/test_cli.py::test_signal_saves_the_current_image_with_its_recipe"),
-    ("NaN or infinite loss", "stops with a message, keeps the last image whose loss was finite; exit 1",
-     "tests/test_engine.py::test_divergence_stops_with_a_message_and_keeps_the_last_good_image"),
-    ("out of device memory", "a message with a --size that would fit; exit 2",
-     "tests/test_faults.py::test_out_of_memory_message"),
-    ("file-size limit (`ulimit -f`) during a write", "previous file intact, no temporary file left, one line "
-     "saying so; exit 2", "tests/test_robustness.py::test_file_size_limit_keeps_the_previous_file"),
-    ("file-size limit with an empty weight cache", "the weight cache is skipped (the run is only slower), then "
-     "the output write fails as above: previous file intact, one line; exit 2",
-     "tests/test_robustness.py::test_file_size_limit_with_a_cold_weight_cache"),
-    ("disk full during a write", "previous file intact, no temporary file left, one line saying so; exit 2",
-     "tests/test_robustness.py::test_disk_full_keeps_the_previous_file"),
-    ("Ctrl-C during a write", "previous file intact, no temporary file left",
-     "tests/test_robustness.py::test_interrupted_write_keeps_the_previous_file"),
-    ("studio worker crash", "the job is marked failed with a message, the server keeps serving the next job",
-     "tests/test_studio_api.py::test_a_crashing_job_fails_with_a_message_and_the_next_job_runs"),
-    ("studio: bad requests", "a 4xx answer with one line, nothing run",
-     "tests/test_studio_api.py::test_bad_requests_get_4xx_with_one_line"),
-    ("studio: uploads", "bounded, decoded and re-encoded, renamed",
-     "tests/test_studio_api.py::test_uploads_are_bounded_decoded_reencoded_and_renamed"),
-    ("existing output", "kept; the next free name is used and named (`--overwrite` replaces)",
-     "tests/test_cli.py::test_existing_output_is_kept_and_next_free_name_used"),
-    ("existing style file (`--save-style`)", "kept; the next free name is used and named",
-     "tests/test_robustness.py::test_existing_style_file_is_kept"),
-    ("leftover `NAME.raw.png` or `NAME_N.png` beside a free output name", "kept: the output moves to the next "
-     "free name, so its companions cannot replace them",
-     "tests/test_cli.py::test_files_beside_an_output_are_not_replaced_either"),
+    (
+        "NaN or infinite loss",
+        "stops with a message, keeps the last image whose loss was finite; exit 1",
+        "tests/test_engine.py::test_divergence_stops_with_a_message_and_keeps_the_last_good_image",
+    ),
+    (
+        "out of device memory",
+        "a message with a --size that would fit; exit 2",
+        "tests/test_faults.py::test_out_of_memory_message",
+    ),
+    (
+        "file-size limit (`ulimit -f`) during a write",
+        "previous file intact, no temporary file left, one line saying so; exit 2",
+        "tests/test_robustness.py::test_file_size_limit_keeps_the_previous_file",
+    ),
+    (
+        "file-size limit with an empty weight cache",
+        "the weight cache is skipped (the run is only slower), then "
+        "the output write fails as above: previous file intact, one line; exit 2",
+        "tests/test_robustness.py::test_file_size_limit_with_a_cold_weight_cache",
+    ),
+    (
+        "disk full during a write",
+        "previous file intact, no temporary file left, one line saying so; exit 2",
+        "tests/test_robustness.py::test_disk_full_keeps_the_previous_file",
+    ),
+    (
+        "Ctrl-C during a write",
+        "previous file intact, no temporary file left",
+        "tests/test_robustness.py::test_interrupted_write_keeps_the_previous_file",
+    ),
+    (
+        "studio worker crash",
+        "the job is marked failed with a message, the server keeps serving the next job",
+        "tests/test_studio_api.py::test_a_crashing_job_fails_with_a_message_and_the_next_job_runs",
+    ),
+    (
+        "studio: bad requests",
+        "a 4xx answer with one line, nothing run",
+        "tests/test_studio_api.py::test_bad_requests_get_4xx_with_one_line",
+    ),
+    (
+        "studio: uploads",
+        "bounded, decoded and re-encoded, renamed",
+        "tests/test_studio_api.py::test_uploads_are_bounded_decoded_reencoded_and_renamed",
+    ),
+    (
+        "existing output",
+        "kept; the next free name is used and named (`--overwrite` replaces)",
+        "tests/test_cli.py::test_existing_output_is_kept_and_next_free_name_used",
+    ),
+    (
+        "existing style file (`--save-style`)",
+        "kept; the next free name is used and named",
+        "tests/test_robustness.py::test_existing_style_file_is_kept",
+    ),
+    (
+        "leftover `NAME.raw.png` or `NAME_N.png` beside a free output name",
+        "kept: the output moves to the next free name, so its companions cannot replace them",
+        "tests/test_cli.py::test_files_beside_an_output_are_not_replaced_either",
+    ),
 ]
 
 
@@ -248,25 +304,49 @@ def _limited(limit):
     def preexec():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing us
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return preexec
 
 
 def _stylize_limited(content_path, style_path, out, env=None):
-    return subprocess.run([sys.executable, "-m", "eigenstyle.cli", "stylize", content_path, style_path, "-o",
-                           str(out), "--overwrite", "--size", "48", "--iterations", "2", "--seed", "1", "-q"],
-                          capture_output=True, text=True, timeout=300, preexec_fn=_limited(1024),
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eigenstyle.cli",
+            "stylize",
+            content_path,
+            style_path,
+            "-o",
+            str(out),
+            "--overwrite",
+            "--size",
+            "48",
+            "--iterations",
+            "2",
+            "--seed",
+            "1",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_limited(1024),
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_file_size_limit_keeps_the_previous_file(content_path, style_path, tmp_path):
     from eigenstyle.network import load_weights
+
     load_weights()  # the weight cache is filled (the limit is about the output here; see the cold-cache test)
     out = tmp_path / "out.png"
     out.write_bytes(b"previous result")
     r = _stylize_limited(content_path, style_path, out)
     assert r.returncode == 2, r.stderr
-    assert r.stderr.strip().splitlines() == [f"eigenstyle: error: could not write {out}: File too large; "
-                                             f"the previous file is kept unchanged"]
+    assert r.stderr.strip().splitlines() == [
+        f"eigenstyle: error: could not write {out}: File too large; the previous file is kept unchanged"
+    ]
     assert out.read_bytes() == b"previous result"
     assert sorted(os.listdir(tmp_path)) == ["out.png"]  # no temporary file left
 
@@ -287,10 +367,12 @@ def test_disk_full_keeps_the_previous_file(content_path, style_path, tmp_path, c
 
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
     monkeypatch.setattr(images.os, "fsync", full)
     code, _, err = _main(["stylize", content_path, style_path, "-o", str(out), "--overwrite", *TINY], capsys)
     assert code == 2 and err.strip().splitlines() == [
-        f"eigenstyle: error: could not write {out}: No space left on device; the previous file is kept unchanged"]
+        f"eigenstyle: error: could not write {out}: No space left on device; the previous file is kept unchanged"
+    ]
     assert out.read_bytes() == b"previous result" and sorted(os.listdir(tmp_path)) == ["out.png"]
     code, _, err = _main(["stylize", content_path, style_path, "-o", str(tmp_path / "new.png"), *TINY], capsys)
     assert code == 2 and "No space left on device; nothing was written" in err
@@ -303,6 +385,7 @@ def test_interrupted_write_keeps_the_previous_file(tmp_path, monkeypatch):
 
     def interrupt(fd):
         raise KeyboardInterrupt
+
     monkeypatch.setattr(images.os, "fsync", interrupt)
     with pytest.raises(KeyboardInterrupt):
         save_atomic(Image.new("RGB", (8, 8)), str(out), "{}")
@@ -330,14 +413,28 @@ def test_atomic_path_leaves_the_previous_file_or_the_new_one_and_no_temporary_fi
 def test_existing_style_file_is_kept(content_path, style_path, tmp_path, capsys):
     kept = tmp_path / "s.safetensors"
     kept.write_bytes(b"previous style")
-    code, _, err = _main(["stylize", content_path, style_path, "-o", str(tmp_path / "o.png"), "--save-style",
-                          str(kept), "--style-layers", "relu2_1", *TINY], capsys)
+    code, _, err = _main(
+        [
+            "stylize",
+            content_path,
+            style_path,
+            "-o",
+            str(tmp_path / "o.png"),
+            "--save-style",
+            str(kept),
+            "--style-layers",
+            "relu2_1",
+            *TINY,
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert kept.read_bytes() == b"previous style"
     assert f"writing {tmp_path / 's-1.safetensors'} instead" in err and (tmp_path / "s-1.safetensors").exists()
 
 
 # --- docs/robustness.md: generated from CASES and FAULTS, checked against them -------------------
+
 
 def robustness_doc() -> str:
     refused = [c for c in CASES if not c.accepted]
@@ -356,38 +453,61 @@ def robustness_doc() -> str:
         "|---|---|---|---|---|---|",
     ]
     for i, c in enumerate(CASES, 1):
-        command = " ".join(c.args).replace("{c}", "CONTENT").replace("{s}", "STYLE").replace("{f}", "FILE") \
-            .replace("{o}", "OUT/o.png").replace("{d}", "OUT").replace("|", "\\|")
+        command = (
+            " ".join(c.args)
+            .replace("{c}", "CONTENT")
+            .replace("{s}", "STYLE")
+            .replace("{f}", "FILE")
+            .replace("{o}", "OUT/o.png")
+            .replace("{d}", "OUT")
+            .replace("|", "\\|")
+        )
         outcome = "accepted, exit 0" if c.accepted else "refused, exit 2"
         if c.accepted:
             outcome += f", output {c.size[0]}x{c.size[1]}"
         how = " (subprocess)" if c.kind in SUBPROCESS else ""
-        lines.append(f"| {i} | {c.kind} | `{command}` | {outcome} | {c.message or '-'} | "
-                     f"`test_corpus[{c.id}]`{how} |")
+        lines.append(f"| {i} | {c.kind} | `{command}` | {outcome} | {c.message or '-'} | `test_corpus[{c.id}]`{how} |")
     lines += ["", "## Faults", "", "| fault | behaviour | test |", "|---|---|---|"]
     lines += [f"| {kind} | {what} | `{test}` |" for kind, what, test in FAULTS]
     import test_fuzz
-    fuzz = [(name, fn._hypothesis_internal_use_settings.max_examples) for name, fn in vars(test_fuzz).items()
-            if name.startswith("test_") and hasattr(fn, "_hypothesis_internal_use_settings")]
-    lines += ["", "## Fuzzing", "",
-              "`tests/test_fuzz.py` (hypothesis) feeds arbitrary and mutated bytes to the image loader, the recipe "
-              "parser and the style file reader: each returns or raises `EigenstyleError`, never anything else. "
-              "CI runs a fixed set of examples; `EIGENSTYLE_FUZZ_EXAMPLES=3000` draws that many fresh ones per "
-              "test (it found an `IndexError` on an empty `scales` list in a recipe, now fixed and kept as an "
-              "explicit example).", "", "| property test | examples in CI |", "|---|---|"]
+
+    fuzz = [
+        (name, fn._hypothesis_internal_use_settings.max_examples)
+        for name, fn in vars(test_fuzz).items()
+        if name.startswith("test_") and hasattr(fn, "_hypothesis_internal_use_settings")
+    ]
+    lines += [
+        "",
+        "## Fuzzing",
+        "",
+        "`tests/test_fuzz.py` (hypothesis) feeds arbitrary and mutated bytes to the image loader, the recipe "
+        "parser and the style file reader: each returns or raises `EigenstyleError`, never anything else. "
+        "CI runs a fixed set of examples; `EIGENSTYLE_FUZZ_EXAMPLES=3000` draws that many fresh ones per "
+        "test (it found an `IndexError` on an empty `scales` list in a recipe, now fixed and kept as an "
+        "explicit example).",
+        "",
+        "| property test | examples in CI |",
+        "|---|---|",
+    ]
     lines += [f"| `{name}` | {n} |" for name, n in fuzz]
-    lines += ["", "## Counts", "",
-              f"Kinds of bad input tried: {len(CASES)} ({len(refused)} refused with a message, "
-              f"{len(CASES) - len(refused)} accepted and converted); faults: {len(FAULTS)}; fuzz properties: "
-              f"{len(fuzz)}. All pass in CI (a "
-              "failing row fails the suite). The OOM and studio-crash rows name tests kept with that work "
-              "(`tests/test_faults.py`, `tests/test_studio_api.py`). Left out: a real full disk (simulated by "
-              "an ENOSPC from the write; the file-size limit is real).", ""]
+    lines += [
+        "",
+        "## Counts",
+        "",
+        f"Kinds of bad input tried: {len(CASES)} ({len(refused)} refused with a message, "
+        f"{len(CASES) - len(refused)} accepted and converted); faults: {len(FAULTS)}; fuzz properties: "
+        f"{len(fuzz)}. All pass in CI (a "
+        "failing row fails the suite). The OOM and studio-crash rows name tests kept with that work "
+        "(`tests/test_faults.py`, `tests/test_studio_api.py`). Left out: a real full disk (simulated by "
+        "an ENOSPC from the write; the file-size limit is real).",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def test_docs_table_is_current():
     import test_fuzz
+
     if test_fuzz.DEEP:
         pytest.skip("the table lists CI's example counts; EIGENSTYLE_FUZZ_EXAMPLES changes them")
     text = robustness_doc()

@@ -5,6 +5,7 @@ the same workspace (also after a kill -9), breeding (refine, mutate, between,
 layers, style files), style swatches, bad uploads and requests (4xx, one line),
 a crashing job, a full queue.
 """
+
 import io
 import json
 import os
@@ -79,8 +80,11 @@ def wait_running(client, result_id, timeout=60):
 
 def test_generate_streams_progress_then_saves_results_with_recipes(studio, tmp_path):
     client, app = studio
-    data = submit(client, "/api/generate", {**samples(client), **TINY, **SWATCH, "mode": "variant", "count": 2,
-                                            "style_layers": ["relu3_2"]})
+    data = submit(
+        client,
+        "/api/generate",
+        {**samples(client), **TINY, **SWATCH, "mode": "variant", "count": 2, "style_layers": ["relu3_2"]},
+    )
     assert [r["status"] for r in data["results"]] == ["queued", "queued"]  # tiles exist at once
     ids = {r["id"] for r in data["results"]}
     evs = finish(client, data["job"]["id"])
@@ -97,7 +101,7 @@ def test_generate_streams_progress_then_saves_results_with_recipes(studio, tmp_p
     assert {r["id"] for r in gallery} == ids and all(r["status"] == "done" for r in gallery)
     rec = gallery[0]
     png = client.get(rec["image_url"] + "?download=1")
-    assert png.headers["content-disposition"].startswith("attachment; filename=\"eigenstyle-variant-seed-")
+    assert png.headers["content-disposition"].startswith('attachment; filename="eigenstyle-variant-seed-')
     (tmp_path / "dl.png").write_bytes(png.content)
     recipe = eigenstyle.read_recipe(str(tmp_path / "dl.png"))
     assert recipe["options"]["mode"] == "variant" and recipe["iterations_done"] == 6
@@ -153,8 +157,9 @@ def test_queue_full_is_a_clear_busy_answer_and_waiting_jobs_can_be_cancelled(tmp
 def test_breeding_refine_mutate_between_layers_and_style_file(studio, tmp_path):
     client, app = studio
     pair = samples(client)
-    first = submit(client, "/api/generate", {**pair, **TINY, **SWATCH, "mode": "variant", "count": 2,
-                                             "style_layers": "relu3_2"})
+    first = submit(
+        client, "/api/generate", {**pair, **TINY, **SWATCH, "mode": "variant", "count": 2, "style_layers": "relu3_2"}
+    )
     finish(client, first["job"]["id"])
     a, b = (r["id"] for r in first["results"])
 
@@ -182,6 +187,7 @@ def test_breeding_refine_mutate_between_layers_and_style_file(studio, tmp_path):
     assert style.status_code == 200 and style.headers["content-disposition"].endswith('.safetensors"')
     (tmp_path / "s.safetensors").write_bytes(style.content)
     from eigenstyle.stylefile import load_style
+
     grams, meta = load_style(str(tmp_path / "s.safetensors"))
     assert list(grams) == ["relu3_2"] and meta["variant_seed"] == parent["variant_seed"]
     # The style file is made from the tile's own swatch, not a second synthesis: b's swatch, turned
@@ -203,8 +209,9 @@ def test_randomised_results_carry_a_style_swatch_and_plain_runs_none(studio, tmp
     client, app = studio
     store = app.state.studio.store
     pair = samples(client)
-    variant = submit(client, "/api/generate", {**pair, **TINY, **SWATCH, "mode": "variant", "count": 1,
-                                               "style_layers": ["relu3_2"]})
+    variant = submit(
+        client, "/api/generate", {**pair, **TINY, **SWATCH, "mode": "variant", "count": 1, "style_layers": ["relu3_2"]}
+    )
     plain = submit(client, "/api/generate", {**pair, **TINY, "mode": "none", "count": 1})
     vid, pid = variant["results"][0]["id"], plain["results"][0]["id"]
     assert variant["results"][0]["swatch_url"] is None  # queued: no swatch yet
@@ -229,8 +236,11 @@ def test_randomised_results_carry_a_style_swatch_and_plain_runs_none(studio, tmp
     # A plain run has none: null, and the route answers 404 with one line.
     assert client.get(f"/api/results/{pid}").json()["result"]["swatch_url"] is None
     assert gallery[pid]["swatch_url"] is None and not os.path.exists(store.swatch_path(pid))
-    for r in (client.get(f"/api/results/{pid}/swatch"), client.get(f"/api/results/{new_id()}/swatch"),
-              client.get("/api/results/..%2F..%2Fstudio.sqlite3/swatch")):
+    for r in (
+        client.get(f"/api/results/{pid}/swatch"),
+        client.get(f"/api/results/{new_id()}/swatch"),
+        client.get("/api/results/..%2F..%2Fstudio.sqlite3/swatch"),
+    ):
         assert r.status_code == 404 and "\n" not in r.json()["error"], r.text
     assert "no style swatch" in client.get(f"/api/results/{pid}/swatch").json()["error"]
 
@@ -245,21 +255,29 @@ def test_bad_requests_get_4xx_with_one_line(studio):
     client, app = studio
     pair = samples(client)
     cases = [
-        (client.post("/api/generate", content=b"{nope", headers={"content-type": "application/json"}), 400,
-         "not valid JSON"),
+        (
+            client.post("/api/generate", content=b"{nope", headers={"content-type": "application/json"}),
+            400,
+            "not valid JSON",
+        ),
         (client.post("/api/generate", json={**pair, "style_layers": "relu9_9"}), 400, None),
         (client.post("/api/generate", json={**pair, "size": 5000}), 400, "at most 1024"),
         (client.post("/api/generate", json={**pair, "count": 0}), 400, "count must be >= 1 and at most 16"),
         (client.post("/api/generate", json={**pair, "swatch_size": 5000}), 400, "swatch_size must be at most 1024"),
-        (client.post("/api/generate", json={**pair, "swatch_iterations": 0}), 400,
-         "swatch_iterations must be an integer >= 1"),
+        (
+            client.post("/api/generate", json={**pair, "swatch_iterations": 0}),
+            400,
+            "swatch_iterations must be an integer >= 1",
+        ),
         (client.post("/api/generate", json={**pair, "target": "nowhere"}), 400, "target must be one of"),
         (client.post("/api/generate", json={**pair, "init": "/etc/passwd"}), 400, "init must be random or image"),
-        (client.post("/api/generate", json={**pair, "model_file": "/etc/passwd"}), 400,
-         "unknown field(s): model_file"),
+        (client.post("/api/generate", json={**pair, "model_file": "/etc/passwd"}), 400, "unknown field(s): model_file"),
         (client.post("/api/generate", json={**pair, "style_file": "/etc/passwd"}), 400, "unknown field"),
-        (client.post("/api/generate", json={"content": "../../etc/passwd", "style": pair["style"]}), 400,
-         "content: no such image"),
+        (
+            client.post("/api/generate", json={"content": "../../etc/passwd", "style": pair["style"]}),
+            400,
+            "content: no such image",
+        ),
         (client.get("/api/results/..%2F..%2Fstudio.sqlite3/image"), 404, None),
         (client.get(f"/api/results/{new_id()}"), 404, "no such result"),
         (client.post(f"/api/jobs/{new_id()}/cancel"), 404, "no such job"),
@@ -287,11 +305,17 @@ def test_uploads_are_bounded_decoded_reencoded_and_renamed(tmp_path):
     app = create_app(str(tmp_path / "ws"), max_upload_bytes=50_000, max_upload_pixels=250_000)
     ws = app.state.studio.store.root
     with TestClient(app) as client:
+
         def up(data, name="x.png"):
             return client.post(f"/api/inputs?name={name}", content=data)
-        bad = [(up(b""), 400, "empty"), (up(b"hello, not an image"), 400, "cannot read"),
-               (up(_png((64, 64))[:60]), 400, None), (up(b"\0" * 60_000), 413, "at most 0 MB"),
-               (up(_png((600, 600))), 413, "megapixels")]
+
+        bad = [
+            (up(b""), 400, "empty"),
+            (up(b"hello, not an image"), 400, "cannot read"),
+            (up(_png((64, 64))[:60]), 400, None),
+            (up(b"\0" * 60_000), 413, "at most 0 MB"),
+            (up(_png((600, 600))), 413, "megapixels"),
+        ]
         for r, status, text in bad:
             assert r.status_code == status, r.text
             msg = r.json()["error"]
@@ -304,7 +328,8 @@ def test_uploads_are_bounded_decoded_reencoded_and_renamed(tmp_path):
         assert stored.mode == "RGB" and stored.getpixel((0, 0)) != (10, 200, 30)  # alpha flattened on white
         assert up(_png((120, 80), "RGBA")).status_code == 200  # the same pixels are stored once
         assert sorted(os.listdir(os.path.join(ws, "inputs"))) == sorted(
-            i["id"] + ".png" for i in client.get("/api/inputs").json()["inputs"])
+            i["id"] + ".png" for i in client.get("/api/inputs").json()["inputs"]
+        )
         assert os.listdir(os.path.join(ws, "tmp")) == []
         assert not os.path.exists(tmp_path / "evil.png")
 
@@ -338,8 +363,12 @@ def test_a_crashing_job_fails_with_a_message_and_the_next_job_runs(studio):
 
 def test_restart_after_kill_keeps_results_and_marks_the_cut_off_run_interrupted(tmp_path):
     ws = tmp_path / "ws"
-    proc = subprocess.Popen([sys.executable, "-m", "eigenstyle.cli", "serve", "--workspace", str(ws), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eigenstyle.cli", "serve", "--workspace", str(ws), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("eigenstyle studio: http://127.0.0.1:"), (line, proc.stderr.read())
@@ -388,17 +417,34 @@ def test_workspace_schema_is_versioned(tmp_path):
 
 
 def test_serve_command(tmp_path):
-    code = ("import sys, eigenstyle.cli as c; c.build_parser().parse_args(['serve', '--port', '0']); "
-            "print(any(m in sys.modules for m in ('torch', 'starlette', 'uvicorn')))")
+    code = (
+        "import sys, eigenstyle.cli as c; c.build_parser().parse_args(['serve', '--port', '0']); "
+        "print(any(m in sys.modules for m in ('torch', 'starlette', 'uvicorn')))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.stdout.strip() == "False", r.stderr
     import socket
+
     with socket.socket() as s:  # a port in use: one line, exit 2
         s.bind(("127.0.0.1", 0))
         s.listen()
-        r = subprocess.run([sys.executable, "-m", "eigenstyle.cli", "serve", "--workspace", str(tmp_path / "w"),
-                            "--port", str(s.getsockname()[1])], capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "eigenstyle.cli",
+                "serve",
+                "--workspace",
+                str(tmp_path / "w"),
+                "--port",
+                str(s.getsockname()[1]),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "cannot listen on 127.0.0.1" in r.stderr
     from eigenstyle.studio.server import is_loopback
+
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")

@@ -8,6 +8,7 @@ so the test adds small ones to its Generate request (children inherit them): a
 default swatch costs more than the whole 20-iteration run. Set
 EIGENSTYLE_STUDIO_SCREENSHOTS=DIR to keep the screenshots there.
 """
+
 import json
 import os
 
@@ -16,18 +17,30 @@ import pytest
 from studio_live import live_studio
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 TILES = "#tiles .tile"
 SWATCH = {"swatch_size": 32, "swatch_iterations": 5}
-SWATCHES_LOADED = (f"[...document.querySelectorAll('{TILES}')].every(t => {{ const s = t.querySelector('img.swatch'); "
-                   "return s && s.title === 'style swatch' && s.complete && s.naturalWidth > 0; })")
+SWATCHES_LOADED = (
+    f"[...document.querySelectorAll('{TILES}')].every(t => {{ const s = t.querySelector('img.swatch'); "
+    "return s && s.title === 'style swatch' && s.complete && s.naturalWidth > 0; })"
+)
 # The inset stays inside the picture's frame: off the progress bar and the tile's buttons.
-SWATCH_INSIDE = (f"[...document.querySelectorAll('{TILES}')].every(t => {{ "
-                 "const s = t.querySelector('img.swatch').getBoundingClientRect(), "
-                 "f = t.querySelector('.frame').getBoundingClientRect(); "
-                 "return s.width >= 32 && s.left >= f.left && s.right <= f.right && s.top >= f.top "
-                 "&& s.bottom <= f.bottom; })")
+SWATCH_INSIDE = (
+    f"[...document.querySelectorAll('{TILES}')].every(t => {{ "
+    "const s = t.querySelector('img.swatch').getBoundingClientRect(), "
+    "f = t.querySelector('.frame').getBoundingClientRect(); "
+    "return s.width >= 32 && s.left >= f.left && s.right <= f.right && s.top >= f.top "
+    "&& s.bottom <= f.bottom; })"
+)
 
 
 @pytest.fixture
@@ -58,8 +71,10 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         errors = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route("**/api/generate", lambda route: route.continue_(
-            post_data=json.dumps({**json.loads(route.request.post_data), **SWATCH})))
+        page.route(
+            "**/api/generate",
+            lambda route: route.continue_(post_data=json.dumps({**json.loads(route.request.post_data), **SWATCH})),
+        )
         page.goto(url)
         page.click("#content-picker button[data-name='tubingen.jpg']")
         page.click("#style-picker button[data-name='starry_night.jpg']")
@@ -71,8 +86,11 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
 
         # Tiles appear at once, then fill with live previews while running.
         _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 10_000)
-        _wait(page, f"[...document.querySelectorAll('{TILES}')].some(t => t.dataset.status === 'running' "
-                    "&& t.querySelector('img').src.includes('/preview') && t.querySelector('img').naturalWidth > 0)")
+        _wait(
+            page,
+            f"[...document.querySelectorAll('{TILES}')].some(t => t.dataset.status === 'running' "
+            "&& t.querySelector('img').src.includes('/preview') && t.querySelector('img').naturalWidth > 0)",
+        )
         _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
         _wait(page, f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)")
         assert page.inner_text(f"{TILES} .state") == "64 px · 20 it"
@@ -82,8 +100,11 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
         _wait(page, SWATCHES_LOADED, 10_000)
         assert page.evaluate(SWATCH_INSIDE)
         page.click(f"{TILES} >> nth=0 >> [data-act=enlarge]")
-        _wait(page, "(i => i && i.complete && i.naturalWidth > 0)(document.querySelector('#viewer figure.swatch img'))",
-              10_000)
+        _wait(
+            page,
+            "(i => i && i.complete && i.naturalWidth > 0)(document.querySelector('#viewer figure.swatch img'))",
+            10_000,
+        )
         assert page.inner_text("#viewer figure.swatch figcaption").startswith("style swatch")
         assert page.get_attribute("#viewer figure.swatch a", "href").endswith("/swatch?download=1")
         page.keyboard.press("Escape")

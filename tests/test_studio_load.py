@@ -6,6 +6,7 @@ generate requests far beyond the queue's bound. No crash, no 5xx, and a correct
 Bounded in count and in time (a few seconds). Also: two tabs watching one job
 see the same progress.
 """
+
 import asyncio
 import random
 import time
@@ -28,6 +29,7 @@ async def _hammer(url, pair):
     sem = asyncio.Semaphore(IN_FLIGHT)
     limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as c:
+
         async def gallery():
             r = await c.get("/api/results")
             return "gallery", r.status_code, r.json()
@@ -63,8 +65,9 @@ def test_200_concurrent_requests_no_5xx_and_busy_past_the_queue(tmp_path):
         assert all(status < 500 for _, status, _ in replies)
         assert {s for k, s, _ in replies if k in ("gallery", "stream")} == {200}
         accepted = [body for k, s, (body, _) in ((k, s, b) for k, s, b in replies if k == "generate") if s == 202]
-        busy = [(body, retry) for k, s, (body, retry) in ((k, s, b) for k, s, b in replies if k == "generate")
-                if s == 429]
+        busy = [
+            (body, retry) for k, s, (body, retry) in ((k, s, b) for k, s, b in replies if k == "generate") if s == 429
+        ]
         # 1 running + 2 waiting at most (the worker may not have taken the first job yet: then 2).
         assert 2 <= len(accepted) <= 3 and len(accepted) + len(busy) == GENERATES
         assert all(body["error"].startswith("busy: ") and retry == "5" for body, retry in busy)
@@ -85,6 +88,7 @@ async def _watch(url, job_ready: asyncio.Event, seen: list):
                     first = False
                 if line.startswith("data: "):
                     import json
+
                     ev = json.loads(line[6:])
                     if ev["type"] == "progress":
                         seen.append((ev["id"], ev["iteration"]))
@@ -102,8 +106,9 @@ def test_two_tabs_watch_the_same_job(tmp_path):
             tabs = [asyncio.create_task(_watch(url, ready[i], seen[i])) for i in range(2)]
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 30)
             async with httpx.AsyncClient(base_url=url, timeout=30) as c:
-                r = await c.post("/api/generate", json={**pair, "size": 48, "iterations": 6, "count": 2,
-                                                        "mode": "variant"})
+                r = await c.post(
+                    "/api/generate", json={**pair, "size": 48, "iterations": 6, "count": 2, "mode": "variant"}
+                )
                 assert r.status_code == 202, r.text
             await asyncio.wait_for(asyncio.gather(*tabs), 120)
             return seen

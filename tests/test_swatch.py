@@ -1,4 +1,5 @@
 """Reachable targets and swatches: the randomised style as a picture, and its Grams as the target."""
+
 import re
 
 import numpy as np
@@ -47,6 +48,7 @@ def test_reachable_targets_are_the_grams_of_the_swatch_picture(base):
 
 def test_raw_targets_are_g_prime_and_still_come_with_a_swatch(base):
     from eigenstyle.randomize import Randomization, randomize_targets
+
     o = base.opts.replace(mode="fantasy", variant_seed=2, target="raw", swatch_size=32)
     p = problem.vary(base, o)
     expected, _ = randomize_targets(base.base_style, LAYERS, Randomization("fantasy", genome={"seed": 2}))
@@ -67,8 +69,15 @@ def test_the_swatch_depends_on_the_genome_only(base):
 
 def test_a_result_saves_its_swatch_with_the_recipe_and_reproduces(content_path, style_path, tmp_path):
     out = tmp_path / "v.png"
-    r = eigenstyle.stylize(content_path, style_path, Options(**FAST), mode="variant", variant_seed=3,
-                           output=str(out), save_style=str(tmp_path / "v.safetensors"))
+    r = eigenstyle.stylize(
+        content_path,
+        style_path,
+        Options(**FAST),
+        mode="variant",
+        variant_seed=3,
+        output=str(out),
+        save_style=str(tmp_path / "v.safetensors"),
+    )
     sw = swatch_path(str(out))
     assert sw == str(tmp_path / "v.swatch.png") and name_taken(str(tmp_path / "v.png"))
     os_rename = tmp_path / "moved.png"
@@ -92,11 +101,14 @@ def test_recipes_from_before_the_target_option_reproduce_raw_targets():
     assert Options.from_dict(old).target == "raw"
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(target="nearest"), "target must be one of reachable, raw"),
-    (dict(swatch_size=8), "swatch_size must be an integer >= 16"),
-    (dict(swatch_iterations=0), "swatch_iterations must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(target="nearest"), "target must be one of reachable, raw"),
+        (dict(swatch_size=8), "swatch_size must be an integer >= 16"),
+        (dict(swatch_iterations=0), "swatch_iterations must be an integer >= 1"),
+    ],
+)
 def test_bad_swatch_options(changes, message):
     """From Python the message names the option as Python does; the CLI's spelling is its flag."""
     with pytest.raises(eigenstyle.EigenstyleError, match=f"^{re.escape(message)}"):
@@ -123,10 +135,16 @@ def test_an_old_raw_recipe_reproduces_pixel_for_pixel(content_path, style_path, 
     """A recipe written before --target (no target or swatch keys, an explicit start) still gives its image."""
     from eigenstyle.images import save_atomic
     from eigenstyle.recipe import dumps
-    made = eigenstyle.stylize(content_path, style_path, Options(**FAST), mode="variant", variant_seed=6,
-                              target="raw", init="random")
-    old = dict(made.recipe, options={k: v for k, v in made.recipe["options"].items()
-                                     if k not in ("target", "swatch_size", "swatch_iterations")})
+
+    made = eigenstyle.stylize(
+        content_path, style_path, Options(**FAST), mode="variant", variant_seed=6, target="raw", init="random"
+    )
+    old = dict(
+        made.recipe,
+        options={
+            k: v for k, v in made.recipe["options"].items() if k not in ("target", "swatch_size", "swatch_iterations")
+        },
+    )
     path = str(tmp_path / "old.png")
     save_atomic(made.image, path, dumps(old))
     again = eigenstyle.reproduce(path)

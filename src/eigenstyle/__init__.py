@@ -10,6 +10,7 @@ The public API::
 Heavy imports (torch) happen on first use, so ``import eigenstyle`` and
 ``eigenstyle --help`` stay fast.
 """
+
 from ._version import __version__
 from .errors import EigenstyleError
 from .options import Options
@@ -20,8 +21,10 @@ __all__ = ["__version__", "EigenstyleError", "Options", "stylize", "Result", "re
 def __getattr__(name):
     if name in ("stylize", "Result", "reproduce"):
         from . import engine
+
         return getattr(engine, name)
     if name == "read_recipe":
         from . import recipe
+
         return recipe.read_recipe
     raise AttributeError(f"module 'eigenstyle' has no attribute {name!r}")

@@ -10,6 +10,7 @@ just means dequantising again. ``EIGENSTYLE_CACHE_DIR`` overrides the location
 (``$XDG_CACHE_HOME/eigenstyle``, else ``~/.cache/eigenstyle``); ``EIGENSTYLE_CACHE_DIR=off``
 disables it.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,9 @@ def entry_path(name: str, source_sha256: str) -> Optional[str]:
     return None if d is None else os.path.join(d, f"{name}-{source_sha256[:16]}.safetensors")
 
 
-def cached_state(name: str, source_sha256: str, compute: Callable[[], dict],
-                 check: Callable[[dict, str], dict]) -> dict:
+def cached_state(
+    name: str, source_sha256: str, compute: Callable[[], dict], check: Callable[[dict, str], dict]
+) -> dict:
     """The state dict for ``(name, source)``: from the cache if a valid entry is
     there, else ``compute()``, stored for next time. ``check`` validates shapes."""
     path = entry_path(name, source_sha256)
@@ -50,6 +52,7 @@ def cached_state(name: str, source_sha256: str, compute: Callable[[], dict],
 
 def _read(path: str, source_sha256: str, check) -> Optional[dict]:
     from safetensors import safe_open
+
     try:
         with safe_open(path, framework="pt") as f:
             meta = f.metadata() or {}
@@ -63,10 +66,14 @@ def _read(path: str, source_sha256: str, check) -> Optional[dict]:
 
 def _write(path: str, state: dict, source_sha256: str) -> None:
     from safetensors.torch import save_file
+
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with atomic_path(path, ".safetensors", prefix=".tmp-", fsync=False) as tmp:
-            save_file({k: v.contiguous() for k, v in state.items()}, tmp,
-                      metadata={"source_sha256": source_sha256, "format": FORMAT})
+            save_file(
+                {k: v.contiguous() for k, v in state.items()},
+                tmp,
+                metadata={"source_sha256": source_sha256, "format": FORMAT},
+            )
     except Exception:  # read-only home, full disk (safetensors raises its own error type): run without the cache
         pass

@@ -6,6 +6,7 @@
 what a run shows or writes on the way (progress, intermediate images, the API's callback)
 are its observers, and every result is made by :func:`result_of`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,6 +34,7 @@ from .values import option_name
 @dataclass
 class IterationInfo:
     """What a per-iteration callback sees. Losses are per image of the batch."""
+
     iteration: int
     iterations: int
     loss: list
@@ -58,8 +60,17 @@ class Callback(Observer):
 
     def seen(self, step: Step) -> Optional[bool]:
         v = step.values
-        info = IterationInfo(step.iteration, step.iterations, v["total"], v["content"], v["style"], v["tv"],
-                             step.elapsed, step.x, step.problem.pre)
+        info = IterationInfo(
+            step.iteration,
+            step.iterations,
+            v["total"],
+            v["content"],
+            v["style"],
+            v["tv"],
+            step.elapsed,
+            step.x,
+            step.problem.pre,
+        )
         return False if self.fn(info) is False else None
 
 
@@ -101,9 +112,17 @@ def finish_images(problem: Problem, x: torch.Tensor) -> tuple[list, Optional[lis
     return [stretch(im, clip) for im in ims], ims
 
 
-def result_of(problem: Problem, x: torch.Tensor, *, done: int = 0, losses: Optional[dict] = None,
-              interrupted: bool = False, error: Optional[str] = None, elapsed: float = 0.0,
-              extra: Optional[dict] = None) -> Result:
+def result_of(
+    problem: Problem,
+    x: torch.Tensor,
+    *,
+    done: int = 0,
+    losses: Optional[dict] = None,
+    interrupted: bool = False,
+    error: Optional[str] = None,
+    elapsed: float = 0.0,
+    extra: Optional[dict] = None,
+) -> Result:
     """An image (``x``: [1, 3, H, W], network units) of ``problem`` as a Result: its pictures and
     recipe (``extra``: fields the recipe adds). Every result is made here, also one never optimised."""
     final, raw = finish_images(problem, x)
@@ -120,8 +139,18 @@ def results_of(problems: Sequence[Problem], out: Outcome, elapsed: float) -> lis
         if out.stopped:
             extra["stopped"] = out.stopped
         mine = {k: [v[i]] for k, v in out.losses.items()} if out.losses else None
-        made.append(result_of(p, out.x[i:i + 1], done=out.done, losses=mine, interrupted=interrupted,
-                              error=out.error, elapsed=elapsed, extra=extra))
+        made.append(
+            result_of(
+                p,
+                out.x[i : i + 1],
+                done=out.done,
+                losses=mine,
+                interrupted=interrupted,
+                error=out.error,
+                elapsed=elapsed,
+                extra=extra,
+            )
+        )
     return made
 
 
@@ -145,16 +174,31 @@ class Intermediates(Observer):
             dataclasses.replace(r, raw_images=None, swatch=None).save(f"{stem}_{step.iteration}{ext}")
 
 
-def run_batch(problems: Sequence[Problem], *, progress: bool = False, observers: Sequence[Observer] = (),
-              outputs: Optional[Sequence[str]] = None, x0: Optional[torch.Tensor] = None) -> list[Result]:
+def run_batch(
+    problems: Sequence[Problem],
+    *,
+    progress: bool = False,
+    observers: Sequence[Observer] = (),
+    outputs: Optional[Sequence[str]] = None,
+    x0: Optional[torch.Tensor] = None,
+) -> list[Result]:
     """Optimise N variants of one prepared problem (seeds resolved) as one batch: one pass through
     the network for all, per-image Gram targets, per-image L-BFGS state. Returns N Results (written
     to ``outputs`` when given). ``x0`` overrides the start image."""
     first, n = problems[0], len(problems)
     if not all(batchable(p.opts, first.opts) for p in problems):
         raise EigenstyleError("a batch needs runs that differ only in their Gram targets")
-    batched = first if n == 1 else dataclasses.replace(first, targets=Targets(
-        first.targets.content, {k: torch.cat([p.targets.style[k] for p in problems]) for k in first.targets.style}))
+    batched = (
+        first
+        if n == 1
+        else dataclasses.replace(
+            first,
+            targets=Targets(
+                first.targets.content,
+                {k: torch.cat([p.targets.style[k] for p in problems]) for k in first.targets.style},
+            ),
+        )
+    )
     started = time.perf_counter()
     watching = [Progress(first.opts)] if progress else []
     if outputs and first.opts.save_every:
@@ -166,10 +210,17 @@ def run_batch(problems: Sequence[Problem], *, progress: bool = False, observers:
     return made
 
 
-def stylize(content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
-            options: Optional[Options] = None, *, callback: Optional[Callable] = None,
-            progress: bool = False, output: Optional[str] = None, save_style: Optional[str] = None,
-            **overrides) -> Result:
+def stylize(
+    content: ImageInput,
+    style: Union[ImageInput, Sequence[ImageInput]],
+    options: Optional[Options] = None,
+    *,
+    callback: Optional[Callable] = None,
+    progress: bool = False,
+    output: Optional[str] = None,
+    save_style: Optional[str] = None,
+    **overrides,
+) -> Result:
     """Stylise ``content`` with one or more style images; returns a :class:`Result`.
 
     Options come from ``options`` (an :class:`Options`) and/or keyword overrides
@@ -179,32 +230,44 @@ def stylize(content: ImageInput, style: Union[ImageInput, Sequence[ImageInput]],
     ``stem_ITER.ext``) is written atomically; with ``save_style`` the (randomised)
     Gram targets go to a .safetensors style file for reuse with ``style_file=``.
     """
-    opts = resolve_seeds((options or Options()).replace(**overrides).validate())
+    opts = resolve_seeds(Options.from_mapping(overrides, options))
     if output is not None:
         images.check_writable(output)
     x0 = None
     for size in opts.scales or ():
         coarse = opts.replace(size=size, iterations=opts.scale_iterations or opts.iterations, save_every=0)
         p = prepare(content, style, coarse)
-        out = optimise(p, initial_image(p, opts.seed) if x0 is None else upscale(x0, p),
-                       [Progress(coarse)] if progress else [])
+        out = optimise(
+            p, initial_image(p, opts.seed) if x0 is None else upscale(x0, p), [Progress(coarse)] if progress else []
+        )
         if out.interrupted or out.error:
             return _stopped_at_coarse_scale(p, out, output)
         x0 = out.x
     problem = prepare(content, style, opts)
     if save_style:
         from .stylefile import save_style as write_style
+
         write_style(save_style, problem)
-    return run_batch([problem], progress=progress, observers=[] if callback is None else [Callback(callback)],
-                     outputs=[output] if output is not None else None,
-                     x0=None if x0 is None else upscale(x0, problem))[0]
+    return run_batch(
+        [problem],
+        progress=progress,
+        observers=[] if callback is None else [Callback(callback)],
+        outputs=[output] if output is not None else None,
+        x0=None if x0 is None else upscale(x0, problem),
+    )[0]
 
 
 def _stopped_at_coarse_scale(problem: Problem, out: Outcome, output: Optional[str]) -> Result:
     """A multi-scale run stopped early keeps what its coarse scale made, as its own result."""
     losses = None if out.error else {k: v.tolist() for k, v in evaluate(problem, out.x).items()}
-    result = result_of(problem, out.x, losses=losses, interrupted=out.interrupted, error=out.error,
-                       extra={"stopped_at_coarse_scale": problem.opts.size})
+    result = result_of(
+        problem,
+        out.x,
+        losses=losses,
+        interrupted=out.interrupted,
+        error=out.error,
+        extra={"stopped_at_coarse_scale": problem.opts.size},
+    )
     if output is not None:
         result.save(output)
     return result
@@ -213,11 +276,20 @@ def _stopped_at_coarse_scale(problem: Problem, out: Outcome, output: Optional[st
 def upscale(x: torch.Tensor, problem: Problem) -> torch.Tensor:
     """A coarser scale's result as the next scale's start (bilinear, network units)."""
     import torch.nn.functional as F
+
     return F.interpolate(x, size=tuple(problem.content_tensor.shape[2:]), mode="bilinear", align_corners=False)
 
 
-def reproduce(path: str, output: str | None = None, *, content: str | None = None, styles=None,
-              progress: bool = False, allow_changed_inputs: bool = False, **overrides) -> Result:
+def reproduce(
+    path: str,
+    output: str | None = None,
+    *,
+    content: str | None = None,
+    styles=None,
+    progress: bool = False,
+    allow_changed_inputs: bool = False,
+    **overrides,
+) -> Result:
     """Run an image's recipe again (same options and seed).
 
     Inputs are found at their recorded paths unless ``content``/``styles`` point
@@ -228,15 +300,20 @@ def reproduce(path: str, output: str | None = None, *, content: str | None = Non
     content = content or data["content"].get("path")
     styles = list(styles or [s.get("path") for s in data["styles"]])
     if not content or not all(styles):
-        raise EigenstyleError(f"{path}: the recipe was made from in-memory images; pass {option_name('content')} and "
-                              f"{option_name('style', 'styles')}")
+        raise EigenstyleError(
+            f"{path}: the recipe was made from in-memory images; pass {option_name('content')} and "
+            f"{option_name('style', 'styles')}"
+        )
     if opts.style_file and not os.path.isfile(opts.style_file):
         raise EigenstyleError(f"style file of the recipe not found: {opts.style_file}")
-    for given, recorded, what in [(content, data["content"], "content")] + \
-            [(s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))]:
+    for given, recorded, what in [(content, data["content"], "content")] + [
+        (s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))
+    ]:
         if not os.path.isfile(given):
             raise EigenstyleError(f"{what} image of the recipe not found: {given} (pass its new place)")
         if not allow_changed_inputs and recipe.identity_of_file(given)["sha256"] != recorded.get("sha256"):
-            raise EigenstyleError(f"{what} image {given} differs from the one the recipe used "
-                                  f"(sha256 mismatch); use {option_name('allow_changed_inputs')} to run anyway")
+            raise EigenstyleError(
+                f"{what} image {given} differs from the one the recipe used "
+                f"(sha256 mismatch); use {option_name('allow_changed_inputs')} to run anyway"
+            )
     return stylize(content, styles, opts, progress=progress, output=output, **overrides)

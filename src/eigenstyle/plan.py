@@ -5,6 +5,7 @@ consecutive runs that differ only in their Gram targets share a batch (one pass 
 network), and the network, content features and style Grams are prepared again only when a
 run changes an option that :func:`problem.prepare` reads (``problem.PREPARED_FROM``).
 """
+
 from __future__ import annotations
 
 from typing import Callable, Sequence

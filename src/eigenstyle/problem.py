@@ -7,6 +7,7 @@ weights, not enough memory) fails here, before the first iteration. The
 targets without recomputing the network or the style's own Grams, which is what
 makes variants and batches cheap.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,24 +34,37 @@ ImageInput = Union[str, os.PathLike, Image.Image]
 # The options that prepare() reads (the network, the content features, the style's own Grams);
 # everything else is vary()'s, redone per run. Runs that agree on these share one preparation
 # (a test records what prepare() reads).
-PREPARED_FROM = ("size", "style_scale", "style_layers", "content_layers", "model", "model_file", "pooling",
-                 "precision", "conv", "device", "style_file", "style_blend_weights")
+PREPARED_FROM = (
+    "size",
+    "style_scale",
+    "style_layers",
+    "content_layers",
+    "model",
+    "model_file",
+    "pooling",
+    "precision",
+    "conv",
+    "device",
+    "style_file",
+    "style_blend_weights",
+)
 
 
 @dataclass
 class Problem:
     """Everything fixed during a run: network, targets and where they came from."""
+
     opts: Options
     net: VGG
     weights: Weights
     device: torch.device
-    content: Image.Image          # resized content, RGB
+    content: Image.Image  # resized content, RGB
     content_tensor: torch.Tensor  # [1, 3, H, W] network units
     targets: Targets
     inputs: dict = field(default_factory=dict)  # recipe identity of content and styles
     base_style: dict = field(default_factory=dict)  # the style's own Grams, before randomisation
-    report: dict = field(default_factory=dict)      # what the randomisation did, per layer
-    swatch: Optional[Image.Image] = None            # a picture of the randomised style (its swatch)
+    report: dict = field(default_factory=dict)  # what the randomisation did, per layer
+    swatch: Optional[Image.Image] = None  # a picture of the randomised style (its swatch)
 
     @property
     def pre(self) -> Preprocessing:
@@ -87,6 +101,7 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
         if styles:
             raise EigenstyleError(f"give style images or {option_name('style_file')}, not both")
         from .stylefile import load_style
+
         file_grams, meta = load_style(opts.style_file)
         opts = opts.replace(style_layers=tuple(meta["layers"]))
         opts.validate()
@@ -94,22 +109,38 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
         raise EigenstyleError("give at least one style image")
     blend = list(opts.style_blend_weights or [1.0] * len(styles))
     if len(blend) != len(styles) and not file_grams:
-        raise EigenstyleError(f"{option_name('style_blend_weights')} has {len(blend)} values for {len(styles)} "
-                              f"style images")
+        raise EigenstyleError(
+            f"{option_name('style_blend_weights')} has {len(blend)} values for {len(styles)} style images"
+        )
     content_im, content_id = _load(content, "content image")
     style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
     device = resolve_device(opts.device)
     weights = load_weights(opts.model, opts.model_file)
     precision = resolve_precision(opts.precision, device)
-    net = VGG(weights, tuple(opts.content_layers) + tuple(opts.style_layers), opts.pooling, precision,
-              resolve_conv(opts.conv, device, precision)).to(device)
+    net = VGG(
+        weights,
+        tuple(opts.content_layers) + tuple(opts.style_layers),
+        opts.pooling,
+        precision,
+        resolve_conv(opts.conv, device, precision),
+    ).to(device)
 
     content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
     check_size(content_im.size, net, "the content image")
     free = available_bytes(device)
     try:
-        return _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams,
-                        meta if file_grams is not None else None)
+        return _targets(
+            opts,
+            net,
+            weights,
+            device,
+            content_im,
+            content_id,
+            style_ims,
+            blend,
+            file_grams,
+            meta if file_grams is not None else None,
+        )
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
@@ -123,9 +154,11 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
     inputs = {"content": content_id, "styles": [sid for _, sid in style_ims]}
     if file_grams is not None:
         if meta["weights"].get("sha256") != weights.sha256:
-            raise EigenstyleError(f"{option_name('style_file')} {opts.style_file} was made with other network "
-                                  f"weights ({meta['weights'].get('model')}); use the same {option_name('model')}/"
-                                  f"{option_name('model_file')}")
+            raise EigenstyleError(
+                f"{option_name('style_file')} {opts.style_file} was made with other network "
+                f"weights ({meta['weights'].get('model')}); use the same {option_name('model')}/"
+                f"{option_name('model_file')}"
+            )
         base = {k: g.to(device) for k, g in file_grams.items()}
         inputs["style_file"] = recipe.identity_of_file(opts.style_file)
     else:
@@ -136,8 +169,17 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
             check_size(im.size, net, f"style image {i + 1}")
             style_tensors.append(to_tensor(im, weights.preprocessing, device))
         base = style_grams(net, style_tensors, opts.style_layers, blend)
-    problem = Problem(opts, net, weights, device, content_im, content_tensor,
-                      Targets(content_targets(net, content_tensor, opts.content_layers), base), inputs, base)
+    problem = Problem(
+        opts,
+        net,
+        weights,
+        device,
+        content_im,
+        content_tensor,
+        Targets(content_targets(net, content_tensor, opts.content_layers), base),
+        inputs,
+        base,
+    )
     return vary(problem, opts)
 
 
@@ -160,13 +202,26 @@ def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) 
     if opts.style_weight is None:
         opts = opts.replace(style_weight=opts.style_weight_value())
     if opts.mode == "none":
-        return dataclasses.replace(problem, opts=opts, report={}, swatch=None,
-                                   targets=Targets(problem.targets.content, dict(problem.base_style)))
-    r = Randomization(opts.mode, tuple(opts.spread), opts.fantasy, opts.symmetric, opts.strength,
-                      opts.gram_scale, opts.genome or {"seed": opts.variant_seed})
+        return dataclasses.replace(
+            problem,
+            opts=opts,
+            report={},
+            swatch=None,
+            targets=Targets(problem.targets.content, dict(problem.base_style)),
+        )
+    r = Randomization(
+        opts.mode,
+        tuple(opts.spread),
+        opts.fantasy,
+        opts.symmetric,
+        opts.strength,
+        opts.gram_scale,
+        opts.genome or {"seed": opts.variant_seed},
+    )
     style, report = randomize_targets(problem.base_style, opts.random_layers or opts.style_layers, r)
-    varied = dataclasses.replace(problem, opts=opts, report=report, swatch=None,
-                                 targets=Targets(problem.targets.content, style))
+    varied = dataclasses.replace(
+        problem, opts=opts, report=report, swatch=None, targets=Targets(problem.targets.content, style)
+    )
     # Every randomised style gets its picture, the swatch; reachable targets also optimise against it.
     check_size((opts.swatch_side(), opts.swatch_side()), problem.net, f"the swatch ({option_name('swatch_size')})")
     return with_swatch(varied, use_as_target=opts.target == "reachable", picture=swatch)

@@ -8,6 +8,7 @@ length. Not every ``--print-every`` iterations: that is the loss lines' own step
 (on stdout), and it is 0 in the studio and the benchmarks. A progress line is left
 out where the loop has just printed a loss line for the same iteration.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,6 +27,7 @@ def progress_bar(total: int, enabled: bool, stream=None):
     if enabled and not _is_terminal(stream):
         return PlainProgress(total, stream)
     from tqdm import tqdm
+
     return tqdm(total=total, disable=not enabled, unit="it", file=stream, dynamic_ncols=True, bar_format=BAR_FORMAT)
 
 
@@ -47,8 +49,10 @@ class Progress(Observer):
         it, shown = step.iteration, losses_text(step.values)
         self.bar.set_postfix_str(shown, refresh=False)
         if self.wants(it):
-            self.bar.write(f"iteration {it}/{step.iterations}  {shown}  {step.elapsed / it:.3f} s/iter, "
-                           f"peak memory {peak_memory_mb(step.problem.device):.0f} MB")
+            self.bar.write(
+                f"iteration {it}/{step.iterations}  {shown}  {step.elapsed / it:.3f} s/iter, "
+                f"peak memory {peak_memory_mb(step.problem.device):.0f} MB"
+            )
 
     def close(self) -> None:
         self.bar.close()
@@ -100,5 +104,8 @@ class PlainProgress:
         n, elapsed = self._due
         self._due = None
         losses = f"  {self.postfix}" if self.postfix else ""
-        print(f"iteration {n}/{self.total} ({100 * n // max(1, self.total)}%){losses}  {elapsed:.1f} s",
-              file=self.stream, flush=True)
+        print(
+            f"iteration {n}/{self.total} ({100 * n // max(1, self.total)}%){losses}  {elapsed:.1f} s",
+            file=self.stream,
+            flush=True,
+        )

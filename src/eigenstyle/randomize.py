@@ -19,6 +19,7 @@ G' is then scaled to G's Frobenius norm (default): the style loss from a blank
 image is style_weight·‖G'‖²/C², so matching ‖G‖ keeps a style weight meaning
 the same pull in every mode. Finally ``strength`` t blends (1-t)·G + t·G'.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -5,6 +5,7 @@ paths and SHA-256 hashes, the weights' identity, the eigenstyle/torch/Python
 versions, the device, how many iterations ran and the losses reached.
 :func:`read_recipe` reads one back (``engine.reproduce`` runs it again).
 """
+
 from __future__ import annotations
 
 import datetime
@@ -37,8 +38,7 @@ def identity_of_pixels(im) -> dict:
     return {"path": None, "sha256": "pixels:" + h.hexdigest()}
 
 
-def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: float,
-          extra: dict | None = None) -> dict:
+def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: float, extra: dict | None = None) -> dict:
     """The recipe of an image of ``problem``; ``extra``: what the caller adds (a batch's place,
     why a run stopped), given here so that a recipe is never edited after it is made."""
     import torch
@@ -47,6 +47,7 @@ def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: flo
 
     def first(k):
         return losses[k][0] if losses and len(losses[k]) == 1 else (losses or {}).get(k)
+
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -90,14 +91,17 @@ def parse(text: str, source: str = "recipe") -> dict:
     if not isinstance(version, int) or version < 1:
         raise EigenstyleError(f"{source}: recipe has no valid version")
     if version > VERSION:
-        raise EigenstyleError(f"{source}: recipe version {version} was written by a newer eigenstyle "
-                              f"({data.get('eigenstyle')}); this is {__version__}: upgrade to reproduce it")
+        raise EigenstyleError(
+            f"{source}: recipe version {version} was written by a newer eigenstyle "
+            f"({data.get('eigenstyle')}); this is {__version__}: upgrade to reproduce it"
+        )
     for key, kind in (("options", dict), ("content", dict), ("styles", list)):
         if not isinstance(data.get(key), kind):
             raise EigenstyleError(f"{source}: recipe is missing its {key!r}")
     for i, item in enumerate([data["content"]] + data["styles"]):
-        if not isinstance(item, dict) or not all(isinstance(item.get(k), (str, type(None)))
-                                                 for k in ("path", "sha256")):
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(k), (str, type(None))) for k in ("path", "sha256")
+        ):
             raise EigenstyleError(f"{source}: recipe input {i} is malformed (needs a path and a sha256)")
     try:
         Options.from_dict(data["options"]).validate()

@@ -7,6 +7,7 @@ a randomised style, its swatch (uint8 [H, W, 3] under the key ``swatch``: the
 style as a picture). Loading checks every shape, value and the weights identity,
 and fails with one line.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,21 +30,38 @@ SWATCH = "swatch"
 def save_style(path: str, problem) -> str:
     """Write the problem's style targets and their provenance, atomically."""
     from safetensors.torch import save
+
     o = problem.opts
-    tensors = {name: problem.targets.style[name][0].detach().to("cpu", torch.float32).contiguous()
-               for name in o.style_layers}
+    tensors = {
+        name: problem.targets.style[name][0].detach().to("cpu", torch.float32).contiguous() for name in o.style_layers
+    }
     if problem.swatch is not None:
         import numpy as np
+
         tensors[SWATCH] = torch.from_numpy(np.array(problem.swatch.convert("RGB"), dtype=np.uint8))
     meta = {
-        "format": FORMAT, "version": VERSION, "eigenstyle": __version__,
-        "styles": problem.inputs.get("styles", []), "style_file": problem.inputs.get("style_file"),
-        "weights": problem.weights.identity(), "layers": list(o.style_layers),
-        "mode": o.mode, "variant_seed": o.variant_seed, "genome": o.genome, "spread": list(o.spread),
-        "fantasy": o.fantasy, "symmetric": o.symmetric, "strength": o.strength, "gram_scale": o.gram_scale,
+        "format": FORMAT,
+        "version": VERSION,
+        "eigenstyle": __version__,
+        "styles": problem.inputs.get("styles", []),
+        "style_file": problem.inputs.get("style_file"),
+        "weights": problem.weights.identity(),
+        "layers": list(o.style_layers),
+        "mode": o.mode,
+        "variant_seed": o.variant_seed,
+        "genome": o.genome,
+        "spread": list(o.spread),
+        "fantasy": o.fantasy,
+        "symmetric": o.symmetric,
+        "strength": o.strength,
+        "gram_scale": o.gram_scale,
         "random_layers": list(o.random_layers) if o.random_layers else None,
-        "size": o.size, "style_scale": o.style_scale, "randomization": problem.report,
-        "target": o.target, "swatch_size": o.swatch_size, "swatch_iterations": o.swatch_iterations,
+        "size": o.size,
+        "style_scale": o.style_scale,
+        "randomization": problem.report,
+        "target": o.target,
+        "swatch_size": o.swatch_size,
+        "swatch_iterations": o.swatch_iterations,
     }
     data = save(tensors, metadata={FORMAT: json.dumps(meta, sort_keys=True)})
     if not path.endswith(".safetensors"):
@@ -60,6 +78,7 @@ def save_style(path: str, problem) -> str:
 def load_style(path: str) -> tuple[dict, dict]:
     """Grams ({layer: [1, C, C] float32}) and metadata of a style file."""
     from safetensors.torch import load
+
     if not os.path.isfile(path):
         raise EigenstyleError(f"{option_name('style_file')}: no such file: {path}")
     try:
@@ -67,39 +86,51 @@ def load_style(path: str) -> tuple[dict, dict]:
             raw = f.read()
         tensors = load(raw)
         from safetensors import safe_open
+
         with safe_open(path, framework="pt") as f:
             header = f.metadata() or {}
         meta = json.loads(header[FORMAT])
     except Exception as e:  # safetensors raises its own error types for truncated or bad files
-        raise EigenstyleError(f"{option_name('style_file')}: {path} is not a readable eigenstyle style file "
-                              f"({type(e).__name__})") from None
+        raise EigenstyleError(
+            f"{option_name('style_file')}: {path} is not a readable eigenstyle style file ({type(e).__name__})"
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise EigenstyleError(f"{option_name('style_file')}: {path} is not an eigenstyle style file")
     version = meta.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise EigenstyleError(f"{option_name('style_file')}: {path} has no valid version")
     if version > VERSION:
-        raise EigenstyleError(f"{option_name('style_file')}: {path} was written by a newer eigenstyle "
-                              f"({meta.get('eigenstyle')})")
+        raise EigenstyleError(
+            f"{option_name('style_file')}: {path} was written by a newer eigenstyle ({meta.get('eigenstyle')})"
+        )
     layers = meta.get("layers")
     swatch = tensors.pop(SWATCH, None)
-    if swatch is not None and (swatch.dtype != torch.uint8 or swatch.ndim != 3 or swatch.shape[2] != 3
-                               or min(swatch.shape[:2]) < 1):
+    if swatch is not None and (
+        swatch.dtype != torch.uint8 or swatch.ndim != 3 or swatch.shape[2] != 3 or min(swatch.shape[:2]) < 1
+    ):
         raise EigenstyleError(f"{option_name('style_file')}: {path}: its swatch is not an 8-bit RGB image")
-    if not isinstance(layers, list) or not layers or not all(isinstance(n, str) for n in layers) \
-            or len(set(layers)) != len(layers) or set(layers) != set(tensors):
+    if (
+        not isinstance(layers, list)
+        or not layers
+        or not all(isinstance(n, str) for n in layers)
+        or len(set(layers)) != len(layers)
+        or set(layers) != set(tensors)
+    ):
         raise EigenstyleError(f"{option_name('style_file')}: {path}: its layers and tensors do not match")
     grams = {}
     for name in layers:
         g = tensors[name]
         if name not in LAYER_INDEX or tuple(g.shape) != (CHANNELS[name], CHANNELS[name]):
-            raise EigenstyleError(f"{option_name('style_file')}: {path}: {name} has shape {tuple(g.shape)}, expected "
-                                  f"{CHANNELS.get(name, '?')}x{CHANNELS.get(name, '?')}")
+            raise EigenstyleError(
+                f"{option_name('style_file')}: {path}: {name} has shape {tuple(g.shape)}, expected "
+                f"{CHANNELS.get(name, '?')}x{CHANNELS.get(name, '?')}"
+            )
         if g.dtype != torch.float32 or not bool(torch.isfinite(g).all()):
             raise EigenstyleError(f"{option_name('style_file')}: {path}: {name} holds non-finite or non-float32 values")
         grams[name] = g.unsqueeze(0)
     if not isinstance(meta.get("weights"), dict):
-        raise EigenstyleError(f"{option_name('style_file')}: {path} does not record the network weights it was "
-                              f"made with")
+        raise EigenstyleError(
+            f"{option_name('style_file')}: {path} does not record the network weights it was made with"
+        )
     meta["swatch_image"] = None if swatch is None else Image.fromarray(swatch.numpy(), "RGB")
     return grams, meta

@@ -10,6 +10,7 @@ image can tile it). The run then optimises against them as against an ordinary s
 
 The swatch's noise is seeded from the genome's root, so one variant has one swatch whatever ``--seed``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,11 +38,22 @@ def swatch_seed(genome: dict) -> int:
 
 def synthesize(problem, size: int, iterations: int, seed: int) -> torch.Tensor:
     """Texture synthesis against ``problem``'s style targets: a [1, 3, size, size] image in network units."""
-    o = problem.opts.replace(content_layers=(), content_weight=0.0, iterations=iterations, init="random",
-                             save_every=0, print_every=0, scales=None)
+    o = problem.opts.replace(
+        content_layers=(),
+        content_weight=0.0,
+        iterations=iterations,
+        init="random",
+        save_every=0,
+        print_every=0,
+        scales=None,
+    )
     shape = (1, 3, size, size)
-    p = dataclasses.replace(problem, opts=o, content_tensor=problem.content_tensor.new_zeros(shape),
-                            targets=Targets({}, problem.targets.style))
+    p = dataclasses.replace(
+        problem,
+        opts=o,
+        content_tensor=problem.content_tensor.new_zeros(shape),
+        targets=Targets({}, problem.targets.style),
+    )
     out = optimise(p, initial_image(p, seed))
     if out.interrupted:
         raise KeyboardInterrupt
@@ -68,8 +80,9 @@ def with_swatch(problem, use_as_target: bool, picture=None):
     for name in o.style_layers:
         g, target = gram(feats[name]).detach(), problem.targets.style[name]
         style[name] = g.to(target.dtype)
-        err = torch.linalg.matrix_norm(g[0].double() - target[0].double()) / torch.linalg.matrix_norm(target[0].double())
+        err = torch.linalg.matrix_norm(g[0].double() - target[0].double()) / torch.linalg.matrix_norm(
+            target[0].double()
+        )
         report.setdefault(name, {})["swatch_error"] = round(float(err), 4)
     targets = Targets(problem.targets.content, style) if use_as_target else problem.targets
     return dataclasses.replace(problem, targets=targets, report=report, swatch=picture)
-

@@ -5,6 +5,7 @@ layer) and the style Grams ([1 or N, C, C] per style layer). A leading 1
 broadcasts over the batch; N per-image Grams are how a batch of variants
 gets N different styles (the randomisation builds on exactly this).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from .values import option_name
 @dataclass
 class Targets:
     content: dict  # layer -> [1, C, H, W]
-    style: dict    # layer -> [1 or N, C, C]
+    style: dict  # layer -> [1 or N, C, C]
 
     def batch(self) -> int:
         return max(g.shape[0] for g in self.style.values())
@@ -55,9 +56,11 @@ def to_pil(x: torch.Tensor, pre: Preprocessing) -> list[Image.Image]:
 def check_size(im_size: tuple[int, int], net: VGG, what: str) -> None:
     need = net.min_side()
     if min(im_size) < need:
-        raise EigenstyleError(f"{what} is {im_size[0]}x{im_size[1]} px after resizing; layer {net.names[-1]} "
-                              f"needs at least {need} px on the short side (raise {option_name('size')} or "
-                              f"{option_name('style_scale')})")
+        raise EigenstyleError(
+            f"{what} is {im_size[0]}x{im_size[1]} px after resizing; layer {net.names[-1]} "
+            f"needs at least {need} px on the short side (raise {option_name('size')} or "
+            f"{option_name('style_scale')})"
+        )
 
 
 @torch.no_grad()

@@ -8,6 +8,7 @@ exactly the same things, with the same one-line messages.
 Messages name an option as the caller knows it: ``size`` from Python and the studio,
 ``--size`` on the command line (the CLI runs inside :func:`cli_spelling`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -136,8 +137,9 @@ def _check_one(flag, kind, v, meta, low, high, strict) -> None:
             raise EigenstyleError(f"{flag} must be one of {', '.join(meta['choices'])}, got {v!r}")
     elif kind in ("text", "layers"):
         if not isinstance(v, (str, os.PathLike)) or v == "":
-            raise EigenstyleError(f"{flag} must be {'a non-empty text' if kind == 'text' else 'layer names'}, "
-                                  f"got {v!r}")
+            raise EigenstyleError(
+                f"{flag} must be {'a non-empty text' if kind == 'text' else 'layer names'}, got {v!r}"
+            )
     elif kind == "mapping":
         if not isinstance(v, dict):
             raise EigenstyleError(f"{flag} must be a mapping, got {v!r}")

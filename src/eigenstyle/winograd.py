@@ -13,14 +13,15 @@ Only the gradient for the input is computed: the weights are frozen. That gradie
 3x3 convolution, with the kernel flipped and its channels swapped. The flip is folded into
 reversed transform matrices, so the backward pass reuses the forward's transformed weights.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-M = 4          # output tile side: F(4x4, 3x3)
-A = M + 2      # input tile side
+M = 4  # output tile side: F(4x4, 3x3)
+A = M + 2  # input tile side
 # Where Winograd pays, measured on a 2-core AVX2 CPU (benchmarks/winograd.py): with fewer input
 # channels the transforms cost about what the products save, and below MIN_TILES 4x4 tiles an
 # image the fixed cost of a dozen small operations exceeds the direct kernel's time.
@@ -29,10 +30,22 @@ MIN_TILES = 12
 CHUNK = 1 << 20  # floats of transformed tiles per band (4 MiB)
 
 # Cook-Toom matrices for the points 0, 1, -1, 2, -2, inf (Lavin & Gray's F(4,3)).
-_BT = ((4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0),
-       (0, -2, -1, 2, 1, 0), (0, 2, -1, -2, 1, 0), (0, 4, 0, -5, 0, 1))
-_G = ((1 / 4, 0, 0), (-1 / 6, -1 / 6, -1 / 6), (-1 / 6, 1 / 6, -1 / 6),
-      (1 / 24, 1 / 12, 1 / 6), (1 / 24, -1 / 12, 1 / 6), (0, 0, 1))
+_BT = (
+    (4, 0, -5, 0, 1, 0),
+    (0, -4, -4, 1, 1, 0),
+    (0, 4, -4, -1, 1, 0),
+    (0, -2, -1, 2, 1, 0),
+    (0, 2, -1, -2, 1, 0),
+    (0, 4, 0, -5, 0, 1),
+)
+_G = (
+    (1 / 4, 0, 0),
+    (-1 / 6, -1 / 6, -1 / 6),
+    (-1 / 6, 1 / 6, -1 / 6),
+    (1 / 24, 1 / 12, 1 / 6),
+    (1 / 24, -1 / 12, 1 / 6),
+    (0, 0, 1),
+)
 _AT = ((1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1))
 
 
@@ -41,7 +54,7 @@ def transform_weight(weight: torch.Tensor) -> torch.Tensor:
     G (x) G (fp32 rounding here adds ~1e-7, well under the method's own ~1e-6)."""
     co, ci = weight.shape[:2]
     g = torch.tensor(_G, dtype=weight.dtype, device=weight.device)
-    pairs = weight.transpose(0, 1).reshape(ci * co, 9)            # rows in [in, out] order
+    pairs = weight.transpose(0, 1).reshape(ci * co, 9)  # rows in [in, out] order
     return (torch.kron(g, g) @ pairs.T).view(A * A, ci, co)
 
 
@@ -53,8 +66,7 @@ def _transforms(device, reverse: bool):
     return (bt.flip(1), at.flip(0)) if reverse else (bt, at)
 
 
-def conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None,
-            reverse: bool = False) -> torch.Tensor:
+def conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None, reverse: bool = False) -> torch.Tensor:
     """A stride-1, padding-1 3x3 convolution of ``x`` [N, C, H, W] with transformed weights
     ``u`` [36, C, Cout] (a transposed view is fine). Returns [N, Cout, H, W], channels-last.
 
@@ -72,13 +84,13 @@ def conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None,
         r1 = min(th, r0 + band)
         t = n * (r1 - r0) * tw
         # 6x6 tiles overlapping by 2, laid out [6, 6, tiles, C] so that each transform is a matmul
-        d = xp[:, r0 * M: r1 * M + 2].unfold(1, A, M).unfold(2, A, M)
+        d = xp[:, r0 * M : r1 * M + 2].unfold(1, A, M).unfold(2, A, M)
         d = d.permute(4, 5, 0, 1, 2, 3).reshape(A, A * t * c)
-        d = torch.mm(bt, d).view(A, A, t * c)                                   # B^T d ...
-        v = torch.bmm(bt.expand(A, A, A), d).view(A * A, t, c)                  # ... B
-        prod = torch.bmm(v, u)                                                  # [36, tiles, Cout]
-        y = torch.mm(at, prod.view(A, A * t * co)).view(M, A, t * co)           # A^T m ...
-        y = torch.bmm(at.expand(M, M, A), y).view(M, M, n, r1 - r0, tw, co)     # ... A
+        d = torch.mm(bt, d).view(A, A, t * c)  # B^T d ...
+        v = torch.bmm(bt.expand(A, A, A), d).view(A * A, t, c)  # ... B
+        prod = torch.bmm(v, u)  # [36, tiles, Cout]
+        y = torch.mm(at, prod.view(A, A * t * co)).view(M, A, t * co)  # A^T m ...
+        y = torch.bmm(at.expand(M, M, A), y).view(M, M, n, r1 - r0, tw, co)  # ... A
         y = y.permute(2, 3, 0, 4, 1, 5)
         if bias is None:
             out[:, r0:r1].copy_(y)
@@ -107,8 +119,13 @@ class WinogradConv2d(nn.Module):
 
     def __init__(self, conv: nn.Conv2d):
         super().__init__()
-        if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or conv.padding != (1, 1) \
-                or conv.dilation != (1, 1) or conv.groups != 1:
+        if (
+            conv.kernel_size != (3, 3)
+            or conv.stride != (1, 1)
+            or conv.padding != (1, 1)
+            or conv.dilation != (1, 1)
+            or conv.groups != 1
+        ):
             raise ValueError("WinogradConv2d takes only 3x3, stride 1, padding 1 convolutions")
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
         self.register_buffer("weight", conv.weight.detach().clone())

@@ -8,6 +8,7 @@ Nothing here takes a path from a request: images are named by id, ``init`` is
 only random or image, and the one file the studio starts from (Refine's
 ``init``) is a workspace file it chose itself.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,9 +21,25 @@ from .jobs import Job, Run
 from .store import Store, new_id
 
 LAYER_COMPARISON = ("relu3_1", "relu3_2", "relu3_3", "relu3_4")
-SETTINGS = ("mode", "style_layers", "style_weight", "spread", "size", "iterations", "seed", "variant_seed",
-            "fantasy", "strength", "levels", "content_weight", "tv_weight", "init", "target", "swatch_size",
-            "swatch_iterations")
+SETTINGS = (
+    "mode",
+    "style_layers",
+    "style_weight",
+    "spread",
+    "size",
+    "iterations",
+    "seed",
+    "variant_seed",
+    "fantasy",
+    "strength",
+    "levels",
+    "content_weight",
+    "tv_weight",
+    "init",
+    "target",
+    "swatch_size",
+    "swatch_iterations",
+)
 STARTS = ("random", "image")  # the studio's start images; a file path is never taken from a request
 OTHER_FIELDS = ("content", "style", "count", "amount", "a", "b")
 
@@ -41,6 +58,7 @@ def defaults() -> dict:
 @dataclass
 class Limits:
     """The studio's bounds on one request (a shared machine should not take a 10k-px, 1e6-iteration job)."""
+
     max_size: int = 1024
     max_iterations: int = 5000
     max_count: int = 16
@@ -58,8 +76,12 @@ def settings(body: dict, limits: Limits, base: Options | None = None) -> Options
     if values.get("init", "random") not in STARTS:
         raise EigenstyleError(f"init must be random or image (the content) in the studio, got {values['init']!r}")
     opts = Options.from_mapping({**values, "print_every": 0, "device": "auto"}, base)
-    for name, most in (("size", limits.max_size), ("swatch_size", limits.max_size),
-                       ("iterations", limits.max_iterations), ("swatch_iterations", limits.max_iterations)):
+    for name, most in (
+        ("size", limits.max_size),
+        ("swatch_size", limits.max_size),
+        ("iterations", limits.max_iterations),
+        ("swatch_iterations", limits.max_iterations),
+    ):
         value = getattr(opts, name)
         if value is not None and value > most:  # swatch_size None: auto
             raise EigenstyleError(f"{name} must be at most {most} in the studio, got {value}")
@@ -80,8 +102,7 @@ def _pair(store: Store, body: dict) -> tuple[str, str]:
 
 
 def _job(kind, content_id, style_id, runs, params, **lineage) -> Job:
-    return Job(new_id(), kind, content_id, style_id,
-               [Run(new_id(), o, label, **lineage) for o, label in runs], params)
+    return Job(new_id(), kind, content_id, style_id, [Run(new_id(), o, label, **lineage) for o, label in runs], params)
 
 
 def generate(store: Store, body: dict, limits: Limits) -> Job:
@@ -90,9 +111,12 @@ def generate(store: Store, body: dict, limits: Limits) -> Job:
     count = explore.Brood.of(body.get("count", 4), max_count=limits.max_count).count
     if opts.mode == "none":  # plain runs differ only by their start image's seed
         from ..engine import resolve_seeds
+
         first = resolve_seeds(opts)
-        runs = [(first.replace(seed=(first.seed + i) % 2**63), f"plain seed {(first.seed + i) % 2**63}")
-                for i in range(count)]
+        runs = [
+            (first.replace(seed=(first.seed + i) % 2**63), f"plain seed {(first.seed + i) % 2**63}")
+            for i in range(count)
+        ]
     else:
         runs = explore.variant_options(opts, explore.Brood.of(count))
     return _job("generate", content_id, style_id, runs, {"count": count})
@@ -108,8 +132,7 @@ def layers(store: Store, body: dict, limits: Limits) -> Job:
 def _finished(store: Store, result_id: str) -> dict:
     rec = store.get_result(result_id, recipe=True)
     if not rec["recipe"] or not rec["image_url"]:
-        raise EigenstyleError(f"result {result_id[:8]} has no finished image ({rec['status']}); "
-                              f"pick a finished tile")
+        raise EigenstyleError(f"result {result_id[:8]} has no finished image ({rec['status']}); pick a finished tile")
     return rec
 
 
@@ -117,17 +140,25 @@ def _parent_options(rec: dict) -> Options:
     """A parent's recipe options, made fresh: default device, no coarse scales, and its start
     (noise or the content) unless it was warm-started from a file (a refined tile): then noise."""
     o = Options.from_dict(rec["recipe"]["options"])
-    return o.replace(init=o.init if o.init in STARTS else None, device="auto", print_every=0, save_every=0,
-                     scales=None, scale_iterations=None)
+    return o.replace(
+        init=o.init if o.init in STARTS else None,
+        device="auto",
+        print_every=0,
+        save_every=0,
+        scales=None,
+        scale_iterations=None,
+    )
 
 
 def mutate(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
     parent = _finished(store, result_id)
-    brood = explore.Brood.of(body.get("count", 4), parents=(parent["recipe"],), amount=body.get("amount", 0.2),
-                             max_count=limits.max_count)
+    brood = explore.Brood.of(
+        body.get("count", 4), parents=(parent["recipe"],), amount=body.get("amount", 0.2), max_count=limits.max_count
+    )
     runs = explore.variant_options(_parent_options(parent), brood)
-    return _job("mutate", parent["content_id"], parent["style_id"], runs, {"amount": brood.amount},
-                parent_id=parent["id"])
+    return _job(
+        "mutate", parent["content_id"], parent["style_id"], runs, {"amount": brood.amount}, parent_id=parent["id"]
+    )
 
 
 def between(store: Store, body: dict, limits: Limits) -> Job:
@@ -149,5 +180,11 @@ def refine(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
     raw = store.image_path(parent["id"], raw=True)
     start = raw if os.path.exists(raw) else store.image_path(parent["id"])
     opts = settings({"size": size, "iterations": iterations}, limits, o).replace(init=start)
-    return _job("refine", parent["content_id"], parent["style_id"],
-                [(opts, f"refined {opts.size} px, {opts.iterations} it")], {}, parent_id=parent["id"])
+    return _job(
+        "refine",
+        parent["content_id"],
+        parent["style_id"],
+        [(opts, f"refined {opts.size} px, {opts.iterations} it")],
+        {},
+        parent_id=parent["id"],
+    )

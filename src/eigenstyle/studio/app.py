@@ -7,6 +7,7 @@ error comes back as JSON ``{"error": "one line"}`` with a 4xx status for what
 the user can fix; anything else is a 500 with a short message (the traceback
 goes to the server's log, never to the page).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,17 +40,34 @@ KEEPALIVE_S = 15.0
 class Studio:
     """Everything one running studio holds: workspace, queue, broadcast, limits."""
 
-    def __init__(self, workspace: str, *, max_queued: int = 4, preview_every: int = 5, batch_size: int = 4,
-                 limits: actions.Limits | None = None, devices: list[str] | None = None,
-                 max_upload_bytes: int = uploads.MAX_BYTES, max_upload_pixels: int = uploads.MAX_PIXELS):
+    def __init__(
+        self,
+        workspace: str,
+        *,
+        max_queued: int = 4,
+        preview_every: int = 5,
+        batch_size: int = 4,
+        limits: actions.Limits | None = None,
+        devices: list[str] | None = None,
+        max_upload_bytes: int = uploads.MAX_BYTES,
+        max_upload_pixels: int = uploads.MAX_PIXELS,
+    ):
         from .runner import run_job
+
         self.store = Store(workspace)
         uploads.add_samples(self.store)
         self.limits = limits or actions.Limits()
         self.max_upload_bytes, self.max_upload_pixels = max_upload_bytes, max_upload_pixels
         self.broker = Broker()
-        self.queue = JobQueue(self.store, self.broker, run_job, devices or default_devices(),
-                              max_queued=max_queued, preview_every=preview_every, batch_size=batch_size)
+        self.queue = JobQueue(
+            self.store,
+            self.broker,
+            run_job,
+            devices or default_devices(),
+            max_queued=max_queued,
+            preview_every=preview_every,
+            batch_size=batch_size,
+        )
         self._style_lock = threading.Lock()
 
     def start(self) -> None:
@@ -64,6 +82,7 @@ class Studio:
 def default_devices() -> list[str]:
     """One worker per device: each CUDA GPU, else the CPU."""
     import torch
+
     n = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return [f"cuda:{i}" for i in range(n)] if n else ["cpu"]
 
@@ -77,8 +96,9 @@ async def _read(request: Request, limit: int, what: str) -> bytes:
     """The request body, refused past ``limit`` bytes without reading it all."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise uploads.TooLarge(f"{what} is {int(declared) / 2**20:.1f} MB; the studio takes at most "
-                               f"{limit / 2**20:.0f} MB")
+        raise uploads.TooLarge(
+            f"{what} is {int(declared) / 2**20:.1f} MB; the studio takes at most {limit / 2**20:.0f} MB"
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -126,13 +146,23 @@ async def index(request: Request):
 async def config(request: Request):
     from ..network import LAYERS
     from ..options import MODES
+
     s = _studio(request)
-    return JSONResponse({
-        "modes": list(MODES), "layers": [name for name, _, _ in LAYERS], "devices": s.queue.devices,
-        "defaults": actions.defaults(),
-        "limits": {**vars(s.limits), "max_queued": s.queue.max_queued,
-                   "max_upload_bytes": s.max_upload_bytes, "max_upload_pixels": s.max_upload_pixels},
-        "layer_comparison": list(actions.LAYER_COMPARISON)})
+    return JSONResponse(
+        {
+            "modes": list(MODES),
+            "layers": [name for name, _, _ in LAYERS],
+            "devices": s.queue.devices,
+            "defaults": actions.defaults(),
+            "limits": {
+                **vars(s.limits),
+                "max_queued": s.queue.max_queued,
+                "max_upload_bytes": s.max_upload_bytes,
+                "max_upload_pixels": s.max_upload_pixels,
+            },
+            "layer_comparison": list(actions.LAYER_COMPARISON),
+        }
+    )
 
 
 async def list_inputs(request: Request):
@@ -143,8 +173,7 @@ async def add_input(request: Request):
     s = _studio(request)
     name = uploads.label(request.query_params.get("name"))
     data = await _read(request, s.max_upload_bytes, name)
-    rec, created = await run_in_threadpool(uploads.add_image, s.store, data, name,
-                                           max_pixels=s.max_upload_pixels)
+    rec, created = await run_in_threadpool(uploads.add_image, s.store, data, name, max_pixels=s.max_upload_pixels)
     return JSONResponse({"input": rec, "created": created}, 201 if created else 200)
 
 
@@ -163,13 +192,13 @@ def _submitter(build):
         job = await run_in_threadpool(build, s.store, *args, body, s.limits)
         submitted = s.queue.submit(job)
         return JSONResponse({"job": submitted, "results": s.store.results(job_id=job.id)}, 202)
+
     return endpoint
 
 
 async def list_jobs(request: Request):
     s = _studio(request)
-    return JSONResponse({"jobs": s.store.list_jobs(), "waiting": s.queue.waiting(),
-                         "max_queued": s.queue.max_queued})
+    return JSONResponse({"jobs": s.store.list_jobs(), "waiting": s.queue.waiting(), "max_queued": s.queue.max_queued})
 
 
 async def get_job(request: Request):
@@ -191,8 +220,13 @@ async def list_results(request: Request):
         limit = max(1, min(1000, int(q.get("limit", "500"))))
     except ValueError:
         raise EigenstyleError("limit must be an integer") from None
-    return JSONResponse({"results": s.store.results(content_id=q.get("content"), style_id=q.get("style"),
-                                                    mode=q.get("mode"), starred=starred, limit=limit)})
+    return JSONResponse(
+        {
+            "results": s.store.results(
+                content_id=q.get("content"), style_id=q.get("style"), mode=q.get("mode"), starred=starred, limit=limit
+            )
+        }
+    )
 
 
 async def get_result(request: Request):
@@ -211,8 +245,10 @@ async def result_swatch(request: Request):
     s = _studio(request)
     rec = s.store.get_result(request.path_params["id"])
     if not rec["swatch_url"]:
-        raise NotFound(f"result {rec['id'][:8]} has no style swatch (plain runs have none; a randomised "
-                       f"one has it once its image is saved)")
+        raise NotFound(
+            f"result {rec['id'][:8]} has no style swatch (plain runs have none; a randomised "
+            f"one has it once its image is saved)"
+        )
     name = f"eigenstyle-{_slug(rec)}-{rec['id'][:8]}.swatch.png" if request.query_params.get("download") else None
     return _file(s.store.swatch_path(rec["id"]), "image/png", name)
 
@@ -234,22 +270,11 @@ async def result_style(request: Request):
 
 
 def _make_style(s: Studio, rec: dict, path: str) -> None:
-    """The tile's style file: its Gram targets, from the tile's own swatch when it has one (no second
-    synthesis: the targets are that picture's Grams, exactly what the tile optimised against)."""
-    from PIL import Image
+    from .runner import style_file  # imported here, as Studio imports run_job: the runner loads the engine
 
-    from ..options import Options
-    from ..problem import prepare, vary
-    from ..stylefile import save_style
-    with s._style_lock:
-        if os.path.isfile(path):
-            return
-        opts = Options.from_dict(rec["recipe"]["options"]).replace(init="random", device="auto", scales=None)
-        problem = prepare(s.store.input_path(rec["content_id"]), [s.store.input_path(rec["style_id"])],
-                          opts.replace(mode="none"))
-        swatch = s.store.swatch_path(rec["id"])
-        picture = Image.open(swatch).convert("RGB") if os.path.isfile(swatch) else None
-        save_style(path, vary(problem, opts, swatch=picture))
+    with s._style_lock:  # two clicks on Style make the file once
+        if not os.path.isfile(path):
+            style_file(s.store, rec, path)
 
 
 async def star_result(request: Request):
@@ -318,8 +343,11 @@ async def _stream(s: Studio, job_id: str | None):
 
 
 def _event_response(s: Studio, job_id: str | None) -> StreamingResponse:
-    return StreamingResponse(_stream(s, job_id), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        _stream(s, job_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 async def events(request: Request):
@@ -362,25 +390,35 @@ def create_app(workspace: str, **kwargs) -> Starlette:
 
     R = Route
     routes = [
-        R("/", index), R("/api/config", config),
-        R("/api/inputs", list_inputs), R("/api/inputs", add_input, methods=["POST"]),
+        R("/", index),
+        R("/api/config", config),
+        R("/api/inputs", list_inputs),
+        R("/api/inputs", add_input, methods=["POST"]),
         R("/api/inputs/{id}/image", input_image),
         R("/api/generate", _submitter(actions.generate), methods=["POST"]),
         R("/api/layers", _submitter(actions.layers), methods=["POST"]),
         R("/api/between", _submitter(actions.between), methods=["POST"]),
-        R("/api/results", list_results), R("/api/results/{id}", get_result),
+        R("/api/results", list_results),
+        R("/api/results/{id}", get_result),
         R("/api/results/{id}", delete_result, methods=["DELETE"]),
-        R("/api/results/{id}/image", result_image), R("/api/results/{id}/preview", result_preview),
-        R("/api/results/{id}/swatch", result_swatch), R("/api/results/{id}/style", result_style),
+        R("/api/results/{id}/image", result_image),
+        R("/api/results/{id}/preview", result_preview),
+        R("/api/results/{id}/swatch", result_swatch),
+        R("/api/results/{id}/style", result_style),
         R("/api/results/{id}/star", star_result, methods=["POST"]),
         R("/api/results/{id}/mutate", _submitter(actions.mutate), methods=["POST"]),
         R("/api/results/{id}/refine", _submitter(actions.refine), methods=["POST"]),
-        R("/api/jobs", list_jobs), R("/api/jobs/{id}", get_job),
-        R("/api/jobs/{id}/cancel", cancel_job, methods=["POST"]), R("/api/jobs/{id}/events", job_events),
+        R("/api/jobs", list_jobs),
+        R("/api/jobs/{id}", get_job),
+        R("/api/jobs/{id}/cancel", cancel_job, methods=["POST"]),
+        R("/api/jobs/{id}/events", job_events),
         R("/api/events", events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
-        EigenstyleError: on_eigenstyle_error, HTTPException: on_http_error, Exception: on_crash})
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={EigenstyleError: on_eigenstyle_error, HTTPException: on_http_error, Exception: on_crash},
+    )
     app.state.studio = studio
     return app

@@ -13,6 +13,7 @@ open event stream (several tabs watch the same jobs). Workers are threads and
 streams live on the event loop, so publishing goes through
 ``loop.call_soon_threadsafe``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,6 +36,7 @@ class Busy(EigenstyleError):
 @dataclass
 class Run:
     """One result to make: its options (seeds resolved), label and lineage."""
+
     result_id: str
     options: object  # eigenstyle.options.Options
     label: str
@@ -50,7 +52,7 @@ class Job:
     style_id: Optional[str]
     runs: list
     params: dict = field(default_factory=dict)
-    task: Optional[Callable] = None   # run instead of the stylisation runner (maintenance jobs, tests)
+    task: Optional[Callable] = None  # run instead of the stylisation runner (maintenance jobs, tests)
     cancel: threading.Event = field(default_factory=threading.Event)
     stopped_by_server: bool = False
 
@@ -102,8 +104,17 @@ class Broker:
 
 
 class JobQueue:
-    def __init__(self, store: Store, broker: Broker, runner: Callable, devices: list[str], *,
-                 max_queued: int = 4, preview_every: int = 5, batch_size: int = 4):
+    def __init__(
+        self,
+        store: Store,
+        broker: Broker,
+        runner: Callable,
+        devices: list[str],
+        *,
+        max_queued: int = 4,
+        preview_every: int = 5,
+        batch_size: int = 4,
+    ):
         self.store, self.broker, self.runner = store, broker, runner
         self.devices = devices
         self.max_queued, self.preview_every, self.batch_size = max_queued, preview_every, batch_size
@@ -111,8 +122,9 @@ class JobQueue:
         self._running: dict = {}
         self._cv = threading.Condition()
         self._stopping = False
-        self._workers = [threading.Thread(target=self._work, args=(d,), name=f"eigenstyle-worker-{d}", daemon=True)
-                         for d in devices]
+        self._workers = [
+            threading.Thread(target=self._work, args=(d,), name=f"eigenstyle-worker-{d}", daemon=True) for d in devices
+        ]
 
     def start(self) -> None:
         for w in self._workers:
@@ -131,11 +143,27 @@ class JobQueue:
             if self._stopping:
                 raise Busy("the studio is shutting down")
             if len(self._pending) >= self.max_queued:
-                raise Busy(f"busy: {len(self._pending)} jobs are already waiting, the most this studio queues; "
-                           f"try again when one has finished, or cancel one")
-            self.store.create_job(job.id, job.kind, job.content_id, job.style_id, job.params, [
-                {"id": r.result_id, "label": r.label, "options": r.options.to_dict(), "parent_id": r.parent_id,
-                 "parent2_id": r.parent2_id} for r in job.runs])
+                raise Busy(
+                    f"busy: {len(self._pending)} jobs are already waiting, the most this studio queues; "
+                    f"try again when one has finished, or cancel one"
+                )
+            self.store.create_job(
+                job.id,
+                job.kind,
+                job.content_id,
+                job.style_id,
+                job.params,
+                [
+                    {
+                        "id": r.result_id,
+                        "label": r.label,
+                        "options": r.options.to_dict(),
+                        "parent_id": r.parent_id,
+                        "parent2_id": r.parent2_id,
+                    }
+                    for r in job.runs
+                ],
+            )
             self._pending.append(job)
             self._cv.notify()
         self.job_changed(job.id)

@@ -7,9 +7,11 @@ the style's Grams are prepared again only when a run needs another preparation.
 :class:`Previews` watches the loop: level-adjusted previews every few iterations, announced,
 and the job's cancel; the final image goes through ``Result.save`` (atomic, recipe embedded).
 """
+
 from __future__ import annotations
 
 import math
+import os
 import time
 
 from .. import engine, recipe
@@ -42,8 +44,7 @@ def run_job(job: Job, device: str, q: JobQueue) -> None:
     for group in batches(job.runs, q.batch_size, options=lambda run: run.options):
         if job.cancel.is_set():
             return
-        problems = preparation.problems([r.options.replace(device=device) if explicit else r.options
-                                         for r in group])
+        problems = preparation.problems([r.options.replace(device=device) if explicit else r.options for r in group])
         now = time.time()
         for r in group:
             store.update_result(r.result_id, status="running", started=now)
@@ -71,9 +72,17 @@ class Previews(Observer):
                 write_preview(stretch(im, clip) if clip is not None else im, store.preview_path(r.result_id))
                 loss = _finite(loss)
                 store.update_result(r.result_id, iterations_done=it, loss=loss, has_preview=1)
-                self.q.broker.publish({"type": "progress", "id": r.result_id, "job_id": self.job.id,
-                                       "iteration": it, "iterations": step.iterations, "loss": loss,
-                                       "preview_url": f"/api/results/{r.result_id}/preview?v={it}"})
+                self.q.broker.publish(
+                    {
+                        "type": "progress",
+                        "id": r.result_id,
+                        "job_id": self.job.id,
+                        "iteration": it,
+                        "iterations": step.iterations,
+                        "loss": loss,
+                        "preview_url": f"/api/results/{r.result_id}/preview?v={it}",
+                    }
+                )
         if self.job.cancel.is_set():
             return "server stopped" if self.job.stopped_by_server else "cancelled in the studio"
         return None
@@ -85,8 +94,33 @@ def _save(group: list, results: list, q: JobQueue) -> None:
         res.save(store.image_path(r.result_id))
         write_preview(res.image, store.preview_path(r.result_id))
         losses = res.recipe.get("losses") or {}
-        store.update_result(r.result_id, status="interrupted" if res.interrupted else "done", has_image=1,
-                            has_preview=1, iterations_done=res.recipe["iterations_done"],
-                            loss=_finite(losses.get("total")), recipe=recipe.dumps(res.recipe),
-                            finished=time.time(), elapsed_s=res.recipe.get("elapsed_s"), error=res.error)
+        store.update_result(
+            r.result_id,
+            status="interrupted" if res.interrupted else "done",
+            has_image=1,
+            has_preview=1,
+            iterations_done=res.recipe["iterations_done"],
+            loss=_finite(losses.get("total")),
+            recipe=recipe.dumps(res.recipe),
+            finished=time.time(),
+            elapsed_s=res.recipe.get("elapsed_s"),
+            error=res.error,
+        )
         q.result_changed(r.result_id)
+
+
+def style_file(store, rec: dict, path: str) -> None:
+    """A finished tile's style file: its Gram targets, from the tile's own swatch when it has one (no
+    second synthesis: the targets are that picture's Grams, exactly what the tile optimised against)."""
+    from PIL import Image
+
+    from ..options import Options
+    from ..problem import prepare, vary
+    from ..stylefile import save_style
+
+    opts = Options.from_dict(rec["recipe"]["options"]).replace(init="random", device="auto", scales=None)
+    inputs = store.input_path(rec["content_id"]), [store.input_path(rec["style_id"])]
+    problem = prepare(*inputs, opts.replace(mode="none"))
+    swatch = store.swatch_path(rec["id"])
+    picture = Image.open(swatch).convert("RGB") if os.path.isfile(swatch) else None
+    save_style(path, vary(problem, opts, swatch=picture))

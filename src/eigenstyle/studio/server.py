@@ -5,6 +5,7 @@ line instead of a log dump. A host other than loopback gets a warning: the
 studio has no accounts, so anyone who can reach the port can use it (and fill
 the workspace's disk).
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -45,6 +46,7 @@ def serve(workspace: str, host: str = "127.0.0.1", port: int = 7860, **studio_op
     import uvicorn
 
     from .app import create_app
+
     if studio_options.get("max_queued", 1) < 1:
         raise EigenstyleError(f"--max-queued must be >= 1, got {studio_options['max_queued']}")
     if not 0 <= port <= 65535:
@@ -55,8 +57,11 @@ def serve(workspace: str, host: str = "127.0.0.1", port: int = 7860, **studio_op
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{bound}/"
     if not is_loopback(host):
-        print(f"eigenstyle: warning: listening on {host}: anyone who can reach this machine on port {bound} "
-              f"can use the studio and write to its workspace", file=sys.stderr)
+        print(
+            f"eigenstyle: warning: listening on {host}: anyone who can reach this machine on port {bound} "
+            f"can use the studio and write to its workspace",
+            file=sys.stderr,
+        )
     print(f"eigenstyle studio: {url}  (workspace {app.state.studio.store.root}; Ctrl-C stops)", flush=True)
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2, lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])

@@ -12,6 +12,7 @@ date by ``MIGRATIONS`` on open, so a later eigenstyle opens an older workspace;
 a workspace from a *newer* eigenstyle is refused with a clear message instead
 of being half-understood.
 """
+
 from __future__ import annotations
 
 import json
@@ -93,8 +94,10 @@ class Store:
         with self._lock:
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise EigenstyleError(f"workspace {self.root} was written by a newer eigenstyle (schema {version}, "
-                                      f"this version knows {SCHEMA_VERSION}); upgrade eigenstyle to open it")
+                raise EigenstyleError(
+                    f"workspace {self.root} was written by a newer eigenstyle (schema {version}, "
+                    f"this version knows {SCHEMA_VERSION}); upgrade eigenstyle to open it"
+                )
             for v in range(version, SCHEMA_VERSION):
                 self.db.executescript("BEGIN;" + MIGRATIONS[v] + f";PRAGMA user_version={v + 1};COMMIT;")
 
@@ -105,11 +108,14 @@ class Store:
         """Jobs cut off by a crash or kill: mark them (and their results) interrupted; previews stay."""
         now = time.time()
         with self._lock:
-            n = self.db.execute("UPDATE results SET status='interrupted', finished=?, error=COALESCE(error, "
-                                "'the server stopped during this run') WHERE status IN ('queued','running')",
-                                (now,)).rowcount
-            self.db.execute("UPDATE jobs SET status='interrupted', finished=? WHERE status IN ('queued','running')",
-                            (now,))
+            n = self.db.execute(
+                "UPDATE results SET status='interrupted', finished=?, error=COALESCE(error, "
+                "'the server stopped during this run') WHERE status IN ('queued','running')",
+                (now,),
+            ).rowcount
+            self.db.execute(
+                "UPDATE jobs SET status='interrupted', finished=? WHERE status IN ('queued','running')", (now,)
+            )
         return n
 
     def close(self) -> None:
@@ -138,8 +144,9 @@ class Store:
         return self.path("styles", result_id, ".safetensors")
 
     # --- inputs -------------------------------------------------------------
-    def add_input(self, name: str, sha256: str, width: int, height: int, sample: bool = False,
-                  write=None) -> tuple[dict, bool]:
+    def add_input(
+        self, name: str, sha256: str, width: int, height: int, sample: bool = False, write=None
+    ) -> tuple[dict, bool]:
         """(record, created): an image with the same pixels is stored once. ``write(id)``
         writes its file before the record appears, so no reader sees a record without a file."""
         with self._lock:
@@ -149,8 +156,10 @@ class Store:
             ident = new_id()
             if write is not None:
                 write(ident)
-            self.db.execute("INSERT INTO inputs VALUES (?,?,?,?,?,?,?)",
-                            (ident, name, sha256, width, height, int(sample), time.time()))
+            self.db.execute(
+                "INSERT INTO inputs VALUES (?,?,?,?,?,?,?)",
+                (ident, name, sha256, width, height, int(sample), time.time()),
+            )
             return self.get_input(ident), True
 
     def get_input(self, input_id: str) -> dict:
@@ -170,18 +179,35 @@ class Store:
         now = time.time()
         with self._lock:
             self.db.execute("BEGIN")
-            self.db.execute("INSERT INTO jobs (id, kind, status, content_id, style_id, params, created) "
-                            "VALUES (?,?,?,?,?,?,?)", (job_id, kind, "queued", content_id, style_id,
-                                                       json.dumps(params), now))
+            self.db.execute(
+                "INSERT INTO jobs (id, kind, status, content_id, style_id, params, created) VALUES (?,?,?,?,?,?,?)",
+                (job_id, kind, "queued", content_id, style_id, json.dumps(params), now),
+            )
             for i, r in enumerate(results):
                 o = r["options"]
                 self.db.execute(
                     "INSERT INTO results (id, job_id, idx, kind, label, status, parent_id, parent2_id, content_id, "
                     "style_id, mode, style_layers, size, iterations, options, created) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (r["id"], job_id, i, kind, r["label"], "queued", r.get("parent_id"), r.get("parent2_id"),
-                     content_id, style_id, o["mode"], ",".join(o["style_layers"]), o["size"], o["iterations"],
-                     json.dumps(o), now))
+                    (
+                        r["id"],
+                        job_id,
+                        i,
+                        kind,
+                        r["label"],
+                        "queued",
+                        r.get("parent_id"),
+                        r.get("parent2_id"),
+                        content_id,
+                        style_id,
+                        o["mode"],
+                        ",".join(o["style_layers"]),
+                        o["size"],
+                        o["iterations"],
+                        json.dumps(o),
+                        now,
+                    ),
+                )
             self.db.execute("COMMIT")
 
     def update_job(self, job_id: str, **fields) -> None:
@@ -217,8 +243,9 @@ class Store:
             raise NotFound("no such result")
         return self._result(row, recipe)
 
-    def results(self, *, job_id=None, content_id=None, style_id=None, mode=None, starred=None,
-                limit: int = 500) -> list[dict]:
+    def results(
+        self, *, job_id=None, content_id=None, style_id=None, mode=None, starred=None, limit: int = 500
+    ) -> list[dict]:
         where, args = [], []
         for col, value in (("job_id", job_id), ("content_id", content_id), ("style_id", style_id), ("mode", mode)):
             if value:
@@ -235,8 +262,13 @@ class Store:
     def delete_result(self, result_id: str) -> None:
         with self._lock:
             self.db.execute("DELETE FROM results WHERE id=?", (result_id,))
-        for p in (self.image_path(result_id), self.image_path(result_id, raw=True), self.swatch_path(result_id),
-                  self.preview_path(result_id), self.style_path(result_id)):
+        for p in (
+            self.image_path(result_id),
+            self.image_path(result_id, raw=True),
+            self.swatch_path(result_id),
+            self.preview_path(result_id),
+            self.style_path(result_id),
+        ):
             try:
                 os.unlink(p)
             except FileNotFoundError:

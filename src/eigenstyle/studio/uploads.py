@@ -6,6 +6,7 @@ bombs), decoded by the engine's own reader (``images.load_rgb``: EXIF rotation,
 alpha, 16-bit...) and re-encoded as a plain RGB PNG, again under a generated
 name. The name the browser sent is only a label.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,10 +33,12 @@ def label(name: str | None) -> str:
     return name[:80] or "upload"
 
 
-def add_image(store: Store, data: bytes, name: str | None, *, max_pixels: int = MAX_PIXELS,
-              sample: bool = False) -> tuple[dict, bool]:
+def add_image(
+    store: Store, data: bytes, name: str | None, *, max_pixels: int = MAX_PIXELS, sample: bool = False
+) -> tuple[dict, bool]:
     """Check, decode, re-encode and record an image; returns (input record, newly added)."""
     from ..recipe import identity_of_pixels
+
     shown = label(name)
     if not data:
         raise EigenstyleError(f"{shown}: the upload is empty")
@@ -49,8 +52,9 @@ def add_image(store: Store, data: bytes, name: str | None, *, max_pixels: int = 
         except Exception:  # not even a header: load_rgb below words the error
             w = h = 0
         if w * h > max_pixels:
-            raise TooLarge(f"{shown}: {w}x{h} is {w * h / 1e6:.0f} megapixels; the studio takes at most "
-                           f"{max_pixels / 1e6:.0f}")
+            raise TooLarge(
+                f"{shown}: {w}x{h} is {w * h / 1e6:.0f} megapixels; the studio takes at most {max_pixels / 1e6:.0f}"
+            )
         try:
             rgb = images.load_rgb(tmp, shown)
         except EigenstyleError as e:  # its message names the temporary file: name the upload instead
@@ -61,13 +65,20 @@ def add_image(store: Store, data: bytes, name: str | None, *, max_pixels: int = 
         except FileNotFoundError:
             pass
     sha = identity_of_pixels(rgb)["sha256"]
-    return store.add_input(shown, sha, rgb.width, rgb.height, sample=sample,
-                           write=lambda ident: images.save_atomic(rgb, store.input_path(ident)))
+    return store.add_input(
+        shown,
+        sha,
+        rgb.width,
+        rgb.height,
+        sample=sample,
+        write=lambda ident: images.save_atomic(rgb, store.input_path(ident)),
+    )
 
 
 def add_samples(store: Store) -> list[dict]:
     """The bundled sample images, offered on the page (stored once per workspace)."""
     from ..demo import sample
+
     out = []
     for name in ("tubingen.jpg", "starry_night.jpg"):
         with open(sample(name), "rb") as f:

@@ -1,0 +1,250 @@
+"""The command line's grammar: every subcommand's arguments, and the style options built from
+:class:`eigenstyle.options.Options`' fields (default, help, neural-style alias, and the reader of
+the field's kind), so ``-style_layers relu3_2`` and ``--style-layers relu3_2`` are the same thing.
+What each command does is in :mod:`eigenstyle.cli`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from ._version import __version__
+from .options import FIELDS, Options
+from .values import parse
+
+EXIT_ERROR = 2
+IGNORED_NEURAL_STYLE = ("-backend", "-cudnn_autotune", "-multidevice_strategy", "-disable_check")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (and exit 2), like every other error."""
+
+    def error(self, message):
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _reader(kind: str):
+    """argparse's type for a value of ``kind``: values.parse, the one reader the studio and API share."""
+
+    def read(text: str):
+        try:
+            return parse(kind, text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+
+    read.__name__ = kind
+    return read
+
+
+def _gpu(text: str) -> str:
+    """neural-style's -gpu: an index, or 'c' / -1 for the CPU."""
+    t = text.strip().lower()
+    if t in ("c", "cpu", "-1"):
+        return "cpu"
+    return f"cuda:{t}" if t.isdigit() else t
+
+
+def _add_option(group, name: str, f) -> None:
+    meta = f.metadata
+    flag = "--" + name.replace("_", "-")
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+    help_text = f"{meta['help']} (default: {shown})".replace("%", "%%")
+    kw = dict(dest=name, default=argparse.SUPPRESS, help=help_text)
+    if meta["kind"] == "bool":
+        group.add_argument(flag, action="store_true", **kw)
+        for alias in meta["alias"]:
+            if alias == "-original_colors":  # neural-style takes 0|1 here
+                group.add_argument(
+                    alias, type=_reader("bool"), dest=name, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+                )
+            else:
+                group.add_argument(
+                    alias, action="store_true", dest=name, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+                )
+        return
+    conv = _reader(meta["kind"])
+    kw.update(type=conv, metavar=meta["metavar"] or name.upper().replace("_", "-"))
+    if meta["choices"]:
+        kw["choices"] = meta["choices"]
+        kw.pop("metavar")
+    group.add_argument(flag, **kw)
+    for alias in meta["alias"]:
+        group.add_argument(alias, **{**kw, "help": argparse.SUPPRESS, "type": _gpu if alias == "-gpu" else conv})
+
+
+def add_style_options(parser) -> None:
+    group = parser.add_argument_group("style-transfer options (neural-style's -spellings also work)")
+    for name, f in FIELDS.items():
+        if f.metadata["cli"]:
+            _add_option(group, name, f)
+    for alias in IGNORED_NEURAL_STYLE:
+        group.add_argument(alias, nargs="?", dest="ignored_" + alias.lstrip("-"), help=argparse.SUPPRESS)
+
+
+def options_from(args, base: Options | None = None) -> Options:
+    """Options given on the command line, over ``base`` (default: the defaults)."""
+    values = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
+    if getattr(args, "init_image", None):
+        values["init"] = args.init_image
+    for alias in IGNORED_NEURAL_STYLE:
+        if getattr(args, "ignored_" + alias.lstrip("-"), None) is not None:
+            print(f"eigenstyle: note: {alias} has no meaning here and is ignored", file=sys.stderr)
+    return Options.from_mapping(values, base)
+
+
+def _stylize(sub) -> None:
+    p = sub.add_parser(
+        "stylize",
+        help="stylise a content image with one or more style images",
+        allow_abbrev=False,
+        description="Optimise an image so its content matches CONTENT "
+        "and its style (Gram matrices) matches the STYLE images.",
+    )
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="the content image, then one or more style images")
+    p.add_argument(
+        "-o",
+        "--output",
+        "-output_image",
+        default="out.png",
+        help="output image, .png or .jpg (default: out.png; an existing file is kept and the next "
+        "free name used, unless --overwrite)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument(
+        "--save-style",
+        metavar="FILE.safetensors",
+        help="also save the run's (randomised) Gram targets as a reusable style file",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or loss printout")
+    p.add_argument("-content_image", dest="content_image", default=None, help=argparse.SUPPRESS)
+    p.add_argument("-style_image", dest="style_image", default=None, help=argparse.SUPPRESS)
+    p.add_argument("-init_image", dest="init_image", default=None, help=argparse.SUPPRESS)
+    add_style_options(p)
+
+
+def _reproduce(sub) -> None:
+    p = sub.add_parser("reproduce", help="run the recipe embedded in an eigenstyle image again", allow_abbrev=False)
+    p.add_argument("image", help="a PNG or JPEG written by eigenstyle")
+    p.add_argument("-o", "--output", help="output (default: IMAGE.reproduced.png)")
+    p.add_argument("--content", help="content image, if it moved since the recipe was made")
+    p.add_argument("--style", action="append", help="style image(s), if they moved (repeat for several)")
+    p.add_argument("--allow-changed-inputs", action="store_true", help="run even if an input's hash differs")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _variants(sub) -> None:
+    p = sub.add_parser(
+        "variants",
+        help="N randomised variants of a style, with a contact sheet",
+        allow_abbrev=False,
+        description="Run --count variants (variant seeds s..s+N-1) of "
+        "one content/style pair, or children of a favourite (--mutate), or variants between "
+        "two (--between); write each with its recipe and a labelled sheet.",
+    )
+    p.add_argument(
+        "images",
+        nargs="*",
+        metavar="IMAGE",
+        help="content, then style image(s) (optional with --mutate/--between: taken from the parent's recipe)",
+    )
+    p.add_argument("--count", type=_reader("int"), default=4, help="number of variants (default: 4)")
+    p.add_argument("-o", "--out", default="variants", help="output folder (default: variants)")
+    p.add_argument("--mutate", metavar="IMAGE", help="make children of this eigenstyle variant")
+    p.add_argument(
+        "--amount",
+        type=_reader("float"),
+        default=0.2,
+        help="mutation size: the parent's multipliers times U[1-a, 1+a] (default: 0.2)",
+    )
+    p.add_argument("--between", nargs=2, metavar=("A", "B"), help="variants between two eigenstyle variants")
+    p.add_argument(
+        "--t",
+        type=_reader("float"),
+        default=0.5,
+        help="position between A (0) and B (1) with --count 1 (default: 0.5; with a larger "
+        "count, evenly spaced points)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_reader("int"),
+        default=1,
+        help="optimise this many variants together in one batch (bounds memory; default: 1)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_style_options(p)
+
+
+def _layers(sub) -> None:
+    p = sub.add_parser(
+        "layers",
+        help="one result per single style layer, side by side",
+        allow_abbrev=False,
+        description="Run one single-style-layer result per layer (same seeds) and a labelled "
+        "sheet, to compare the layers' characters. Without --style-weight each layer gets its "
+        "balanced default weight.",
+    )
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="content, then style image(s)")
+    p.add_argument(
+        "--layers",
+        default="relu3_1,relu3_2,relu3_3,relu3_4",
+        help="layers to compare (default: relu3_1,relu3_2,relu3_3,relu3_4)",
+    )
+    p.add_argument("-o", "--out", default="layers", help="output folder (default: layers)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_style_options(p)
+
+
+def _list_layers(sub) -> None:
+    sub.add_parser("list-layers", help="list the network's layer names and channel counts")
+
+
+def _serve(sub) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="the studio: a local web page to explore variants with live previews",
+        allow_abbrev=False,
+        description="Start the studio (a local web app) and print its URL. "
+        "Results, recipes, lineage and stars live in the workspace folder (SQLite + images).",
+    )
+    p.add_argument(
+        "--workspace",
+        default="eigenstyle-studio",
+        help="folder for the studio's database and images (default: eigenstyle-studio)",
+    )
+    p.add_argument("--port", type=_reader("int"), default=7860, help="port (default: 7860; 0: any free port)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only; another address lets "
+        "anyone on that network use the studio)",
+    )
+    p.add_argument(
+        "--max-queued",
+        type=_reader("int"),
+        default=4,
+        help="jobs that may wait in the queue; past it requests get a 'busy' answer (default: 4)",
+    )
+
+
+def _demo(sub) -> None:
+    p = sub.add_parser("demo", help="stylise the bundled sample images", allow_abbrev=False)
+    p.add_argument("--out", default="eigenstyle-demo", help="output folder (default: eigenstyle-demo)")
+    p.add_argument("--size", type=_reader("int"), default=256, help="longest side (default: 256)")
+    p.add_argument("--iterations", type=_reader("int"), default=200, help="iterations (default: 200)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> Parser:
+    """The whole command line: the top-level parser and one subparser per command."""
+    parser = Parser(prog="eigenstyle", description="Neural style transfer for exploring styles.", allow_abbrev=False)
+    parser.add_argument("--version", action="version", version=f"eigenstyle {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for add in (_stylize, _reproduce, _variants, _layers, _list_layers, _serve, _demo):
+        add(sub)
+    return parser
