@@ -7,6 +7,7 @@ width (390 px) once they are done. Needs Debian's chromium and the test extra (p
 
     python tools/studio_shots.py --out docs
 """
+
 import argparse
 import os
 import sys
@@ -29,8 +30,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="docs")
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory() as ws, live_studio(os.path.join(ws, "ws"), preview_every=4) as (url, _), \
-            sync_playwright() as p:
+    with (
+        tempfile.TemporaryDirectory() as ws,
+        live_studio(os.path.join(ws, "ws"), preview_every=4) as (url, _),
+        sync_playwright() as p,
+    ):
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(url)
@@ -50,8 +54,11 @@ def main():
         page.click(f"{TILES} >> nth=0 >> [data-act=mutate]")
         wait(page, f"document.querySelectorAll('{TILES}').length === 7")
         # Mid-run: one child past a third of its iterations, its live preview showing.
-        wait(page, f"[...document.querySelectorAll('{TILES}')].some(t => t.dataset.status === 'running' && "
-                   "parseInt((t.querySelector('.state') || {}).textContent || '0') >= 30)")
+        wait(
+            page,
+            f"[...document.querySelectorAll('{TILES}')].some(t => t.dataset.status === 'running' && "
+            "parseInt((t.querySelector('.state') || {}).textContent || '0') >= 30)",
+        )
         page.screenshot(path=os.path.join(args.out, "studio.png"))
         wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
         wait(page, f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)")
