@@ -24,6 +24,14 @@ ORDER = (
 INSET = 0.3  # the swatch's side, as a fraction of the tile's shorter side
 
 
+def _font(size):
+    """DejaVu Sans where the system has it (accents: Tübingen), else Pillow's own font."""
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", size)
+    except OSError:
+        return ImageFont.load_default(size=size)
+
+
 def find(folder, group, i):
     hits = sorted(p for p in glob.glob(os.path.join(folder, f"*-{group}-{i}.png")))
     if len(hits) != 1:
@@ -67,7 +75,7 @@ def main():
     width = args.columns * (args.width + gap) + gap
     height = sum(title_h + n * (cell_h + gap) for n in lines) + gap
     sheet = Image.new("RGB", (width, height), "white")
-    draw, font, bold = ImageDraw.Draw(sheet), ImageFont.load_default(size=15), ImageFont.load_default(size=19)
+    draw, font, bold = ImageDraw.Draw(sheet), _font(15), _font(19)
     y = gap
     for (title, tiles), n in zip(rows, lines):
         draw.text((gap, y + 4), title, fill="black", font=bold)

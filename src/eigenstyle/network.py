@@ -291,5 +291,5 @@ class VGG(nn.Module):
             for name, layer in zip(self.names, self.layers):
                 x = layer(x)
                 if name in self.wanted:
-                    out[name] = x.float()
+                    out[name] = x.float() if self.bf16 else x  # fp32 (float64 in the reference tests)
         return out

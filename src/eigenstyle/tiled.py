@@ -1,0 +1,126 @@
+"""Exact evaluation by spatial tiles: the losses and the image gradient of a run in bounded memory.
+
+The style loss depends on the image only through each layer's Gram, a sum over positions, and the
+content loss is a sum over positions too. So (after Galerne et al., "Scaling Painting Style
+Transfer"): pass 1 runs the network tile by tile, each tile with enough context (its halo) that the
+features of its interior equal the whole image's, and sums the Grams and the content loss; pass 2
+runs each tile again and back-propagates the exact per-position gradient dL/dF, which needs the
+global Gram: 2·w·(G − G')/C² · F / (C·H·W) for a style layer. The tiles' interiors partition every
+layer, so the sum of the tiles' gradients is the untiled gradient. TV is taken on the whole image.
+
+Tile origins sit on the deepest layer's pooling grid, so every tile pools as the whole image does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .errors import EigenstyleError
+from .losses import tv_loss
+from .network import CHANNELS
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a tile's features are exact: ``scale`` per layer (its pixel stride), the ``halo`` of
+    context the deepest layer needs, and ``align``, the stride tile origins must be multiples of."""
+
+    scale: dict
+    halo: int
+    align: int
+
+
+def geometry(net) -> Geometry:
+    """Receptive radius and stride of every layer of ``net``: each 3×3 convolution widens the
+    radius by one stride, each 2×2 pooling by one stride and doubles the stride."""
+    radius, stride, scale, halo = 0, 1, {}, 0
+    for name in net.names:
+        if name.startswith("conv") or name.startswith("pool"):
+            radius += stride
+        if name.startswith("pool"):
+            stride *= 2
+        scale[name] = stride
+        if name in net.wanted:
+            halo = max(halo, radius)
+    return Geometry(scale, halo + stride, stride)  # one stride more: the pooling window's own offset
+
+
+def grid(height: int, width: int, tile: int, align: int) -> list[tuple[int, int, int, int]]:
+    """Tiles (y0, y1, x0, x1) covering the image; inner edges on multiples of ``align``."""
+    step = max(align, tile // align * align)
+    rows = [(y, min(y + step, height)) for y in range(0, height, step)]
+    cols = [(x, min(x + step, width)) for x in range(0, width, step)]
+    return [(y0, y1, x0, x1) for y0, y1 in rows for x0, x1 in cols]
+
+
+def _crop(geo: Geometry, y0, y1, x0, x1, height, width):
+    """The tile with its halo, origin on the pooling grid, clipped to the image."""
+    cy0 = max(0, (y0 - geo.halo) // geo.align * geo.align)
+    cx0 = max(0, (x0 - geo.halo) // geo.align * geo.align)
+    return cy0, min(height, y1 + geo.halo), cx0, min(width, x1 + geo.halo)
+
+
+def _interior(f: torch.Tensor, s: int, tile, crop, size) -> torch.Tensor:
+    """The part of a crop's layer features ``f`` (stride ``s``) that belongs to the tile."""
+    (y0, y1, x0, x1), (cy0, _, cx0, _), (height, width) = tile, crop, size
+    top, left = y0 // s - cy0 // s, x0 // s - cx0 // s
+    bottom = y1 // s - cy0 // s if y1 < height else f.shape[2]
+    right = x1 // s - cx0 // s if x1 < width else f.shape[3]
+    return f[:, :, top:bottom, left:right]
+
+
+def losses_and_gradient(problem, x: torch.Tensor, tile: int) -> tuple[dict, torch.Tensor]:
+    """Per-image losses (as loop.evaluate gives them) and d(total)/dx, computed tile by tile."""
+    o, targets, net = problem.opts, problem.targets, problem.net
+    if o.normalize_gradients:
+        raise EigenstyleError("tiled evaluation does not support normalize_gradients")
+    geo, (n, _, height, width) = geometry(net), x.shape
+    size, style_w, cw = (height, width), o.style_weight_value(), o.content_weight
+    tiles = [(t, _crop(geo, *t, height, width)) for t in grid(height, width, tile, geo.align)]
+    layers = tuple(dict.fromkeys(tuple(o.content_layers) + tuple(o.style_layers)))
+
+    def interiors(feats, t, c):
+        return {name: _interior(feats[name], geo.scale[name], t, c, size) for name in layers}
+
+    sums, squares, positions = {}, {}, dict.fromkeys(layers, 0)
+    with torch.no_grad():  # pass 1: the global Grams and content errors
+        for t, c in tiles:
+            for name, f in interiors(net(x[:, :, c[0] : c[1], c[2] : c[3]]), t, c).items():
+                positions[name] += f.shape[2] * f.shape[3]
+                if name in o.style_layers:
+                    flat = f.flatten(2)
+                    sums[name] = sums.get(name, 0) + torch.bmm(flat, flat.transpose(1, 2))
+                if name in o.content_layers:
+                    error = f - _interior(targets.content[name], geo.scale[name], t, c, size)
+                    squares[name] = squares.get(name, 0) + error.pow(2).flatten(1).sum(1)
+    numel = {name: CHANNELS[name] * positions[name] for name in layers}
+    grams = {name: s / numel[name] for name, s in sums.items()}
+    diffs = {name: g - targets.style[name] for name, g in grams.items()}
+    style = sum(style_w * d.pow(2).flatten(1).mean(1) for d in diffs.values())
+    content = sum((cw * sq / numel[name] for name, sq in squares.items()), x.new_zeros(n))
+    # dL/dF: style 2·w·(G − G')/C² · 2F/(C·H·W) (G symmetric); content 2·cw·(F − T)/(C·H·W)
+    coef = {name: 4 * style_w * d / (d.shape[-1] ** 2 * numel[name]) for name, d in diffs.items()}
+    grad = torch.zeros_like(x)
+    for t, c in tiles:  # pass 2: each tile's exact share of the gradient
+        crop = x[:, :, c[0] : c[1], c[2] : c[3]].detach().requires_grad_(True)
+        surrogate = crop.new_zeros(())
+        for name, f in interiors(net(crop), t, c).items():
+            dfeat = torch.zeros_like(f)
+            if name in coef:
+                dfeat += torch.bmm(coef[name].expand(n, -1, -1), f.detach().flatten(2)).view_as(f)
+            if name in o.content_layers:
+                target = _interior(targets.content[name], geo.scale[name], t, c, size)
+                dfeat += 2 * cw * (f.detach() - target) / numel[name]
+            surrogate = surrogate + (dfeat * f).sum()
+        surrogate.backward()
+        grad[:, :, c[0] : c[1], c[2] : c[3]] += crop.grad
+    tv = x.new_zeros(n)
+    if o.tv_weight > 0:
+        xt = x.detach().requires_grad_(True)
+        tv = o.tv_weight * tv_loss(xt)
+        tv.sum().backward()
+        grad += xt.grad
+        tv = tv.detach()
+    return {"total": content + style + tv, "content": content, "style": style, "tv": tv}, grad

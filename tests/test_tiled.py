@@ -1,0 +1,78 @@
+"""Tiled evaluation gives the untiled losses and gradient: float64 to 1e-10, float32 to float noise."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from eigenstyle import Options
+from eigenstyle.loop import evaluate
+from eigenstyle.problem import prepare
+from eigenstyle.targets import Targets
+from eigenstyle.tiled import geometry, grid, losses_and_gradient
+
+LAYERS = ("relu1_1", "relu2_1", "relu3_2", "relu4_1", "relu5_1")
+
+
+def _problem(content_path, style_path, size, dtype, **kw):
+    opts = Options(size=size, style_layers=LAYERS, conv="direct", seed=1, print_every=0, **kw)
+    p = prepare(content_path, [style_path], opts)
+    if dtype == torch.float64:
+        t = p.targets
+        p = dataclasses.replace(
+            p,
+            net=p.net.double(),
+            content_tensor=p.content_tensor.double(),
+            targets=Targets({k: v.double() for k, v in t.content.items()}, {k: v.double() for k, v in t.style.items()}),
+        )
+    return p
+
+
+def _untiled(p, x):
+    x = x.detach().requires_grad_(True)
+    losses = evaluate(p, x)
+    losses["total"].sum().backward()
+    return {k: v.detach() for k, v in losses.items()}, x.grad
+
+
+def test_geometry_of_vgg19():
+    p_net = type("Net", (), {})()
+    from eigenstyle.network import LAYER_NAMES
+
+    p_net.names, p_net.wanted = LAYER_NAMES[: LAYER_NAMES.index("relu5_1") + 1], ("relu5_1",)
+    geo = geometry(p_net)
+    # conv1 2 + pool 1 = 3; conv2 2·2 + pool 2 = 9; conv3 4·4 + pool 4 = 29; conv4 4·8 + pool 8 = 69; conv5_1 16
+    assert (geo.halo, geo.align, geo.scale["relu3_2"], geo.scale["relu5_1"]) == (85 + 16, 16, 4, 16)
+    tiles = grid(83, 101, 32, 16)
+    covered = torch.zeros(83, 101, dtype=torch.int)
+    for y0, y1, x0, x1 in tiles:
+        covered[y0:y1, x0:x1] += 1
+    assert bool((covered == 1).all())  # a partition
+    assert all(y0 % 16 == 0 and x0 % 16 == 0 for y0, _, x0, _ in tiles)
+
+
+@pytest.mark.parametrize("size, tile", [(96, 16), (101, 32), (83, 48), (96, 1000)])
+def test_tiled_equals_untiled_in_float64(content_path, style_path, size, tile):
+    """Odd sizes, tiles far smaller than the 101 px halo, and one tile for the whole image."""
+    p = _problem(content_path, style_path, size, torch.float64)
+    g = torch.Generator().manual_seed(0)
+    x = (p.content_tensor + 20 * torch.randn(p.content_tensor.shape, generator=g, dtype=torch.float64)).repeat(
+        2, 1, 1, 1
+    )
+    x[1] = x[1].flip(-1)  # two different images in one batch
+    want, want_grad = _untiled(p, x)
+    got, got_grad = losses_and_gradient(p, x, tile)
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-10, atol=0)
+    torch.testing.assert_close(got_grad, want_grad, rtol=1e-9, atol=1e-12 * float(want_grad.abs().max()))
+
+
+def test_tiled_equals_untiled_in_float32(content_path, style_path):
+    p = _problem(content_path, style_path, 96, torch.float32, tv_weight=1e-3)
+    x = p.content_tensor + 20 * torch.randn(p.content_tensor.shape, generator=torch.Generator().manual_seed(1))
+    want, want_grad = _untiled(p, x)
+    got, got_grad = losses_and_gradient(p, x, 32)
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-4, atol=0)
+    err = float((got_grad - want_grad).norm() / want_grad.norm())
+    assert err < 1e-4, err
