@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 import torch
 
-from . import images
+from . import images, tiled
 from .losses import content_loss, gram, normalize_grad, style_loss, tv_loss
 from .memory import available_bytes, is_out_of_memory, out_of_memory_error
 from .optim import make_optimizer
@@ -102,11 +102,19 @@ def evaluate_and_backward(
     time. A CPU gains no throughput from a batched pass at useful sizes (measured:
     0.93x at 256 px), so that is the CPU's way; a GPU batches the pass."""
     pieces = [(problem, x)] if singles is None else [(p, x[i : i + 1]) for i, p in enumerate(singles)]
-    out = []
+    out, row = [], 0
     for p, xi in pieces:
-        parts = evaluate(p, xi)
-        if backward:
-            parts["total"].sum().backward()
+        if p.opts.tile:  # exact, in bounded memory (tiled.py)
+            parts, grad = tiled.losses_and_gradient(p, xi.detach(), p.opts.tile, backward=backward)
+            if backward:
+                if x.grad is None:
+                    x.grad = torch.zeros_like(x)
+                x.grad[row : row + xi.shape[0]] += grad
+        else:
+            parts = evaluate(p, xi)
+            if backward:
+                parts["total"].sum().backward()
+        row += xi.shape[0]
         out.append(parts)
     return {k: torch.cat([o[k].detach() for o in out]) for k in out[0]}
 

@@ -197,6 +197,13 @@ class Options:
         choices=("auto", "direct", "winograd"),
         differs="neural-style always runs the library's direct convolutions.",
     )
+    tile: Optional[int] = opt(
+        None,
+        "Evaluate the network in tiles of this side (pixels, each with its context), for images too large to "
+        "run whole: the losses and gradient are exact (equal to an untiled run's to float precision). "
+        "Default: untiled.",
+        low=16,
+    )
     device: str = opt(
         "auto",
         "Device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N.",

@@ -71,8 +71,9 @@ def _interior(f: torch.Tensor, s: int, tile, crop, size) -> torch.Tensor:
     return f[:, :, top:bottom, left:right]
 
 
-def losses_and_gradient(problem, x: torch.Tensor, tile: int) -> tuple[dict, torch.Tensor]:
-    """Per-image losses (as loop.evaluate gives them) and d(total)/dx, computed tile by tile."""
+def losses_and_gradient(problem, x: torch.Tensor, tile: int, backward: bool = True) -> tuple[dict, torch.Tensor]:
+    """Per-image losses (as loop.evaluate gives them) and d(total)/dx, computed tile by tile
+    (``backward=False``: the losses only, one pass, gradient None)."""
     o, targets, net = problem.opts, problem.targets, problem.net
     if o.normalize_gradients:
         raise EigenstyleError("tiled evaluation does not support normalize_gradients")
@@ -101,6 +102,9 @@ def losses_and_gradient(problem, x: torch.Tensor, tile: int) -> tuple[dict, torc
     style = sum(style_w * d.pow(2).flatten(1).mean(1) for d in diffs.values())
     content = sum((cw * sq / numel[name] for name, sq in squares.items()), x.new_zeros(n))
     # dL/dF: style 2·w·(G − G')/C² · 2F/(C·H·W) (G symmetric); content 2·cw·(F − T)/(C·H·W)
+    if not backward:
+        tv = o.tv_weight * tv_loss(x.detach()) if o.tv_weight > 0 else x.new_zeros(n)
+        return {"total": content + style + tv, "content": content, "style": style, "tv": tv}, None
     coef = {name: 4 * style_w * d / (d.shape[-1] ** 2 * numel[name]) for name, d in diffs.items()}
     grad = torch.zeros_like(x)
     for t, c in tiles:  # pass 2: each tile's exact share of the gradient
