@@ -92,3 +92,29 @@ def test_a_tiled_run_follows_the_untiled_one_and_records_its_tiles(content_path,
     assert abs(tiles.recipe["losses"]["total"] / whole.recipe["losses"]["total"] - 1) < 1e-3
     with pytest.raises(eigenstyle.EigenstyleError, match="tile must be an integer >= 16"):
         eigenstyle.stylize(content_path, style_path, tile=8, **kw)
+
+
+def test_a_size_too_large_for_the_budget_is_tiled_to_fit(content_path, style_path):
+    """--max-memory below the whole image's need: prepare picks the largest tile that fits, says so in
+    one line, records it; a budget that the whole image fits leaves the run untiled."""
+    import warnings
+
+    from eigenstyle.errors import EigenstyleError
+    from eigenstyle.memory import HEADROOM, split_bytes_per_pixel, tile_for
+
+    opts = Options(size=320, iterations=1, style_layers=("relu2_1", "relu3_2"), seed=3, conv="direct")
+    act, state = split_bytes_per_pixel(("relu4_2", "relu2_1", "relu3_2"), "lbfgs", 100)
+    h, w, halo, align = 240, 320, 45 + 8, 8  # relu4_2: radius 45, stride 8 (+ one stride: the pooling offset)
+    budget = int((state * h * w + act * (64 + 2 * halo + 0.5) ** 2) / HEADROOM)  # a 64 px tile, not 72
+    assert tile_for(opts, h, w, budget, halo, align) == 64
+    assert tile_for(opts, h, w, int((act + state) * h * w / HEADROOM) + 1, halo, align) is None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        p = prepare(content_path, [style_path], opts.replace(max_memory=budget / 2**30))
+    assert p.content.size == (w, h) and p.opts.tile == 64
+    assert [str(c.message) for c in caught if "tiles" in str(c.message)] == [
+        f"{w}x{h} px does not fit whole in {budget / 2**30:.1f} GiB; evaluating it in 64 px tiles"
+    ]
+    assert prepare(content_path, [style_path], opts.replace(max_memory=64.0)).opts.tile is None
+    with pytest.raises(EigenstyleError, match="even in tiles"):  # the image-sized state alone is too much
+        tile_for(opts, 4000, 4000, 2**30, halo, align)

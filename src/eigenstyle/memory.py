@@ -37,6 +37,12 @@ def bytes_per_pixel(layers, optimizer: str, lbfgs_history: int) -> float:
     layer used (conv and ReLU outputs, pool outputs and their indices), plus the
     image-sized optimiser state (L-BFGS keeps 2·history image-sized vectors).
     (Winograd's transformed tiles are worked through in bands of a few MiB.)"""
+    return sum(split_bytes_per_pixel(layers, optimizer, lbfgs_history))
+
+
+def split_bytes_per_pixel(layers, optimizer: str, lbfgs_history: int) -> tuple[float, float]:
+    """(the network's activations, the image-sized state) in bytes per pixel: a tiled run needs
+    the first only for a tile and its halo, the second for the whole image."""
     deepest = max(LAYER_NAMES.index(n) for n in layers)
     floats, scale = 0.0, 1.0
     for name, channels, _ in LAYERS[: deepest + 1]:
@@ -46,7 +52,27 @@ def bytes_per_pixel(layers, optimizer: str, lbfgs_history: int) -> float:
         else:
             floats += channels * scale
     state = 2 * lbfgs_history + 6 if optimizer == "lbfgs" else 6
-    return 4 * (BACKWARD_FACTOR * floats + 3 * state)
+    return 4 * BACKWARD_FACTOR * floats, 4 * 3 * state
+
+
+def tile_for(opts, height: int, width: int, budget: int, halo: int, align: int) -> Optional[int]:
+    """The tile side a run needs to stay within ``budget`` bytes (80 % of it, as the model is
+    approximate): None when the whole image fits; else the largest side on the pooling grid whose
+    tile, with its halo on both sides, fits beside the image-sized state."""
+    layers = tuple(opts.content_layers) + tuple(opts.style_layers)
+    act, state = split_bytes_per_pixel(layers, opts.optimizer, opts.lbfgs_history)
+    room = HEADROOM * budget
+    if (act + state) * height * width <= room:
+        return None
+    side = int(math.sqrt(max(0.0, room - state * height * width) / act)) - 2 * halo
+    if side < align:
+        need = (state * height * width + act * (align + 2 * halo) ** 2) / HEADROOM
+        raise EigenstyleError(
+            f"{n('size')} {opts.size} needs about {need / 2**30:.1f} GiB even in tiles ({budget / 2**30:.1f} GiB "
+            f"available): the optimiser's image-sized state alone is {state * height * width / 2**30:.1f} GiB; "
+            f"try a smaller {n('lbfgs_history')} or {n('optimizer')} adam"
+        )
+    return side // align * align
 
 
 def available_bytes(device: torch.device) -> Optional[int]:

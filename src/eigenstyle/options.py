@@ -204,6 +204,13 @@ class Options:
         "Default: untiled.",
         low=16,
     )
+    max_memory: Optional[float] = opt(
+        None,
+        "Memory budget in GiB for choosing tiles: when the whole image would not fit, the run is evaluated in "
+        "the largest tiles that do (see --tile). Default: what the machine has free.",
+        low=0,
+        strict=True,
+    )
     device: str = opt(
         "auto",
         "Device: auto (CUDA if present, else CPU), cpu, cuda, cuda:N.",

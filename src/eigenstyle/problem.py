@@ -13,15 +13,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import warnings
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
 import torch
 from PIL import Image
 
-from . import images, recipe
+from . import images, recipe, tiled
 from .errors import EigenstyleError
-from .memory import available_bytes, is_out_of_memory, out_of_memory_error
+from .memory import available_bytes, is_out_of_memory, out_of_memory_error, tile_for
 from .network import VGG, Preprocessing, Weights, load_weights, resolve_conv, resolve_precision
 from .options import Options
 from .randomize import Randomization, randomize_targets
@@ -47,6 +48,10 @@ PREPARED_FROM = (
     "device",
     "style_file",
     "style_blend_weights",
+    "tile",  # and what the tile chosen for a large size depends on:
+    "max_memory",
+    "optimizer",
+    "lbfgs_history",
 )
 
 
@@ -128,6 +133,7 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
     content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
     check_size(content_im.size, net, "the content image")
     free = available_bytes(device)
+    opts = _tiles_that_fit(opts, net, content_im.size, free)
     try:
         return _targets(
             opts,
@@ -146,6 +152,25 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
             raise
         error = out_of_memory_error(opts, content_im.size[0] * content_im.size[1], 1, device, net.min_side(), free)
     raise error
+
+
+def _tiles_that_fit(opts: Options, net: VGG, size: tuple[int, int], free: Optional[int]) -> Options:
+    """Too large to run whole within the budget (--max-memory, else what is free): evaluate in the
+    largest tiles that fit (tiled.py; exact). The tile goes into the options, hence the recipe."""
+    budget = int(opts.max_memory * 2**30) if opts.max_memory else free
+    if opts.tile is not None or not budget:
+        return opts
+    geo = tiled.geometry(net)
+    tile = tile_for(opts, size[1], size[0], budget, geo.halo, geo.align)
+    if tile is None:
+        return opts
+    warnings.warn(
+        images.InputNote(
+            f"{size[0]}x{size[1]} px does not fit whole in {budget / 2**30:.1f} GiB; evaluating it in {tile} px tiles"
+        ),
+        stacklevel=2,
+    )
+    return opts.replace(tile=tile)
 
 
 def _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta) -> Problem:
@@ -201,6 +226,8 @@ def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) 
     variant's swatch made before (a saved result's), used instead of synthesising it again."""
     if opts.style_weight is None:
         opts = opts.replace(style_weight=opts.style_weight_value())
+    if opts.tile is None and problem.opts.tile:  # the tiles prepare chose for this size
+        opts = opts.replace(tile=problem.opts.tile)
     if opts.mode == "none":
         return dataclasses.replace(
             problem,

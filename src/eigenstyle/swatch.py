@@ -39,6 +39,7 @@ def swatch_seed(genome: dict) -> int:
 def synthesize(problem, size: int, iterations: int, seed: int) -> torch.Tensor:
     """Texture synthesis against ``problem``'s style targets: a [1, 3, size, size] image in network units."""
     o = problem.opts.replace(
+        tile=None,  # a small square: run whole
         content_layers=(),
         content_weight=0.0,
         iterations=iterations,
