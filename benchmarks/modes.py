@@ -14,7 +14,7 @@ It also writes the README gallery: plain, 4 variants, 2 fantasy, 1 random, raw (
 level adjustment (bottom row).
 
     python benchmarks/modes.py [--size 192] [--iterations 200] [--layer relu3_2] \
-        [--table docs/modes.md] [--gallery docs/gallery.jpg]
+        [--table docs/modes.md] [--gallery docs/gallery-raw.jpg]
 """
 
 import argparse

@@ -14,8 +14,8 @@ from eigenstyle.tiled import geometry, grid, losses_and_gradient
 LAYERS = ("relu1_1", "relu2_1", "relu3_2", "relu4_1", "relu5_1")
 
 
-def _problem(content_path, style_path, size, dtype, **kw):
-    opts = Options(size=size, style_layers=LAYERS, conv="direct", seed=1, print_every=0, **kw)
+def _problem(content_path, style_path, size, dtype, layers=LAYERS, **kw):
+    opts = Options(size=size, style_layers=layers, conv="direct", seed=1, print_every=0, **kw)
     p = prepare(content_path, [style_path], opts)
     if dtype == torch.float64:
         t = p.targets
@@ -51,10 +51,21 @@ def test_geometry_of_vgg19():
     assert all(y0 % 16 == 0 and x0 % 16 == 0 for y0, _, x0, _ in tiles)
 
 
-@pytest.mark.parametrize("size, tile", [(96, 16), (101, 32), (83, 48), (96, 1000)])
-def test_tiled_equals_untiled_in_float64(content_path, style_path, size, tile):
-    """Odd sizes, tiles far smaller than the 101 px halo, and one tile for the whole image."""
-    p = _problem(content_path, style_path, size, torch.float64)
+@pytest.mark.parametrize(
+    "size, tile, layers",
+    [
+        (96, 16, LAYERS),  # to relu5_1: tiles far smaller than the 101 px halo
+        (101, 32, LAYERS),
+        (83, 48, LAYERS),
+        (96, 1000, LAYERS),  # one tile for the whole image
+        (101, 16, ("relu1_1", "relu2_1", "relu3_2")),  # halo 29 px, content relu4_2 (53): crops at offsets
+        (83, 24, ("relu1_1", "relu3_2")),
+        (200, 64, LAYERS),  # crops at offsets to relu5_1
+    ],
+)
+def test_tiled_equals_untiled_in_float64(content_path, style_path, size, tile, layers):
+    """Odd sizes, tiles smaller than their halo, crops inside the image and at its edges."""
+    p = _problem(content_path, style_path, size, torch.float64, layers=layers)
     g = torch.Generator().manual_seed(0)
     x = (p.content_tensor + 20 * torch.randn(p.content_tensor.shape, generator=g, dtype=torch.float64)).repeat(
         2, 1, 1, 1
@@ -68,10 +79,10 @@ def test_tiled_equals_untiled_in_float64(content_path, style_path, size, tile):
 
 
 def test_tiled_equals_untiled_in_float32(content_path, style_path):
-    p = _problem(content_path, style_path, 96, torch.float32, tv_weight=1e-3)
+    p = _problem(content_path, style_path, 160, torch.float32, tv_weight=1e-3)
     x = p.content_tensor + 20 * torch.randn(p.content_tensor.shape, generator=torch.Generator().manual_seed(1))
     want, want_grad = _untiled(p, x)
-    got, got_grad = losses_and_gradient(p, x, 32)
+    got, got_grad = losses_and_gradient(p, x, 48)
     for k in want:
         torch.testing.assert_close(got[k], want[k], rtol=1e-4, atol=0)
     err = float((got_grad - want_grad).norm() / want_grad.norm())
@@ -83,12 +94,12 @@ def test_a_tiled_run_follows_the_untiled_one_and_records_its_tiles(content_path,
 
     import eigenstyle
 
-    kw = dict(size=64, iterations=5, style_layers=("relu2_1", "relu3_2"), seed=3, conv="direct", print_every=0)
+    kw = dict(size=128, iterations=5, style_layers=("relu2_1", "relu3_2"), seed=3, conv="direct", print_every=0)
     whole = eigenstyle.stylize(content_path, style_path, **kw)
-    tiles = eigenstyle.stylize(content_path, style_path, tile=16, **kw)
+    tiles = eigenstyle.stylize(content_path, style_path, tile=32, **kw)  # crops at offsets: halo 53
     a, b = (np.asarray(r.image, dtype=float) for r in (whole, tiles))
     assert np.abs(a - b).max() <= 2 and np.abs(a - b).mean() < 0.05  # float-level drift over 5 L-BFGS steps
-    assert tiles.recipe["options"]["tile"] == 16 and whole.recipe["options"]["tile"] is None
+    assert tiles.recipe["options"]["tile"] == 32 and whole.recipe["options"]["tile"] is None
     assert abs(tiles.recipe["losses"]["total"] / whole.recipe["losses"]["total"] - 1) < 1e-3
     with pytest.raises(eigenstyle.EigenstyleError, match="tile must be an integer >= 16"):
         eigenstyle.stylize(content_path, style_path, tile=8, **kw)

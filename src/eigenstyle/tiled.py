@@ -62,13 +62,17 @@ def _crop(geo: Geometry, y0, y1, x0, x1, height, width):
     return cy0, min(height, y1 + geo.halo), cx0, min(width, x1 + geo.halo)
 
 
-def _interior(f: torch.Tensor, s: int, tile, crop, size) -> torch.Tensor:
-    """The part of a crop's layer features ``f`` (stride ``s``) that belongs to the tile."""
-    (y0, y1, x0, x1), (cy0, _, cx0, _), (height, width) = tile, crop, size
+def _interior(f: torch.Tensor, s: int, tile, origin, size) -> torch.Tensor:
+    """The part of layer features ``f`` (stride ``s``) whose pixels start at ``origin`` (a crop's,
+    or (0, 0, 0, 0) for the whole image's features) that belongs to the tile."""
+    (y0, y1, x0, x1), (cy0, _, cx0, _), (height, width) = tile, origin, size
     top, left = y0 // s - cy0 // s, x0 // s - cx0 // s
     bottom = y1 // s - cy0 // s if y1 < height else f.shape[2]
     right = x1 // s - cx0 // s if x1 < width else f.shape[3]
     return f[:, :, top:bottom, left:right]
+
+
+WHOLE = (0, 0, 0, 0)  # the origin of features of the whole image (the content targets)
 
 
 def losses_and_gradient(problem, x: torch.Tensor, tile: int, backward: bool = True) -> tuple[dict, torch.Tensor]:
@@ -94,7 +98,7 @@ def losses_and_gradient(problem, x: torch.Tensor, tile: int, backward: bool = Tr
                     flat = f.flatten(2)
                     sums[name] = sums.get(name, 0) + torch.bmm(flat, flat.transpose(1, 2))
                 if name in o.content_layers:
-                    error = f - _interior(targets.content[name], geo.scale[name], t, c, size)
+                    error = f - _interior(targets.content[name], geo.scale[name], t, WHOLE, size)
                     squares[name] = squares.get(name, 0) + error.pow(2).flatten(1).sum(1)
     numel = {name: CHANNELS[name] * positions[name] for name in layers}
     grams = {name: s / numel[name] for name, s in sums.items()}
@@ -115,7 +119,7 @@ def losses_and_gradient(problem, x: torch.Tensor, tile: int, backward: bool = Tr
             if name in coef:
                 dfeat += torch.bmm(coef[name].expand(n, -1, -1), f.detach().flatten(2)).view_as(f)
             if name in o.content_layers:
-                target = _interior(targets.content[name], geo.scale[name], t, c, size)
+                target = _interior(targets.content[name], geo.scale[name], t, WHOLE, size)
                 dfeat += 2 * cw * (f.detach() - target) / numel[name]
             surrogate = surrogate + (dfeat * f).sum()
         surrogate.backward()
