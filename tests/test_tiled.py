@@ -110,7 +110,6 @@ def test_a_size_too_large_for_the_budget_is_tiled_to_fit(content_path, style_pat
     one line, records it; a budget that the whole image fits leaves the run untiled."""
     import warnings
 
-    from eigenstyle.errors import EigenstyleError
     from eigenstyle.memory import HEADROOM, split_bytes_per_pixel, tile_for
 
     opts = Options(size=320, iterations=1, style_layers=("relu2_1", "relu3_2"), seed=3, conv="direct")
@@ -127,5 +126,6 @@ def test_a_size_too_large_for_the_budget_is_tiled_to_fit(content_path, style_pat
         f"{w}x{h} px does not fit whole in {budget / 2**30:.1f} GiB; evaluating it in 64 px tiles"
     ]
     assert prepare(content_path, [style_path], opts.replace(max_memory=64.0)).opts.tile is None
-    with pytest.raises(EigenstyleError, match="even in tiles"):  # the image-sized state alone is too much
-        tile_for(opts, 4000, 4000, 2**30, halo, align)
+    # The image-sized state alone is too much: no tiles (the run goes whole, and out of memory its
+    # message names a size that fits: test_faults)
+    assert tile_for(opts, 4000, 4000, 2**30, halo, align) is None

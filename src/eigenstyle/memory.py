@@ -57,21 +57,17 @@ def split_bytes_per_pixel(layers, optimizer: str, lbfgs_history: int) -> tuple[f
 
 def tile_for(opts, height: int, width: int, budget: int, halo: int, align: int) -> Optional[int]:
     """The tile side a run needs to stay within ``budget`` bytes (80 % of it, as the model is
-    approximate): None when the whole image fits; else the largest side on the pooling grid whose
-    tile, with its halo on both sides, fits beside the image-sized state."""
+    approximate): the largest side on the pooling grid whose tile, with its halo on both sides,
+    fits beside the image-sized state. None when the whole image fits, or when not even tiles
+    would (the optimiser's image-sized state alone is too much)."""
     layers = tuple(opts.content_layers) + tuple(opts.style_layers)
     act, state = split_bytes_per_pixel(layers, opts.optimizer, opts.lbfgs_history)
     room = HEADROOM * budget
     if (act + state) * height * width <= room:
         return None
     side = int(math.sqrt(max(0.0, room - state * height * width) / act)) - 2 * halo
-    if side < align:
-        need = (state * height * width + act * (align + 2 * halo) ** 2) / HEADROOM
-        raise EigenstyleError(
-            f"{n('size')} {opts.size} needs about {need / 2**30:.1f} GiB even in tiles ({budget / 2**30:.1f} GiB "
-            f"available): the optimiser's image-sized state alone is {state * height * width / 2**30:.1f} GiB; "
-            f"try a smaller {n('lbfgs_history')} or {n('optimizer')} adam"
-        )
+    if side < align:  # not even in tiles: run whole; out of memory, the message names a size that fits
+        return None
     return side // align * align
 
 
