@@ -145,7 +145,7 @@ CASES = [
     Case("output folder that cannot be written", None, _out("/proc/out.png"), "cannot write to /proc"),
     Case("output folder that does not exist", None, _out("{d}/no/such/out.png"), "folder does not exist"),
     Case("output that is a directory", None, _out("{d}"), "is a directory; give a file name"),
-    Case("output with an unknown extension", None, _out("{d}/out.gif"), "use a .png, .jpg or .jpeg"),
+    Case("output with an unknown extension", None, _out("{d}/out.gif"), "use a .png, .jpg, .jpeg, .tif or .tiff"),
 ]
 SUBPROCESS = {"zero-byte file", "animated GIF", "NaN weight", "corrupt recipe in a PNG"}  # real entry point
 

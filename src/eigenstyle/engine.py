@@ -20,14 +20,14 @@ from PIL import Image
 
 from . import images, recipe
 from .errors import EigenstyleError
-from .levels import stretch
+from .levels import stretch, stretch_float
 from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
 from .network import Preprocessing
 from .options import Options
 from .plan import batchable
 from .problem import ImageInput, Problem, prepare, resolve_seeds
 from .progress import Progress
-from .targets import Targets, to_pil
+from .targets import Targets, to_floats, to_pil
 from .values import option_name
 
 
@@ -82,23 +82,38 @@ class Result:
     error: Optional[str] = None
     raw_images: Optional[list] = None  # before level adjustment, when levels were applied
     swatch: Optional[Image.Image] = None  # a picture of the randomised style (see swatch.py)
+    # With bit_depth 16: the same pictures as float32 HxWx3 arrays in [0, 1], never rounded to 8 bits
+    # (``images`` stay the 8-bit pictures, equal to an 8-bit run's).
+    floats: Optional[list] = None
+    raw_floats: Optional[list] = None
 
     @property
     def image(self) -> Image.Image:
         return self.images[0]
 
+    @property
+    def bit_depth(self) -> int:
+        return (self.recipe.get("options") or {}).get("bit_depth", 8)
+
     def save(self, path: str, index: int = 0) -> str:
-        """Write atomically, with the recipe embedded (PNG text chunk or JPEG comment).
-        With levels applied, the raw image goes beside it as NAME.raw.EXT; a randomised
-        style's swatch as NAME.swatch.png (a style image for any tool, with the recipe)."""
+        """Write atomically, with the recipe embedded (PNG text chunk, JPEG comment or TIFF
+        description); with bit_depth 16, PNG and TIFF from the float image. With levels applied,
+        the raw image goes beside it as NAME.raw.EXT; a randomised style's swatch as
+        NAME.swatch.png (always 8-bit: a style image for any tool, with the recipe)."""
+        depth = self.bit_depth
+        images.check_format(path, depth)  # before any file: a JPEG at 16 bits writes nothing
+
+        def picture(eight, floats):
+            return floats[index] if depth == 16 and floats is not None else eight[index]
+
         text = recipe.dumps(self.recipe)
         stem, ext = os.path.splitext(path)
         if self.raw_images is not None:
-            images.save_atomic(self.raw_images[index], f"{stem}.raw{ext}", text)
+            images.save_atomic(picture(self.raw_images, self.raw_floats), f"{stem}.raw{ext}", text, depth)
         if self.swatch is not None:
             swatch_recipe = recipe.dumps({**self.recipe, "picture": "swatch"})
             images.save_atomic(self.swatch, images.swatch_path(path), swatch_recipe)
-        return images.save_atomic(self.images[index], path, text)
+        return images.save_atomic(picture(self.images, self.floats), path, text, depth)
 
 
 def finish_images(problem: Problem, x: torch.Tensor) -> tuple[list, Optional[list]]:
@@ -110,6 +125,19 @@ def finish_images(problem: Problem, x: torch.Tensor) -> tuple[list, Optional[lis
     if clip is None:
         return ims, None
     return [stretch(im, clip) for im in ims], ims
+
+
+def finish_floats(problem: Problem, x: torch.Tensor) -> tuple[Optional[list], Optional[list]]:
+    """:func:`finish_images` in float (HxWx3 in [0, 1]) for 16-bit outputs; (None, None) at 8 bits."""
+    if problem.opts.bit_depth != 16:
+        return None, None
+    floats = to_floats(x, problem.pre)
+    if problem.opts.original_colors:
+        floats = [images.original_colors_float(problem.content, a) for a in floats]
+    clip = problem.opts.levels_clip()
+    if clip is None:
+        return floats, None
+    return [stretch_float(a, clip) for a in floats], floats
 
 
 def result_of(
@@ -126,8 +154,9 @@ def result_of(
     """An image (``x``: [1, 3, H, W], network units) of ``problem`` as a Result: its pictures and
     recipe (``extra``: fields the recipe adds). Every result is made here, also one never optimised."""
     final, raw = finish_images(problem, x)
+    floats, raw_floats = finish_floats(problem, x)
     data = recipe.build(problem, done, losses, interrupted, elapsed, extra=extra)
-    return Result(final, data, interrupted, error, raw, problem.swatch)
+    return Result(final, data, interrupted, error, raw, problem.swatch, floats, raw_floats)
 
 
 def results_of(problems: Sequence[Problem], out: Outcome, elapsed: float) -> list[Result]:
@@ -155,8 +184,8 @@ def results_of(problems: Sequence[Problem], out: Outcome, elapsed: float) -> lis
 
 
 class Intermediates(Observer):
-    """``save_every``: each image as ``stem_ITER.ext`` with its recipe (not the last iteration:
-    the final image is written anyway; no raw copy or swatch)."""
+    """``save_every``: each image as ``stem_ITER.ext`` with its recipe, at the run's bit depth (not the
+    last iteration: the final image is written anyway; no raw copy or swatch)."""
 
     def __init__(self, problems: Sequence[Problem], outputs: Sequence[str], started: float):
         self.problems, self.outputs, self.started = problems, outputs, started
@@ -171,7 +200,8 @@ class Intermediates(Observer):
         now = Outcome(step.x, step.values, step.iteration)
         for r, path in zip(results_of(self.problems, now, time.perf_counter() - self.started), self.outputs):
             stem, ext = os.path.splitext(path)
-            dataclasses.replace(r, raw_images=None, swatch=None).save(f"{stem}_{step.iteration}{ext}")
+            plain = dataclasses.replace(r, raw_images=None, raw_floats=None, swatch=None)
+            plain.save(f"{stem}_{step.iteration}{ext}")
 
 
 def run_batch(

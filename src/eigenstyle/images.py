@@ -4,6 +4,8 @@ Unusual but valid images (alpha, grey, palette, 16-bit, EXIF-rotated) are
 converted, not refused; anything unreadable becomes one clear EigenstyleError.
 Writes go to a temporary file in the target folder and are renamed into place,
 so an interrupted or failed write never leaves a half-written image behind.
+Outputs are PNG, JPEG or TIFF by extension; PNG and TIFF also at 16 bits per
+channel, from the float image (the writers Pillow lacks are in :mod:`writers`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from PIL import Image, ImageOps, PngImagePlugin
 
 from .errors import EigenstyleError
 from .files import atomic_path
+from .values import option_name
 
 RECIPE_KEY = "eigenstyle-recipe"
 # Refuse decompression bombs before decoding. 100 megapixels is more than any camera photo
 # (decoded: 300 MB as RGB) and well under PIL's own bomb error at 179 MP; outputs are far smaller.
 MAX_PIXELS = 100_000_000
 MIN_SIDE = 16  # below this an image carries no content or texture to transfer (relu5_1 needs 16 px)
+OUTPUTS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
 
 
 class InputNote(UserWarning):
@@ -62,10 +66,35 @@ def load_rgb(path: str, what: str = "image") -> Image.Image:
     except MemoryError:
         raise EigenstyleError(f"{what}: {path} is too large to decode in the memory available") from None
     except Exception as e:  # any decoder's error on a damaged file is the file's fault
-        raise EigenstyleError(f"{what}: cannot read {path}: {_why(path, e)}") from None
+        rgb = _tiff_rgb(path, what)
+        if rgb is None:
+            raise EigenstyleError(f"{what}: cannot read {path}: {_why(path, e)}") from None
     if frames > 1:
         warnings.warn(InputNote(f"{what} {path} has {frames} {kind}; using the first"), stacklevel=2)
     return rgb
+
+
+def _tiff_rgb(path: str, what: str) -> Image.Image | None:
+    """A TIFF that Pillow cannot decode (16-bit RGB with a codec an older Pillow lacks) read by
+    tifffile as 8-bit RGB (16-bit rounded to the nearest level); None if it is no TIFF tifffile reads."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) not in (b"II*\0", b"MM\0*"):
+                return None
+        import tifffile
+
+        with tifffile.TiffFile(path) as t:
+            page = t.pages[0]
+            _check_pixels(page.imagewidth, page.imagelength, what, path)
+            a = page.asarray()
+    except EigenstyleError:
+        raise
+    except Exception:
+        return None
+    if a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype not in (np.uint8, np.uint16):
+        return None
+    top = 65535.0 if a.dtype == np.uint16 else 255.0
+    return from_array(a[..., :3].astype(np.float64) / top)
 
 
 def _check_pixels(width: int, height: int, what: str, path: str = "") -> None:
@@ -147,14 +176,41 @@ def original_colors(content: Image.Image, generated: Image.Image) -> Image.Image
     return Image.merge("YCbCr", (y, cb, cr)).convert("RGB")
 
 
-def check_writable(path: str) -> None:
-    """Fail before a long run, not after it, when the output cannot be written."""
+def original_colors_float(content: Image.Image, generated: np.ndarray) -> np.ndarray:
+    """:func:`original_colors` on a float HxWx3 image in [0, 1], for 16-bit outputs: PIL's YCbCr
+    (BT.601, full range) in float, so the luminance keeps its precision (the content's chroma
+    comes from the 8-bit content, resized as for the 8-bit image). PIL truncates at each of its
+    8-bit steps (Y, Cb, Cr, then R, G, B), half a level each on average; the same half levels are
+    taken off here, so a 16-bit print has the 8-bit picture's colours, without its steps."""
+    half = 0.5 / 255.0
+    src = to_array(resize(content, (generated.shape[1], generated.shape[0]))).astype(np.float64)
+    y = np.asarray(generated, dtype=np.float64) @ np.array([0.299, 0.587, 0.114]) - half
+    cb = src @ np.array([-0.168736, -0.331264, 0.5]) - half  # centred on 0 (PIL's 128 cancels)
+    cr = src @ np.array([0.5, -0.418688, -0.081312]) - half
+    rgb = np.stack([y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb], axis=-1) - half
+    return np.clip(rgb, 0.0, 1.0).astype(np.float32)
+
+
+def check_format(path: str, bit_depth: int = 8) -> str:
+    """The output format of ``path`` (PNG, JPEG or TIFF, by extension), refused with one line when
+    there is none or it cannot hold ``bit_depth`` bits per channel (JPEG is always 8-bit)."""
+    kind = OUTPUTS.get(os.path.splitext(path)[1].lower())
+    if kind is None:
+        raise EigenstyleError(f"output: {path}: use a .png, .jpg, .jpeg, .tif or .tiff file name")
+    if kind == "JPEG" and bit_depth != 8:
+        raise EigenstyleError(
+            f"output: {path}: JPEG is always 8-bit; use a .png or .tif file name for "
+            f"{option_name('bit_depth')} {bit_depth}"
+        )
+    return kind
+
+
+def check_writable(path: str, bit_depth: int = 8) -> None:
+    """Fail before a long run, not after it, when the output cannot be written (at ``bit_depth``)."""
     folder = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
         raise EigenstyleError(f"output: {path} is a directory; give a file name like out.png")
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in (".png", ".jpg", ".jpeg"):
-        raise EigenstyleError(f"output: {path}: use a .png, .jpg or .jpeg file name")
+    check_format(path, bit_depth)
     if not os.path.isdir(folder):
         raise EigenstyleError(f"output: folder does not exist: {folder}")
     try:
@@ -196,19 +252,31 @@ def free_name(path: str) -> str:
     return f"{stem}-{n}{ext}"
 
 
-def save_atomic(im: Image.Image, path: str, recipe_json: str | None = None) -> str:
-    """Write PNG or JPEG (by extension) with the recipe embedded; rename into place.
+def save_atomic(im, path: str, recipe_json: str | None = None, bit_depth: int = 8) -> str:
+    """Write PNG, JPEG or TIFF (by extension) with the recipe embedded; rename into place.
 
+    ``im`` is a PIL RGB image or a float HxWx3 array in [0, 1]; with ``bit_depth`` 16, PNG and
+    TIFF get 16 bits per channel from the float values (a PIL image's 8-bit levels scaled).
     A failed write (disk full, ``ulimit -f``, Ctrl-C) removes the temporary file and
     leaves any previous file at ``path`` untouched; the error says so.
     """
+    from . import writers
+
     path = os.fspath(path)
+    kind = check_format(path, bit_depth)
     ext = os.path.splitext(path)[1].lower()
-    if ext not in (".png", ".jpg", ".jpeg"):
-        raise EigenstyleError(f"output: {path}: use a .png, .jpg or .jpeg file name")
+    if bit_depth == 16 or kind == "TIFF":
+        a = to_array(im) if isinstance(im, Image.Image) else np.asarray(im)
+        samples = writers.quantise(a, bit_depth)
+    elif not isinstance(im, Image.Image):
+        im = from_array(np.asarray(im))
     try:
         with atomic_path(path, ext) as tmp, open(tmp, "wb") as f:
-            if ext == ".png":
+            if kind == "TIFF":
+                writers.write_tiff(f, samples, recipe_json, RECIPE_KEY)
+            elif bit_depth == 16:
+                writers.write_png(f, samples, recipe_json, RECIPE_KEY)
+            elif kind == "PNG":
                 info = PngImagePlugin.PngInfo()
                 if recipe_json is not None:
                     info.add_itxt(RECIPE_KEY, recipe_json, zip=True)
@@ -223,17 +291,22 @@ def save_atomic(im: Image.Image, path: str, recipe_json: str | None = None) -> s
 
 
 def read_embedded_recipe(path: str) -> str | None:
-    """The recipe text embedded in an eigenstyle PNG or JPEG, or None."""
+    """The recipe text embedded in an eigenstyle PNG (8- or 16-bit: an iTXt chunk), JPEG (a comment)
+    or TIFF (the ImageDescription, ``eigenstyle-recipe:`` + JSON), or None."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Image.open(path) as im:
                 text = im.info.get(RECIPE_KEY)
                 comment = im.info.get("comment")
+                if im.format == "TIFF":
+                    comment = im.tag_v2.get(270)
     except Exception as e:  # any decoder's error on a damaged file is the file's fault
         raise EigenstyleError(f"cannot read {path} as an image: {_why(path, e)}") from None
     if isinstance(text, str):
         return text
+    if isinstance(comment, str):
+        comment = comment.encode("utf-8", "replace")
     if isinstance(comment, bytes) and comment.startswith(RECIPE_KEY.encode() + b":"):
         return comment[len(RECIPE_KEY) + 1 :].decode("utf-8", "replace")
     return None

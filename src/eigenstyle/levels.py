@@ -50,3 +50,16 @@ def stretch(im: Image.Image, clip: float) -> Image.Image:
         lo, hi = np.percentile(c, [clip, 100.0 - clip])
         out[..., ch] = c if hi - lo < 1e-9 else (c - lo) / (hi - lo) * 255.0
     return Image.fromarray(np.clip(np.rint(out), 0, 255).astype(np.uint8), "RGB")
+
+
+def stretch_float(a: np.ndarray, clip: float) -> np.ndarray:
+    """:func:`stretch` on a float HxWx3 image in [0, 1], for 16-bit outputs: the percentiles of the
+    float values, no 8-bit rounding before or after (a narrow channel stretched 5x would otherwise
+    show 8-bit steps as 5-level bands)."""
+    a = np.asarray(a, dtype=np.float64)
+    out = np.empty_like(a)
+    for ch in range(3):
+        c = a[..., ch]
+        lo, hi = np.percentile(c, [clip, 100.0 - clip])
+        out[..., ch] = c if hi - lo < 1e-9 / 255.0 else (c - lo) / (hi - lo)
+    return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -233,6 +233,12 @@ class Options:
         "the final image unless asked, to keep folders of variants clean.",
         low=0,
     )
+    bit_depth: int = opt(
+        8,
+        "Bits per channel of PNG and TIFF outputs: 8, or 16 to keep the optimiser's float image "
+        "without 8-bit rounding (for print and further editing). JPEG is always 8-bit.",
+        choices=(8, 16),
+    )
 
     # --- randomised styles (eigenstyle's own) ---
     mode: str = opt(

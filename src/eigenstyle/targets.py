@@ -41,16 +41,28 @@ def to_tensor(im: Image.Image, pre: Preprocessing, device="cpu") -> torch.Tensor
     return ((x - mean) / std).unsqueeze(0).to(device)
 
 
-def to_pil(x: torch.Tensor, pre: Preprocessing) -> list[Image.Image]:
-    """[N, 3, H, W] network input -> N PIL RGB images (clipped to the valid range)."""
+def _pixels(x: torch.Tensor, pre: Preprocessing) -> np.ndarray:
+    """[N, 3, H, W] network input -> [N, H, W, 3] RGB in [0, 1] units (not clipped yet)."""
     x = x.detach().float().cpu()
     mean = torch.tensor(pre.mean).view(1, 3, 1, 1)
     std = torch.tensor(pre.std).view(1, 3, 1, 1)
     x = (x * std + mean) / pre.scale
     if pre.bgr:
         x = x.flip(1)
-    a = x.permute(0, 2, 3, 1).numpy()
+    return x.permute(0, 2, 3, 1).numpy()
+
+
+def to_pil(x: torch.Tensor, pre: Preprocessing) -> list[Image.Image]:
+    """[N, 3, H, W] network input -> N PIL RGB images (clipped to the valid range)."""
+    a = _pixels(x, pre)
     return [images.from_array(np.ascontiguousarray(a[i])) for i in range(a.shape[0])]
+
+
+def to_floats(x: torch.Tensor, pre: Preprocessing) -> list[np.ndarray]:
+    """[N, 3, H, W] network input -> N float32 HxWx3 arrays in [0, 1]: the image before any
+    8-bit rounding, for 16-bit outputs (``to_pil`` is these, rounded)."""
+    a = _pixels(x, pre)
+    return [np.clip(np.ascontiguousarray(a[i], dtype=np.float32), 0.0, 1.0) for i in range(a.shape[0])]
 
 
 def check_size(im_size: tuple[int, int], net: VGG, what: str) -> None:

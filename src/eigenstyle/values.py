@@ -114,6 +114,8 @@ def check(name: str, value: Any, meta: dict) -> None:
 
 def _check_one(flag, kind, v, meta, low, high, strict) -> None:
     if kind in ("int", "ints"):
+        if meta.get("choices") and v not in meta["choices"]:
+            raise EigenstyleError(f"{flag} must be one of {', '.join(map(str, meta['choices']))}, got {v!r}")
         if not _is_int(v) or (low is not None and v < low):
             raise EigenstyleError(f"{flag} must be an integer >= {low if low is not None else 0}, got {v!r}")
         if high is not None and v > high:
