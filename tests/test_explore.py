@@ -312,7 +312,7 @@ def test_plan_batches_and_prepares_again_only_for_another_preparation(monkeypatc
 
     made = []
     monkeypatch.setattr(plan, "prepare", lambda content, styles, o: made.append(o.style_layers) or o)
-    monkeypatch.setattr(plan, "vary", lambda plain, o: o)
+    monkeypatch.setattr(plan, "vary", lambda plain, o, swatch=None: o)
     base = Options(size=48, style_layers=("relu3_2",), mode="variant", variant_seed=1).validate()
     runs = [base.replace(variant_seed=i) for i in (1, 2, 3)] + [
         base.replace(style_layers=("relu3_3",), variant_seed=4),
@@ -339,8 +339,9 @@ def test_the_preparation_key_is_what_prepare_reads(content_path, style_path, mon
                 read.add(name)
             return super().__getattribute__(name)
 
-    monkeypatch.setattr(problem, "vary", lambda plain, o: plain)
-    opts = Recording(size=48, iterations=2, seed=1).validate()
+    monkeypatch.setattr(problem, "vary", lambda plain, o, swatch=None: plain)
+    # (an explicit history: settling auto replaces the options, and a replace reads every field)
+    opts = Recording(size=48, iterations=2, seed=1, lbfgs_history=100).validate()
     read.clear()
     problem.prepare(content_path, [style_path], opts)
     assert read == set(problem.PREPARED_FROM)

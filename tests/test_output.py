@@ -177,11 +177,6 @@ def test_jpeg_at_16_bits_is_refused_with_one_line(content_path, style_path, tmp_
     images.check_writable(str(tmp_path / "out.tif"), 16)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine.stylize calls images.check_writable(output) without opts.bit_depth (not this change's file): "
-    "until it passes it, a JPEG at 16 bits is refused when saving, after the run",
-)
 def test_jpeg_at_16_bits_is_refused_before_any_computation(content_path, style_path, tmp_path, monkeypatch):
     from eigenstyle import engine
 

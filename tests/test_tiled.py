@@ -112,7 +112,9 @@ def test_a_size_too_large_for_the_budget_is_tiled_to_fit(content_path, style_pat
 
     from eigenstyle.memory import HEADROOM, split_bytes_per_pixel, tile_for
 
-    opts = Options(size=320, iterations=1, style_layers=("relu2_1", "relu3_2"), seed=3, conv="direct")
+    opts = Options(
+        size=320, iterations=1, style_layers=("relu2_1", "relu3_2"), seed=3, conv="direct", lbfgs_history=100
+    )
     act, state = split_bytes_per_pixel(("relu4_2", "relu2_1", "relu3_2"), "lbfgs", 100)
     h, w, halo, align = 240, 320, 45 + 8, 8  # relu4_2: radius 45, stride 8 (+ one stride: the pooling offset)
     budget = int((state * h * w + act * (64 + 2 * halo + 0.5) ** 2) / HEADROOM)  # a 64 px tile, not 72
@@ -129,3 +131,33 @@ def test_a_size_too_large_for_the_budget_is_tiled_to_fit(content_path, style_pat
     # The image-sized state alone is too much: no tiles (the run goes whole, and out of memory its
     # message names a size that fits: test_faults)
     assert tile_for(opts, 4000, 4000, 2**30, halo, align) is None
+
+
+@pytest.mark.parametrize("size, tile", [(101, 32), (83, 16), (130, 64)])
+def test_tiled_targets_equal_the_whole_images_in_float64(content_path, style_path, size, tile):
+    """Content features assembled from tiles and Grams summed over tiles (a print's targets in the
+    memory of one tile) equal one pass over the whole image, to 1e-10 in float64."""
+    from eigenstyle.losses import gram
+    from eigenstyle.tiled import features, grams
+
+    p = _problem(content_path, style_path, size, torch.float64)
+    x = p.content_tensor + 0.1 * torch.randn(
+        p.content_tensor.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64
+    )
+    whole = p.net(x)
+    tiled_features = features(p.net, x, ("relu4_2", "relu3_2", "relu1_1"), tile)
+    for name, f in tiled_features.items():
+        assert f.shape == whole[name].shape
+        assert torch.allclose(f, whole[name], rtol=0, atol=1e-10 * float(whole[name].abs().max())), name
+    for name, g in grams(p.net, x, LAYERS, tile).items():
+        assert torch.allclose(g, gram(whole[name]), rtol=1e-10, atol=1e-12), name
+
+
+def test_a_tiled_run_prepares_the_same_targets(content_path, style_path):
+    """--tile also takes the content targets and the style's Grams tile by tile: the same, to float32 noise."""
+    whole = _problem(content_path, style_path, 96, torch.float32)
+    tiled = _problem(content_path, style_path, 96, torch.float32, tile=32)
+    for name, t in whole.targets.content.items():
+        assert torch.allclose(tiled.targets.content[name], t, rtol=1e-4, atol=1e-4 * float(t.abs().max()))
+    for name, g in whole.targets.style.items():
+        assert torch.allclose(tiled.targets.style[name], g, rtol=1e-4, atol=1e-6 * float(g.abs().max()))

@@ -98,6 +98,28 @@ def cmd_reproduce(args) -> int:
     return report(result, output)
 
 
+def cmd_render(args) -> int:
+    from .options import FIELDS
+    from .render import render
+
+    if not hasattr(args, "size"):
+        raise EigenstyleError("render needs --size: the longest side of the print, e.g. --size 4000")
+    overrides = {name: getattr(args, name) for name in FIELDS if hasattr(args, name) and name != "size"}
+    stem, ext = os.path.splitext(args.favourite)
+    output = pick_output(args.output or f"{stem}.{args.size}px{ext if ext == '.tif' else '.png'}", args.overwrite)
+    result = render(
+        args.favourite,
+        args.size,
+        output,
+        content=args.content,
+        styles=args.style or None,
+        progress=not args.quiet,
+        allow_changed_inputs=args.allow_changed_inputs,
+        **overrides,
+    )
+    return report(result, output)
+
+
 def _inputs(args, recipe_data=None):
     """Content and styles from the positionals, else from a parent recipe."""
     images_ = list(args.images)
@@ -188,6 +210,7 @@ def cmd_serve(args) -> int:
 COMMANDS = {
     "stylize": cmd_stylize,
     "reproduce": cmd_reproduce,
+    "render": cmd_render,
     "variants": cmd_variants,
     "layers": cmd_layers,
     "list-layers": cmd_list_layers,

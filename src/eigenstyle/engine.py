@@ -25,8 +25,8 @@ from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
 from .network import Preprocessing
 from .options import Options
 from .plan import batchable
-from .problem import ImageInput, Problem, prepare, resolve_seeds
-from .progress import Progress
+from .problem import ImageInput, Problem, needs_reference_swatch, prepare, reference_swatch, resolve_seeds
+from .progress import Progress, Schedule
 from .targets import Targets, to_floats, to_pil
 from .values import option_name
 
@@ -207,14 +207,14 @@ class Intermediates(Observer):
 def run_batch(
     problems: Sequence[Problem],
     *,
-    progress: bool = False,
+    progress: Union[bool, Progress] = False,
     observers: Sequence[Observer] = (),
     outputs: Optional[Sequence[str]] = None,
     x0: Optional[torch.Tensor] = None,
 ) -> list[Result]:
     """Optimise N variants of one prepared problem (seeds resolved) as one batch: one pass through
     the network for all, per-image Gram targets, per-image L-BFGS state. Returns N Results (written
-    to ``outputs`` when given). ``x0`` overrides the start image."""
+    to ``outputs`` when given). ``x0`` overrides the start image; ``progress``: show it (or this display)."""
     first, n = problems[0], len(problems)
     if not all(batchable(p.opts, first.opts) for p in problems):
         raise EigenstyleError("a batch needs runs that differ only in their Gram targets")
@@ -230,7 +230,7 @@ def run_batch(
         )
     )
     started = time.perf_counter()
-    watching = [Progress(first.opts)] if progress else []
+    watching = [progress if isinstance(progress, Progress) else Progress(first.opts)] if progress else []
     if outputs and first.opts.save_every:
         watching.append(Intermediates(problems, outputs, started))
     start = initial_image(batched, first.opts.seed, batch=n) if x0 is None else x0
@@ -249,6 +249,7 @@ def stylize(
     progress: bool = False,
     output: Optional[str] = None,
     save_style: Optional[str] = None,
+    observers: Sequence[Observer] = (),
     **overrides,
 ) -> Result:
     """Stylise ``content`` with one or more style images; returns a :class:`Result`.
@@ -259,29 +260,34 @@ def stylize(
     ``output`` the final image (and every ``save_every``-th one, as
     ``stem_ITER.ext``) is written atomically; with ``save_style`` the (randomised)
     Gram targets go to a .safetensors style file for reuse with ``style_file=``.
+    ``observers`` watch every scale's loop (a step's ``problem.opts.size`` says which scale).
     """
     opts = resolve_seeds(Options.from_mapping(overrides, options))
     if output is not None:
-        images.check_writable(output)
-    x0 = None
-    for size in opts.scales or ():
+        images.check_writable(output, opts.bit_depth)
+    if isinstance(style, (str, os.PathLike, Image.Image)):
+        style = [style]
+    swatch = None  # a favourite's swatch, made once for every scale of its render
+    if needs_reference_swatch(opts) or any(needs_reference_swatch(opts.replace(size=s)) for s in opts.scales or ()):
+        swatch = reference_swatch(content, style, opts)
+    x0, schedule = None, Schedule(opts)
+    for k, size in enumerate(opts.scales or ()):
         coarse = opts.replace(size=size, iterations=opts.scale_iterations or opts.iterations, save_every=0)
-        p = prepare(content, style, coarse)
-        out = optimise(
-            p, initial_image(p, opts.seed) if x0 is None else upscale(x0, p), [Progress(coarse)] if progress else []
-        )
+        p = prepare(content, style, coarse, swatch)
+        start = initial_image(p, opts.seed) if x0 is None else upscale(x0, p)
+        out = optimise(p, start, ([schedule.progress(k, p)] if progress else []) + list(observers))
         if out.interrupted or out.error:
             return _stopped_at_coarse_scale(p, out, output)
         x0 = out.x
-    problem = prepare(content, style, opts)
+    problem = prepare(content, style, opts, swatch)
     if save_style:
         from .stylefile import save_style as write_style
 
         write_style(save_style, problem)
     return run_batch(
         [problem],
-        progress=progress,
-        observers=[] if callback is None else [Callback(callback)],
+        progress=schedule.progress(len(opts.scales or ()), problem) if progress else False,
+        observers=([] if callback is None else [Callback(callback)]) + list(observers),
         outputs=[output] if output is not None else None,
         x0=None if x0 is None else upscale(x0, problem),
     )[0]
@@ -326,6 +332,13 @@ def reproduce(
     elsewhere; their hashes must match unless ``allow_changed_inputs``.
     """
     data = recipe.read_recipe(path)
+    content, styles = recorded_inputs(data, path, content, styles, allow_changed_inputs)
+    return stylize(content, styles, Options.from_dict(data["options"]), progress=progress, output=output, **overrides)
+
+
+def recorded_inputs(data: dict, path: str, content=None, styles=None, allow_changed_inputs: bool = False):
+    """The content and style files of a recipe (``data``, read from ``path``), found where they were or
+    where ``content``/``styles`` say, checked against their recorded hashes."""
     opts = Options.from_dict(data["options"])
     content = content or data["content"].get("path")
     styles = list(styles or [s.get("path") for s in data["styles"]])
@@ -346,4 +359,4 @@ def reproduce(
                 f"{what} image {given} differs from the one the recipe used "
                 f"(sha256 mismatch); use {option_name('allow_changed_inputs')} to run anyway"
             )
-    return stylize(content, styles, opts, progress=progress, output=output, **overrides)
+    return content, styles

@@ -136,6 +136,26 @@ def _reproduce(sub) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def _render(sub) -> None:
+    p = sub.add_parser(
+        "render",
+        help="render a favourite again at another size (for print), from its recipe",
+        allow_abbrev=False,
+        description="Run the recipe embedded in FAVOURITE at --size, coarse to fine from the favourite "
+        "itself (each scale at most twice the last), with the favourite's style at the matching scale. "
+        "Memory stays within --max-memory (tiles, a shorter L-BFGS history). Any style option given "
+        "overrides the recipe's.",
+    )
+    p.add_argument("favourite", metavar="FAVOURITE", help="a PNG, JPEG or TIFF written by eigenstyle")
+    p.add_argument("-o", "--output", help="output (default: FAVOURITE.SIZEpx.png)")
+    p.add_argument("--content", help="content image, if it moved since the recipe was made")
+    p.add_argument("--style", action="append", help="style image(s), if they moved (repeat for several)")
+    p.add_argument("--allow-changed-inputs", action="store_true", help="run even if an input's hash differs")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_style_options(p)
+
+
 def _variants(sub) -> None:
     p = sub.add_parser(
         "variants",
@@ -245,6 +265,6 @@ def build_parser() -> Parser:
     parser = Parser(prog="eigenstyle", description="Neural style transfer for exploring styles.", allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"eigenstyle {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for add in (_stylize, _reproduce, _variants, _layers, _list_layers, _serve, _demo):
+    for add in (_stylize, _reproduce, _render, _variants, _layers, _list_layers, _serve, _demo):
         add(sub)
     return parser

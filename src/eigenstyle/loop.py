@@ -57,6 +57,10 @@ class Observer:
     def close(self) -> None:
         pass
 
+    def tile(self, done: int, total: int) -> None:
+        """A tiled evaluation's progress within an iteration (``done`` of ``total`` tile passes): at
+        print sizes one iteration takes minutes, and this is how a display shows it is alive."""
+
 
 @dataclass
 class Outcome:
@@ -91,7 +95,7 @@ def evaluate(problem: Problem, x: torch.Tensor) -> dict:
 
 
 def evaluate_and_backward(
-    problem: Problem, x: torch.Tensor, singles: Optional[list] = None, backward: bool = True
+    problem: Problem, x: torch.Tensor, singles: Optional[list] = None, backward: bool = True, on_tile=None
 ) -> dict:
     """Losses at ``x`` (detached) with their gradient accumulated into ``x.grad``
     (``backward=False``: the losses only).
@@ -100,12 +104,13 @@ def evaluate_and_backward(
     on its own: the same kernels as its single run, so a batch reproduces its
     single runs bit for bit, and only one image's activations are alive at a
     time. A CPU gains no throughput from a batched pass at useful sizes (measured:
-    0.93x at 256 px), so that is the CPU's way; a GPU batches the pass."""
+    0.93x at 256 px), so that is the CPU's way; a GPU batches the pass. ``on_tile(done, total)``
+    follows a tiled evaluation."""
     pieces = [(problem, x)] if singles is None else [(p, x[i : i + 1]) for i, p in enumerate(singles)]
     out, row = [], 0
     for p, xi in pieces:
         if p.opts.tile:  # exact, in bounded memory (tiled.py)
-            parts, grad = tiled.losses_and_gradient(p, xi.detach(), p.opts.tile, backward=backward)
+            parts, grad = tiled.losses_and_gradient(p, xi.detach(), p.opts.tile, backward=backward, on_tile=on_tile)
             if backward:
                 if x.grad is None:
                     x.grad = torch.zeros_like(x)
@@ -221,19 +226,24 @@ def _optimisers(problem: Problem, x: torch.Tensor, singles: Optional[list]) -> l
     o = problem.opts
     if singles is not None and o.optimizer == "lbfgs":
         return [
-            (make_optimizer(o.optimizer, x[i : i + 1], o.learning_rate, o.lbfgs_history), slice(i, i + 1))
+            (make_optimizer(o.optimizer, x[i : i + 1], o.learning_rate, o.lbfgs_history_value()), slice(i, i + 1))
             for i in range(x.shape[0])
         ]
-    return [(make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history), slice(None))]
+    return [(make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history_value()), slice(None))]
 
 
 def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out: Outcome) -> None:
     """The iterations, filling in ``out``; returns early on divergence or an observer's stop."""
     n, start = problem.opts.iterations, time.perf_counter()
     optimisers = _optimisers(problem, x, singles)
+
+    def on_tile(done: int, total: int) -> None:
+        for ob in observers:
+            ob.tile(done, total)
+
     for it in range(1, n + 1):
         x.grad = None
-        parts = evaluate_and_backward(problem, x, singles)
+        parts = evaluate_and_backward(problem, x, singles, on_tile=on_tile if problem.opts.tile else None)
         now = torch.stack(list(parts.values())).detach()  # [4, N]: total, content, style, tv
         guard.record(it, x, now)
         values = None

@@ -55,13 +55,33 @@ def split_bytes_per_pixel(layers, optimizer: str, lbfgs_history: int) -> tuple[f
     return 4 * BACKWARD_FACTOR * floats, 4 * 3 * state
 
 
+MIN_HISTORY = 5  # fewer correction pairs and L-BFGS is little better than gradient descent
+STATE_SHARE = 0.5  # the most of the budget the image-sized optimiser state may take before history shrinks
+
+
+def history_for(opts, pixels: int, budget: Optional[int]) -> int:
+    """The L-BFGS history in force: the one asked for, else 100 where its image-sized state (2 vectors
+    per correction pair) takes at most half the budget's room, else the most pairs that do, at least
+    MIN_HISTORY: at print sizes the history, not the network, is what fills the memory (2048 px,
+    3.1 MP: 100 pairs are 7.5 GB), and a warm-started fine scale needs few pairs."""
+    from .options import LBFGS_HISTORY
+
+    if opts.lbfgs_history is not None:
+        return opts.lbfgs_history
+    if opts.optimizer != "lbfgs" or not budget:
+        return LBFGS_HISTORY
+    per_pair = 2 * 3 * 4 * pixels  # two float32 image-sized vectors
+    fit = int((STATE_SHARE * HEADROOM * budget - 6 * 3 * 4 * pixels) // per_pair)
+    return max(MIN_HISTORY, min(LBFGS_HISTORY, fit))
+
+
 def tile_for(opts, height: int, width: int, budget: int, halo: int, align: int) -> Optional[int]:
     """The tile side a run needs to stay within ``budget`` bytes (80 % of it, as the model is
     approximate): the largest side on the pooling grid whose tile, with its halo on both sides,
     fits beside the image-sized state. None when the whole image fits, or when not even tiles
     would (the optimiser's image-sized state alone is too much)."""
     layers = tuple(opts.content_layers) + tuple(opts.style_layers)
-    act, state = split_bytes_per_pixel(layers, opts.optimizer, opts.lbfgs_history)
+    act, state = split_bytes_per_pixel(layers, opts.optimizer, opts.lbfgs_history_value())
     room = HEADROOM * budget
     if (act + state) * height * width <= room:
         return None
@@ -111,7 +131,7 @@ def out_of_memory_error(
     (measured then: after the failure, the half-built pass still holds memory),
     and a --size that should fit."""
     per_image = bytes_per_pixel(
-        tuple(opts.content_layers) + tuple(opts.style_layers), opts.optimizer, opts.lbfgs_history
+        tuple(opts.content_layers) + tuple(opts.style_layers), opts.optimizer, opts.lbfgs_history_value()
     )
     need = per_image * pixels * batch
     where = "the GPU" if device.type == "cuda" else "the CPU"

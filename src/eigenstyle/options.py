@@ -25,6 +25,7 @@ GRAM_SCALES = ("frobenius", "trace", "none")
 TARGETS = ("reachable", "raw")
 MULTI_LAYER_STYLE_WEIGHT = 100.0
 SWATCH_SIDE = 128  # the default swatch's side (at most --size): docs/quality.md
+LBFGS_HISTORY = 100  # neural-style's; the auto history where it fits (memory.history_for)
 
 # Default style weight when a single style layer is used: the weight at which that layer's style
 # loss from a blank start equals the five-layer default's (100 · Σ mean(G²) over relu1_1..relu5_1 /
@@ -146,6 +147,14 @@ class Options:
         low=16,
     )
     scale_iterations: Optional[int] = opt(None, "Iterations at each coarser scale (default: --iterations).", low=1)
+    reference_size: Optional[int] = opt(
+        None,
+        "The size a randomised style was found at (a favourite's, when it is rendered at another --size): its "
+        "swatch is made at this size, as the favourite's was, and the run's targets are the swatch's Grams with "
+        "the swatch scaled by --size / this, so the strokes keep their size relative to the picture. "
+        "Default: --size. Set by `eigenstyle render`.",
+        low=16,
+    )
     # --- initialisation and optimiser ---
     init: Optional[str] = opt(
         None,
@@ -163,7 +172,15 @@ class Options:
     learning_rate: float = opt(
         1.0, "Step size (L-BFGS) or learning rate (Adam).", alias=("-learning_rate",), low=0, strict=True
     )
-    lbfgs_history: int = opt(100, "Number of correction pairs L-BFGS keeps.", alias=("-lbfgs_num_correction",), low=1)
+    lbfgs_history: Optional[int] = opt(
+        None,
+        "Number of correction pairs L-BFGS keeps. Default (auto): 100, fewer where the image-sized history "
+        "would take more than half the memory budget (large sizes; see --max-memory), at least 5.",
+        alias=("-lbfgs_num_correction",),
+        low=1,
+        differs="neural-style keeps 100 at any size; at print sizes 100 image-sized vectors alone exceed a "
+        "machine's memory (2048 px: 7.5 GB), so eigenstyle keeps fewer there.",
+    )
     # --- network ---
     model: str = opt(
         "vgg19-caffe-q8",
@@ -375,6 +392,10 @@ class Options:
         if self.init is not None:
             return self.init
         return "image" if self.mode != "none" and self.target == "reachable" else "random"
+
+    def lbfgs_history_value(self) -> int:
+        """The L-BFGS history in force: prepare() settles auto by the memory budget; unsettled, 100."""
+        return self.lbfgs_history if self.lbfgs_history is not None else LBFGS_HISTORY
 
     def swatch_side(self) -> int:
         """The swatch's side in force (auto resolved)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from .options import Options
-from .problem import PREPARED_FROM, ImageInput, Problem, prepare, vary
+from .problem import PREPARED_FROM, ImageInput, Problem, needs_reference_swatch, prepare, reference_swatch, vary
 
 
 def batchable(a: Options, b: Options) -> bool:
@@ -50,6 +50,9 @@ class Preparation:
         return self.plain
 
     def problems(self, batch: Sequence[Options]) -> list[Problem]:
-        """Each run's own problem on the shared preparation."""
+        """Each run's own problem on the shared preparation (a render's swatch made at its reference size)."""
         plain = self.plain_for(batch[0])
-        return [vary(plain, o) for o in batch]
+        return [
+            vary(plain, o, reference_swatch(self.content, self.styles, o) if needs_reference_swatch(o) else None)
+            for o in batch
+        ]

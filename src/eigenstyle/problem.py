@@ -22,9 +22,9 @@ from PIL import Image
 
 from . import images, recipe, tiled
 from .errors import EigenstyleError
-from .memory import available_bytes, is_out_of_memory, out_of_memory_error, tile_for
+from .memory import available_bytes, history_for, is_out_of_memory, out_of_memory_error, tile_for
 from .network import VGG, Preprocessing, Weights, load_weights, resolve_conv, resolve_precision
-from .options import Options
+from .options import LBFGS_HISTORY, Options
 from .randomize import Randomization, randomize_targets
 from .swatch import with_swatch
 from .targets import Targets, check_size, content_targets, style_grams, to_tensor
@@ -96,8 +96,11 @@ def _load(im: ImageInput, what: str) -> tuple[Image.Image, dict]:
     return images.load_rgb(path, what), recipe.identity_of_file(path)
 
 
-def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) -> Problem:
-    """Load and check everything before any long computation starts."""
+def prepare(
+    content: ImageInput, styles: Sequence[ImageInput], opts: Options, swatch: Optional[Image.Image] = None
+) -> Problem:
+    """Load and check everything before any long computation starts. ``swatch``: the randomised
+    style's swatch made before (see vary; a render's: :func:`reference_swatch`)."""
     if isinstance(styles, (str, os.PathLike, Image.Image)):
         styles = [styles]
     styles = list(styles or [])
@@ -133,7 +136,7 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
     content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
     check_size(content_im.size, net, "the content image")
     free = available_bytes(device)
-    opts = _tiles_that_fit(opts, net, content_im.size, free)
+    opts = _fit_memory(opts, net, content_im.size, free)
     try:
         return _targets(
             opts,
@@ -146,6 +149,7 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
             blend,
             file_grams,
             meta if file_grams is not None else None,
+            swatch,
         )
     except Exception as exc:
         if not is_out_of_memory(exc):
@@ -154,10 +158,22 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
     raise error
 
 
-def _tiles_that_fit(opts: Options, net: VGG, size: tuple[int, int], free: Optional[int]) -> Options:
-    """Too large to run whole within the budget (--max-memory, else what is free): evaluate in the
-    largest tiles that fit (tiled.py; exact). The tile goes into the options, hence the recipe."""
+def _fit_memory(opts: Options, net: VGG, size: tuple[int, int], free: Optional[int]) -> Options:
+    """Settle what the memory budget (--max-memory, else what is free) decides: the L-BFGS history
+    (auto: 100, fewer at print sizes) and, too large to run whole, the largest tiles that fit
+    (tiled.py; exact). Both go into the options, hence the recipe."""
     budget = int(opts.max_memory * 2**30) if opts.max_memory else free
+    history = history_for(opts, size[0] * size[1], budget)
+    if opts.lbfgs_history is None and history < LBFGS_HISTORY:
+        warnings.warn(
+            images.InputNote(
+                f"{size[0]}x{size[1]} px: keeping {history} L-BFGS correction pairs instead of {LBFGS_HISTORY}, "
+                f"to stay within {budget / 2**30:.1f} GiB (--lbfgs-history sets it)"
+            ),
+            stacklevel=3,
+        )
+    if history != opts.lbfgs_history:
+        opts = opts.replace(lbfgs_history=history)
     if opts.tile is not None or not budget:
         return opts
     geo = tiled.geometry(net)
@@ -173,7 +189,21 @@ def _tiles_that_fit(opts: Options, net: VGG, size: tuple[int, int], free: Option
     return opts.replace(tile=tile)
 
 
-def _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta) -> Problem:
+def needs_reference_swatch(opts: Options) -> bool:
+    """Whether a run optimises against a swatch made at another size (a favourite's, rendered larger):
+    a randomised style with reachable targets and a ``reference_size`` other than its size."""
+    reachable = opts.mode != "none" and opts.target == "reachable"
+    return reachable and opts.reference_size is not None and opts.reference_size != opts.size
+
+
+def reference_swatch(content: ImageInput, styles: Sequence[ImageInput], opts: Options) -> Image.Image:
+    """The swatch of ``opts``' randomised style as it was made at ``reference_size`` (a favourite's size):
+    the same picture the favourite optimised against, whatever size it is now rendered at."""
+    at = opts.replace(size=opts.reference_size, reference_size=None, scales=None, tile=None, init="random")
+    return prepare(content, styles, at).swatch
+
+
+def _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta, swatch) -> Problem:
     """The content features and style Grams: the first large allocations of a run."""
     content_tensor = to_tensor(content_im, weights.preprocessing, device)
     inputs = {"content": content_id, "styles": [sid for _, sid in style_ims]}
@@ -193,7 +223,7 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
             im = images.resize(im, images.fit_size(*im.size, style_size))
             check_size(im.size, net, f"style image {i + 1}")
             style_tensors.append(to_tensor(im, weights.preprocessing, device))
-        base = style_grams(net, style_tensors, opts.style_layers, blend)
+        base = style_grams(net, style_tensors, opts.style_layers, blend, opts.tile)
     problem = Problem(
         opts,
         net,
@@ -201,11 +231,11 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
         device,
         content_im,
         content_tensor,
-        Targets(content_targets(net, content_tensor, opts.content_layers), base),
+        Targets(content_targets(net, content_tensor, opts.content_layers, opts.tile), base),
         inputs,
         base,
     )
-    return vary(problem, opts)
+    return vary(problem, opts, swatch)
 
 
 def resolve_seeds(opts: Options) -> Options:
@@ -228,6 +258,12 @@ def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) 
         opts = opts.replace(style_weight=opts.style_weight_value())
     if opts.tile is None and problem.opts.tile:  # the tiles prepare chose for this size
         opts = opts.replace(tile=problem.opts.tile)
+    if opts.lbfgs_history is None:  # and the history
+        opts = opts.replace(lbfgs_history=problem.opts.lbfgs_history)
+    inputs = {k: v for k, v in problem.inputs.items() if k != "init"}
+    if opts.init not in (None, "random", "image"):  # a warm start (a render's favourite): which file it was
+        inputs["init"] = recipe.identity_of_file(opts.init)
+    problem = dataclasses.replace(problem, inputs=inputs)
     if opts.mode == "none":
         return dataclasses.replace(
             problem,
@@ -251,4 +287,6 @@ def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) 
     )
     # Every randomised style gets its picture, the swatch; reachable targets also optimise against it.
     check_size((opts.swatch_side(), opts.swatch_side()), problem.net, f"the swatch ({option_name('swatch_size')})")
+    if swatch is None and needs_reference_swatch(opts):
+        raise EigenstyleError(f"{option_name('reference_size')} needs the swatch made at that size (see prepare)")
     return with_swatch(varied, use_as_target=opts.target == "reachable", picture=swatch)

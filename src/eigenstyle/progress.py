@@ -14,30 +14,42 @@ from __future__ import annotations
 import math
 import sys
 import time
+from typing import Optional
 
 from .loop import Observer, Step
 from .memory import peak_memory_mb
 
 BAR_FORMAT = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}"
+TILE_LINE_EVERY = 60.0  # seconds: off a terminal, a slow tiled iteration says where it is this often
 
 
-def progress_bar(total: int, enabled: bool, stream=None):
+def progress_bar(total: int, enabled: bool, stream=None, label: str = ""):
     """What the loop reports its progress to (``update``, ``set_postfix_str``, ``write``, ``close``)."""
     stream = sys.stderr if stream is None else stream
     if enabled and not _is_terminal(stream):
-        return PlainProgress(total, stream)
+        return PlainProgress(total, stream, label)
     from tqdm import tqdm
 
-    return tqdm(total=total, disable=not enabled, unit="it", file=stream, dynamic_ncols=True, bar_format=BAR_FORMAT)
+    return tqdm(
+        total=total,
+        disable=not enabled,
+        unit="it",
+        file=stream,
+        dynamic_ncols=True,
+        bar_format=BAR_FORMAT,
+        desc=label or None,
+    )
 
 
 class Progress(Observer):
     """The display of a run: its bar (tqdm or plain lines), with the losses where the loop read
-    them, and a loss line on stdout every ``print_every`` iterations (which asks for the values)."""
+    them, and a loss line on stdout every ``print_every`` iterations (which asks for the values).
+    A scale of a coarse-to-fine run has a ``label`` and the ETA of the whole run: ``later`` is the
+    work of the scales after it, in iterations of this one."""
 
-    def __init__(self, opts, stream=None):
-        self.bar = progress_bar(opts.iterations, True, stream)
-        self.every = opts.print_every
+    def __init__(self, opts, stream=None, label: str = "", later: Optional[float] = None):
+        self.bar = progress_bar(opts.iterations, True, stream, label)
+        self.every, self.later, self.label = opts.print_every, later, f"{label} " if label else ""
 
     def wants(self, iteration: int) -> bool:
         return bool(self.every) and iteration % self.every == 0
@@ -47,6 +59,9 @@ class Progress(Observer):
         if step.values is None:
             return
         it, shown = step.iteration, losses_text(step.values)
+        if self.later is not None:
+            left = (step.iterations - it + self.later) * step.elapsed / it
+            shown += f", all scales done in ~{duration(left)}"
         self.bar.set_postfix_str(shown, refresh=False)
         if self.wants(it):
             self.bar.write(
@@ -56,6 +71,50 @@ class Progress(Observer):
 
     def close(self) -> None:
         self.bar.close()
+
+    def tile(self, done: int, total: int) -> None:
+        self.bar.tile(done, total) if isinstance(self.bar, PlainProgress) else self.bar.set_description_str(
+            f"{self.label}tile {done}/{total}".strip(), refresh=True
+        )
+
+
+class Schedule:
+    """The scales of a coarse-to-fine run, for its progress: each scale's bar is labelled with its
+    place and size, and shows an ETA for the whole run (a scale's s/iteration grows with its pixels)."""
+
+    def __init__(self, opts):
+        sizes = list(opts.scales or ()) + [opts.size]
+        counts = [opts.scale_iterations or opts.iterations] * (len(sizes) - 1) + [opts.iterations]
+        self.opts, self.steps = opts, list(zip(sizes, counts))
+
+    def index(self, size: int) -> int:
+        """Which scale (0-based) a step at ``size`` belongs to."""
+        return [s for s, _ in self.steps].index(size)
+
+    def later(self, k: int) -> float:
+        """The work of the scales after scale ``k``, in iterations of scale ``k`` (cost grows with pixels)."""
+        return sum(n * (s / self.steps[k][0]) ** 2 for s, n in self.steps[k + 1 :])
+
+    def left(self, k: int, iteration: int, elapsed: float) -> float:
+        """Seconds until the whole run is done, from scale ``k``'s ``iteration`` reached in ``elapsed`` s."""
+        return (self.steps[k][1] - iteration + self.later(k)) * elapsed / max(1, iteration)
+
+    def progress(self, k: int, problem) -> Progress:
+        """The display of scale ``k`` (0-based), with the ETA of the whole run."""
+        if len(self.steps) == 1:
+            return Progress(problem.opts)
+        h, w = problem.content_tensor.shape[2:]
+        label = f"scale {k + 1}/{len(self.steps)} ({w}x{h} px)"
+        return Progress(problem.opts, label=label, later=self.later(k))
+
+
+def duration(seconds: float) -> str:
+    """A time to wait, as a person says it: 45 s, 12 min, 2 h 05 min."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
 def losses_text(values: dict) -> str:
@@ -75,10 +134,11 @@ def _is_terminal(stream) -> bool:
 class PlainProgress:
     """The part of tqdm's interface the loop uses, as plain lines for logs."""
 
-    def __init__(self, total: int, stream):
-        self.total, self.stream = total, stream
+    def __init__(self, total: int, stream, label: str = ""):
+        self.total, self.stream, self.label = total, stream, f"{label}: " if label else ""
         self.every = max(1, math.ceil(total / 10))
         self.n, self.postfix, self.start = 0, "", time.perf_counter()
+        self.last_line = self.start
         self._due = None  # (iteration, elapsed s) of a line to print: the loop sets the losses after update()
 
     def update(self, n: int = 1) -> None:
@@ -98,14 +158,25 @@ class PlainProgress:
     def close(self) -> None:
         self._print_due()
 
+    def tile(self, done: int, total: int) -> None:
+        """Within a slow tiled iteration, a line when the last one is a minute old (print sizes)."""
+        now = time.perf_counter()
+        if now - self.last_line >= TILE_LINE_EVERY:
+            self.last_line = now
+            print(
+                f"{self.label}iteration {self.n + 1}/{self.total}: tile pass {done}/{total}  {now - self.start:.1f} s",
+                file=self.stream,
+                flush=True,
+            )
+
     def _print_due(self) -> None:
         if self._due is None:
             return
         n, elapsed = self._due
-        self._due = None
+        self._due, self.last_line = None, time.perf_counter()
         losses = f"  {self.postfix}" if self.postfix else ""
         print(
-            f"iteration {n}/{self.total} ({100 * n // max(1, self.total)}%){losses}  {elapsed:.1f} s",
+            f"{self.label}iteration {n}/{self.total} ({100 * n // max(1, self.total)}%){losses}  {elapsed:.1f} s",
             file=self.stream,
             flush=True,
         )

@@ -61,6 +61,7 @@ def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: flo
         "content": problem.inputs["content"],
         "styles": problem.inputs["styles"],
         "style_file": problem.inputs.get("style_file"),
+        "init": problem.inputs.get("init"),
         "weights": problem.weights.identity(),
         "options": problem.opts.to_dict(),
         "size": list(problem.content.size),

@@ -21,8 +21,7 @@ import torch
 
 from .errors import EigenstyleError
 from .loop import initial_image, optimise
-from .losses import gram
-from .targets import Targets, to_pil, to_tensor
+from .targets import Targets, image_grams, to_pil, to_tensor
 from .values import option_name
 
 
@@ -63,6 +62,18 @@ def synthesize(problem, size: int, iterations: int, seed: int) -> torch.Tensor:
     return out.x
 
 
+def at_scale(picture, opts):
+    """The swatch as the run at ``opts.size`` sees it: made for ``reference_size`` (a favourite's), it is
+    scaled by size / reference_size, as a style image scales with --size, so a render at print size
+    keeps the favourite's strokes at the same size relative to the picture."""
+    if not opts.reference_size or opts.reference_size == opts.size:
+        return picture
+    from .images import resize
+
+    side = max(1, round(picture.width * opts.size / opts.reference_size))
+    return resize(picture, (side, max(1, round(picture.height * opts.size / opts.reference_size))))
+
+
 def with_swatch(problem, use_as_target: bool, picture=None):
     """``problem`` with its swatch, and (``use_as_target``) its style targets replaced by the swatch's Grams.
     ``picture``: the swatch made before (it is deterministic; its Grams are those of its 8-bit picture),
@@ -75,11 +86,12 @@ def with_swatch(problem, use_as_target: bool, picture=None):
     if picture is None:
         seed = swatch_seed(o.genome or {"seed": o.variant_seed})
         picture = to_pil(synthesize(problem, o.swatch_side(), o.swatch_iterations, seed), problem.pre)[0]
-    with torch.no_grad():  # the Grams of the 8-bit picture itself: the swatch PNG as a style image gives these
-        feats = problem.net(to_tensor(picture.convert("RGB"), problem.pre, problem.device))
+    # the Grams of the 8-bit picture itself: the swatch PNG as a style image gives these
+    picture_tensor = to_tensor(at_scale(picture.convert("RGB"), o), problem.pre, problem.device)
+    grams = image_grams(problem.net, picture_tensor, o.style_layers, o.tile)
     style, report = {}, {k: dict(v) for k, v in problem.report.items()}
     for name in o.style_layers:
-        g, target = gram(feats[name]).detach(), problem.targets.style[name]
+        g, target = grams[name].detach(), problem.targets.style[name]
         style[name] = g.to(target.dtype)
         err = torch.linalg.matrix_norm(g[0].double() - target[0].double()) / torch.linalg.matrix_norm(
             target[0].double()

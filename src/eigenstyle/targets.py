@@ -76,19 +76,35 @@ def check_size(im_size: tuple[int, int], net: VGG, what: str) -> None:
 
 
 @torch.no_grad()
-def content_targets(net: VGG, content: torch.Tensor, layers) -> dict:
+def content_targets(net: VGG, content: torch.Tensor, layers, tile: int | None = None) -> dict:
+    """The content's features (``tile``: assembled tile by tile, for print sizes; the same features)."""
+    if tile:
+        from .tiled import features
+
+        return features(net, content, tuple(layers), tile)
     feats = net(content)
     return {name: feats[name].detach() for name in layers}
 
 
 @torch.no_grad()
-def style_grams(net: VGG, styles: list[torch.Tensor], layers, blend: list[float]) -> dict:
+def image_grams(net: VGG, im: torch.Tensor, layers, tile: int | None = None) -> dict:
+    """Each layer's Gram of ``im`` (``tile``: summed tile by tile; the same Grams in bounded memory)."""
+    if tile:
+        from .tiled import grams
+
+        return grams(net, im, tuple(layers), tile)
+    feats = net(im)
+    return {name: gram(feats[name]) for name in layers}
+
+
+@torch.no_grad()
+def style_grams(net: VGG, styles: list[torch.Tensor], layers, blend: list[float], tile: int | None = None) -> dict:
     """Blend-weighted sum of each style image's Grams (neural-style's -style_blend_weights)."""
     total = sum(blend)
     out = {}
     for im, w in zip(styles, blend):
-        feats = net(im)
+        grams = image_grams(net, im, layers, tile)
         for name in layers:
-            g = gram(feats[name]) * (w / total)
+            g = grams[name] * (w / total)
             out[name] = g if name not in out else out[name] + g
     return out

@@ -75,23 +75,76 @@ def _interior(f: torch.Tensor, s: int, tile, origin, size) -> torch.Tensor:
 WHOLE = (0, 0, 0, 0)  # the origin of features of the whole image (the content targets)
 
 
-def losses_and_gradient(problem, x: torch.Tensor, tile: int, backward: bool = True) -> tuple[dict, torch.Tensor]:
+def _tiles(net, x: torch.Tensor, tile: int):
+    """The geometry and the (tile, crop) pairs of ``x``, and a function giving a crop's interior features."""
+    geo, (_, _, height, width) = geometry(net), x.shape
+    tiles = [(t, _crop(geo, *t, height, width)) for t in grid(height, width, tile, geo.align)]
+
+    def interiors(feats, t, c, layers):
+        return {name: _interior(feats[name], geo.scale[name], t, c, (height, width)) for name in layers}
+
+    return geo, tiles, interiors
+
+
+@torch.no_grad()
+def grams(net, x: torch.Tensor, layers, tile: int) -> dict:
+    """Each layer's Gram of ``x`` ([N, C, C], as losses.gram gives it), summed over tiles: a style image
+    or swatch at print size in the memory of one tile."""
+    _, tiles, interiors = _tiles(net, x, tile)
+    sums, positions = {}, dict.fromkeys(layers, 0)
+    for t, c in tiles:
+        for name, f in interiors(net(x[:, :, c[0] : c[1], c[2] : c[3]]), t, c, layers).items():
+            positions[name] += f.shape[2] * f.shape[3]
+            flat = f.flatten(2)
+            sums[name] = sums.get(name, 0) + torch.bmm(flat, flat.transpose(1, 2))
+    return {name: sums[name] / (CHANNELS[name] * positions[name]) for name in layers}
+
+
+def _pooled(side: int, stride: int) -> int:
+    while stride > 1:
+        side, stride = side // 2, stride // 2
+    return side
+
+
+@torch.no_grad()
+def features(net, x: torch.Tensor, layers, tile: int) -> dict:
+    """Each layer's features of the whole ``x``, assembled from the tiles' interiors (the content
+    targets at print size: no layer of the whole image is ever alive but the ones asked for)."""
+    _, tiles, interiors = _tiles(net, x, tile)
+    geo, (n, _, height, width) = geometry(net), x.shape
+    out = {}
+    for t, c in tiles:
+        for name, f in interiors(net(x[:, :, c[0] : c[1], c[2] : c[3]]), t, c, layers).items():
+            s = geo.scale[name]
+            if name not in out:  # the layer's size, as the whole image's pass gives it (each pool floors)
+                out[name] = f.new_zeros((n, f.shape[1], _pooled(height, s), _pooled(width, s)))
+            (y0, _, x0, _) = t
+            out[name][:, :, y0 // s : y0 // s + f.shape[2], x0 // s : x0 // s + f.shape[3]] = f
+    return out
+
+
+def losses_and_gradient(
+    problem, x: torch.Tensor, tile: int, backward: bool = True, on_tile=None
+) -> tuple[dict, torch.Tensor]:
     """Per-image losses (as loop.evaluate gives them) and d(total)/dx, computed tile by tile
-    (``backward=False``: the losses only, one pass, gradient None)."""
+    (``backward=False``: the losses only, one pass, gradient None). ``on_tile(done, total)`` is told
+    after each tile of each pass."""
     o, targets, net = problem.opts, problem.targets, problem.net
     if o.normalize_gradients:
         raise EigenstyleError("tiled evaluation does not support normalize_gradients")
-    geo, (n, _, height, width) = geometry(net), x.shape
+    n, _, height, width = x.shape
     size, style_w, cw = (height, width), o.style_weight_value(), o.content_weight
-    tiles = [(t, _crop(geo, *t, height, width)) for t in grid(height, width, tile, geo.align)]
+    geo, tiles, crop_interiors = _tiles(net, x, tile)
     layers = tuple(dict.fromkeys(tuple(o.content_layers) + tuple(o.style_layers)))
 
     def interiors(feats, t, c):
-        return {name: _interior(feats[name], geo.scale[name], t, c, size) for name in layers}
+        return crop_interiors(feats, t, c, layers)
 
+    passes = len(tiles) * (2 if backward else 1)
+    tell = on_tile or (lambda done, total: None)
     sums, squares, positions = {}, {}, dict.fromkeys(layers, 0)
     with torch.no_grad():  # pass 1: the global Grams and content errors
-        for t, c in tiles:
+        for i, (t, c) in enumerate(tiles):
             for name, f in interiors(net(x[:, :, c[0] : c[1], c[2] : c[3]]), t, c).items():
                 positions[name] += f.shape[2] * f.shape[3]
                 if name in o.style_layers:
@@ -100,6 +153,7 @@ def losses_and_gradient(problem, x: torch.Tensor, tile: int, backward: bool = Tr
                 if name in o.content_layers:
                     error = f - _interior(targets.content[name], geo.scale[name], t, WHOLE, size)
                     squares[name] = squares.get(name, 0) + error.pow(2).flatten(1).sum(1)
+            tell(i + 1, passes)
     numel = {name: CHANNELS[name] * positions[name] for name in layers}
     grams = {name: s / numel[name] for name, s in sums.items()}
     diffs = {name: g - targets.style[name] for name, g in grams.items()}
@@ -111,7 +165,7 @@ def losses_and_gradient(problem, x: torch.Tensor, tile: int, backward: bool = Tr
         return {"total": content + style + tv, "content": content, "style": style, "tv": tv}, None
     coef = {name: 4 * style_w * d / (d.shape[-1] ** 2 * numel[name]) for name, d in diffs.items()}
     grad = torch.zeros_like(x)
-    for t, c in tiles:  # pass 2: each tile's exact share of the gradient
+    for i, (t, c) in enumerate(tiles):  # pass 2: each tile's exact share of the gradient
         crop = x[:, :, c[0] : c[1], c[2] : c[3]].detach().requires_grad_(True)
         surrogate = crop.new_zeros(())
         for name, f in interiors(net(crop), t, c).items():
@@ -124,6 +178,7 @@ def losses_and_gradient(problem, x: torch.Tensor, tile: int, backward: bool = Tr
             surrogate = surrogate + (dfeat * f).sum()
         surrogate.backward()
         grad[:, :, c[0] : c[1], c[2] : c[3]] += crop.grad
+        tell(len(tiles) + i + 1, passes)
     tv = x.new_zeros(n)
     if o.tv_weight > 0:
         xt = x.detach().requires_grad_(True)

@@ -1,0 +1,88 @@
+"""From a favourite to print: any result rendered again at another size, from its recipe.
+
+A favourite is found at 128-512 px; a print needs 2000-6000 px. :func:`render` runs the
+favourite's recipe (content, style or style file, mode, genome, layers, weights) at the new size,
+coarse to fine: the favourite itself is the coarsest scale, each scale at most doubles the last
+and starts from it upscaled, so the composition the artist chose is kept and every scale only
+adds detail. Its style targets are the favourite's at the matching scale: the style
+image resized with ``--size`` as in any run, and a randomised style's swatch made as the
+favourite's was (``reference_size``) and scaled with the picture. Memory stays bounded: the
+network runs in tiles where the whole image would not fit, exactly (tiled.py), and the L-BFGS
+history shrinks where it would dominate (memory.history_for). Schedule measured in
+docs/render.md.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from . import recipe
+from .engine import Result, recorded_inputs, stylize
+from .options import LBFGS_HISTORY, Options
+
+# Iterations at each coarser scale and at the final one: measured in docs/render.md. A scale started
+# from the last one upscaled is most of the way there: the loss falls fastest in its first iterations,
+# and the finest scale costs four times the one before it, so it gets the fewest.
+SCALE_ITERATIONS = 100
+FINAL_ITERATIONS = 50
+
+
+def schedule(favourite: int, size: int) -> tuple[int, ...]:
+    """The coarser scales between a favourite's size and ``size``: ``size`` halved, and halved again,
+    while at least 1.5x the favourite (256 -> 4000: 500, 1000, 2000; 256 -> 2048: 512, 1024). Every
+    step is at most 2x, the first at most 3x; none within a factor of 3."""
+    scales, s = [], size // 2
+    while s >= 1.5 * favourite:
+        scales.append(s)
+        s //= 2
+    return tuple(reversed(scales))
+
+
+def start_of(path: str, data: dict) -> str:
+    """What a render starts from: the favourite's raw image when levels were applied (what its optimiser
+    reached; the levels are applied again at the end), else the favourite itself."""
+    stem, ext = os.path.splitext(path)
+    raw = f"{stem}.raw{ext}"
+    return raw if data.get("levels") is not None and os.path.isfile(raw) else path
+
+
+def render_options(data: dict, start: str, size: int, **overrides) -> Options:
+    """A favourite's recipe (``data``) as the options of its render at ``size``, from ``start``:
+    the same style, the new size, the schedule, auto memory settings; ``overrides`` on top."""
+    o = Options.from_dict(data["options"])
+    scales = schedule(o.size, size)
+    plan = o.replace(
+        size=size,
+        reference_size=o.reference_size or o.size,  # a render of a render keeps the style's own size
+        scales=scales or None,
+        scale_iterations=SCALE_ITERATIONS if scales else None,
+        iterations=FINAL_ITERATIONS,
+        init=os.path.abspath(start),
+        tile=None,  # chosen again for the new size (and max_memory: this machine's)
+        max_memory=None,
+        lbfgs_history=None if o.lbfgs_history in (None, LBFGS_HISTORY) else o.lbfgs_history,
+        device="auto",
+        save_every=0,
+    )
+    return Options.from_mapping(overrides, plan)
+
+
+def render(
+    favourite: str,
+    size: int,
+    output: Optional[str] = None,
+    *,
+    content: Optional[str] = None,
+    styles=None,
+    progress: bool = False,
+    allow_changed_inputs: bool = False,
+    **overrides,
+) -> Result:
+    """Render ``favourite`` (an image written by eigenstyle, recipe embedded) again at ``size``,
+    coarse to fine from the favourite itself. Inputs that moved: ``content``/``styles``; option
+    ``overrides`` (``iterations=``, ``max_memory=``, ``bit_depth=`` ...) go over the render's plan."""
+    data = recipe.read_recipe(favourite)
+    content, styles = recorded_inputs(data, favourite, content, styles, allow_changed_inputs)
+    opts = render_options(data, start_of(favourite, data), size, **overrides)
+    return stylize(content, styles, opts, progress=progress, output=output)

@@ -1,0 +1,150 @@
+"""From a favourite to print: `render` runs a favourite's recipe at another size, coarse to fine from the
+favourite itself, with the favourite's style (its swatch, made as it was) at the matching scale."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from eigenstyle import Options, cli, memory, problem
+from eigenstyle.errors import EigenstyleError
+from eigenstyle.images import read_embedded_recipe, swatch_path
+from eigenstyle.plan import Preparation
+from eigenstyle.render import render_options, schedule, start_of
+from eigenstyle.swatch import at_scale
+from eigenstyle.targets import image_grams, to_tensor
+
+from conftest import SMALL
+
+LAYERS = ("relu2_1", "relu3_2")
+FAVOURITE = dict(SMALL, style_layers=LAYERS, swatch_iterations=8, mode="variant", variant_seed=5)
+
+
+@pytest.fixture(scope="module")
+def favourite(tmp_path_factory, content_path, style_path):
+    """A small variant written as an artist keeps it: image, swatch beside it, recipe embedded."""
+    import eigenstyle
+
+    path = tmp_path_factory.mktemp("fav") / "fav.png"
+    eigenstyle.stylize(content_path, style_path, Options(**FAVOURITE), output=str(path))
+    return path
+
+
+def recipe_of(path):
+    return json.loads(read_embedded_recipe(str(path)))
+
+
+def test_schedule_doubles_from_the_favourite():
+    assert schedule(256, 4000) == (500, 1000, 2000)
+    assert schedule(256, 2048) == (512, 1024)
+    assert schedule(256, 700) == ()  # within a factor of three: the final scale only
+    assert schedule(512, 256) == ()  # smaller: straight from the favourite
+
+
+def test_render_options_keep_the_favourites_style(favourite):
+    data = recipe_of(favourite)
+    o = render_options(data, start_of(str(favourite), data), 200)
+    fav = Options.from_dict(data["options"])
+    assert (o.size, o.reference_size, o.scales, o.init) == (200, 48, (100,), str(favourite))
+    assert o.lbfgs_history is None  # auto again: chosen for the new size
+    same = ("mode", "variant_seed", "genome", "style_layers", "style_weight", "content_weight", "spread", "target")
+    assert all(getattr(o, k) == getattr(fav, k) for k in same)
+    assert render_options(data, str(favourite), 200, iterations=7, bit_depth=16).iterations == 7
+
+
+def test_the_render_optimises_against_the_favourites_swatch_scaled(favourite, content_path, style_path):
+    """Made at the favourite's size, the swatch is the favourite's pixel for pixel; the targets are its Grams
+    with the swatch scaled by size / reference size. Synthesised at the new size instead, it would be another
+    picture: the style's Grams at another scale give another texture."""
+    data = recipe_of(favourite)
+    opts = problem.resolve_seeds(render_options(data, str(favourite), 96).replace(scales=None))
+    p = problem.prepare(content_path, [style_path], opts, problem.reference_swatch(content_path, [style_path], opts))
+    saved = Image.open(swatch_path(str(favourite))).convert("RGB")
+    assert np.array_equal(np.asarray(p.swatch), np.asarray(saved))
+    scaled = at_scale(saved, p.opts)
+    assert scaled.size == (96, 96)  # 48 px swatch of a 48 px favourite, rendered at 96
+    expected = image_grams(p.net, to_tensor(scaled, p.pre), LAYERS)
+    for k in LAYERS:
+        assert torch.allclose(p.targets.style[k], expected[k], rtol=1e-5, atol=1e-9)
+    fresh = problem.prepare(content_path, [style_path], opts.replace(reference_size=None))
+    assert not np.array_equal(np.asarray(fresh.swatch), np.asarray(saved))
+    with pytest.raises(EigenstyleError, match="reference_size needs the swatch"):
+        problem.prepare(content_path, [style_path], opts)  # never silently another swatch
+    planned = Preparation(content_path, [style_path]).problems([opts])[0]  # the studio's and variants' way
+    assert np.array_equal(np.asarray(planned.swatch), np.asarray(saved))
+
+
+def test_render_writes_the_print_and_reproduces_it(favourite, tmp_path):
+    out = tmp_path / "print.png"
+    code = cli.main(
+        [
+            "render",
+            str(favourite),
+            "--size",
+            "150",
+            "--scale-iterations",
+            "3",
+            "--iterations",
+            "4",
+            "-o",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0
+    im = Image.open(out)
+    assert max(im.size) == 150
+    r = recipe_of(out)
+    assert r["options"]["scales"] == [75] and r["options"]["reference_size"] == 48
+    assert r["init"]["path"] == str(favourite) and len(r["init"]["sha256"]) == 64  # which favourite it started from
+    assert r["iterations_done"] == 4 and not r["interrupted"]
+    assert Image.open(swatch_path(str(out))).size == (48, 48)  # the favourite's swatch travels with the print
+    again = tmp_path / "again.png"
+    assert cli.main(["reproduce", str(out), "-o", str(again), "-q"]) == 0
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(im))
+
+
+def test_render_refuses_what_it_cannot_do(favourite, tmp_path, capsys):
+    assert cli.main(["render", str(favourite), "-o", str(tmp_path / "x.png")]) == 2
+    assert "--size" in capsys.readouterr().err
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (64, 64)).save(plain)
+    assert cli.main(["render", str(plain), "--size", "128", "-o", str(tmp_path / "y.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no eigenstyle recipe" in err
+    assert not (tmp_path / "y.png").exists()
+
+
+def test_history_shrinks_only_where_it_would_dominate_the_memory():
+    o = Options()
+    gib = 2**30
+    assert memory.history_for(o, 256 * 192, 20 * gib) == 100  # a normal size: neural-style's 100
+    shorter = memory.history_for(o, 2048 * 1536, 3 * gib)
+    assert 5 <= shorter < 100
+    state = (2 * shorter + 6) * 12 * 2048 * 1536  # bytes of the image-sized L-BFGS state
+    assert state <= memory.STATE_SHARE * memory.HEADROOM * 3 * gib
+    assert memory.history_for(o, 4096 * 3072, 1 * gib) == memory.MIN_HISTORY
+    assert memory.history_for(o.replace(lbfgs_history=100), 2048 * 1536, 3 * gib) == 100  # asked for: kept
+    assert memory.history_for(o.replace(optimizer="adam"), 2048 * 1536, 3 * gib) == 100  # no history to keep
+
+
+def test_a_tight_budget_records_the_history_it_chose(content_path, style_path):
+    opts = Options(size=96, style_layers=LAYERS, max_memory=0.02, seed=1, print_every=0)
+    with pytest.warns(UserWarning, match="L-BFGS correction pairs"):
+        p = problem.prepare(content_path, [style_path], opts)
+    assert 5 <= p.opts.lbfgs_history < 100  # settled, so the recipe records it
+    loose = problem.prepare(content_path, [style_path], opts.replace(max_memory=None))
+    assert loose.opts.lbfgs_history == 100
+
+
+def test_each_scale_shows_its_place_and_the_runs_eta(content_path, style_path, capfd):
+    import eigenstyle
+
+    eigenstyle.stylize(
+        content_path, style_path, size=64, scales=(32,), iterations=3, style_layers=LAYERS, progress=True, seed=1
+    )
+    err = capfd.readouterr().err
+    assert "scale 1/2 (32x24 px): iteration 3/3" in err and "scale 2/2 (64x48 px): iteration 3/3" in err
+    assert "all scales done in ~" in err
