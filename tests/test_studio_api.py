@@ -170,6 +170,18 @@ def test_breeding_refine_mutate_between_layers_and_style_file(studio, tmp_path):
     assert rec["recipe"]["options"]["init"] == app.state.studio.store.image_path(a)  # warm start from the tile
     parent = client.get(f"/api/results/{a}").json()["result"]["recipe"]["options"]
     assert rec["recipe"]["options"]["variant_seed"] == parent["variant_seed"]  # the same recipe
+    # The same style: the tile's swatch, scaled to 96 px, not one synthesised again at 96 px (another picture).
+    store = app.state.studio.store
+    assert rec["recipe"]["options"]["reference_size"] == 48
+    assert np.array_equal(
+        np.asarray(Image.open(store.swatch_path(rec["id"]))), np.asarray(Image.open(store.swatch_path(a)))
+    )
+    # Its child keeps the size the style was found at too (its own swatch made at 48 px, then scaled).
+    child = submit(client, f"/api/results/{rec['id']}/mutate", {"count": 1})
+    assert finish(client, child["job"]["id"])[-1][1]["job"]["status"] == "done"
+    got = client.get(f"/api/results/{child['results'][0]['id']}").json()["result"]
+    assert got["size"] == 96 and got["recipe"]["options"]["reference_size"] == 48
+    assert Image.open(store.swatch_path(got["id"])).size == (32, 32)
 
     kids = submit(client, f"/api/results/{a}/mutate", {"count": 2, "amount": 0.3})
     between = submit(client, "/api/between", {"a": a, "b": b, "count": 1})
@@ -192,7 +204,6 @@ def test_breeding_refine_mutate_between_layers_and_style_file(studio, tmp_path):
     assert list(grams) == ["relu3_2"] and meta["variant_seed"] == parent["variant_seed"]
     # The style file is made from the tile's own swatch, not a second synthesis: b's swatch, turned
     # upside down on disk, is what b's style file carries.
-    store = app.state.studio.store
     flipped = Image.open(store.swatch_path(b)).transpose(Image.FLIP_TOP_BOTTOM)
     flipped.save(store.swatch_path(b))
     (tmp_path / "b.safetensors").write_bytes(client.get(f"/api/results/{b}/style").content)
@@ -448,3 +459,148 @@ def test_serve_command(tmp_path):
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5")
+
+
+# --- Render large --------------------------------------------------------------------------------
+RENDER = {"iterations": 3, "scale_iterations": 3}  # the measured schedule's counts, cut to a test's
+
+
+def _favourite(client, **extra):
+    """A finished 48 px variant (swatch beside it), the tile an artist would render."""
+    job = submit(
+        client,
+        "/api/generate",
+        {**samples(client), **TINY, **SWATCH, "mode": "variant", "count": 1, "style_layers": ["relu3_2"], **extra},
+    )
+    finish(client, job["job"]["id"])
+    return job["results"][0]["id"]
+
+
+def _png_bit_depth(data: bytes) -> int:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return data[24]
+
+
+def test_render_large_runs_every_scale_with_the_tiles_style(studio, tmp_path):
+    """144 px from a 48 px tile: render's schedule gives one coarse scale (72 px), then 144 px; the
+    progress events say which scale and how long the whole render has left; the result is the render's
+    recipe (scales, reference_size, warm start from the tile) with the tile as its parent, and its swatch
+    is the tile's pixel for pixel (the style kept, scaled, not synthesised again at 144 px)."""
+    client, app = studio
+    store = app.state.studio.store
+    fav = _favourite(client)
+    cfg = client.get("/api/config").json()
+    assert cfg["limits"]["max_render"] == 8192 and 4096 in cfg["render"]["sizes"]
+    assert cfg["render"]["bit_depths"] == [8, 16]
+
+    job = submit(client, f"/api/results/{fav}/render", {"size": 144, **RENDER})
+    (queued,) = job["results"]
+    assert job["job"]["kind"] == "render" and queued["parent_id"] == fav and queued["label"] == "render 144 px"
+    evs = finish(client, job["job"]["id"])
+    assert evs[-1][1]["job"]["status"] == "done"
+    progress = [d for e, d in evs if e == "progress"]
+    assert [(d["scale"], d["scale_size"], d["iteration"]) for d in progress] == [
+        (1, 72, 1),
+        (1, 72, 2),
+        (1, 72, 3),
+        (2, 144, 1),
+        (2, 144, 2),
+        (2, 144, 3),
+    ]
+    assert all(d["scales"] == 2 and d["iterations"] == 3 and d["loss"] > 0 for d in progress)
+    assert all(d["eta_s"] >= 0 for d in progress) and progress[-1]["eta_s"] == 0
+    fractions = [d["fraction"] for d in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and fractions[2] < 0.5  # 72 px costs a quarter
+    assert len({d["preview_url"] for d in progress}) == len(progress)  # every scale's pictures have their own URL
+    preview = Image.open(io.BytesIO(client.get(progress[-1]["preview_url"]).content))
+    assert preview.format == "JPEG" and max(preview.size) <= 384
+
+    rec = client.get(f"/api/results/{queued['id']}").json()["result"]
+    o = rec["recipe"]["options"]
+    assert rec["status"] == "done" and rec["parent_id"] == fav and rec["size"] == 144
+    assert (o["scales"], o["scale_iterations"], o["iterations"], o["reference_size"]) == ([72], 3, 3, 48)
+    assert o["init"] == store.image_path(fav) and rec["recipe"]["init"]["path"] == store.image_path(fav)
+    parent = client.get(f"/api/results/{fav}").json()["result"]["recipe"]["options"]
+    assert o["variant_seed"] == parent["variant_seed"] and o["style_layers"] == ["relu3_2"]
+    png = client.get(rec["image_url"] + "?download=1")
+    assert png.headers["content-disposition"].startswith('attachment; filename="eigenstyle-render-144-px-')
+    (tmp_path / "render.png").write_bytes(png.content)
+    assert Image.open(tmp_path / "render.png").size == (144, 108) and _png_bit_depth(png.content) == 8
+    assert eigenstyle.read_recipe(str(tmp_path / "render.png"))["options"]["reference_size"] == 48
+    swatch, fav_swatch = (np.asarray(Image.open(store.swatch_path(i))) for i in (rec["id"], fav))
+    assert swatch.shape == (32, 32, 3) and np.array_equal(swatch, fav_swatch)
+
+    # 16-bit: the PNG keeps 16 bits per channel, downloads as any other, recipe embedded; previews stay JPEG.
+    deep = submit(client, f"/api/results/{fav}/render", {"size": 96, "bit_depth": 16, "iterations": 2})
+    assert deep["results"][0]["label"] == "render 96 px, 16-bit"
+    assert finish(client, deep["job"]["id"])[-1][1]["job"]["status"] == "done"
+    rec16 = client.get(f"/api/results/{deep['results'][0]['id']}").json()["result"]
+    assert rec16["recipe"]["options"]["scales"] is None and rec16["recipe"]["options"]["bit_depth"] == 16
+    png16 = client.get(rec16["image_url"] + "?download=1")
+    assert png16.status_code == 200 and png16.headers["content-type"] == "image/png"
+    assert _png_bit_depth(png16.content) == 16
+    (tmp_path / "deep.png").write_bytes(png16.content)
+    assert eigenstyle.read_recipe(str(tmp_path / "deep.png"))["options"]["bit_depth"] == 16
+    assert Image.open(io.BytesIO(client.get(rec16["preview_url"]).content)).format == "JPEG"
+
+
+def test_render_refuses_what_it_cannot_do_in_one_line(studio):
+    client, app = studio
+    fav = _favourite(client)
+    running = submit(client, "/api/generate", {**samples(client), "size": 48, "iterations": 5000, "count": 1})
+    unfinished = running["results"][0]["id"]
+    url = f"/api/results/{fav}/render"
+    cases = [
+        (client.post(url, json={}), 400, "choose a render size"),
+        (client.post(url, json={"size": 9000}), 400, "size must be at most 8192 for a render"),
+        (client.post(url, json={"size": 48}), 400, "larger than the tile's 48 px"),
+        (client.post(url, json={"size": "big"}), 400, "size must be an integer"),
+        (client.post(url, json={"size": 144, "bit_depth": 12}), 400, "bit_depth must be one of 8, 16"),
+        (client.post(url, json={"size": 144, "iterations": 6000}), 400, "iterations must be at most 5000"),
+        (client.post(url, json={"size": 144, "init": "/etc/passwd"}), 400, "unknown field(s): init"),
+        (client.post(f"/api/results/{unfinished}/render", json={"size": 144}), 400, "no finished image"),
+        (client.post(f"/api/results/{new_id()}/render", json={"size": 144}), 404, "no such result"),
+    ]
+    client.post(f"/api/jobs/{running['job']['id']}/cancel")
+    for r, status, text in cases:
+        assert r.status_code == status, (r.status_code, r.text)
+        msg = r.json()["error"]
+        assert "\n" not in msg and "--" not in msg and text in msg, msg
+    # A print-size render is an end point: no breeding from it (its children would be as large).
+    app.state.studio.limits.max_size = 64
+    big = submit(client, url, {"size": 96, "iterations": 1})
+    finish(client, big["job"]["id"])
+    r = client.post(f"/api/results/{big['results'][0]['id']}/mutate", json={})
+    assert r.status_code == 400 and "is a 96 px render; Mutate takes tiles of at most 64 px" in r.json()["error"]
+
+
+def test_cancelling_a_render_keeps_its_current_image(studio):
+    """At a coarse scale the render stops there (not one more scale), keeping that scale's image; at the
+    final scale it keeps the final-size image; both marked interrupted, with the reason."""
+    client, app = studio
+    fav = _favourite(client)
+    for body, kept in (
+        ({"scale_iterations": 5000, "iterations": 3}, 72),
+        ({"scale_iterations": 2, "iterations": 5000}, 144),
+    ):
+        job = submit(client, f"/api/results/{fav}/render", {"size": 144, **body})
+        rid = job["results"][0]["id"]
+        deadline = time.monotonic() + 120
+        while True:  # until the scale whose image is to be kept runs
+            rec = client.get(f"/api/results/{rid}").json()["result"]
+            if (
+                rec["status"] == "running"
+                and rec["preview_url"]
+                and rec["iterations_done"] >= (3 if kept == 144 else 1)
+            ):
+                break
+            assert time.monotonic() < deadline, rec
+            time.sleep(0.05)
+        client.post(f"/api/jobs/{job['job']['id']}/cancel")
+        assert finish(client, job["job"]["id"])[-1][1]["job"]["status"] == "cancelled"
+        rec = client.get(f"/api/results/{rid}").json()["result"]
+        assert rec["status"] == "interrupted" and rec["recipe"]["interrupted"] is True
+        assert rec["recipe"]["stopped"] == "cancelled in the studio"
+        im = Image.open(io.BytesIO(client.get(rec["image_url"]).content))
+        assert max(im.size) == kept, (im.size, kept)
+        assert (rec["recipe"].get("stopped_at_coarse_scale") == 72) == (kept == 72)

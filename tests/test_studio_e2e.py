@@ -137,3 +137,66 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
         assert not errors, errors
     for name in ("studio.png", "studio-phone.png"):
         assert os.path.getsize(os.path.join(shots, name)) > 10_000
+
+
+def test_render_large(browser, tmp_path):
+    """Render large from a tile's menu: the size dialog, the render's progress across its scales with an
+    ETA, the finished print as a new tile (its preview shown, its PNG downloadable). The studio's
+    max_size is 128 here, so a 192 px render counts as print-size; the test cuts the render's
+    iterations (the page sends only size and bit depth)."""
+    from eigenstyle.studio.actions import Limits
+
+    shots = os.environ.get("EIGENSTYLE_STUDIO_SCREENSHOTS") or str(tmp_path)
+    with live_studio(tmp_path / "ws", preview_every=2, limits=Limits(max_size=128)) as (url, app):
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.route(
+            "**/api/generate",
+            lambda route: route.continue_(post_data=json.dumps({**json.loads(route.request.post_data), **SWATCH})),
+        )
+        sent = []
+
+        def cut(route):
+            body = json.loads(route.request.post_data)
+            sent.append(body)
+            route.continue_(post_data=json.dumps({**body, "scale_iterations": 40, "iterations": 30}))
+
+        page.route("**/api/results/*/render", cut)
+        page.goto(url)
+        page.select_option("#mode", "variant")
+        for field, value in (("#size", "64"), ("#iterations", "10"), ("#count", "1")):
+            page.fill(field, value)
+        page.click("#generate")
+        _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
+
+        page.click(f"{TILES} >> nth=0 >> [data-act=render]")
+        _wait(page, "document.querySelectorAll('#viewer .render-form input[name=side]').length > 0", 10_000)
+        assert page.is_checked("#viewer input[name=side][value='2048']")
+        assert page.inner_text("#viewer .render-form").count("2048 × 1536") == 1
+        page.screenshot(path=os.path.join(shots, "studio-render-dialog.png"))
+        page.fill("#viewer input[name=other]", "192")
+        page.check("#viewer input[name=deep]")
+        page.click("#viewer .render-form button[type=submit]")
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 10_000)
+        assert sent == [{"size": 192, "bit_depth": 16}]
+        assert not page.evaluate("document.querySelector('#viewer').open")
+
+        # The render's tile: the scale it is at, the iteration, the ETA of the whole render.
+        render = f"{TILES} >> nth=0"
+        _wait(page, f"document.querySelector('{TILES} .state').textContent.startsWith('scale 2/2 · 192 px')")
+        assert "left (all scales)" in page.inner_text(f"{render} >> .eta")
+        page.screenshot(path=os.path.join(shots, "studio-render.png"))
+        _wait(page, f"document.querySelector('{TILES}').dataset.status === 'done'")
+        assert page.inner_text(f"{render} >> .state") == "192 px · 30 it · 16-bit"
+        assert page.is_hidden(f"{render} >> .eta")
+        assert "/preview" in page.get_attribute(f"{render} >> img", "src")  # a print is never the tile's picture
+        assert page.get_attribute(f"{render} >> [data-act=png]", "href").endswith("/image?download=1")
+        for act in ("refine", "mutate", "between"):  # no breeding from a print-size render
+            assert page.is_hidden(f"{render} >> [data-act={act}]")
+        page.click(f"{render} >> [data-act=enlarge]")
+        _wait(page, "document.querySelector('#viewer figcaption a') !== null", 10_000)
+        assert page.inner_text("#viewer figcaption a") == "full 192 px PNG"
+        page.screenshot(path=os.path.join(shots, "studio-render-done.png"))
+        page.keyboard.press("Escape")
+        assert not errors, errors

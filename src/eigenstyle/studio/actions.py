@@ -1,12 +1,12 @@
-"""From a page's request to the runs of a job: generate, mutate, between, refine, layers.
+"""From a page's request to the runs of a job: generate, mutate, between, refine, render, layers.
 
 Requests name only whitelisted settings; every value goes through
 ``Options.validate`` (so the page shows the same messages as the command line)
 and the explore API builds the runs (``variant_options``, ``layer_options``,
 ``genome_of``): no second implementation of seeds, genomes or layer weights.
 Nothing here takes a path from a request: images are named by id, ``init`` is
-only random or image, and the one file the studio starts from (Refine's
-``init``) is a workspace file it chose itself.
+only random or image, and the one file the studio starts from (Refine's and
+Render's ``init``) is a workspace file it chose itself.
 """
 
 from __future__ import annotations
@@ -42,6 +42,9 @@ SETTINGS = (
 )
 STARTS = ("random", "image")  # the studio's start images; a file path is never taken from a request
 OTHER_FIELDS = ("content", "style", "count", "amount", "a", "b")
+RENDER_FIELDS = ("size", "bit_depth", "iterations", "scale_iterations")
+RENDER_SIZES = (2048, 3000, 4096, 6000)  # the page's choices (longest side), besides any other size
+BIT_DEPTHS = (8, 16) if "bit_depth" in Options.__dataclass_fields__ else (8,)
 
 
 # The studio's departures from Options' defaults: a small, quick first look at variants.
@@ -62,6 +65,7 @@ class Limits:
     max_size: int = 1024
     max_iterations: int = 5000
     max_count: int = 16
+    max_render: int = 8192  # Render large's own bound: print sizes, one run at a time
 
 
 def settings(body: dict, limits: Limits, base: Options | None = None) -> Options:
@@ -136,6 +140,21 @@ def _finished(store: Store, result_id: str) -> dict:
     return rec
 
 
+def _breedable(rec: dict, limits: Limits, what: str) -> None:
+    """A print-size render is an end point: breeding from it would make several runs at its size."""
+    if rec["size"] > limits.max_size:
+        raise EigenstyleError(
+            f"result {rec['id'][:8]} is a {rec['size']} px render; {what} takes tiles of at most "
+            f"{limits.max_size} px (use the tile it was rendered from)"
+        )
+
+
+def _start(store: Store, rec: dict) -> str:
+    """A warm start from a tile: its raw image when levels were applied (what the optimiser reached)."""
+    raw = store.image_path(rec["id"], raw=True)
+    return raw if os.path.exists(raw) else store.image_path(rec["id"])
+
+
 def _parent_options(rec: dict) -> Options:
     """A parent's recipe options, made fresh: default device, no coarse scales, and its start
     (noise or the content) unless it was warm-started from a file (a refined tile): then noise."""
@@ -152,6 +171,7 @@ def _parent_options(rec: dict) -> Options:
 
 def mutate(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
     parent = _finished(store, result_id)
+    _breedable(parent, limits, "Mutate")
     brood = explore.Brood.of(
         body.get("count", 4), parents=(parent["recipe"],), amount=body.get("amount", 0.2), max_count=limits.max_count
     )
@@ -165,6 +185,8 @@ def between(store: Store, body: dict, limits: Limits) -> Job:
     a, b = (_finished(store, str(body.get(k) or "")) for k in ("a", "b"))
     if a["id"] == b["id"]:
         raise EigenstyleError("pick two different tiles for Between")
+    for rec in (a, b):
+        _breedable(rec, limits, "Between")
     brood = explore.Brood.of(body.get("count", 3), parents=(a["recipe"], b["recipe"]), max_count=limits.max_count)
     runs = explore.variant_options(_parent_options(a), brood)
     return _job("between", a["content_id"], a["style_id"], runs, {}, parent_id=a["id"], parent2_id=b["id"])
@@ -172,19 +194,65 @@ def between(store: Store, body: dict, limits: Limits) -> Job:
 
 def refine(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
     """The same recipe at a larger size / more iterations, warm-started from the tile (its raw
-    image when levels were applied: that is what the optimiser reached)."""
+    image when levels were applied: that is what the optimiser reached). A randomised style keeps
+    the tile's swatch, scaled (``reference_size``: the size the style was found at): synthesised
+    again at the new size it would be another picture, another style."""
     parent = _finished(store, result_id)
+    _breedable(parent, limits, "Refine")
     o = _parent_options(parent)
     size = body.get("size") or min(limits.max_size, 2 * o.size)
     iterations = body.get("iterations") or o.iterations
-    raw = store.image_path(parent["id"], raw=True)
-    start = raw if os.path.exists(raw) else store.image_path(parent["id"])
-    opts = settings({"size": size, "iterations": iterations}, limits, o).replace(init=start)
+    reference = (o.reference_size or o.size) if o.mode != "none" else None
+    opts = settings({"size": size, "iterations": iterations}, limits, o)
+    opts = opts.replace(init=_start(store, parent), reference_size=reference)
     return _job(
         "refine",
         parent["content_id"],
         parent["style_id"],
         [(opts, f"refined {opts.size} px, {opts.iterations} it")],
         {},
+        parent_id=parent["id"],
+    )
+
+
+def _render_size(value, parent: dict, limits: Limits) -> int:
+    if value in (None, ""):
+        raise EigenstyleError("choose a render size (the longest side in px)")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise EigenstyleError(f"size must be an integer (the longest side in px), got {value!r}")
+    if value > limits.max_render:
+        raise EigenstyleError(f"size must be at most {limits.max_render} for a render, got {value}")
+    if value <= parent["size"]:
+        raise EigenstyleError(f"size must be larger than the tile's {parent['size']} px for a render, got {value}")
+    return value
+
+
+def render(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
+    """Render large: a finished tile again at print size, one run through ``render.render_options``
+    (coarse to fine from the tile, its style's swatch scaled; auto tiles and L-BFGS history). The
+    runner runs it with ``engine.stylize``, every scale; ``iterations``/``scale_iterations``
+    override the measured schedule."""
+    from ..render import render_options
+
+    parent = _finished(store, result_id)
+    unknown = set(body) - set(RENDER_FIELDS)
+    if unknown:
+        raise EigenstyleError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    size = _render_size(body.get("size"), parent, limits)
+    overrides = {k: body[k] for k in RENDER_FIELDS[1:] if body.get(k) not in (None, "")}
+    opts = render_options(parent["recipe"], _start(store, parent), size, print_every=0, **overrides)
+    for name in ("iterations", "scale_iterations"):
+        value = getattr(opts, name)
+        if value is not None and value > limits.max_iterations:
+            raise EigenstyleError(f"{name} must be at most {limits.max_iterations} in the studio, got {value}")
+    depth = ", 16-bit" if getattr(opts, "bit_depth", 8) == 16 else ""
+    return _job(
+        "render",
+        parent["content_id"],
+        parent["style_id"],
+        [(opts, f"render {opts.size} px{depth}")],
+        {"size": size, "scales": list(opts.scales or ())},
         parent_id=parent["id"],
     )

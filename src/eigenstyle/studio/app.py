@@ -161,6 +161,7 @@ async def config(request: Request):
                 "max_upload_pixels": s.max_upload_pixels,
             },
             "layer_comparison": list(actions.LAYER_COMPARISON),
+            "render": {"sizes": list(actions.RENDER_SIZES), "bit_depths": list(actions.BIT_DEPTHS)},
         }
     )
 
@@ -408,6 +409,7 @@ def create_app(workspace: str, **kwargs) -> Starlette:
         R("/api/results/{id}/star", star_result, methods=["POST"]),
         R("/api/results/{id}/mutate", _submitter(actions.mutate), methods=["POST"]),
         R("/api/results/{id}/refine", _submitter(actions.refine), methods=["POST"]),
+        R("/api/results/{id}/render", _submitter(actions.render), methods=["POST"]),
         R("/api/jobs", list_jobs),
         R("/api/jobs/{id}", get_job),
         R("/api/jobs/{id}/cancel", cancel_job, methods=["POST"]),

@@ -3,9 +3,11 @@
 A job's runs are planned as the CLI plans variants (``plan.batches``, ``plan.Preparation``):
 runs that differ only in their Gram targets go through the network together
 (``engine.run_batch``), so all tiles of a job fill at the same pace, and the network and
-the style's Grams are prepared again only when a run needs another preparation.
-:class:`Previews` watches the loop: level-adjusted previews every few iterations, announced,
-and the job's cancel; the final image goes through ``Result.save`` (atomic, recipe embedded).
+the style's Grams are prepared again only when a run needs another preparation. A render
+(Render large: one run, coarse to fine) goes through ``engine.stylize``, which runs every scale.
+:class:`Previews` watches the loop: level-adjusted previews every few iterations, announced
+with the scale and an ETA of the whole run, and the job's cancel; the final image goes
+through ``Result.save`` (atomic, recipe embedded).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from ..files import atomic_path
 from ..levels import stretch
 from ..loop import Observer, Step
 from ..plan import Preparation, batches
+from ..problem import needs_reference_swatch, vary
+from ..progress import Schedule
 from ..targets import to_pil
 from .jobs import Job, JobQueue
 
@@ -37,38 +41,113 @@ def write_preview(im, path: str) -> None:
         im.save(tmp, "JPEG", quality=85)
 
 
+def _small(x):
+    """The loop's image at preview size, shrunk on its device: a print-size image is never copied whole."""
+    h, w = x.shape[2:]
+    if max(h, w) <= PREVIEW_SIDE:
+        return x
+    import torch.nn.functional as F
+
+    f = PREVIEW_SIDE / max(h, w)
+    size = (max(1, round(h * f)), max(1, round(w * f)))
+    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
 def run_job(job: Job, device: str, q: JobQueue) -> None:
     store = q.store
-    preparation = Preparation(store.input_path(job.content_id), [store.input_path(job.style_id)])
+    inputs = store.input_path(job.content_id), [store.input_path(job.style_id)]
     explicit = len(q.devices) > 1  # with one device, recipes keep "auto" and reproduce anywhere
+    if job.kind == "render":
+        return _render(job, device if explicit else None, q, inputs)
+    preparation = Preparation(*inputs)
     for group in batches(job.runs, q.batch_size, options=lambda run: run.options):
         if job.cancel.is_set():
             return
-        problems = preparation.problems([r.options.replace(device=device) if explicit else r.options for r in group])
+        batch = [r.options.replace(device=device) if explicit else r.options for r in group]
+        problems = _problems(job, group, batch, preparation, store)
         now = time.time()
         for r in group:
             store.update_result(r.result_id, status="running", started=now)
             q.result_changed(r.result_id)
-        _save(group, engine.run_batch(problems, observers=[Previews(job, group, problems, q)]), q)
+        _save(group, engine.run_batch(problems, observers=[Previews(job, group, batch[0], q)]), q)
+
+
+def _problems(job: Job, group: list, batch: list, preparation: Preparation, store) -> list:
+    """Each run's problem on the shared preparation. A style found at another size (a refined tile's,
+    ``reference_size``) optimises against its swatch as made there, scaled: a refine takes its parent's
+    own swatch file (exactly the picture the tile optimised against, no second synthesis); other runs
+    get it made again at that size (``Preparation.problems``)."""
+    parent = group[0].parent_id if job.kind == "refine" else None  # a refine is one run
+    swatch = store.swatch_path(parent) if parent else None
+    if swatch is None or not needs_reference_swatch(batch[0]) or not os.path.isfile(swatch):
+        return preparation.problems(batch)
+    from PIL import Image
+
+    with Image.open(swatch) as im:
+        return [vary(preparation.plain_for(batch[0]), batch[0], im.convert("RGB"))]
+
+
+def _render(job: Job, device, q: JobQueue, inputs) -> None:
+    """Render large: one run, every scale through ``engine.stylize``, previews and ETA across the scales."""
+    (r,) = job.runs
+    if job.cancel.is_set():
+        return
+    opts = r.options if device is None else r.options.replace(device=device)
+    q.store.update_result(r.result_id, status="running", started=time.time())
+    q.result_changed(r.result_id)
+    watch = Previews(job, [r], opts, q)
+    res = engine.stylize(*inputs, opts, observers=[watch])
+    coarse = res.recipe.get("stopped_at_coarse_scale")
+    if watch.reason is not None:  # stopped at a coarse scale (by _Stop), the engine's recipe does not say why
+        res.interrupted = True
+        res.recipe = {**res.recipe, "stopped": res.recipe.get("stopped") or watch.reason}
+    if coarse and res.error is None:
+        res.error = f"stopped at the {coarse} px scale; the image is that scale's"
+    _save([r], [res], q)
+
+
+class _Stop(KeyboardInterrupt):
+    """Ends a render's coarse scale: ``engine.stylize`` goes on to the next scale after an observer's
+    reason, but stops on an interrupt, keeping that scale's image (see runner._render)."""
 
 
 class Previews(Observer):
     """A job's tiles fill live: the first iteration, every ``preview_every``-th and the last are
-    written (level-adjusted as the final image will be) and announced. A cancelled job (or a
-    stopping server) ends the run, with its reason in the recipes."""
+    written (level-adjusted as the final image will be, at preview size) and announced, with the
+    scale of a coarse-to-fine run and the ETA of the whole run. A cancelled job (or a stopping
+    server) ends the run, with its reason in the recipes."""
 
-    def __init__(self, job: Job, group: list, problems: list, q: JobQueue):
+    def __init__(self, job: Job, group: list, opts, q: JobQueue):
         self.job, self.group, self.q = job, group, q
-        self.clips = [p.opts.levels_clip() for p in problems]
+        self.schedule = Schedule(opts)
+        self.sizes = [s for s, _ in self.schedule.steps]
+        self.work = [n * s * s for s, n in self.schedule.steps]  # a scale's cost grows with its pixels
+        self.reason = None  # why the run was stopped, once it was
 
     def wants(self, iteration: int) -> bool:
         return self.job.cancel.is_set() or iteration == 1 or iteration % self.q.preview_every == 0
 
+    def where(self, step: Step) -> dict:
+        """The event's place in the whole run: scale (1-based) of scales, its size, fraction of the work, ETA."""
+        size = step.problem.opts.size
+        k = self.schedule.index(size) if size in self.sizes else len(self.sizes) - 1
+        done = sum(self.work[:k]) + step.iteration * self.sizes[k] ** 2
+        return {
+            "scale": k + 1,
+            "scales": len(self.sizes),
+            "scale_size": self.sizes[k],
+            "fraction": round(min(1.0, done / sum(self.work)), 4),
+            "eta_s": round(self.schedule.left(k, step.iteration, step.elapsed), 1),
+        }
+
     def seen(self, step: Step):
         it, store = step.iteration, self.q.store
         if step.values is not None and (it == 1 or it % self.q.preview_every == 0 or it == step.iterations):
-            ims = to_pil(step.x, step.problem.pre)
-            for r, im, clip, loss in zip(self.group, ims, self.clips, step.values["total"]):
+            clip = step.problem.opts.levels_clip()
+            ims = to_pil(_small(step.x), step.problem.pre)
+            where = self.where(step)
+            v = it if where["scales"] == 1 else f"{where['scale']}.{it}"  # a new scale's iteration 1 is a new picture
+            for r, im, loss in zip(self.group, ims, step.values["total"]):
                 write_preview(stretch(im, clip) if clip is not None else im, store.preview_path(r.result_id))
                 loss = _finite(loss)
                 store.update_result(r.result_id, iterations_done=it, loss=loss, has_preview=1)
@@ -80,11 +159,15 @@ class Previews(Observer):
                         "iteration": it,
                         "iterations": step.iterations,
                         "loss": loss,
-                        "preview_url": f"/api/results/{r.result_id}/preview?v={it}",
+                        "preview_url": f"/api/results/{r.result_id}/preview?v={v}",
+                        **where,
                     }
                 )
-        if self.job.cancel.is_set():
-            return "server stopped" if self.job.stopped_by_server else "cancelled in the studio"
+        if self.job.cancel.is_set() and step.values is not None:
+            self.reason = "server stopped" if self.job.stopped_by_server else "cancelled in the studio"
+            if step.problem.opts.size != self.sizes[-1]:
+                raise _Stop(self.reason)
+            return self.reason
         return None
 
 

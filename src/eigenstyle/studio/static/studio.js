@@ -102,10 +102,14 @@ function matchesFilter(r) {
 }
 const order = (a, b) => (b.created - a.created) || (a.idx - b.idx);
 
+// What progress events add to a running tile (the database row has none of it but the iteration).
+const LIVE = ["iterations_done", "loss", "preview_url", "scale", "scales", "scale_size", "scale_iterations", "eta_s", "fraction"];
+
 function upsert(r) {
   const old = state.results.get(r.id);
-  if (old && old.status === "running" && r.status === "running" && old.iterations_done > r.iterations_done) {
-    r = { ...r, iterations_done: old.iterations_done, loss: old.loss, preview_url: old.preview_url };
+  if (old && old.status === "running" && r.status === "running" &&
+      (old.scale !== undefined || old.iterations_done > r.iterations_done)) {
+    r = { ...r, ...Object.fromEntries(LIVE.map((k) => [k, old[k]])) };
   }
   state.results.set(r.id, r);
   let el = state.tiles.get(r.id);
@@ -123,24 +127,38 @@ function upsert(r) {
   updateEmpty();
 }
 
+// A time to wait, as a person says it (as progress.duration): 45 s, 12 min, 2 h 05 min.
+function duration(s) {
+  if (s < 90) return `${Math.round(s)} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")} min`;
+}
+// A print-size render: its tile and viewer show the preview (the PNG may be 100 MB), its PNG downloads it.
+const isLarge = (r) => r.size > state.config.limits.max_size;
+
 function renderTile(el, r) {
   el.dataset.status = r.status;
-  const img = $("img", el), src = r.status === "done" && r.image_url ? `${r.image_url}?v=${r.iterations_done}` : r.preview_url;
+  const full = r.status === "done" && r.image_url && !isLarge(r);
+  const img = $("img", el), src = full ? `${r.image_url}?v=${r.iterations_done}` : r.preview_url;
   if (src && img.getAttribute("src") !== src) img.src = src;
   img.alt = r.label;
   renderSwatch(el, r);
-  const n = r.iterations_done || 0;
-  const states = { queued: "queued", running: `${n}/${r.iterations}`, done: `${r.size} px · ${n} it`,
+  const n = r.iterations_done || 0, deep = r.options && r.options.bit_depth === 16 ? " · 16-bit" : "";
+  const running = r.scales > 1 ? `scale ${r.scale}/${r.scales} · ${r.scale_size} px · ${n}/${r.scale_iterations}` : `${n}/${r.iterations}`;
+  const states = { queued: "queued", running, done: `${r.size} px · ${n} it${deep}`,
     interrupted: `interrupted at ${n}/${r.iterations}`, cancelled: "cancelled", failed: "failed" };
   $(".state", el).textContent = states[r.status] || r.status;
-  $(".fill", el).style.width = `${Math.min(100, (100 * n) / r.iterations)}%`;
+  $(".fill", el).style.width = `${Math.min(100, 100 * (r.fraction ?? n / r.iterations))}%`;
+  const eta = $(".eta", el), left = r.status === "running" && r.eta_s != null;
+  eta.hidden = !left; eta.textContent = left ? `about ${duration(r.eta_s)} left${r.scales > 1 ? " (all scales)" : ""}` : "";
   $(".label", el).textContent = r.label; $(".label", el).title = r.label;
   $(".loss", el).textContent = r.loss == null ? "" : `loss ${Number(r.loss).toPrecision(3)}`;
   const err = $(".error", el); err.hidden = !r.error; err.textContent = r.error || "";
   const finished = !!r.image_url, active = r.status === "queued" || r.status === "running";
-  const show = { enlarge: !!(r.image_url || r.preview_url), parent: !!r.parent_id, refine: finished,
-    mutate: finished && r.mode !== "none", between: finished && r.mode !== "none", style: finished, png: finished,
-    star: true, delete: !active, cancel: active };
+  const breeds = finished && !isLarge(r);
+  const show = { enlarge: !!(r.image_url || r.preview_url), parent: !!r.parent_id, refine: breeds,
+    mutate: breeds && r.mode !== "none", between: breeds && r.mode !== "none", render: finished, style: finished,
+    png: finished, star: true, delete: !active, cancel: active };
   for (const [act, on] of Object.entries(show)) $(`[data-act="${act}"]`, el).hidden = !on;
   if (finished) {
     $('[data-act="png"]', el).href = `${r.image_url}?download=1`;
@@ -165,8 +183,11 @@ function renderSwatch(el, r) {
 function progress(ev) {
   const r = state.results.get(ev.id);
   if (!r || (r.status !== "running" && r.status !== "queued")) return;
-  if (ev.iteration < (r.iterations_done || 0)) return;
-  Object.assign(r, { status: "running", iterations_done: ev.iteration, loss: ev.loss, preview_url: ev.preview_url });
+  const scale = ev.scale || 1, was = r.scale ?? scale;  // a render's iterations start again at each scale
+  if (scale < was || (scale === was && ev.iteration < (r.iterations_done || 0))) return;
+  Object.assign(r, { status: "running", iterations_done: ev.iteration, loss: ev.loss, preview_url: ev.preview_url,
+    scale, scales: ev.scales, scale_size: ev.scale_size, scale_iterations: ev.iterations, eta_s: ev.eta_s,
+    fraction: ev.fraction });
   const el = state.tiles.get(ev.id);
   if (el) renderTile(el, r);
 }
@@ -196,6 +217,7 @@ const onTileClick = guard(async (ev) => {
     return say(`${count} children of ${r.label} queued`, true);
   }
   if (act === "between") return pickBetween(r, count);
+  if (act === "render") return renderForm(r);
   if (act === "star") return upsert((await api("POST", `/api/results/${r.id}/star`, { starred: !r.starred })).result);
   if (act === "delete") {
     if (!confirm(`Delete ${r.label}? Its image and recipe go too.`)) return;
@@ -217,11 +239,71 @@ async function pickBetween(r, count) {
   for (const [id, el] of state.tiles) el.classList.toggle("picked", state.pick === id);
 }
 
+// ---------------------------------------------------------------- render large
+// The size a render of r at `side` px (longest side) will have, from the tile's picture's proportions.
+function renderDims(r, side) {
+  const img = $("img", state.tiles.get(r.id)), w = img?.naturalWidth || 4, h = img?.naturalHeight || 3;
+  return w >= h ? [side, Math.round((side * h) / w)] : [Math.round((side * w) / h), side];
+}
+
+function renderForm(r) {
+  const cfg = state.config.render, most = state.config.limits.max_render;
+  const form = document.createElement("form"); form.className = "render-form";
+  const h = document.createElement("h3"); h.textContent = `Render large: ${r.label}`;
+  const note = document.createElement("p"); note.className = "note";
+  note.textContent = `This tile is ${r.size} px. The render runs its recipe again, coarse to fine from this ` +
+    "tile, with the tile's style scaled to the new size; it becomes a new tile, its PNG the print.";
+  const sizes = document.createElement("fieldset"), legend = document.createElement("legend");
+  legend.textContent = "Longest side"; sizes.append(legend);
+  const choice = (value, text, extra) => {
+    const label = document.createElement("label"), radio = document.createElement("input");
+    radio.type = "radio"; radio.name = "side"; radio.value = value;
+    label.append(radio, text); if (extra) label.append(extra);
+    sizes.append(label);
+    return radio;
+  };
+  const radios = cfg.sizes.filter((s) => s > r.size && s <= most).map((s) => {
+    const dims = document.createElement("span"); dims.className = "dims"; dims.textContent = renderDims(r, s).join(" × ");
+    return choice(String(s), `${s} px`, dims);
+  });
+  const other = document.createElement("input");
+  other.type = "number"; other.name = "other"; other.min = r.size + 1; other.max = most; other.step = 1;
+  other.placeholder = `${r.size + 1}–${most}`; other.setAttribute("aria-label", "other size (px)");
+  const otherRadio = choice("other", "other", other);
+  other.addEventListener("focus", () => { otherRadio.checked = true; });
+  (radios[0] || otherRadio).checked = true;
+  form.append(h, note, sizes);
+  if (cfg.bit_depths.includes(16)) {
+    const label = document.createElement("label"), box = document.createElement("input");
+    label.className = "check"; box.type = "checkbox"; box.name = "deep";
+    label.append(box, "16-bit PNG (no 8-bit rounding: for print and editing; about twice the file)");
+    form.append(label);
+  }
+  const buttons = document.createElement("div"), go = document.createElement("button");
+  buttons.className = "buttons"; go.type = "submit"; go.className = "primary"; go.textContent = "Render";
+  buttons.append(go); form.append(buttons);
+  form.addEventListener("submit", guard(async (e) => {
+    e.preventDefault();
+    const side = form.side.value === "other" ? Number(other.value) : Number(form.side.value);
+    const body = { size: side || null };
+    if (form.deep?.checked) body.bit_depth = 16;
+    await submitJob(`/api/results/${r.id}/render`, body);
+    $("#viewer").close();
+    say(`render of ${r.label} at ${side} px queued`, true);
+  }));
+  openViewer(form);
+}
+
 // ---------------------------------------------------------------- viewer
 function figure(r, caption) {
   const fig = document.createElement("figure"), img = document.createElement("img"), cap = document.createElement("figcaption");
-  img.src = r.image_url || r.preview_url || ""; img.alt = r.label;
+  img.src = (isLarge(r) ? r.preview_url : r.image_url || r.preview_url) || ""; img.alt = r.label;
   cap.textContent = caption; fig.append(img, cap);
+  if (isLarge(r) && r.image_url) {
+    const a = document.createElement("a");
+    a.href = r.image_url; a.target = "_blank"; a.textContent = `full ${r.size} px PNG`;
+    cap.append(" · ", a);
+  }
   return fig;
 }
 
