@@ -101,6 +101,8 @@ def test_render_writes_the_print_and_reproduces_it(favourite, tmp_path):
     assert r["init"]["path"] == str(favourite) and len(r["init"]["sha256"]) == 64  # which favourite it started from
     assert r["iterations_done"] == 4 and not r["interrupted"]
     assert Image.open(swatch_path(str(out))).size == (48, 48)  # the favourite's swatch travels with the print
+    scale = tmp_path / "print_75px.png"  # each finished scale is kept: a favourite to resume from
+    assert max(Image.open(scale).size) == 75 and recipe_of(scale)["options"]["size"] == 75
     again = tmp_path / "again.png"
     assert cli.main(["reproduce", str(out), "-o", str(again), "-q"]) == 0
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(im))
@@ -148,3 +150,28 @@ def test_each_scale_shows_its_place_and_the_runs_eta(content_path, style_path, c
     err = capfd.readouterr().err
     assert "scale 1/2 (32x24 px): iteration 3/3" in err and "scale 2/2 (64x48 px): iteration 3/3" in err
     assert "all scales done in ~" in err
+
+
+def test_an_observers_stop_at_a_coarse_scale_ends_the_whole_run(content_path, style_path):
+    """A reason to stop (the studio's cancel) at a coarse scale keeps that scale's image, marked interrupted
+    with the reason, and prepares no finer scale (at print sizes one more scale is an hour)."""
+    import eigenstyle
+    from eigenstyle.loop import Observer
+
+    class Cancel(Observer):
+        sizes = []
+
+        def wants(self, iteration):
+            return True
+
+        def seen(self, step):
+            self.sizes.append(step.problem.opts.size)
+            return "cancelled" if step.iteration == 2 else None
+
+    watch = Cancel()
+    r = eigenstyle.stylize(
+        content_path, style_path, size=64, scales=(32,), iterations=4, style_layers=LAYERS, seed=1, observers=[watch]
+    )
+    assert set(watch.sizes) == {32} and max(r.image.size) == 32
+    assert r.interrupted and r.recipe["stopped"] == "cancelled" and r.recipe["stopped_at_coarse_scale"] == 32
+    assert r.recipe["iterations_done"] == 2

@@ -15,7 +15,7 @@ from ._version import __version__
 from .errors import EigenstyleError
 from .options import Options
 
-__all__ = ["__version__", "EigenstyleError", "Options", "stylize", "Result", "reproduce", "read_recipe"]
+__all__ = ["__version__", "EigenstyleError", "Options", "stylize", "Result", "reproduce", "render", "read_recipe"]
 
 
 def __getattr__(name):
@@ -23,6 +23,10 @@ def __getattr__(name):
         from . import engine
 
         return getattr(engine, name)
+    if name == "render":
+        from .render import render
+
+        return render
     if name == "read_recipe":
         from . import recipe
 

@@ -258,7 +258,8 @@ def stylize(
     (``size=256, iterations=200, mode="variant", ...``). ``callback(info)`` is
     called after every iteration; returning ``False`` stops the run. With
     ``output`` the final image (and every ``save_every``-th one, as
-    ``stem_ITER.ext``) is written atomically; with ``save_style`` the (randomised)
+    ``stem_ITER.ext``, and each coarser scale's last as ``stem_SIZEpx.ext``) is written
+    atomically; with ``save_style`` the (randomised)
     Gram targets go to a .safetensors style file for reuse with ``style_file=``.
     ``observers`` watch every scale's loop (a step's ``problem.opts.size`` says which scale).
     """
@@ -275,9 +276,14 @@ def stylize(
         coarse = opts.replace(size=size, iterations=opts.scale_iterations or opts.iterations, save_every=0)
         p = prepare(content, style, coarse, swatch)
         start = initial_image(p, opts.seed) if x0 is None else upscale(x0, p)
+        started = time.perf_counter()
         out = optimise(p, start, ([schedule.progress(k, p)] if progress else []) + list(observers))
-        if out.interrupted or out.error:
+        if out.interrupted or out.error or out.stopped is not None:
             return _stopped_at_coarse_scale(p, out, output)
+        if output is not None and opts.save_every:  # each finished scale: hours of a render kept, resumable
+            stem, ext = os.path.splitext(output)
+            done = result_of(p, out.x, done=out.done, losses=out.losses, elapsed=time.perf_counter() - started)
+            dataclasses.replace(done, raw_images=None, raw_floats=None, swatch=None).save(f"{stem}_{size}px{ext}")
         x0 = out.x
     problem = prepare(content, style, opts, swatch)
     if save_style:
@@ -296,13 +302,17 @@ def stylize(
 def _stopped_at_coarse_scale(problem: Problem, out: Outcome, output: Optional[str]) -> Result:
     """A multi-scale run stopped early keeps what its coarse scale made, as its own result."""
     losses = None if out.error else {k: v.tolist() for k, v in evaluate(problem, out.x).items()}
+    extra = {"stopped_at_coarse_scale": problem.opts.size}
+    if out.stopped:  # an observer's reason (the studio's cancel), as results_of records it
+        extra["stopped"] = out.stopped
     result = result_of(
         problem,
         out.x,
+        done=out.done,
         losses=losses,
-        interrupted=out.interrupted,
+        interrupted=out.interrupted or out.stopped is not None,
         error=out.error,
-        extra={"stopped_at_coarse_scale": problem.opts.size},
+        extra=extra,
     )
     if output is not None:
         result.save(output)

@@ -26,6 +26,7 @@ from .options import LBFGS_HISTORY, Options
 # and the finest scale costs four times the one before it, so it gets the fewest.
 SCALE_ITERATIONS = 100
 FINAL_ITERATIONS = 50
+SAVE_EVERY = 25  # the last scale's image half-way, and every scale's own (stem_SIZEpx.png)
 
 
 def schedule(favourite: int, size: int) -> tuple[int, ...]:
@@ -63,7 +64,7 @@ def render_options(data: dict, start: str, size: int, **overrides) -> Options:
         max_memory=None,
         lbfgs_history=None if o.lbfgs_history in (None, LBFGS_HISTORY) else o.lbfgs_history,
         device="auto",
-        save_every=0,
+        save_every=SAVE_EVERY,  # each scale's image and a few of the last scale's: a long render is never lost
     )
     return Options.from_mapping(overrides, plan)
 

@@ -98,17 +98,9 @@ def _render(job: Job, device, q: JobQueue, inputs) -> None:
     watch = Previews(job, [r], opts, q)
     res = engine.stylize(*inputs, opts, observers=[watch])
     coarse = res.recipe.get("stopped_at_coarse_scale")
-    if watch.reason is not None:  # stopped at a coarse scale (by _Stop), the engine's recipe does not say why
-        res.interrupted = True
-        res.recipe = {**res.recipe, "stopped": res.recipe.get("stopped") or watch.reason}
     if coarse and res.error is None:
         res.error = f"stopped at the {coarse} px scale; the image is that scale's"
     _save([r], [res], q)
-
-
-class _Stop(KeyboardInterrupt):
-    """Ends a render's coarse scale: ``engine.stylize`` goes on to the next scale after an observer's
-    reason, but stops on an interrupt, keeping that scale's image (see runner._render)."""
 
 
 class Previews(Observer):
@@ -122,7 +114,6 @@ class Previews(Observer):
         self.schedule = Schedule(opts)
         self.sizes = [s for s, _ in self.schedule.steps]
         self.work = [n * s * s for s, n in self.schedule.steps]  # a scale's cost grows with its pixels
-        self.reason = None  # why the run was stopped, once it was
 
     def wants(self, iteration: int) -> bool:
         return self.job.cancel.is_set() or iteration == 1 or iteration % self.q.preview_every == 0
@@ -163,11 +154,8 @@ class Previews(Observer):
                         **where,
                     }
                 )
-        if self.job.cancel.is_set() and step.values is not None:
-            self.reason = "server stopped" if self.job.stopped_by_server else "cancelled in the studio"
-            if step.problem.opts.size != self.sizes[-1]:
-                raise _Stop(self.reason)
-            return self.reason
+        if self.job.cancel.is_set():
+            return "server stopped" if self.job.stopped_by_server else "cancelled in the studio"
         return None
 
 
