@@ -1,4 +1,4 @@
-"""The studio's HTTP side: routes (Starlette), server-sent events, errors as one-line messages.
+"""The studio's HTTP side: routes (Starlette), errors as one-line messages (the event streams: events.py).
 
 Routes are thin: requests are checked and turned into jobs by ``actions``,
 stored by ``store``, run by ``jobs``/``runner``. Ids in URLs are matched
@@ -10,7 +10,6 @@ goes to the server's log, never to the page).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -23,18 +22,18 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import EigenstyleError
 from . import actions, uploads
+from .events import event_response
 from .jobs import Broker, Busy, JobQueue
-from .store import TERMINAL, NotFound, Store, check_id
+from .store import NotFound, Store, check_id
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 MAX_JSON_BYTES = 64 * 1024
-KEEPALIVE_S = 15.0
 
 
 class Studio:
@@ -305,60 +304,14 @@ class Conflict(EigenstyleError):
 
 
 # --- events ------------------------------------------------------------------------------------
-def _sse(event: dict) -> str:
-    return f"event: {event['type']}\ndata: {json.dumps(event, allow_nan=False, default=str)}\n\n"
-
-
-def _job_of(event: dict):
-    return (event.get("job") or {}).get("id") or (event.get("result") or {}).get("job_id") or event.get("job_id")
-
-
-async def _stream(s: Studio, job_id: str | None):
-    sub = s.broker.subscribe()  # before the snapshot, so nothing between the two is missed
-    try:
-        yield "retry: 2000\n\n"
-        if job_id is None:
-            yield _sse({"type": "hello", "waiting": s.queue.waiting(), "devices": s.queue.devices})
-        else:
-            job = s.store.get_job(job_id)
-            for r in s.store.results(job_id=job_id):
-                yield _sse({"type": "result", "result": r})
-            yield _sse({"type": "job", "job": job})
-            if job["status"] in TERMINAL:
-                return
-        while True:
-            try:
-                event = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
-            except asyncio.TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
-            if event is None:
-                return
-            if job_id is not None and _job_of(event) not in (job_id, None):
-                continue
-            yield _sse(event)
-            if job_id is not None and event["type"] == "job" and event["job"]["status"] in TERMINAL:
-                return
-    finally:
-        s.broker.unsubscribe(sub)
-
-
-def _event_response(s: Studio, job_id: str | None) -> StreamingResponse:
-    return StreamingResponse(
-        _stream(s, job_id),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
-
-
 async def events(request: Request):
-    return _event_response(_studio(request), None)
+    return event_response(_studio(request), None)
 
 
 async def job_events(request: Request):
     s = _studio(request)
     job = s.store.get_job(request.path_params["id"])  # 404 before the stream starts
-    return _event_response(s, job["id"])
+    return event_response(s, job["id"])
 
 
 # --- errors ------------------------------------------------------------------------------------
