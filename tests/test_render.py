@@ -106,6 +106,12 @@ def test_render_writes_the_print_and_reproduces_it(favourite, tmp_path):
     again = tmp_path / "again.png"
     assert cli.main(["reproduce", str(out), "-o", str(again), "-q"]) == 0
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(im))
+    moved = tmp_path / "fav-moved.png"  # the favourite it started from is part of the recipe
+    favourite.rename(moved)
+    try:
+        assert cli.main(["reproduce", str(out), "-o", str(tmp_path / "third.png"), "-q"]) == 2
+    finally:
+        moved.rename(favourite)
 
 
 def test_render_refuses_what_it_cannot_do(favourite, tmp_path, capsys):

@@ -359,11 +359,15 @@ def recorded_inputs(data: dict, path: str, content=None, styles=None, allow_chan
         )
     if opts.style_file and not os.path.isfile(opts.style_file):
         raise EigenstyleError(f"style file of the recipe not found: {opts.style_file}")
-    for given, recorded, what in [(content, data["content"], "content")] + [
-        (s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))
-    ]:
+    start = data.get("init")  # a warm start (a render's favourite): the same picture, or another run
+    for given, recorded, what in (
+        [(content, data["content"], "content")]
+        + [(s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))]
+        + ([(start["path"], start, "start")] if isinstance(start, dict) and start.get("path") else [])
+    ):
         if not os.path.isfile(given):
-            raise EigenstyleError(f"{what} image of the recipe not found: {given} (pass its new place)")
+            where = "it was warm-started from it" if what == "start" else "pass its new place"
+            raise EigenstyleError(f"{what} image of the recipe not found: {given} ({where})")
         if not allow_changed_inputs and recipe.identity_of_file(given)["sha256"] != recorded.get("sha256"):
             raise EigenstyleError(
                 f"{what} image {given} differs from the one the recipe used "
