@@ -8,13 +8,11 @@ checked against them by the tests, so the three cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Optional
 
 from .errors import EigenstyleError
-from .values import check, option_name, parse
+from .values import check, complete_kinds, opt, option_name, parse
 
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
@@ -46,41 +44,6 @@ SINGLE_LAYER_STYLE_WEIGHT = {
     "relu4_4": 6.8e5,
     "relu5_1": 8.8e5,
 }
-
-
-def opt(
-    default: Any,
-    help: str,
-    *,
-    kind: Optional[str] = None,
-    low=None,
-    high=None,
-    strict: bool = False,
-    alias: tuple[str, ...] = (),
-    choices: tuple = (),
-    metavar: Optional[str] = None,
-    differs: str = "",
-    cli: bool = True,
-):
-    """A field with how it is read and checked and its CLI metadata. ``kind`` (values.KINDS; default
-    from the field's type) with ``low``/``high`` (inclusive bounds; ``strict``: low excluded) is all
-    the checking a field needs on its own; ``differs`` says where and why the default departs from
-    neural-style's; ``cli=False`` keeps a field off the command line."""
-    meta = {
-        "help": help,
-        "kind": kind,
-        "low": low,
-        "high": high,
-        "strict": strict,
-        "alias": alias,
-        "choices": choices,
-        "metavar": metavar,
-        "differs": differs,
-        "cli": cli,
-    }
-    if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda: tuple(default), metadata=meta)
-    return field(default=default, metadata=meta)
 
 
 @dataclass
@@ -427,25 +390,4 @@ class Options:
         return cls.from_mapping({"conv": "direct", "target": "raw", **data})
 
 
-def _complete_kinds() -> dict:
-    """Every field with its kind settled (from its type where not given) and whether None is allowed."""
-    hints = typing.get_type_hints(Options)
-    for f in dataclasses.fields(Options):
-        hint = hints[f.name]
-        optional = typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint)
-        base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
-        kind = (
-            f.metadata["kind"]
-            or {
-                int: "int",
-                float: "float",
-                bool: "bool",
-                dict: "mapping",
-                str: "choice" if f.metadata["choices"] else "text",
-            }[base]
-        )
-        f.metadata = types.MappingProxyType({**f.metadata, "kind": kind, "optional": optional})
-    return {f.name: f for f in dataclasses.fields(Options)}
-
-
-FIELDS = _complete_kinds()
+FIELDS = complete_kinds(Options)

@@ -6,16 +6,21 @@ value and checks a value. So the CLI, the studio, recipes and the Python API acc
 exactly the same things, with the same one-line messages.
 
 Messages name an option as the caller knows it: ``size`` from Python and the studio,
-``--size`` on the command line (the CLI runs inside :func:`cli_spelling`).
+``--size`` on the command line (the CLI runs inside :func:`cli_spelling`). :func:`opt` declares a
+field with its kind, bounds and CLI metadata, and :func:`complete_kinds` settles each field's kind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import math
 import os
-from typing import Any
+import types
+import typing
+from dataclasses import field
+from typing import Any, Optional
 
 from .errors import EigenstyleError
 
@@ -145,3 +150,59 @@ def _check_one(flag, kind, v, meta, low, high, strict) -> None:
     elif kind == "mapping":
         if not isinstance(v, dict):
             raise EigenstyleError(f"{flag} must be a mapping, got {v!r}")
+
+
+def opt(
+    default: Any,
+    help: str,
+    *,
+    kind: Optional[str] = None,
+    low=None,
+    high=None,
+    strict: bool = False,
+    alias: tuple[str, ...] = (),
+    choices: tuple = (),
+    metavar: Optional[str] = None,
+    differs: str = "",
+    cli: bool = True,
+):
+    """A field with how it is read and checked and its CLI metadata. ``kind`` (values.KINDS; default
+    from the field's type) with ``low``/``high`` (inclusive bounds; ``strict``: low excluded) is all
+    the checking a field needs on its own; ``differs`` says where and why the default departs from
+    neural-style's; ``cli=False`` keeps a field off the command line."""
+    meta = {
+        "help": help,
+        "kind": kind,
+        "low": low,
+        "high": high,
+        "strict": strict,
+        "alias": alias,
+        "choices": choices,
+        "metavar": metavar,
+        "differs": differs,
+        "cli": cli,
+    }
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda: tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def complete_kinds(cls) -> dict:
+    """Every field with its kind settled (from its type where not given) and whether None is allowed."""
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        optional = typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint)
+        base = next(a for a in typing.get_args(hint) if a is not type(None)) if optional else hint
+        kind = (
+            f.metadata["kind"]
+            or {
+                int: "int",
+                float: "float",
+                bool: "bool",
+                dict: "mapping",
+                str: "choice" if f.metadata["choices"] else "text",
+            }[base]
+        )
+        f.metadata = types.MappingProxyType({**f.metadata, "kind": kind, "optional": optional})
+    return {f.name: f for f in dataclasses.fields(cls)}
