@@ -7,8 +7,8 @@ import sys
 
 from eigenstyle.memory import bytes_per_pixel, is_out_of_memory
 
-# Enough address space for Python, torch and the weights (about 0.7 GB mapped),
-# not for a 1000 px run (about 4 GB): a real allocation failure in the CLI process.
+# Enough address space for Python, torch and the weights (about 0.7 GB mapped), not for a 1000 px run
+# whole (about 4 GB), nor for a 3000 px one even in tiles: real allocation failures in the CLI process.
 ADDRESS_SPACE = int(2.7 * 2**30)
 
 
@@ -25,21 +25,33 @@ def _limited_cli(*args):
     )
 
 
-def test_out_of_memory_message(content_path, style_path, tmp_path):
-    """One line, exit 2, nothing written, and a --size that then does fit under the same limit."""
+def test_a_size_too_large_to_run_whole_runs_in_tiles_within_the_memory(content_path, style_path, tmp_path):
+    """1000 px does not fit whole under the limit: the budget (what is free) gives a shorter L-BFGS
+    history and tiles, each said in one note, and the run completes there (it used to fail)."""
     out = tmp_path / "big.png"
-    r = _limited_cli("stylize", content_path, style_path, "--size", 1000, "--iterations", 2, "-o", out, "-q")
+    r = _limited_cli("stylize", content_path, style_path, "--size", 1000, "--iterations", 1, "-o", out, "-q")
+    assert r.returncode == 0, r.stderr
+    notes = r.stderr.strip().splitlines()
+    assert len(notes) == 2 and "L-BFGS correction pairs" in notes[0] and "px tiles" in notes[1], r.stderr
+    assert out.exists()
+
+
+def test_out_of_memory_message(content_path, style_path, tmp_path):
+    """Not even tiles fit: one line, exit 2, nothing written, and a --size that then does fit under the same limit."""
+    out = tmp_path / "big.png"
+    r = _limited_cli("stylize", content_path, style_path, "--size", 3000, "--iterations", 2, "-o", out, "-q")
     assert r.returncode == 2, r.stderr
-    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    lines = [line for line in r.stderr.strip().splitlines() if "note:" not in line]
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     m = re.search(
-        r"out of memory on the CPU at --size 1000 \(about [\d.]+ GiB needed, [\d.]+ GiB free\): "
+        r"out of memory on the CPU at --size 3000 \(about [\d.]+ GiB needed, [\d.]+ GiB free\): "
         r"--size (\d+) should fit",
         r.stderr,
     )
     assert m, r.stderr
     assert list(tmp_path.iterdir()) == []
     size = int(m.group(1))
-    assert 64 <= size < 1000
+    assert 64 <= size < 3000
     r = _limited_cli("stylize", content_path, style_path, "--size", size, "--iterations", 1, "-o", out, "-q")
     assert r.returncode == 0, r.stderr
     assert out.exists()

@@ -110,16 +110,16 @@ def test_a_size_too_large_for_the_budget_is_tiled_to_fit(content_path, style_pat
     one line, records it; a budget that the whole image fits leaves the run untiled."""
     import warnings
 
-    from eigenstyle.memory import HEADROOM, split_bytes_per_pixel, tile_for
+    from eigenstyle.memory import HEADROOM, RESERVE, split_bytes_per_pixel, tile_for
 
     opts = Options(
         size=320, iterations=1, style_layers=("relu2_1", "relu3_2"), seed=3, conv="direct", lbfgs_history=100
     )
     act, state = split_bytes_per_pixel(("relu4_2", "relu2_1", "relu3_2"), "lbfgs", 100)
     h, w, halo, align = 240, 320, 45 + 8, 8  # relu4_2: radius 45, stride 8 (+ one stride: the pooling offset)
-    budget = int((state * h * w + act * (64 + 2 * halo + 0.5) ** 2) / HEADROOM)  # a 64 px tile, not 72
+    budget = int((state * h * w + act * (64 + 2 * halo + 0.5) ** 2 + RESERVE) / HEADROOM)  # a 64 px tile, not 72
     assert tile_for(opts, h, w, budget, halo, align) == 64
-    assert tile_for(opts, h, w, int((act + state) * h * w / HEADROOM) + 1, halo, align) is None
+    assert tile_for(opts, h, w, int(((act + state) * h * w + RESERVE) / HEADROOM) + 1, halo, align) is None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         p = prepare(content_path, [style_path], opts.replace(max_memory=budget / 2**30))

@@ -23,6 +23,16 @@ from .values import option_name as n
 
 BACKWARD_FACTOR = 1.25  # activations kept for backward, plus the gradients alive at the peak
 HEADROOM = 0.8  # aim the suggestion at 80 % of what is available
+# What a run allocates besides its activations and optimiser state, before or after the budget is read:
+# Winograd's transformed weights (~200 MB), the loss's temporaries, the allocator's slack. Kept out of
+# the room that tiles and the L-BFGS history are chosen for (measured: 1000 px under a 2.7 GB address
+# space failed at its first step without it).
+RESERVE = 512 * 2**20
+
+
+def room(budget: int) -> float:
+    """The bytes that activations and optimiser state may take of a ``budget``."""
+    return max(0.0, HEADROOM * budget - RESERVE)
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -71,22 +81,23 @@ def history_for(opts, pixels: int, budget: Optional[int]) -> int:
     if opts.optimizer != "lbfgs" or not budget:
         return LBFGS_HISTORY
     per_pair = 2 * 3 * 4 * pixels  # two float32 image-sized vectors
-    fit = int((STATE_SHARE * HEADROOM * budget - 6 * 3 * 4 * pixels) // per_pair)
+    fit = int((STATE_SHARE * room(budget) - 6 * 3 * 4 * pixels) // per_pair)
     return max(MIN_HISTORY, min(LBFGS_HISTORY, fit))
 
 
 def tile_for(opts, height: int, width: int, budget: int, halo: int, align: int) -> Optional[int]:
-    """The tile side a run needs to stay within ``budget`` bytes (80 % of it, as the model is
+    """The tile side a run needs to stay within ``budget`` bytes (its :func:`room`, as the model is
     approximate): the largest side on the pooling grid whose tile, with its halo on both sides,
     fits beside the image-sized state. None when the whole image fits, or when not even tiles
-    would (the optimiser's image-sized state alone is too much)."""
+    would: the optimiser's image-sized state alone is too much, or the tile would be smaller than
+    its halo (each tile would then compute over 9x its own pixels: hours per iteration)."""
     layers = tuple(opts.content_layers) + tuple(opts.style_layers)
     act, state = split_bytes_per_pixel(layers, opts.optimizer, opts.lbfgs_history_value())
-    room = HEADROOM * budget
-    if (act + state) * height * width <= room:
+    free = room(budget)
+    if (act + state) * height * width <= free:
         return None
-    side = int(math.sqrt(max(0.0, room - state * height * width) / act)) - 2 * halo
-    if side < align:  # not even in tiles: run whole; out of memory, the message names a size that fits
+    side = int(math.sqrt(max(0.0, free - state * height * width) / act)) - 2 * halo
+    if side < max(align, halo):  # not even in tiles: run whole; out of memory, the message names a size that fits
         return None
     return side // align * align
 
