@@ -87,15 +87,17 @@ def cmd_reproduce(args) -> int:
 
     stem, ext = os.path.splitext(args.image)
     output = pick_output(args.output or f"{stem}.reproduced{ext}", args.overwrite)
-    result = reproduce(
-        args.image,
-        output,
+    return report(reproduce(args.image, output, **_recipe_inputs(args)), output)
+
+
+def _recipe_inputs(args) -> dict:
+    """The moved inputs and checks of a command that runs a recipe again (reproduce, render)."""
+    return dict(
         content=args.content,
         styles=args.style or None,
         progress=not args.quiet,
         allow_changed_inputs=args.allow_changed_inputs,
     )
-    return report(result, output)
 
 
 def cmd_render(args) -> int:
@@ -107,17 +109,7 @@ def cmd_render(args) -> int:
     overrides = {name: getattr(args, name) for name in FIELDS if hasattr(args, name) and name != "size"}
     stem, ext = os.path.splitext(args.favourite)
     output = pick_output(args.output or f"{stem}.{args.size}px{ext if ext == '.tif' else '.png'}", args.overwrite)
-    result = render(
-        args.favourite,
-        args.size,
-        output,
-        content=args.content,
-        styles=args.style or None,
-        progress=not args.quiet,
-        allow_changed_inputs=args.allow_changed_inputs,
-        **overrides,
-    )
-    return report(result, output)
+    return report(render(args.favourite, args.size, output, **_recipe_inputs(args), **overrides), output)
 
 
 def _inputs(args, recipe_data=None):

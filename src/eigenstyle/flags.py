@@ -127,8 +127,13 @@ def _stylize(sub) -> None:
 
 def _reproduce(sub) -> None:
     p = sub.add_parser("reproduce", help="run the recipe embedded in an eigenstyle image again", allow_abbrev=False)
-    p.add_argument("image", help="a PNG or JPEG written by eigenstyle")
+    p.add_argument("image", help="a PNG, JPEG or TIFF written by eigenstyle")
     p.add_argument("-o", "--output", help="output (default: IMAGE.reproduced.png)")
+    _recipe_inputs(p)
+
+
+def _recipe_inputs(p) -> None:
+    """What a command that runs a recipe again (reproduce, render) takes besides its image."""
     p.add_argument("--content", help="content image, if it moved since the recipe was made")
     p.add_argument("--style", action="append", help="style image(s), if they moved (repeat for several)")
     p.add_argument("--allow-changed-inputs", action="store_true", help="run even if an input's hash differs")
@@ -148,11 +153,7 @@ def _render(sub) -> None:
     )
     p.add_argument("favourite", metavar="FAVOURITE", help="a PNG, JPEG or TIFF written by eigenstyle")
     p.add_argument("-o", "--output", help="output (default: FAVOURITE.SIZEpx.png)")
-    p.add_argument("--content", help="content image, if it moved since the recipe was made")
-    p.add_argument("--style", action="append", help="style image(s), if they moved (repeat for several)")
-    p.add_argument("--allow-changed-inputs", action="store_true", help="run even if an input's hash differs")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _recipe_inputs(p)
     add_style_options(p)
 
 
