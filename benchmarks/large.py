@@ -45,7 +45,8 @@ import json, resource, sys, time, warnings
 from eigenstyle.render import render
 warnings.simplefilter("ignore")
 started = time.perf_counter()
-r = render(sys.argv[1], int(sys.argv[2]), sys.argv[4], max_memory=float(sys.argv[3]), progress=True)
+its = dict(zip(("scale_iterations", "iterations"), map(int, sys.argv[5].split(",")))) if sys.argv[5] else {}
+r = render(sys.argv[1], int(sys.argv[2]), sys.argv[4], max_memory=float(sys.argv[3]), progress=True, **its)
 o = r.recipe["options"]
 print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "wall_s": time.perf_counter() - started, "scales": o["scales"], "tile": o["tile"],
@@ -87,6 +88,7 @@ def main():
     ap.add_argument("--iterations", type=int, default=2)
     ap.add_argument("--render", help="SIZE@BUDGET_GIB: a whole render of a favourite")
     ap.add_argument("--favourite", help="an eigenstyle image to render (default: make a 256 px variant)")
+    ap.add_argument("--render-iterations", default="", help="COARSE,LAST iterations (default: render's own)")
     ap.add_argument("--favourite-size", type=int, default=256)
     ap.add_argument("--keep", default="/tmp/large", help="folder for the favourite and the print")
     args = ap.parse_args()
@@ -96,7 +98,7 @@ def main():
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     untiled = {}
-    for config in args.configs.split(","):
+    for config in filter(None, args.configs.split(",")):
         size, budget = config.split(":")
         size = int(size)
         r = child(CHILD, size, UNTILED if budget == "untiled" else float(budget), args.iterations, CONTENT, STYLE)
@@ -125,7 +127,7 @@ def main():
         fav = args.favourite or favourite(os.path.join(args.keep, "favourite.png"), args.favourite_size)
         out = os.path.join(args.keep, f"print-{size}.png")
         started = time.perf_counter()
-        r = child(RENDER, fav, size, budget, out)
+        r = child(RENDER, fav, size, budget, out, args.render_iterations)
         print(
             f"\nrender of {fav} at {size} px within {budget} GiB: {json.dumps(r)} "
             f"({time.perf_counter() - started:.0f} s with start-up); the print: {out}"
