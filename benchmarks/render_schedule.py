@@ -59,6 +59,7 @@ def main():
     ap.add_argument("--size", type=int, default=768)
     ap.add_argument("--iterations", type=int, default=200, help="iterations at every scale")
     ap.add_argument("--histories", default="100,20,5", help="L-BFGS histories for the final scale")
+    ap.add_argument("--history-iterations", type=int, default=100, help="iterations of each history's run")
     ap.add_argument("--keep", default="/tmp/render-schedule", help="folder for the favourite and images")
     args = ap.parse_args()
     os.makedirs(args.keep, exist_ok=True)
@@ -101,10 +102,11 @@ def main():
     print("\nfinal scale again, other L-BFGS histories (loss at each mark over history 100's at the same mark):")
     base = curve.losses
     for hist in [int(h) for h in args.histories.split(",") if int(h) != p.opts.lbfgs_history]:
-        q = prepare(content, [style], p.opts.replace(lbfgs_history=hist), swatch)
+        hn = min(n, args.history_iterations)
+        q = prepare(content, [style], p.opts.replace(lbfgs_history=hist, iterations=hn), swatch)
         c = Curve(os.path.join(args.keep, f"final-h{hist}"), MARKS)
         optimise(q, start, [c])
-        ratios = [f"{c.losses[m - 1] / base[m - 1]:.3f}" for m in MARKS if m <= n]
+        ratios = [f"{m}: {c.losses[m - 1] / base[m - 1]:.3f}" for m in MARKS if m <= hn]
         print(f"| history {hist} | " + " | ".join(ratios) + " |")
 
 
