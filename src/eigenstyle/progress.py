@@ -95,6 +95,11 @@ class Schedule:
         """The work of the scales after scale ``k``, in iterations of scale ``k`` (cost grows with pixels)."""
         return sum(n * (s / self.steps[k][0]) ** 2 for s, n in self.steps[k + 1 :])
 
+    def fraction(self, k: int, iteration: int) -> float:
+        """The share of the whole run's work done at scale ``k``'s ``iteration`` (cost grows with pixels)."""
+        work = [n * s * s for s, n in self.steps]
+        return min(1.0, (sum(work[:k]) + iteration * self.steps[k][0] ** 2) / sum(work))
+
     def left(self, k: int, iteration: int, elapsed: float) -> float:
         """Seconds until the whole run is done, from scale ``k``'s ``iteration`` reached in ``elapsed`` s."""
         return (self.steps[k][1] - iteration + self.later(k)) * elapsed / max(1, iteration)

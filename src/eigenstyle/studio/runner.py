@@ -113,7 +113,6 @@ class Previews(Observer):
         self.job, self.group, self.q = job, group, q
         self.schedule = Schedule(opts)
         self.sizes = [s for s, _ in self.schedule.steps]
-        self.work = [n * s * s for s, n in self.schedule.steps]  # a scale's cost grows with its pixels
 
     def wants(self, iteration: int) -> bool:
         return self.job.cancel.is_set() or iteration == 1 or iteration % self.q.preview_every == 0
@@ -122,12 +121,11 @@ class Previews(Observer):
         """The event's place in the whole run: scale (1-based) of scales, its size, fraction of the work, ETA."""
         size = step.problem.opts.size
         k = self.schedule.index(size) if size in self.sizes else len(self.sizes) - 1
-        done = sum(self.work[:k]) + step.iteration * self.sizes[k] ** 2
         return {
             "scale": k + 1,
             "scales": len(self.sizes),
             "scale_size": self.sizes[k],
-            "fraction": round(min(1.0, done / sum(self.work)), 4),
+            "fraction": round(self.schedule.fraction(k, step.iteration), 4),
             "eta_s": round(self.schedule.left(k, step.iteration, step.elapsed), 1),
         }
 
