@@ -42,7 +42,7 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
 """
 RENDER = """
 import json, resource, sys, time, warnings
-from eigenstyle.render import render
+from eigenstyle.printing import render
 warnings.simplefilter("ignore")
 started = time.perf_counter()
 its = dict(zip(("scale_iterations", "iterations"), map(int, sys.argv[5].split(",")))) if sys.argv[5] else {}

@@ -18,9 +18,9 @@ import torch
 from eigenstyle import Options, __version__, stylize
 from eigenstyle.engine import upscale
 from eigenstyle.loop import Observer, initial_image, optimise
+from eigenstyle.printing import render_options, start_of
 from eigenstyle.problem import prepare, resolve_seeds
 from eigenstyle.recipe import read_recipe
-from eigenstyle.render import render_options, start_of
 
 SHARED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "images")
 MARKS = (10, 25, 50, 100, 150, 200, 300, 400)

@@ -66,3 +66,49 @@ def test_caffe_convention_bgr_0_255_mean_subtracted():
     im = Image.fromarray(np.array([[[255, 0, 0]]], dtype=np.uint8), "RGB")  # one pure red pixel
     x = to_tensor(im, CAFFE)[0, :, 0, 0]
     torch.testing.assert_close(x, torch.tensor([-103.939, -116.779, 255 - 123.68]))
+
+
+def np_reduce(a, out_h, out_w):
+    """Antialiased bilinear reduction of [N, C, H, W] (PIL's triangle filter, support = the scale), per axis."""
+
+    def weights(n_in, n_out):
+        scale, m = n_in / n_out, np.zeros((n_out, n_in))
+        for i in range(n_out):
+            centre = (i + 0.5) * scale
+            lo, hi = max(int(centre - scale + 0.5), 0), min(int(centre + scale + 0.5), n_in)
+            j = np.arange(lo, hi)
+            w = np.maximum(0.0, 1.0 - np.abs((j + 0.5 - centre) / scale))
+            m[i, lo:hi] = w / w.sum()
+        return m
+
+    wy, wx = weights(a.shape[2], out_h), weights(a.shape[3], out_w)
+    return np.einsum("yi,ncij,xj->ncyx", wy, a, wx)
+
+
+def np_blur(a, sigma):
+    """Separable Gaussian of [N, C, H, W], radius 3 sigma (at most the side - 1), reflected at the edges."""
+    for axis in (3, 2):
+        r = min(int(3 * sigma + 0.5), a.shape[axis] - 1)
+        k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+        k /= k.sum()
+        pad = [(0, 0)] * 4
+        pad[axis] = (r, r)
+        padded = np.pad(a, pad, mode="reflect")
+        a = sum(k[i] * np.take(padded, np.arange(i, i + a.shape[axis]), axis=axis) for i in range(2 * r + 1))
+    return a
+
+
+@pytest.mark.parametrize("shape, small", [((9, 12), (3, 4)), ((17, 23), (7, 10)), ((40, 30), (16, 12))])
+def test_anchor_loss_compares_the_image_reduced_by_a_triangle_filter(shape, small):
+    """Integer and fractional factors: the reduction is PIL's antialiased bilinear, not a box (whose
+    zero-mean blocks would cost nothing, docs/render.md), and the difference is blurred by 1 px there."""
+    from eigenstyle.losses import anchor_loss
+
+    x, anchor = rng.normal(size=(2, 3) + shape), rng.normal(size=(1, 3) + small)
+    expected = (np_blur(np_reduce(x, *small) - anchor, 1.0) ** 2).reshape(2, -1).mean(1)
+    torch.testing.assert_close(anchor_loss(torch.from_numpy(x), torch.from_numpy(anchor)), torch.from_numpy(expected))
+    # a block the box filter cannot see (zero mean in its 3x3 block) is seen by this one
+    block = np.zeros((1, 3, 9, 12))
+    block[..., 3:6, 3:6] = [1.0, -2.0, 1.0]
+    assert np.allclose(block.reshape(1, 3, 3, 3, 4, 3).mean((3, 5)), 0)
+    assert float(anchor_loss(torch.from_numpy(block), torch.zeros(1, 3, 3, 4, dtype=torch.float64))) > 1e-5

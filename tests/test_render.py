@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
-from eigenstyle import Options, cli, memory, problem
+from eigenstyle import Options, cli, memory, printing, problem
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.images import read_embedded_recipe, swatch_path
 from eigenstyle.plan import Preparation
-from eigenstyle.render import render_options, schedule, start_of
+from eigenstyle.printing import render_options, schedule, start_of
 from eigenstyle.swatch import at_scale
 from eigenstyle.targets import image_grams, to_tensor
 
@@ -181,3 +181,32 @@ def test_an_observers_stop_at_a_coarse_scale_ends_the_whole_run(content_path, st
     assert set(watch.sizes) == {32} and max(r.image.size) == 32
     assert r.interrupted and r.recipe["stopped"] == "cancelled" and r.recipe["stopped_at_coarse_scale"] == 32
     assert r.recipe["iterations_done"] == 2
+
+
+def test_a_render_keeps_the_favourite_it_started_from(favourite, tmp_path):
+    """Held to the favourite at the favourite's size (--anchor-weight, on by default in a render), the print
+    reduced to that size and blurred stays the favourite; free (0), the finer scales repaint it."""
+    import eigenstyle
+
+    fav = Image.open(favourite).convert("RGB")
+    blurred = np.asarray(fav.filter(ImageFilter.GaussianBlur(1)), dtype=np.float64)  # compared as the anchor is
+    errors = {}
+    for weight in (None, 0.0):
+        extra = {} if weight is None else {"anchor_weight": weight}
+        r = eigenstyle.render(str(favourite), 150, scale_iterations=10, iterations=10, print_every=0, **extra)
+        small = r.image.resize(fav.size, Image.BILINEAR).filter(ImageFilter.GaussianBlur(1))
+        errors[weight] = float(np.mean((np.asarray(small, dtype=np.float64) - blurred) ** 2))
+        if weight is None:
+            assert r.recipe["options"]["anchor_weight"] == printing.ANCHOR_WEIGHT and r.recipe["losses"]["anchor"] > 0
+        else:
+            assert r.recipe["losses"]["anchor"] == 0
+    assert errors[None] < 0.85 * errors[0.0], errors  # measured: 0.73 (10 iterations a scale)
+
+
+def test_the_apis_render_stays_the_function_once_its_module_is_imported():
+    """``eigenstyle.render`` is the API's function even after ``import eigenstyle.printing`` (a module named
+    like the function would replace it as the package's attribute on import)."""
+    import eigenstyle
+    import eigenstyle.printing
+
+    assert eigenstyle.render is eigenstyle.printing.render

@@ -161,3 +161,17 @@ def test_a_tiled_run_prepares_the_same_targets(content_path, style_path):
         assert torch.allclose(tiled.targets.content[name], t, rtol=1e-4, atol=1e-4 * float(t.abs().max()))
     for name, g in whole.targets.style.items():
         assert torch.allclose(tiled.targets.style[name], g, rtol=1e-4, atol=1e-6 * float(g.abs().max()))
+
+
+def test_tiled_equals_untiled_with_an_anchor_in_float64(content_path, style_path):
+    """A render's anchor (its coarser scale, kept) is taken on the whole image beside the tiles: exact too."""
+    p = _problem(content_path, style_path, 101, torch.float64, anchor_weight=3e4, tv_weight=1e-3)
+    g = torch.Generator().manual_seed(2)
+    p = dataclasses.replace(p, anchor=torch.randn((1, 3, 37, 51), generator=g, dtype=torch.float64) * 30)
+    x = p.content_tensor + 20 * torch.randn(p.content_tensor.shape, generator=g, dtype=torch.float64)
+    want, want_grad = _untiled(p, x)
+    assert float(want["anchor"]) > 0.1 * float(want["total"])  # a term that matters here
+    got, got_grad = losses_and_gradient(p, x, 32)
+    for k in want:
+        torch.testing.assert_close(got[k], want[k], rtol=1e-10, atol=0)
+    torch.testing.assert_close(got_grad, want_grad, rtol=1e-9, atol=1e-12 * float(want_grad.abs().max()))

@@ -24,7 +24,7 @@ def __getattr__(name):
 
         return getattr(engine, name)
     if name == "render":
-        from .render import render
+        from .printing import render
 
         return render
     if name == "read_recipe":

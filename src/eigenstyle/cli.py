@@ -102,7 +102,7 @@ def _recipe_inputs(args) -> dict:
 
 def cmd_render(args) -> int:
     from .options import FIELDS
-    from .render import render
+    from .printing import render
 
     if not hasattr(args, "size"):
         raise EigenstyleError("render needs --size: the longest side of the print, e.g. --size 4000")

@@ -27,7 +27,7 @@ from .options import Options
 from .plan import batchable
 from .problem import ImageInput, Problem, needs_reference_swatch, prepare, reference_swatch, resolve_seeds
 from .progress import Progress, Schedule
-from .targets import Targets, to_floats, to_pil
+from .targets import Targets, to_floats, to_pil, to_tensor
 from .values import option_name
 
 
@@ -44,6 +44,7 @@ class IterationInfo:
     elapsed: float
     _x: torch.Tensor = field(repr=False, default=None)
     _pre: Preprocessing = field(repr=False, default=None)
+    anchor: Optional[list] = None  # the anchor term (--anchor-weight), where a scale keeps a coarser image
 
     def images(self) -> list[Image.Image]:
         return to_pil(self._x, self._pre)
@@ -70,6 +71,7 @@ class Callback(Observer):
             step.elapsed,
             step.x,
             step.problem.pre,
+            v.get("anchor"),
         )
         return False if self.fn(info) is False else None
 
@@ -274,7 +276,7 @@ def stylize(
     x0, schedule = None, Schedule(opts)
     for k, size in enumerate(opts.scales or ()):
         coarse = opts.replace(size=size, iterations=opts.scale_iterations or opts.iterations, save_every=0)
-        p = prepare(content, style, coarse, swatch)
+        p = anchored(prepare(content, style, coarse, swatch), x0)
         start = initial_image(p, opts.seed) if x0 is None else upscale(x0, p)
         started = time.perf_counter()
         out = optimise(p, start, ([schedule.progress(k, p)] if progress else []) + list(observers))
@@ -285,7 +287,7 @@ def stylize(
             done = result_of(p, out.x, done=out.done, losses=out.losses, elapsed=time.perf_counter() - started)
             dataclasses.replace(done, raw_images=None, raw_floats=None, swatch=None).save(f"{stem}_{size}px{ext}")
         x0 = out.x
-    problem = prepare(content, style, opts, swatch)
+    problem = anchored(prepare(content, style, opts, swatch), x0)
     if save_style:
         from .stylefile import save_style as write_style
 
@@ -317,6 +319,23 @@ def _stopped_at_coarse_scale(problem: Problem, out: Outcome, output: Optional[st
     if output is not None:
         result.save(output)
     return result
+
+
+def anchored(problem: Problem, before: Optional[torch.Tensor]) -> Problem:
+    """``problem`` with the coarser image it keeps (``--anchor-weight``): the scale before's result, or for
+    the first scale the ``--init`` image at its own size (a render's favourite), where smaller than this one."""
+    o = problem.opts
+    if not o.anchor_weight:
+        return problem
+    if before is None:
+        init = o.init_value()
+        if init in ("random", "image"):
+            return problem
+        im = images.load_rgb(init, "init image")
+        if im.width >= problem.content.width or im.height >= problem.content.height:
+            return problem  # not a coarser scale: nothing to keep
+        before = to_tensor(im, problem.pre, problem.device)
+    return dataclasses.replace(problem, anchor=before.detach())
 
 
 def upscale(x: torch.Tensor, problem: Problem) -> torch.Tensor:

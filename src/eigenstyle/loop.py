@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 import torch
 
 from . import images, tiled
-from .losses import content_loss, gram, normalize_grad, style_loss, tv_loss
+from .losses import content_loss, gram, normalize_grad, pixel_losses, style_loss
 from .memory import available_bytes, is_out_of_memory, out_of_memory_error
 from .optim import make_optimizer
 from .targets import Targets, to_tensor
@@ -32,7 +32,7 @@ SYNC_EVERY = 20  # on a GPU, iterations between reads of the loss (the divergenc
 @dataclass
 class Step:
     """One iteration as observers see it. ``values`` (per-image losses of the image the step
-    started from, lists by 'total', 'content', 'style', 'tv') are ``None`` where not read back."""
+    started from, lists by 'total', 'content', 'style', 'tv', 'anchor') are ``None`` where not read back."""
 
     iteration: int
     iterations: int
@@ -90,8 +90,8 @@ def evaluate(problem: Problem, x: torch.Tensor) -> dict:
     for name in o.style_layers:
         f = normalize_grad(feats[name], style_weight) if o.normalize_gradients else feats[name]
         s_loss = s_loss + style_weight * style_loss(gram(f), t.style[name])
-    tv = o.tv_weight * tv_loss(x) if o.tv_weight > 0 else x.new_zeros(n)
-    return {"total": c_loss + s_loss + tv, "content": c_loss, "style": s_loss, "tv": tv}
+    tv, anchor = pixel_losses(x, o, problem.anchor)
+    return {"total": c_loss + s_loss + tv + anchor, "content": c_loss, "style": s_loss, "tv": tv, "anchor": anchor}
 
 
 def evaluate_and_backward(
@@ -153,7 +153,7 @@ class _Guard:
 
     def __init__(self, x: torch.Tensor):
         self.last_good = x.detach().clone()
-        self.losses = None  # [4, N] losses of the last finite iteration (set at iteration 1)
+        self.losses = None  # [5, N] losses of the last finite iteration (set at iteration 1)
         self.good = torch.zeros((), dtype=torch.long, device=x.device)
         self.bad = torch.zeros((), dtype=torch.bool, device=x.device)
 
@@ -244,7 +244,7 @@ def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out
     for it in range(1, n + 1):
         x.grad = None
         parts = evaluate_and_backward(problem, x, singles, on_tile=on_tile if problem.opts.tile else None)
-        now = torch.stack(list(parts.values())).detach()  # [4, N]: total, content, style, tv
+        now = torch.stack(list(parts.values())).detach()  # [5, N]: total, content, style, tv, anchor
         guard.record(it, x, now)
         values = None
         if any(ob.wants(it) for ob in observers) or it % sync_every == 0 or it == n:

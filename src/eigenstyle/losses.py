@@ -9,6 +9,7 @@ style, total variation = sum of absolute neighbour differences.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 
 def gram(features: torch.Tensor) -> torch.Tensor:
@@ -33,6 +34,43 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     dx = (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().flatten(1).sum(1)
     dy = (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().flatten(1).sum(1)
     return dx + dy
+
+
+ANCHOR_BLUR = 1.0  # sigma of the anchor's comparison, in the coarser image's pixels
+
+
+def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of [N, C, H, W] (reflect padding; radius 3 sigma, at most the side - 1)."""
+    for dim in (3, 2):
+        r = min(int(3 * sigma + 0.5), x.shape[dim] - 1)
+        if r < 1:
+            continue
+        k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=x.dtype, device=x.device) / sigma) ** 2)
+        k = (k / k.sum()).repeat(x.shape[1], 1).unsqueeze(1)  # one kernel per channel
+        pad = (r, r, 0, 0) if dim == 3 else (0, 0, r, r)
+        x = F.conv2d(F.pad(x, pad, mode="reflect"), k.unsqueeze(2) if dim == 3 else k.unsqueeze(3), groups=x.shape[1])
+    return x
+
+
+def anchor_loss(x: torch.Tensor, anchor: torch.Tensor, sigma: float = ANCHOR_BLUR) -> torch.Tensor:
+    """Mean squared difference per image between ``x`` reduced to ``anchor``'s size and ``anchor`` (a
+    coarser scale's image), both blurred by ``sigma`` of its pixels. The reduction is antialiased bilinear
+    (PIL's triangle filter): with a box filter, zero-mean blocks cost nothing and the optimiser fills them
+    with a pixel grating. The blur leaves the coarser image's finest detail free: matched exactly, the
+    reduction would have to be undone (a deconvolution), and the optimiser answers with grain
+    (docs/render.md)."""
+    small = F.interpolate(x, size=tuple(anchor.shape[-2:]), mode="bilinear", antialias=True, align_corners=False)
+    return _blur(small - anchor, sigma).pow(2).flatten(1).mean(1)
+
+
+def pixel_losses(x: torch.Tensor, opts, anchor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two terms taken on the whole image, tiled or not: TV and the anchor (zeros where off)."""
+    n = x.shape[0]
+    tv = opts.tv_weight * tv_loss(x) if opts.tv_weight > 0 else x.new_zeros(n)
+    held = x.new_zeros(n)
+    if anchor is not None and opts.anchor_weight > 0:
+        held = opts.anchor_weight * anchor_loss(x, anchor)
+    return tv, held
 
 
 class _NormalizeGrad(torch.autograd.Function):

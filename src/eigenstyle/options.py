@@ -110,6 +110,14 @@ class Options:
         low=16,
     )
     scale_iterations: Optional[int] = opt(None, "Iterations at each coarser scale (default: --iterations).", low=1)
+    anchor_weight: float = opt(
+        0.0,
+        "How firmly each scale of a coarse-to-fine run keeps the image it started from: the scale's result, "
+        "reduced to the size of the one before (for the first scale, of the --init image) and blurred there, is "
+        "held to it, so a finer scale adds detail without repainting the picture. 0: free. `eigenstyle render` "
+        "uses 1e4 (docs/render.md).",
+        low=0,
+    )
     reference_size: Optional[int] = opt(
         None,
         "The size a randomised style was found at (a favourite's, when it is rendered at another --size): its "

@@ -125,7 +125,9 @@ def duration(seconds: float) -> str:
 def losses_text(values: dict) -> str:
     total, c, s = values["total"], values["content"], values["style"]
     if len(total) == 1:
-        return f"loss {total[0]:.4g} (content {c[0]:.4g}, style {s[0]:.4g}, tv {values['tv'][0]:.3g})"
+        held = values.get("anchor") or [0.0]
+        anchor = f", anchor {held[0]:.4g}" if held[0] else ""
+        return f"loss {total[0]:.4g} (content {c[0]:.4g}, style {s[0]:.4g}, tv {values['tv'][0]:.3g}{anchor})"
     return f"mean loss {sum(total) / len(total):.4g} over {len(total)} images"
 
 

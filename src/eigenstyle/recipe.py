@@ -46,7 +46,8 @@ def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: flo
     from .memory import peak_memory_mb
 
     def first(k):
-        return losses[k][0] if losses and len(losses[k]) == 1 else (losses or {}).get(k)
+        v = (losses or {}).get(k)
+        return v[0] if v is not None and len(v) == 1 else v
 
     return {
         "format": FORMAT,
@@ -67,7 +68,7 @@ def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: flo
         "size": list(problem.content.size),
         "iterations_done": iterations_done,
         "interrupted": interrupted,
-        "losses": {k: first(k) for k in ("total", "content", "style", "tv")},
+        "losses": {k: first(k) for k in ("total", "content", "style", "tv", "anchor")},
         "randomization": problem.report,
         "levels": problem.opts.levels_clip(),
         "elapsed_s": round(elapsed, 3),

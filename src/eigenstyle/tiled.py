@@ -6,7 +6,8 @@ Transfer"): pass 1 runs the network tile by tile, each tile with enough context 
 features of its interior equal the whole image's, and sums the Grams and the content loss; pass 2
 runs each tile again and back-propagates the exact per-position gradient dL/dF, which needs the
 global Gram: 2·w·(G − G')/C² · F / (C·H·W) for a style layer. The tiles' interiors partition every
-layer, so the sum of the tiles' gradients is the untiled gradient. TV is taken on the whole image.
+layer, so the sum of the tiles' gradients is the untiled gradient. TV and the anchor (a render's
+coarser scale) are taken on the whole image.
 
 Tile origins sit on the deepest layer's pooling grid, so every tile pools as the whole image does.
 """
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from .errors import EigenstyleError
-from .losses import tv_loss
+from .losses import pixel_losses
 from .network import CHANNELS
 
 
@@ -161,8 +162,8 @@ def losses_and_gradient(
     content = sum((cw * sq / numel[name] for name, sq in squares.items()), x.new_zeros(n))
     # dL/dF: style 2·w·(G − G')/C² · 2F/(C·H·W) (G symmetric); content 2·cw·(F − T)/(C·H·W)
     if not backward:
-        tv = o.tv_weight * tv_loss(x.detach()) if o.tv_weight > 0 else x.new_zeros(n)
-        return {"total": content + style + tv, "content": content, "style": style, "tv": tv}, None
+        tv, anchor = pixel_losses(x.detach(), o, problem.anchor)
+        return _parts(content, style, tv, anchor), None
     coef = {name: 4 * style_w * d / (d.shape[-1] ** 2 * numel[name]) for name, d in diffs.items()}
     grad = torch.zeros_like(x)
     for i, (t, c) in enumerate(tiles):  # pass 2: each tile's exact share of the gradient
@@ -179,11 +180,15 @@ def losses_and_gradient(
         surrogate.backward()
         grad[:, :, c[0] : c[1], c[2] : c[3]] += crop.grad
         tell(len(tiles) + i + 1, passes)
-    tv = x.new_zeros(n)
-    if o.tv_weight > 0:
-        xt = x.detach().requires_grad_(True)
-        tv = o.tv_weight * tv_loss(xt)
-        tv.sum().backward()
+    xt = x.detach().requires_grad_(True)  # TV and the anchor: on the whole image, cheap next to the network
+    tv, anchor = pixel_losses(xt, o, problem.anchor)
+    if tv.requires_grad or anchor.requires_grad:
+        (tv + anchor).sum().backward()
         grad += xt.grad
-        tv = tv.detach()
-    return {"total": content + style + tv, "content": content, "style": style, "tv": tv}, grad
+    tv, anchor = tv.detach(), anchor.detach()
+    return _parts(content, style, tv, anchor), grad
+
+
+def _parts(content, style, tv, anchor) -> dict:
+    """The losses as loop.evaluate names them."""
+    return {"total": content + style + tv + anchor, "content": content, "style": style, "tv": tv, "anchor": anchor}

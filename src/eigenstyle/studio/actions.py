@@ -234,7 +234,7 @@ def render(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
     (coarse to fine from the tile, its style's swatch scaled; auto tiles and L-BFGS history). The
     runner runs it with ``engine.stylize``, every scale; ``iterations``/``scale_iterations``
     override the measured schedule."""
-    from ..render import render_options
+    from ..printing import render_options
 
     parent = _finished(store, result_id)
     unknown = set(body) - set(RENDER_FIELDS)

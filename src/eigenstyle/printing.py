@@ -3,9 +3,9 @@
 A favourite is found at 128-512 px; a print needs 2000-6000 px. :func:`render` runs the
 favourite's recipe (content, style or style file, mode, genome, layers, weights) at the new size,
 coarse to fine: the favourite itself is the coarsest scale, each scale at most doubles the last
-and starts from it upscaled, so the composition the artist chose is kept and every scale only
-adds detail. Its style targets are the favourite's at the matching scale: the style
-image resized with ``--size`` as in any run, and a randomised style's swatch made as the
+and starts from it upscaled, and is held to it at its size (``anchor_weight``), so the picture the
+artist chose is kept and every scale only adds detail. Its style targets are the favourite's at the
+matching scale: the style image resized with ``--size`` as in any run, and a randomised style's swatch made as the
 favourite's was (``reference_size``) and scaled with the picture. Memory stays bounded: the
 network runs in tiles where the whole image would not fit, exactly (tiled.py), and the L-BFGS
 history shrinks where it would dominate (memory.history_for). Schedule measured in
@@ -26,6 +26,10 @@ from .options import LBFGS_HISTORY, Options
 # and the finest scale costs four times the one before it, so it gets the fewest.
 SCALE_ITERATIONS = 100
 FINAL_ITERATIONS = 50
+# How firmly each scale keeps the one before it (the favourite, first): without it the finer scales
+# repaint the favourite's colour patches toward the photograph; stronger, the optimiser answers the
+# conflict with the content term with grain (measured in docs/render.md).
+ANCHOR_WEIGHT = 1e4
 SAVE_EVERY = 25  # the last scale's image half-way, and every scale's own (stem_SIZEpx.png)
 
 
@@ -64,6 +68,7 @@ def render_options(data: dict, start: str, size: int, **overrides) -> Options:
         max_memory=None,
         lbfgs_history=None if o.lbfgs_history in (None, LBFGS_HISTORY) else o.lbfgs_history,
         device="auto",
+        anchor_weight=o.anchor_weight or ANCHOR_WEIGHT,  # a render of a render keeps its own
         save_every=SAVE_EVERY,  # each scale's image and a few of the last scale's: a long render is never lost
     )
     return Options.from_mapping(overrides, plan)
