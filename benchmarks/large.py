@@ -7,6 +7,11 @@ recipe, without the preparation), the tile and the L-BFGS history the memory bud
 configuration is SIZE:untiled (whole, the budget lifted) or SIZE:BUDGET (``--max-memory`` BUDGET GiB:
 tiles and history as the budget decides). Ratios are against the untiled run of the same size.
 
+``--floor SIZE`` times, on the whole image, a forward pass without a graph against a forward and
+backward pass: an exact tiled iteration runs both (pass 1 for the global Grams, pass 2 for the
+gradient), so their sum over the second is the least a tiled iteration can cost against an untiled one,
+with tiles as large as the image and no halo.
+
 ``--render SIZE@BUDGET`` then renders a favourite (made at ``--favourite-size``, or given) at SIZE
 within BUDGET GiB with `eigenstyle render`'s defaults, whole, and reports its time and peak RSS; the
 print is kept (``--keep``) to look at.
@@ -52,6 +57,30 @@ print(json.dumps({"rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss /
                   "wall_s": time.perf_counter() - started, "scales": o["scales"], "tile": o["tile"],
                   "history": o["lbfgs_history"], "iterations": [o["scale_iterations"], o["iterations"]]}))
 """
+FLOOR = """
+import json, statistics, sys, time, warnings
+import torch
+from eigenstyle import Options
+from eigenstyle.loop import evaluate
+from eigenstyle.problem import prepare
+warnings.simplefilter("ignore")
+p = prepare(sys.argv[2], [sys.argv[3]], Options(size=int(sys.argv[1]), seed=1, init="image", max_memory=1024.0))
+x = p.content_tensor.clone()
+def forward():
+    with torch.no_grad():
+        p.net(x)
+def both():
+    xg = x.clone().requires_grad_(True)
+    evaluate(p, xg)["total"].sum().backward()
+def timed(fn):
+    fn()
+    runs = []
+    for _ in range(3):
+        t = time.perf_counter(); fn(); runs.append(time.perf_counter() - t)
+    return statistics.median(runs)
+f, fb = timed(forward), timed(both)
+print(json.dumps({"forward_s": f, "forward_backward_s": fb}))
+"""
 UNTILED = 1024.0  # GiB: a budget nothing exceeds, so the run stays whole with neural-style's 100 pairs
 
 
@@ -91,7 +120,15 @@ def main():
     ap.add_argument("--render-iterations", default="", help="COARSE,LAST iterations (default: render's own)")
     ap.add_argument("--favourite-size", type=int, default=256)
     ap.add_argument("--keep", default="/tmp/large", help="folder for the favourite and the print")
+    ap.add_argument("--floor", type=int, help="SIZE: an exact two-pass tiled iteration's least cost, untiled")
     args = ap.parse_args()
+    if args.floor:
+        r = child(FLOOR, args.floor, CONTENT, STYLE)
+        floor = (r["forward_s"] + r["forward_backward_s"]) / r["forward_backward_s"]
+        print(
+            f"{args.floor} px, whole: forward without a graph {r['forward_s']:.2f} s, forward and backward "
+            f"{r['forward_backward_s']:.2f} s: two passes cost at least {floor:.2f}x one, before any halo\n"
+        )
     print(
         "| size | budget | tile | L-BFGS history | peak RSS (MB) | s/iteration | RSS × untiled | s/it × untiled | "
         "loss × untiled |"

@@ -1,9 +1,10 @@
-"""Gram matrices and the three losses, batched: every function takes a batch of
+"""Gram matrices and the losses, batched: every function takes a batch of
 N images and returns one value per image, so N variants with N different Gram
 targets optimise together while each keeps its own loss (and optimiser state).
 
 Conventions are neural-style's: Gram = F Fᵀ / (C·H·W), MSE for content and
-style, total variation = sum of absolute neighbour differences.
+style, total variation = sum of absolute neighbour differences. The anchor (a
+render's: each scale held to the coarser image it started from) is eigenstyle's.
 """
 
 from __future__ import annotations

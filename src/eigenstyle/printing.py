@@ -5,11 +5,11 @@ favourite's recipe (content, style or style file, mode, genome, layers, weights)
 coarse to fine: the favourite itself is the coarsest scale, each scale at most doubles the last
 and starts from it upscaled, and is held to it at its size (``anchor_weight``), so the picture the
 artist chose is kept and every scale only adds detail. Its style targets are the favourite's at the
-matching scale: the style image resized with ``--size`` as in any run, and a randomised style's swatch made as the
-favourite's was (``reference_size``) and scaled with the picture. Memory stays bounded: the
-network runs in tiles where the whole image would not fit, exactly (tiled.py), and the L-BFGS
-history shrinks where it would dominate (memory.history_for). Schedule measured in
-docs/render.md.
+matching scale: the style image resized with ``--size`` as in any run, and a randomised style's
+swatch made as the favourite's was (``reference_size``) and scaled with the picture. Memory stays
+bounded: the network runs in tiles where the whole image would not fit, exactly (tiled.py), and the
+L-BFGS history shrinks where it would dominate (memory.history_for). Schedule and anchor measured
+in docs/render.md.
 """
 
 from __future__ import annotations
