@@ -61,6 +61,18 @@ def _wait(page, js, timeout=120_000):
     page.wait_for_function(js, timeout=timeout, polling=50)
 
 
+def _page(browser):
+    """A desktop-sized page that records its script errors; its generate requests ask for a small swatch."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route(
+        "**/api/generate",
+        lambda route: route.continue_(post_data=json.dumps({**json.loads(route.request.post_data), **SWATCH})),
+    )
+    return page, errors
+
+
 def _statuses(page):
     return page.eval_on_selector_all(TILES, "ts => ts.map(t => t.dataset.status)")
 
@@ -68,13 +80,7 @@ def _statuses(page):
 def test_generate_watch_mutate_reload(browser, tmp_path):
     shots = os.environ.get("EIGENSTYLE_STUDIO_SCREENSHOTS") or str(tmp_path)
     with live_studio(tmp_path / "ws", preview_every=2) as (url, app):
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route(
-            "**/api/generate",
-            lambda route: route.continue_(post_data=json.dumps({**json.loads(route.request.post_data), **SWATCH})),
-        )
+        page, errors = _page(browser)
         page.goto(url)
         page.click("#content-picker button[data-name='tubingen.jpg']")
         page.click("#style-picker button[data-name='starry_night.jpg']")
@@ -148,13 +154,7 @@ def test_render_large(browser, tmp_path):
 
     shots = os.environ.get("EIGENSTYLE_STUDIO_SCREENSHOTS") or str(tmp_path)
     with live_studio(tmp_path / "ws", preview_every=2, limits=Limits(max_size=128)) as (url, app):
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route(
-            "**/api/generate",
-            lambda route: route.continue_(post_data=json.dumps({**json.loads(route.request.post_data), **SWATCH})),
-        )
+        page, errors = _page(browser)
         sent = []
 
         def cut(route):
@@ -168,6 +168,7 @@ def test_render_large(browser, tmp_path):
         for field, value in (("#size", "64"), ("#iterations", "10"), ("#count", "1")):
             page.fill(field, value)
         page.click("#generate")
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 1", 10_000)  # else every() holds at once
         _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
 
         page.click(f"{TILES} >> nth=0 >> [data-act=render]")
