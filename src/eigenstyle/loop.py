@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 import torch
 
 from . import images, tiled
-from .losses import content_loss, gram, normalize_grad, pixel_losses, style_loss
+from .losses import content_loss, gram, named, normalize_grad, pixel_losses, style_loss
 from .memory import available_bytes, is_out_of_memory, out_of_memory_error
 from .optim import make_optimizer
 from .targets import Targets, to_tensor
@@ -91,7 +91,7 @@ def evaluate(problem: Problem, x: torch.Tensor) -> dict:
         f = normalize_grad(feats[name], style_weight) if o.normalize_gradients else feats[name]
         s_loss = s_loss + style_weight * style_loss(gram(f), t.style[name])
     tv, anchor = pixel_losses(x, o, problem.anchor)
-    return {"total": c_loss + s_loss + tv + anchor, "content": c_loss, "style": s_loss, "tv": tv, "anchor": anchor}
+    return named(c_loss, s_loss, tv, anchor)
 
 
 def evaluate_and_backward(

@@ -74,6 +74,11 @@ def pixel_losses(x: torch.Tensor, opts, anchor) -> tuple[torch.Tensor, torch.Ten
     return tv, held
 
 
+def named(content, style, tv, anchor) -> dict:
+    """A run's per-image losses by name, as every evaluation (whole or tiled) returns them."""
+    return {"total": content + style + tv + anchor, "content": content, "style": style, "tv": tv, "anchor": anchor}
+
+
 class _NormalizeGrad(torch.autograd.Function):
     """Identity forward; backward rescales each image's gradient to L1 norm
     ``weight`` (neural-style's -normalize_gradients), so no single loss term

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 
 from .errors import EigenstyleError
-from .losses import pixel_losses
+from .losses import named, pixel_losses
 from .network import CHANNELS
 
 
@@ -163,7 +163,7 @@ def losses_and_gradient(
     # dL/dF: style 2·w·(G − G')/C² · 2F/(C·H·W) (G symmetric); content 2·cw·(F − T)/(C·H·W)
     if not backward:
         tv, anchor = pixel_losses(x.detach(), o, problem.anchor)
-        return _parts(content, style, tv, anchor), None
+        return named(content, style, tv, anchor), None
     coef = {name: 4 * style_w * d / (d.shape[-1] ** 2 * numel[name]) for name, d in diffs.items()}
     grad = torch.zeros_like(x)
     for i, (t, c) in enumerate(tiles):  # pass 2: each tile's exact share of the gradient
@@ -186,9 +186,4 @@ def losses_and_gradient(
         (tv + anchor).sum().backward()
         grad += xt.grad
     tv, anchor = tv.detach(), anchor.detach()
-    return _parts(content, style, tv, anchor), grad
-
-
-def _parts(content, style, tv, anchor) -> dict:
-    """The losses as loop.evaluate names them."""
-    return {"total": content + style + tv + anchor, "content": content, "style": style, "tv": tv, "anchor": anchor}
+    return named(content, style, tv, anchor), grad
