@@ -158,6 +158,20 @@ def test_each_scale_shows_its_place_and_the_runs_eta(content_path, style_path, c
     assert "all scales done in ~" in err
 
 
+def test_the_eta_of_the_2048_px_render_in_the_docs():
+    """The schedule's ETA from the first scale's pace, for the default 2048 px render measured in
+    docs/render.md (scales 512, 1024, 2048 px; 100, 100, 50 iterations; 1.08 s an iteration at the
+    first, 2184 s in all): within 10 %, where a cost linear in pixels said 23 min."""
+    from eigenstyle.progress import Schedule
+
+    schedule = Schedule(Options(size=2048, scales=(512, 1024), scale_iterations=100, iterations=50))
+    eta = schedule.left(0, 10, 10 * 1.08) + 10 * 1.08
+    assert abs(eta / 2184 - 1) < 0.1, eta
+    assert schedule.fraction(0, 0) == 0 and schedule.fraction(2, 50) == 1
+    assert 0.04 < schedule.fraction(1, 0) < 0.06  # the first scale: 108 s of 2184
+    assert 0.25 < schedule.fraction(2, 0) < 0.32  # both coarser scales: 636 s of 2184
+
+
 def test_an_observers_stop_at_a_coarse_scale_ends_the_whole_run(content_path, style_path):
     """A reason to stop (the studio's cancel) at a coarse scale keeps that scale's image, marked interrupted
     with the reason, and prepares no finer scale (at print sizes one more scale is an hour)."""
