@@ -93,6 +93,7 @@ class Schedule:
         sizes = list(opts.scales or ()) + [opts.size]
         counts = [opts.scale_iterations or opts.iterations] * (len(sizes) - 1) + [opts.iterations]
         self.opts, self.steps = opts, list(zip(sizes, counts))
+        self.cost = [s ** (2 * COST_EXPONENT) for s in sizes]  # an iteration's, in arbitrary units
 
     def index(self, size: int) -> int:
         """Which scale (0-based) a step at ``size`` belongs to."""
@@ -100,13 +101,12 @@ class Schedule:
 
     def later(self, k: int) -> float:
         """The work of the scales after scale ``k``, in iterations of scale ``k`` (cost grows with pixels)."""
-        return sum(n * (s / self.steps[k][0]) ** (2 * COST_EXPONENT) for s, n in self.steps[k + 1 :])
+        return sum(n * c / self.cost[k] for (_, n), c in zip(self.steps[k + 1 :], self.cost[k + 1 :]))
 
     def fraction(self, k: int, iteration: int) -> float:
         """The share of the whole run's work done at scale ``k``'s ``iteration`` (cost grows with pixels)."""
-        cost = [s ** (2 * COST_EXPONENT) for s, _ in self.steps]
-        work = [n * c for (_, n), c in zip(self.steps, cost)]
-        return min(1.0, (sum(work[:k]) + iteration * cost[k]) / sum(work))
+        work = [n * c for (_, n), c in zip(self.steps, self.cost)]
+        return min(1.0, (sum(work[:k]) + iteration * self.cost[k]) / sum(work))
 
     def left(self, k: int, iteration: int, elapsed: float) -> float:
         """Seconds until the whole run is done, from scale ``k``'s ``iteration`` reached in ``elapsed`` s."""
