@@ -231,14 +231,16 @@ def test_batched_network_pass_agrees_with_the_split_pass(content_path, style_pat
     """The GPU's way (one network pass and one L-BFGS for the whole batch) against the
     CPU's (each image on its own): same first step, to float tolerance."""
     from eigenstyle.explore import variant_options
+    from eigenstyle.swatch import reach
     from eigenstyle.targets import Targets
 
     base = Options(**{**SMALL, "iterations": 2, "style_layers": ("relu3_2",), "variant_seed": 5}).validate()
     runs = [o for o, _ in variant_options(base, 3)]
     prepared = problem.prepare(content_path, style_path, runs[0])
-    singles = [problem.vary(prepared, o) for o in runs]
+    singles = reach([problem.vary(prepared, o) for o in runs])
     stacked = dataclasses.replace(
         prepared,
+        swatch_due=False,  # the stacked targets are the swatches' (made above)
         targets=Targets(
             prepared.targets.content,
             {k: torch.cat([p.targets.style[k] for p in singles]) for k in prepared.targets.style},

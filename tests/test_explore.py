@@ -155,6 +155,7 @@ def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_pat
     from eigenstyle import Options
     from eigenstyle.problem import prepare, resolve_seeds
     from eigenstyle.stylefile import load_style
+    from eigenstyle.swatch import reach
 
     sf = tmp_path / "v.safetensors"
     kw = dict(
@@ -167,7 +168,7 @@ def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_pat
         print_every=0,
     )
     first = eigenstyle.stylize(content_path, style_path, save_style=str(sf), **kw)
-    problem = prepare(content_path, style_path, resolve_seeds(Options(**kw).validate()))
+    problem = reach([prepare(content_path, style_path, resolve_seeds(Options(**kw).validate()))])[0]
     grams, meta = load_style(str(sf))
     for k in ("relu3_2", "relu3_3"):
         assert torch.equal(grams[k], problem.targets.style[k].float())

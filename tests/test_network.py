@@ -240,3 +240,21 @@ def test_conv_algorithm_resolution():
     assert resolve_conv("direct", cpu, "fp32") == "direct"
     with pytest.raises(EigenstyleError, match="^conv winograd runs in fp32; it cannot be combined with precision bf16"):
         resolve_conv("winograd", cpu, "bf16")
+
+
+def test_the_periodic_network_sees_an_endless_tiling():
+    """Float64 reference: with circular padding every layer's features of an image are the middle of the
+    zero-padded network's features of the image tiled 3x3 (where the zeros are too far to reach), and the
+    periodic view shares the weights without changing the network it came from."""
+    from eigenstyle.network import VGG, load_weights
+
+    net = VGG(load_weights(), ("relu1_1", "relu2_1", "relu3_2"), conv="direct").double()
+    x = torch.randn(2, 3, 32, 40, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    periodic = net.periodic()
+    assert not net.circular and periodic.circular and periodic.layers is net.layers
+    mine, tiled = periodic(x), net(x.repeat(1, 1, 3, 3))
+    for name, f in mine.items():
+        h, w = f.shape[2:]
+        torch.testing.assert_close(f, tiled[name][:, :, h : 2 * h, w : 2 * w], rtol=1e-10, atol=1e-10)
+    plain = net(x)
+    assert not torch.allclose(plain["relu3_2"], mine["relu3_2"])  # zero padding differs at the border

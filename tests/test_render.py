@@ -13,7 +13,7 @@ from eigenstyle.errors import EigenstyleError
 from eigenstyle.images import read_embedded_recipe, swatch_path
 from eigenstyle.plan import Preparation
 from eigenstyle.printing import render_options, schedule, start_of
-from eigenstyle.swatch import at_scale
+from eigenstyle.swatch import at_scale, network_for, reach
 from eigenstyle.targets import image_grams, to_tensor
 
 from conftest import SMALL
@@ -65,10 +65,10 @@ def test_the_render_optimises_against_the_favourites_swatch_scaled(favourite, co
     assert np.array_equal(np.asarray(p.swatch), np.asarray(saved))
     scaled = at_scale(saved, p.opts)
     assert scaled.size == (96, 96)  # 48 px swatch of a 48 px favourite, rendered at 96
-    expected = image_grams(p.net, to_tensor(scaled, p.pre), LAYERS)
+    expected = image_grams(network_for(p), to_tensor(scaled, p.pre), LAYERS)
     for k in LAYERS:
         assert torch.allclose(p.targets.style[k], expected[k], rtol=1e-5, atol=1e-9)
-    fresh = problem.prepare(content_path, [style_path], opts.replace(reference_size=None))
+    fresh = reach([problem.prepare(content_path, [style_path], opts.replace(reference_size=None))])[0]
     assert not np.array_equal(np.asarray(fresh.swatch), np.asarray(saved))
     with pytest.raises(EigenstyleError, match="reference_size needs the swatch"):
         problem.prepare(content_path, [style_path], opts)  # never silently another swatch

@@ -90,7 +90,11 @@ def test_generate_streams_progress_then_saves_results_with_recipes(studio, tmp_p
     evs = finish(client, data["job"]["id"])
     progress = [d for e, d in evs if e == "progress"]
     for rid in ids:  # every tile got previews, iterations rising, a loss each time
-        its = [d["iteration"] for d in progress if d["id"] == rid]
+        phases = [d["phase"] for d in progress if d["id"] == rid]  # first its style's swatch appearing, then the run
+        assert phases[0] == "swatch" and phases == sorted(phases, key=("swatch", "run").index), phases
+        made = [d["iteration"] for d in progress if d["id"] == rid and d["phase"] == "swatch"]
+        assert made[0] == 1 and made == sorted(made) and made[-1] == SWATCH["swatch_iterations"], made
+        its = [d["iteration"] for d in progress if d["id"] == rid and d["phase"] == "run"]
         assert its[0] == 1 and its == sorted(its) and its[-1] == 6, its
         assert all(d["loss"] > 0 for d in progress if d["id"] == rid)
     assert evs[-1][0] == "job" and evs[-1][1]["job"]["status"] == "done"

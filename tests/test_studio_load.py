@@ -91,7 +91,7 @@ async def _watch(url, job_ready: asyncio.Event, seen: list):
 
                     ev = json.loads(line[6:])
                     if ev["type"] == "progress":
-                        seen.append((ev["id"], ev["iteration"]))
+                        seen.append((ev["id"], ev["phase"], ev["iteration"]))
                     if ev["type"] == "job" and ev["job"]["status"] == "done":
                         return
 
@@ -114,4 +114,5 @@ def test_two_tabs_watch_the_same_job(tmp_path):
             return seen
 
         a, b = asyncio.run(main())
-        assert a == b and len(a) == 2 * 4  # iterations 1, 2, 4, 6 of each of the 2 tiles
+        run = [e for e in a if e[1] == "run"]
+        assert a == b and len(run) == 2 * 4  # iterations 1, 2, 4, 6 of each of the 2 tiles (after their swatches)

@@ -10,9 +10,11 @@ from PIL import Image
 import eigenstyle
 from eigenstyle import Options, problem
 from eigenstyle.images import name_taken, read_embedded_recipe, swatch_path
+from eigenstyle.loop import Observer, initial_image, optimise
 from eigenstyle.losses import gram
 from eigenstyle.recipe import parse
 from eigenstyle.stylefile import load_style
+from eigenstyle.swatch import network_for, reach
 from eigenstyle.targets import to_tensor
 from eigenstyle.values import cli_spelling
 
@@ -28,19 +30,27 @@ def base(content_path, style_path):
 
 
 def grams_of(problem, im):
+    """The swatch's Grams as its run measures them (circular padding: the endless tiling's)."""
     with torch.no_grad():
-        feats = problem.net(to_tensor(im, problem.pre))
+        feats = network_for(problem)(to_tensor(im, problem.pre))
     return {k: gram(feats[k]) for k in problem.opts.style_layers}
 
 
+def made(base, opts):
+    """A variant's problem with its swatch made (vary leaves it due; the runner makes it)."""
+    p = problem.vary(base, opts)
+    assert p.swatch_due and p.swatch is None  # preparing optimises nothing
+    return reach([p])[0]
+
+
 def test_reachable_targets_are_the_grams_of_the_swatch_picture(base):
-    p = problem.vary(base, base.opts.replace(mode="variant", variant_seed=4, target="reachable"))
+    p = made(base, base.opts.replace(mode="variant", variant_seed=4, target="reachable"))
     assert p.swatch.size == (48, 48)  # auto: --size, at most 128
     own = grams_of(p, p.swatch)
     for k in LAYERS:  # the 8-bit picture's own Grams: the swatch PNG, given as a style image, gives the same
         torch.testing.assert_close(p.targets.style[k], own[k], rtol=1e-5, atol=1e-9)
         assert 0 < p.report[k]["swatch_error"] < 2
-    raw = problem.vary(base, base.opts.replace(mode="variant", variant_seed=4, target="raw"))
+    raw = made(base, base.opts.replace(mode="variant", variant_seed=4, target="raw"))
     for k in LAYERS:  # reachable targets are a real image's Grams, not G'
         assert not torch.allclose(raw.targets.style[k], p.targets.style[k], rtol=1e-2)
         assert float(raw.targets.style[k].min()) < 0 <= float(p.targets.style[k].min())
@@ -50,7 +60,7 @@ def test_raw_targets_are_g_prime_and_still_come_with_a_swatch(base):
     from eigenstyle.randomize import Randomization, randomize_targets
 
     o = base.opts.replace(mode="fantasy", variant_seed=2, target="raw", swatch_size=32)
-    p = problem.vary(base, o)
+    p = made(base, o)
     expected, _ = randomize_targets(base.base_style, LAYERS, Randomization("fantasy", genome={"seed": 2}))
     for k in LAYERS:
         torch.testing.assert_close(p.targets.style[k], expected[k])
@@ -58,9 +68,9 @@ def test_raw_targets_are_g_prime_and_still_come_with_a_swatch(base):
 
 
 def test_the_swatch_depends_on_the_genome_only(base):
-    a = problem.vary(base, base.opts.replace(mode="variant", variant_seed=7, seed=1))
-    b = problem.vary(base, base.opts.replace(mode="variant", variant_seed=7, seed=99))
-    c = problem.vary(base, base.opts.replace(mode="variant", variant_seed=8, seed=1))
+    a = made(base, base.opts.replace(mode="variant", variant_seed=7, seed=1))
+    b = made(base, base.opts.replace(mode="variant", variant_seed=7, seed=99))
+    c = made(base, base.opts.replace(mode="variant", variant_seed=8, seed=1))
     assert np.array_equal(np.asarray(a.swatch), np.asarray(b.swatch))
     assert not np.array_equal(np.asarray(a.swatch), np.asarray(c.swatch))
     plain = problem.vary(base, base.opts.replace(mode="none"))
@@ -119,16 +129,16 @@ def test_bad_swatch_options(changes, message):
 
 def test_random_layers_leave_the_others_alone_unless_the_swatch_sets_them(base):
     o = base.opts.replace(mode="variant", variant_seed=5, random_layers=("relu3_2",))
-    raw = problem.vary(base, o.replace(target="raw"))
+    raw = made(base, o.replace(target="raw"))
     assert torch.equal(raw.targets.style["relu2_1"], base.base_style["relu2_1"])
     assert not torch.allclose(raw.targets.style["relu3_2"], base.base_style["relu3_2"], rtol=1e-2)
     # only the randomised layer has a randomisation report; every layer says how far the swatch got
     assert "negative_fraction" in raw.report["relu3_2"] and "negative_fraction" not in raw.report["relu2_1"]
     assert all("swatch_error" in raw.report[k] for k in LAYERS)
-    reach = problem.vary(base, o.replace(target="reachable"))
-    own = grams_of(reach, reach.swatch)  # every layer from the one swatch: layers that agree with each other
+    reached = made(base, o.replace(target="reachable"))
+    own = grams_of(reached, reached.swatch)  # every layer from the one swatch: layers that agree with each other
     for k in LAYERS:
-        torch.testing.assert_close(reach.targets.style[k], own[k], rtol=1e-5, atol=1e-9)
+        torch.testing.assert_close(reached.targets.style[k], own[k], rtol=1e-5, atol=1e-9)
 
 
 def test_an_old_raw_recipe_reproduces_pixel_for_pixel(content_path, style_path, tmp_path):
@@ -150,3 +160,106 @@ def test_an_old_raw_recipe_reproduces_pixel_for_pixel(content_path, style_path, 
     again = eigenstyle.reproduce(path)
     assert again.recipe["options"]["target"] == "raw"
     assert np.array_equal(np.asarray(again.image), np.asarray(made.image))
+
+
+def _seam_ratio(picture) -> float:
+    """Tiled 2x2, the mean |difference| of neighbouring pixels across the seams over that inside the tiles."""
+    a = np.asarray(picture.convert("L"), dtype=np.float64)
+    n, m = a.shape
+    t = np.tile(a, (2, 2))
+    dx, dy = np.abs(np.diff(t, axis=1)), np.abs(np.diff(t, axis=0))
+    seam = np.concatenate([dx[:, m - 1], dy[n - 1, :]])
+    inside = np.concatenate([np.delete(dx, m - 1, axis=1).ravel(), np.delete(dy, n - 1, axis=0).ravel()])
+    return float(seam.mean() / inside.mean())
+
+
+def _border_ratio(picture, band: int = 3) -> float:
+    """Mean luminance of the outer ``band`` px over the interior's: a darker frame is below 1."""
+    a = np.asarray(picture.convert("L"), dtype=np.float64)
+    inner = a[band:-band, band:-band]
+    outer = (a.sum() - inner.sum()) / (a.size - inner.size)
+    return float(outer / inner.mean())
+
+
+def test_a_circular_swatch_tiles_seamlessly(content_path, style_path):
+    """With circular padding the swatch is one period of an endless texture: tiled, its seams have the
+    interior's statistics (over three variants: one seam line is a small sample) and its border is as bright
+    as its inside. The zero-padded swatches of the same variants (recipes from before) show their seams."""
+    o = Options(size=64, iterations=1, seed=1, print_every=0, style_layers=LAYERS, swatch_iterations=40).validate()
+    base = problem.prepare(content_path, [style_path], o)
+    seams, borders = {}, {}
+    for padding in ("circular", "zeros"):
+        pictures = [
+            made(base, o.replace(mode="variant", variant_seed=v, swatch_padding=padding)).swatch for v in (1, 2, 3)
+        ]
+        seams[padding] = float(np.mean([_seam_ratio(p) for p in pictures]))
+        borders[padding] = float(np.mean([_border_ratio(p) for p in pictures]))
+    assert 0.8 < seams["circular"] < 1.3 and 0.93 < borders["circular"] < 1.07, (seams, borders)
+    assert seams["zeros"] > 1.5, seams  # the measure sees a seam where there is one
+
+
+def test_recipes_from_before_the_swatch_padding_option_reproduce_zero_padding():
+    old = Options(**FAST).replace(mode="variant", variant_seed=1).to_dict()
+    old.pop("swatch_padding")
+    assert Options.from_dict(old).swatch_padding == "zeros"
+    assert Options.from_dict(Options(**FAST).to_dict()).swatch_padding == "circular"
+
+
+class _Watch(Observer):
+    def __init__(self, phases, stop_at=None):
+        self.phases, self.stop_at, self.seen_steps = phases, stop_at, []
+
+    def wants(self, iteration):
+        return True
+
+    def seen(self, step):
+        self.seen_steps.append((step.phase, step.iteration))
+        if self.stop_at == (step.phase, step.iteration):
+            return "stopped by the test"
+        return None
+
+
+def test_the_swatch_is_a_visible_step_of_the_run(base):
+    """Preparing optimises nothing; the runner makes the swatch first, and the observers that watch the
+    "swatch" phase see its iterations before the run's (the studio's live previews); the others see the run only."""
+    from eigenstyle.engine import run_batch
+
+    o = base.opts.replace(mode="variant", variant_seed=9)
+    both, run_only = _Watch(("swatch", "run")), _Watch(("run",))
+    (r,) = run_batch([problem.vary(base, o)], observers=[both, run_only])
+    n, s = o.iterations, o.swatch_iterations
+    assert both.seen_steps == [("swatch", i) for i in range(1, s + 1)] + [("run", i) for i in range(1, n + 1)]
+    assert run_only.seen_steps == [("run", i) for i in range(1, n + 1)]
+    assert r.swatch is not None and r.recipe["iterations_done"] == n
+    assert np.array_equal(np.asarray(r.swatch), np.asarray(made(base, o).swatch))  # the same swatch either way
+
+
+def test_a_stop_during_the_swatch_ends_the_run_before_it_starts(base):
+    from eigenstyle.engine import run_batch
+
+    o = base.opts.replace(mode="fantasy", variant_seed=2)
+    watch = _Watch(("swatch", "run"), stop_at=("swatch", 3))
+    (r,) = run_batch([problem.vary(base, o)], observers=[watch])
+    assert watch.seen_steps[-1] == ("swatch", 3) and all(p == "swatch" for p, _ in watch.seen_steps)
+    assert r.interrupted and r.recipe["iterations_done"] == 0 and r.recipe["stopped"] == "stopped by the test"
+
+
+def test_an_unmade_swatch_is_never_optimised_against(base):
+    """A problem whose swatch is due cannot reach the loop: it would optimise against G' silently."""
+    p = problem.vary(base, base.opts.replace(mode="variant", variant_seed=1))
+    with pytest.raises(RuntimeError, match="swatch"):
+        optimise(p, initial_image(p, 1))
+
+
+def test_the_cli_shows_the_swatch_as_its_own_progress(content_path, style_path, tmp_path):
+    from conftest import run_cli
+
+    out = run_cli(
+        "stylize", content_path, style_path, "--size", "48", "--iterations", "10", "--mode", "variant",
+        "--swatch-iterations", "10", "--print-every", "0", "-o", tmp_path / "v.png",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = out.stderr.splitlines()
+    swatch = [i for i, line in enumerate(lines) if line.startswith("swatch: iteration")]
+    run = [i for i, line in enumerate(lines) if line.startswith("iteration ")]
+    assert swatch and run and max(swatch) < min(run), out.stderr

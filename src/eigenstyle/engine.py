@@ -18,7 +18,7 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 from PIL import Image
 
-from . import images, recipe
+from . import images, recipe, swatch
 from .errors import EigenstyleError
 from .levels import stretch, stretch_float
 from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
@@ -216,7 +216,12 @@ def run_batch(
 ) -> list[Result]:
     """Optimise N variants of one prepared problem (seeds resolved) as one batch: one pass through
     the network for all, per-image Gram targets, per-image L-BFGS state. Returns N Results (written
-    to ``outputs`` when given). ``x0`` overrides the start image; ``progress``: show it (or this display)."""
+    to ``outputs`` when given). ``x0`` overrides the start image; ``progress``: show it (or this display).
+    Swatches still due are made first, as their own step (``observers`` watching "swatch" see it)."""
+    try:
+        problems = _reached(problems, progress, observers)
+    except swatch.Stopped as stop:  # an observer stopped the swatch (the studio's cancel): nothing to run
+        return _not_run(problems, stop.reason)
     first, n = problems[0], len(problems)
     if not all(batchable(p.opts, first.opts) for p in problems):
         raise EigenstyleError("a batch needs runs that differ only in their Gram targets")
@@ -240,6 +245,30 @@ def run_batch(
     for r, path in zip(made, outputs or []):
         r.save(path)
     return made
+
+
+def _reached(problems: Sequence[Problem], progress, observers: Sequence[Observer]) -> list[Problem]:
+    """``problems`` with their swatches made (swatch.reach), with a progress bar of their own where the
+    run shows one. An observer's stop during the synthesis raises swatch.Stopped."""
+    if not any(p.swatch_due for p in problems):
+        return list(problems)
+    shown = [SwatchProgress(problems[0].opts)] if progress else []
+    return swatch.reach(problems, shown + list(observers))
+
+
+def _not_run(problems: Sequence[Problem], reason: str) -> list[Result]:
+    """Runs stopped before their first iteration (during their swatch): each its start image, interrupted."""
+    x = initial_image(problems[0], problems[0].opts.seed, batch=len(problems))
+    return results_of(problems, Outcome(x, None, 0, stopped=reason), 0.0)
+
+
+class SwatchProgress(Progress):
+    """The swatch's synthesis on the progress display: a bar of its own, labelled, before the run's."""
+
+    phases = ("swatch",)
+
+    def __init__(self, opts, stream=None):
+        super().__init__(opts.replace(iterations=opts.swatch_iterations, print_every=0), stream, label="swatch")
 
 
 def stylize(
@@ -277,6 +306,10 @@ def stylize(
     for k, size in enumerate(opts.scales or ()):
         coarse = opts.replace(size=size, iterations=opts.scale_iterations or opts.iterations, save_every=0)
         p = anchored(prepare(content, style, coarse, swatch), x0)
+        try:
+            p = _reached([p], progress, observers)[0]
+        except swatch.Stopped as stop:
+            return _not_run([p], stop.reason)[0]
         start = initial_image(p, opts.seed) if x0 is None else upscale(x0, p)
         started = time.perf_counter()
         out = optimise(p, start, ([schedule.progress(k, p)] if progress else []) + list(observers))
@@ -289,6 +322,10 @@ def stylize(
         x0 = out.x
     problem = anchored(prepare(content, style, opts, swatch), x0)
     if save_style:
+        try:
+            problem = _reached([problem], progress, observers)[0]
+        except swatch.Stopped as stop:
+            return _not_run([problem], stop.reason)[0]
         from .stylefile import save_style as write_style
 
         write_style(save_style, problem)

@@ -40,13 +40,17 @@ class Step:
     x: torch.Tensor  # the image after the step (detached, live: copy what you keep)
     elapsed: float
     problem: Problem
+    phase: str = "run"  # or "swatch": the synthesis of a randomised style's swatch, before its run
 
 
 class Observer:
     """Watches the loop. ``wants(it)``: iteration ``it``'s values must be read back (on a GPU a
     sync, so ask only where needed). ``seen(step)`` comes every iteration and may end the run where
     values were read (the guard has checked that image): ``False`` ends it as done, a string as
-    interrupted, for that reason."""
+    interrupted, for that reason. ``phases``: the loops it watches, the run's only unless it says
+    "swatch" too (the swatch's synthesis: the new style appearing, what the studio shows first)."""
+
+    phases = ("run",)
 
     def wants(self, iteration: int) -> bool:
         return False
@@ -180,14 +184,18 @@ def optimise(
     *,
     sync_every: Optional[int] = None,
     split_batch: Optional[bool] = None,
+    phase: str = "run",
 ) -> Outcome:
-    """Run the loop from ``x0``, telling ``observers`` about every iteration.
+    """Run the loop from ``x0``, telling ``observers`` that watch ``phase`` about every iteration.
 
     Ctrl-C ends the loop and keeps the current image; a non-finite loss ends it
     and keeps the last image whose loss was finite; running out of memory keeps
     the image made so far (or, before the first step, raises with a size that fits).
     A CPU computes synchronously anyway, so it checks every iteration (``sync_every`` 1).
     """
+    if problem.swatch_due:
+        raise RuntimeError("a reachable target's swatch must be made first (swatch.reach)")
+    observers = [ob for ob in observers if phase in ob.phases]
     x = x0.detach().clone().requires_grad_(True)
     out, guard = Outcome(x), _Guard(x)
     if split_batch is None:  # see evaluate_and_backward
@@ -197,7 +205,7 @@ def optimise(
         sync_every = 1 if x.device.type == "cpu" else SYNC_EVERY
     free = available_bytes(x.device)
     try:
-        _iterate(problem, x, singles, observers, sync_every, guard, out)
+        _iterate(problem, x, singles, observers, sync_every, guard, out, phase)
     except KeyboardInterrupt:
         out.interrupted = True
     except Exception as exc:
@@ -232,7 +240,7 @@ def _optimisers(problem: Problem, x: torch.Tensor, singles: Optional[list]) -> l
     return [(make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history_value()), slice(None))]
 
 
-def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out: Outcome) -> None:
+def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out: Outcome, phase: str) -> None:
     """The iterations, filling in ``out``; returns early on divergence or an observer's stop."""
     n, start = problem.opts.iterations, time.perf_counter()
     optimisers = _optimisers(problem, x, singles)
@@ -255,7 +263,7 @@ def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out
         for opt, rows in optimisers:
             opt.step(x.grad[rows])
         out.done = it
-        step = Step(it, n, values, x.detach(), time.perf_counter() - start, problem)
+        step = Step(it, n, values, x.detach(), time.perf_counter() - start, problem, phase)
         answers = [ob.seen(step) for ob in observers]
         stop = next((a for a in answers if a is False or isinstance(a, str)), None)
         if stop is not None and values is not None:

@@ -13,11 +13,13 @@ Three sources, one layout (torchvision's ``features.N`` indices):
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from . import winograd
@@ -270,6 +272,7 @@ class VGG(nn.Module):
         self.pools_before = {
             n: sum(1 for m in LAYER_NAMES[:i] if m.startswith("pool")) for i, n in enumerate(self.names)
         }
+        self.circular = False  # see periodic()
         self.requires_grad_(False)
         self.eval()
         # channels_last: ~10 % faster convolutions on this CPU (fp32), more with bf16 / on GPUs
@@ -283,13 +286,27 @@ class VGG(nn.Module):
             else 2 ** (self.pools_before[self.names[-1]] + 1)
         )
 
+    def periodic(self) -> "VGG":
+        """The same network (shared weights) seeing its input as one period of an endless tiling:
+        every convolution pads circularly instead of with zeros. A texture synthesised through it has
+        no frame and tiles seamlessly (the swatch), and its Grams are those of the endless tiling, with
+        no border in them. Exactly periodic where each pooled side stays even (a side divisible by
+        2 ** pools, e.g. 128); a zero-padded network darkens and flattens a synthesised border."""
+        view = copy.copy(self)  # a shallow copy: the same modules and weights, its own flag
+        view.circular = True
+        return view
+
     def forward(self, x: torch.Tensor) -> dict:
         """Activations of the wanted layers, always fp32 (Grams and losses stay fp32)."""
         out = {}
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             for name, layer in zip(self.names, self.layers):
-                x = layer(x)
+                if self.circular and name.startswith("conv"):
+                    # wrap one pixel round, convolve (its zero padding then falls outside), keep the period
+                    x = layer(F.pad(x, (1, 1, 1, 1), mode="circular"))[:, :, 1:-1, 1:-1]
+                else:
+                    x = layer(x)
                 if name in self.wanted:
                     out[name] = x.float() if self.bf16 else x  # fp32 (float64 in the reference tests)
         return out

@@ -21,6 +21,7 @@ MODES = ("none", "variant", "fantasy", "random")
 FANTASY_DRAWS = ("uniform", "normal", "signed-uniform")
 GRAM_SCALES = ("frobenius", "trace", "none")
 TARGETS = ("reachable", "raw")
+SWATCH_PADDINGS = ("circular", "zeros")
 MULTI_LAYER_STYLE_WEIGHT = 100.0
 SWATCH_SIDE = 128  # the default swatch's side (at most --size): docs/quality.md
 LBFGS_HISTORY = 100  # neural-style's; the auto history where it fits (memory.history_for)
@@ -267,6 +268,13 @@ class Options:
         low=16,
     )
     swatch_iterations: int = opt(100, "Iterations of the swatch synthesis.", low=1)
+    swatch_padding: str = opt(
+        "circular",
+        "How the swatch's synthesis sees its border: circular (the swatch is one period of an endless "
+        "texture: no frame, it tiles seamlessly, and its Grams carry no border) or zeros (the network's zero "
+        "padding, which gives the swatch a darker frame; recipes from before this option).",
+        choices=SWATCH_PADDINGS,
+    )
     variant_seed: Optional[int] = opt(
         None, "Seed of the randomisation, independent of --seed; drawn and recorded when not given.", kind="seed"
     )
@@ -394,8 +402,9 @@ class Options:
         unknown = set(data) - set(FIELDS)
         if unknown:
             raise EigenstyleError(f"recipe has options this version does not know: {', '.join(sorted(unknown))}")
-        # recipes from before --conv ran direct convolutions; from before --target, raw targets
-        return cls.from_mapping({"conv": "direct", "target": "raw", **data})
+        # recipes from before --conv ran direct convolutions; from before --target, raw targets; from
+        # before --swatch-padding, zero-padded swatches
+        return cls.from_mapping({"conv": "direct", "target": "raw", "swatch_padding": "zeros", **data})
 
 
 FIELDS = complete_kinds(Options)

@@ -26,7 +26,7 @@ from .memory import available_bytes, history_for, is_out_of_memory, out_of_memor
 from .network import VGG, Preprocessing, Weights, load_weights, resolve_conv, resolve_precision
 from .options import LBFGS_HISTORY, Options
 from .randomize import Randomization, randomize_targets
-from .swatch import with_swatch
+from .swatch import reach, with_swatch
 from .targets import Targets, check_size, content_targets, style_grams, to_tensor
 from .values import option_name
 
@@ -70,6 +70,7 @@ class Problem:
     base_style: dict = field(default_factory=dict)  # the style's own Grams, before randomisation
     report: dict = field(default_factory=dict)  # what the randomisation did, per layer
     swatch: Optional[Image.Image] = None  # a picture of the randomised style (its swatch)
+    swatch_due: bool = False  # a reachable target whose swatch is still to be made (swatch.reach)
     anchor: Optional[torch.Tensor] = None  # the coarser image a scale keeps (--anchor-weight), network units
 
     @property
@@ -201,7 +202,7 @@ def reference_swatch(content: ImageInput, styles: Sequence[ImageInput], opts: Op
     """The swatch of ``opts``' randomised style as it was made at ``reference_size`` (a favourite's size):
     the same picture the favourite optimised against, whatever size it is now rendered at."""
     at = opts.replace(size=opts.reference_size, reference_size=None, scales=None, tile=None, init="random")
-    return prepare(content, styles, at).swatch
+    return reach([prepare(content, styles, at)])[0].swatch
 
 
 def _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta, swatch) -> Problem:
@@ -253,8 +254,9 @@ def resolve_seeds(opts: Options) -> Options:
 def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) -> Problem:
     """The same content and style with other options' Gram targets (a variant):
     the network and base Grams are reused, only the randomisation is redone.
-    The auto style weight is fixed here, once the style layers are known. ``swatch``: the
-    variant's swatch made before (a saved result's), used instead of synthesising it again."""
+    The auto style weight is fixed here, once the style layers are known. A reachable target takes
+    ``swatch``, the variant's swatch made before (a saved result's); without one the problem waits for
+    it (``swatch_due``): the runner makes it, as a visible step (swatch.reach)."""
     if opts.style_weight is None:
         opts = opts.replace(style_weight=opts.style_weight_value())
     if opts.tile is None and problem.opts.tile:  # the tiles prepare chose for this size
@@ -290,4 +292,6 @@ def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) 
     check_size((opts.swatch_side(), opts.swatch_side()), problem.net, f"the swatch ({option_name('swatch_size')})")
     if swatch is None and needs_reference_swatch(opts):
         raise EigenstyleError(f"{option_name('reference_size')} needs the swatch made at that size (see prepare)")
+    if swatch is None:
+        return dataclasses.replace(varied, swatch_due=True)
     return with_swatch(varied, use_as_target=opts.target == "reachable", picture=swatch)

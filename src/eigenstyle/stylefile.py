@@ -28,9 +28,13 @@ SWATCH = "swatch"
 
 
 def save_style(path: str, problem) -> str:
-    """Write the problem's style targets and their provenance, atomically."""
+    """Write the problem's style targets and their provenance, atomically (a reachable target's swatch
+    is made first, where it is still due)."""
     from safetensors.torch import save
 
+    from .swatch import reach
+
+    problem = reach([problem])[0]
     o = problem.opts
     tensors = {
         name: problem.targets.style[name][0].detach().to("cpu", torch.float32).contiguous() for name in o.style_layers
@@ -62,6 +66,7 @@ def save_style(path: str, problem) -> str:
         "target": o.target,
         "swatch_size": o.swatch_size,
         "swatch_iterations": o.swatch_iterations,
+        "swatch_padding": o.swatch_padding,
     }
     data = save(tensors, metadata={FORMAT: json.dumps(meta, sort_keys=True)})
     if not path.endswith(".safetensors"):

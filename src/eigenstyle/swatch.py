@@ -9,6 +9,8 @@ the new style, and its Grams are those of a real image, so they are reachable at
 image can tile it). The run then optimises against them as against an ordinary style image.
 
 The swatch's noise is seeded from the genome's root, so one variant has one swatch whatever ``--seed``.
+It is synthesised with circular padding (``--swatch-padding``): one period of an endless texture, with
+no frame, that tiles seamlessly, and whose Grams carry no border into the runs that use them.
 """
 
 from __future__ import annotations
@@ -35,9 +37,26 @@ def swatch_seed(genome: dict) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def synthesize(problem, size: int, iterations: int, seed: int) -> torch.Tensor:
-    """Texture synthesis against ``problem``'s style targets: a [1, 3, size, size] image in network units."""
-    o = problem.opts.replace(
+class Stopped(Exception):
+    """An observer ended the swatch's synthesis (the studio's cancel): there is no run to make."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def network_for(problem):
+    """The network a swatch is made and measured with: circular padding (``swatch_padding``), so the swatch
+    is one period of an endless texture, with no frame; zeros for recipes from before it."""
+    return problem.net.periodic() if problem.opts.swatch_padding == "circular" else problem.net
+
+
+def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> torch.Tensor:
+    """Texture synthesis against each problem's style targets, as one batch (every image as its single
+    run: per-image targets, noise and L-BFGS state): an [N, 3, size, size] image in network units.
+    ``observers`` that watch the "swatch" phase see its iterations."""
+    first = problems[0]
+    o = first.opts.replace(
         tile=None,  # a small square: run whole
         content_layers=(),
         content_weight=0.0,
@@ -49,17 +68,45 @@ def synthesize(problem, size: int, iterations: int, seed: int) -> torch.Tensor:
     )
     shape = (1, 3, size, size)
     p = dataclasses.replace(
-        problem,
+        first,
         opts=o,
-        content_tensor=problem.content_tensor.new_zeros(shape),
-        targets=Targets({}, problem.targets.style),
+        net=network_for(first),
+        content_tensor=first.content_tensor.new_zeros(shape),
+        targets=Targets({}, {k: torch.cat([q.targets.style[k] for q in problems]) for k in first.targets.style}),
+        anchor=None,
+        swatch_due=False,
     )
-    out = optimise(p, initial_image(p, seed))
+    x0 = torch.cat([initial_image(p, seed) for seed in seeds])
+    out = optimise(p, x0, observers, phase="swatch")
     if out.interrupted:
         raise KeyboardInterrupt
+    if out.stopped:
+        raise Stopped(out.stopped)
     if out.error or not out.done:
         raise EigenstyleError(f"the swatch synthesis failed ({out.error}); try {option_name('target')} raw")
     return out.x
+
+
+def reach(problems, observers=()) -> list:
+    """The problems with their swatches made: those waiting for one (``swatch_due``: a randomised
+    style) get it synthesised, as one batch per swatch size, and with a reachable target optimise
+    against its Grams (a raw target keeps G', the swatch only shows the style). This is
+    a step of its own, before the run and visible to ``observers`` watching the "swatch" phase (the
+    CLI's progress, the studio's live previews), so preparing a problem never optimises anything.
+    Ctrl-C raises KeyboardInterrupt; an observer's stop raises :class:`Stopped`."""
+    problems = list(problems)
+    due = [i for i, p in enumerate(problems) if p.swatch_due]
+    groups: dict = {}
+    for i in due:
+        o = problems[i].opts
+        groups.setdefault((o.swatch_side(), o.swatch_iterations, o.swatch_padding), []).append(i)
+    for (side, iterations, _), rows in groups.items():
+        chosen = [problems[i] for i in rows]
+        seeds = [swatch_seed(p.opts.genome or {"seed": p.opts.variant_seed}) for p in chosen]
+        made = to_pil(synthesize(chosen, side, iterations, seeds, observers), chosen[0].pre)
+        for i, picture in zip(rows, made):
+            problems[i] = with_swatch(problems[i], problems[i].opts.target == "reachable", picture)
+    return problems
 
 
 def at_scale(picture, opts):
@@ -74,21 +121,20 @@ def at_scale(picture, opts):
     return resize(picture, (side, max(1, round(picture.height * opts.size / opts.reference_size))))
 
 
-def with_swatch(problem, use_as_target: bool, picture=None):
-    """``problem`` with its swatch, and (``use_as_target``) its style targets replaced by the swatch's Grams.
-    ``picture``: the swatch made before (it is deterministic; its Grams are those of its 8-bit picture),
-    else it is synthesised now.
+def with_swatch(problem, use_as_target: bool, picture):
+    """``problem`` with its swatch ``picture`` (made by :func:`reach`, or before: it is deterministic, and
+    its Grams are those of its 8-bit picture), and (``use_as_target``) its style targets replaced by
+    the swatch's Grams, measured as it was made (circular padding: the endless tiling's).
 
     Every style layer takes the swatch's Gram (also those left unrandomised), so the layers
     agree with each other as a real image's do. The report records, per layer, how far the
     swatch got from G' (relative Frobenius error): large values mean a far-out G'."""
     o = problem.opts
-    if picture is None:
-        seed = swatch_seed(o.genome or {"seed": o.variant_seed})
-        picture = to_pil(synthesize(problem, o.swatch_side(), o.swatch_iterations, seed), problem.pre)[0]
     # the Grams of the 8-bit picture itself: the swatch PNG as a style image gives these
     picture_tensor = to_tensor(at_scale(picture.convert("RGB"), o), problem.pre, problem.device)
-    grams = image_grams(problem.net, picture_tensor, o.style_layers, o.tile)
+    net = network_for(problem)
+    tile = None if net is not problem.net else o.tile  # a periodic swatch is measured whole (it is small)
+    grams = image_grams(net, picture_tensor, o.style_layers, tile)
     style, report = {}, {k: dict(v) for k, v in problem.report.items()}
     for name in o.style_layers:
         g, target = grams[name].detach(), problem.targets.style[name]
@@ -98,4 +144,4 @@ def with_swatch(problem, use_as_target: bool, picture=None):
         )
         report.setdefault(name, {})["swatch_error"] = round(float(err), 4)
     targets = Targets(problem.targets.content, style) if use_as_target else problem.targets
-    return dataclasses.replace(problem, targets=targets, report=report, swatch=picture)
+    return dataclasses.replace(problem, targets=targets, report=report, swatch=picture, swatch_due=False)

@@ -106,8 +106,12 @@ def _render(job: Job, device, q: JobQueue, inputs) -> None:
 class Previews(Observer):
     """A job's tiles fill live: the first iteration, every ``preview_every``-th and the last are
     written (level-adjusted as the final image will be, at preview size) and announced, with the
-    scale of a coarse-to-fine run and the ETA of the whole run. A cancelled job (or a stopping
-    server) ends the run, with its reason in the recipes."""
+    scale of a coarse-to-fine run and the ETA of the whole run. A randomised style's swatch is
+    shown the same way while it is made (phase "swatch": the new style appearing, the first thing
+    that moves after Generate). A cancelled job (or a stopping server) ends the run, with its
+    reason in the recipes."""
+
+    phases = ("swatch", "run")
 
     def __init__(self, job: Job, group: list, opts, q: JobQueue):
         self.job, self.group, self.q = job, group, q
@@ -119,9 +123,21 @@ class Previews(Observer):
 
     def where(self, step: Step) -> dict:
         """The event's place in the whole run: scale (1-based) of scales, its size, fraction of the work, ETA."""
+        if step.phase == "swatch":  # before the run: its share is the swatch's own progress
+            left = (step.iterations - step.iteration) * step.elapsed / max(1, step.iteration)
+            return {
+                "phase": "swatch",
+                "scale": 1,
+                "scales": len(self.sizes),
+                "scale_size": self.sizes[0],
+                "fraction": 0.0,
+                "eta_s": None,
+                "swatch_eta_s": round(left, 1),
+            }
         size = step.problem.opts.size
         k = self.schedule.index(size) if size in self.sizes else len(self.sizes) - 1
         return {
+            "phase": "run",
             "scale": k + 1,
             "scales": len(self.sizes),
             "scale_size": self.sizes[k],
@@ -132,14 +148,16 @@ class Previews(Observer):
     def seen(self, step: Step):
         it, store = step.iteration, self.q.store
         if step.values is not None and (it == 1 or it % self.q.preview_every == 0 or it == step.iterations):
-            clip = step.problem.opts.levels_clip()
+            swatch = step.phase == "swatch"
+            clip = None if swatch else step.problem.opts.levels_clip()
             ims = to_pil(_small(step.x), step.problem.pre)
             where = self.where(step)
-            v = it if where["scales"] == 1 else f"{where['scale']}.{it}"  # a new scale's iteration 1 is a new picture
+            # a new scale's (or the run's after its swatch) iteration 1 is a new picture
+            v = f"s{it}" if swatch else it if where["scales"] == 1 else f"{where['scale']}.{it}"
             for r, im, loss in zip(self.group, ims, step.values["total"]):
                 write_preview(stretch(im, clip) if clip is not None else im, store.preview_path(r.result_id))
                 loss = _finite(loss)
-                store.update_result(r.result_id, iterations_done=it, loss=loss, has_preview=1)
+                store.update_result(r.result_id, iterations_done=0 if swatch else it, loss=loss, has_preview=1)
                 self.q.broker.publish(
                     {
                         "type": "progress",

@@ -103,12 +103,13 @@ function matchesFilter(r) {
 const order = (a, b) => (b.created - a.created) || (a.idx - b.idx);
 
 // What progress events add to a running tile (the database row has none of it but the iteration).
-const LIVE = ["iterations_done", "loss", "preview_url", "scale", "scales", "scale_size", "scale_iterations", "eta_s", "fraction"];
+const LIVE = ["iterations_done", "loss", "preview_url", "scale", "scales", "scale_size", "scale_iterations", "eta_s", "fraction",
+  "phase", "swatch_done", "swatch_iterations"];
 
 function upsert(r) {
   const old = state.results.get(r.id);
   if (old && old.status === "running" && r.status === "running" &&
-      (old.scale !== undefined || old.iterations_done > r.iterations_done)) {
+      (old.scale !== undefined || old.phase !== undefined || old.iterations_done > r.iterations_done)) {
     r = { ...r, ...Object.fromEntries(LIVE.map((k) => [k, old[k]])) };
   }
   state.results.set(r.id, r);
@@ -144,11 +145,15 @@ function renderTile(el, r) {
   img.alt = r.label;
   renderSwatch(el, r);
   const n = r.iterations_done || 0, deep = r.options && r.options.bit_depth === 16 ? " · 16-bit" : "";
-  const running = r.scales > 1 ? `scale ${r.scale}/${r.scales} · ${r.scale_size} px · ${n}/${r.scale_iterations}` : `${n}/${r.iterations}`;
+  const making = r.status === "running" && r.phase === "swatch";  // its style's swatch appearing, before the run
+  const running = making ? `new style · ${r.swatch_done}/${r.swatch_iterations}` :
+    r.scales > 1 ? `scale ${r.scale}/${r.scales} · ${r.scale_size} px · ${n}/${r.scale_iterations}` : `${n}/${r.iterations}`;
   const states = { queued: "queued", running, done: `${r.size} px · ${n} it${deep}`,
     interrupted: `interrupted at ${n}/${r.iterations}`, cancelled: "cancelled", failed: "failed" };
   $(".state", el).textContent = states[r.status] || r.status;
-  $(".fill", el).style.width = `${Math.min(100, 100 * (r.fraction ?? n / r.iterations))}%`;
+  const share = making ? r.swatch_done / r.swatch_iterations : (r.fraction ?? n / r.iterations);
+  $(".fill", el).style.width = `${Math.min(100, 100 * share)}%`;
+  el.classList.toggle("making-style", making);
   const eta = $(".eta", el), left = r.status === "running" && r.eta_s != null;
   eta.hidden = !left; eta.textContent = left ? `about ${duration(r.eta_s)} left${r.scales > 1 ? " (all scales)" : ""}` : "";
   $(".label", el).textContent = r.label; $(".label", el).title = r.label;
@@ -183,11 +188,22 @@ function renderSwatch(el, r) {
 function progress(ev) {
   const r = state.results.get(ev.id);
   if (!r || (r.status !== "running" && r.status !== "queued")) return;
-  const scale = ev.scale || 1, was = r.scale ?? scale;  // a render's iterations start again at each scale
-  if (scale < was || (scale === was && ev.iteration < (r.iterations_done || 0))) return;
-  Object.assign(r, { status: "running", iterations_done: ev.iteration, loss: ev.loss, preview_url: ev.preview_url,
-    scale, scales: ev.scales, scale_size: ev.scale_size, scale_iterations: ev.iterations, eta_s: ev.eta_s,
-    fraction: ev.fraction });
+  // A randomised tile first shows its style's swatch being made (phase "swatch"), then its run; a render's
+  // iterations start again at each scale. Late events of an earlier phase or scale are dropped.
+  const phase = ev.phase || "run";
+  if (r.phase === "run" && phase === "swatch") return;
+  if (phase === "swatch") {
+    if (r.phase === "swatch" && ev.iteration < (r.swatch_done || 0)) return;
+    Object.assign(r, { status: "running", phase, swatch_done: ev.iteration, swatch_iterations: ev.iterations,
+      loss: ev.loss, preview_url: ev.preview_url, eta_s: null });
+  } else {
+    const scale = ev.scale || 1, was = r.phase === "run" ? (r.scale ?? scale) : scale;
+    const done = r.phase === "run" ? r.iterations_done || 0 : 0;
+    if (scale < was || (scale === was && ev.iteration < done)) return;
+    Object.assign(r, { status: "running", phase, iterations_done: ev.iteration, loss: ev.loss,
+      preview_url: ev.preview_url, scale, scales: ev.scales, scale_size: ev.scale_size, scale_iterations: ev.iterations,
+      eta_s: ev.eta_s, fraction: ev.fraction });
+  }
   const el = state.tiles.get(ev.id);
   if (el) renderTile(el, r);
 }

@@ -1,0 +1,126 @@
+"""The feedback budget: how soon an artist sees something move, and sees it done.
+
+Drives the real studio (uvicorn on 127.0.0.1, Debian's Chromium through Playwright) from Generate, at
+the studio's defaults unless told (Tübingen + The Starry Night, count 4, 128 px, 100 iterations): the
+time to the first tile showing a live preview, and to four finished tiles. Then the CLI: a 256 px
+variant against a plain run of the same size (wall time of `eigenstyle stylize` in a fresh process,
+start-up included). Targets (issue 21, a 2-core CPU): first preview <= 2 s, four tiles <= 30 s,
+a CLI variant <= 1.2x a plain run. Say which CPU (lscpu) with every figure.
+
+    python benchmarks/feedback.py                      # studio walk (every mode) and CLI
+    python benchmarks/feedback.py --modes variant --no-cli
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))  # the tests' live server: one way to start a studio
+
+from eigenstyle import __version__  # noqa: E402
+from eigenstyle.demo import sample  # noqa: E402
+
+from studio_live import live_studio  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+TILES = "#tiles .tile"
+MOVING = (
+    f"[...document.querySelectorAll('{TILES}')].some(t => t.querySelector('img').src.includes('/preview') "
+    "&& t.querySelector('img').naturalWidth > 0)"
+)
+DONE = (
+    f"(ts => ts.length === N && ts.every(t => t.dataset.status === 'done'))([...document.querySelectorAll('{TILES}')])"
+)
+
+
+def cpu() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        name = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except (OSError, StopIteration):
+        name = platform.processor() or platform.machine()
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    isa = "AMX-BF16" if "amx_bf16" in flags else "AVX-512 BF16" if "avx512_bf16" in flags else "AVX2"
+    return f"{name}, {os.cpu_count()} cores, {isa}"
+
+
+def studio_walk(mode: str, count: int, size: int | None, iterations: int | None, timeout: float) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as ws, live_studio(ws) as (url, _app), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(url)
+        page.click("#content-picker button[data-name='tubingen.jpg']")
+        page.click("#style-picker button[data-name='starry_night.jpg']")
+        page.select_option("#mode", mode)
+        page.fill("#count", str(count))
+        if size:
+            page.fill("#size", str(size))
+        if iterations:
+            page.fill("#iterations", str(iterations))
+        settings = {k: page.input_value(f"#{k}") for k in ("size", "iterations", "count")}
+        started = time.perf_counter()
+        page.click("#generate")
+        page.wait_for_function(MOVING, timeout=timeout * 1000, polling=20)
+        first = time.perf_counter() - started
+        shown = page.eval_on_selector(f"{TILES} .state", "e => e.textContent")
+        page.wait_for_function(DONE.replace("N", str(count)), timeout=timeout * 1000, polling=50)
+        done = time.perf_counter() - started
+        browser.close()
+    return {"mode": mode, **settings, "first_preview_s": round(first, 2), "first_shows": shown,
+            "all_done_s": round(done, 1)}  # fmt: skip
+
+
+def cli_run(size: int, iterations: int, mode: str, out_dir: str) -> float:
+    args = [sys.executable, "-m", "eigenstyle.cli", "stylize", sample("tubingen.jpg"), sample("starry_night.jpg"),
+            "--size", str(size), "--iterations", str(iterations), "--seed", "1", "--print-every", "0", "-q",
+            "--overwrite", "-o", os.path.join(out_dir, f"{mode}.png")]  # fmt: skip
+    if mode != "none":
+        args += ["--mode", mode, "--variant-seed", "1"]
+    started = time.perf_counter()
+    subprocess.run(args, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--modes", default="variant,fantasy,random", help="studio walks, one per mode")
+    ap.add_argument("--count", type=int, default=4)
+    ap.add_argument("--size", type=int, help="studio size (default: the studio's)")
+    ap.add_argument("--iterations", type=int, help="studio iterations (default: the studio's)")
+    ap.add_argument("--cli-size", type=int, default=256)
+    ap.add_argument("--cli-iterations", type=int, default=200)
+    ap.add_argument("--no-cli", action="store_true")
+    ap.add_argument("--timeout", type=float, default=600)
+    args = ap.parse_args()
+    print(f"# {cpu()}; eigenstyle {__version__}", flush=True)
+    rows = []
+    for mode in args.modes.split(","):
+        rows.append(studio_walk(mode, args.count, args.size, args.iterations, args.timeout))
+        print(json.dumps(rows[-1]), flush=True)
+    if not args.no_cli:
+        with tempfile.TemporaryDirectory() as d:
+            cli_run(64, 2, "none", d)  # warm the weight cache and the file cache first
+            plain = [cli_run(args.cli_size, args.cli_iterations, "none", d) for _ in range(2)]
+            variant = [cli_run(args.cli_size, args.cli_iterations, "variant", d) for _ in range(2)]
+        p, v = min(plain), min(variant)
+        print(json.dumps({"cli_size": args.cli_size, "cli_iterations": args.cli_iterations, "plain_s": round(p, 1),
+                          "variant_s": round(v, 1), "ratio": round(v / p, 2)}), flush=True)  # fmt: skip
+    print("\n| mode | size | iterations | count | first preview (s) | it shows | all done (s) |")
+    print("|---|---:|---:|---:|---:|---|---:|")
+    for r in rows:
+        print(f"| {r['mode']} | {r['size']} | {r['iterations']} | {r['count']} | {r['first_preview_s']} | "
+              f"{r['first_shows']} | {r['all_done_s']} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
