@@ -196,6 +196,8 @@ def test_precision_auto_resolves_and_is_recorded(content_path, style_path):
     assert resolve_precision("auto", cpu) == ("bf16" if fast_bf16(cpu) else "fp32")
     result = eigenstyle.stylize(content_path, style_path, **{**SMALL, "iterations": 2, "precision": "auto"})
     assert result.recipe["precision"] == resolve_precision("auto", cpu)
+    # settled in the options too: reproducing the recipe elsewhere runs the same arithmetic
+    assert result.recipe["options"]["precision"] == resolve_precision("auto", cpu)
 
 
 def test_multi_scale_output_has_the_requested_size_and_reproduces(content_path, style_path, tmp_path):

@@ -174,7 +174,7 @@ def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_pat
         assert torch.equal(grams[k], problem.targets.style[k].float())
     assert meta["mode"] == "variant" and meta["variant_seed"] == 9 and meta["layers"] == ["relu3_2", "relu3_3"]
     assert meta["styles"][0]["sha256"] == first.recipe["styles"][0]["sha256"]
-    assert first.recipe["options"]["init"] == "image"  # auto: a reachable randomised style starts from the content
+    assert first.recipe["options"]["init"] == "random"  # auto: noise, a randomised style's too (docs/quality.md)
     reused = eigenstyle.stylize(
         content_path,
         [],

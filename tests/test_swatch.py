@@ -263,3 +263,35 @@ def test_the_cli_shows_the_swatch_as_its_own_progress(content_path, style_path, 
     swatch = [i for i, line in enumerate(lines) if line.startswith("swatch: iteration")]
     run = [i for i, line in enumerate(lines) if line.startswith("iteration ")]
     assert swatch and run and max(swatch) < min(run), out.stderr
+
+
+def test_the_chroma_blur_cleans_the_swatchs_colour_and_keeps_its_strokes():
+    """Against an independent reference: Cb and Cr blurred with a wrapping Gaussian, Y as it was (to 8-bit
+    rounding); the colour's high frequencies drop, the luminance's stay."""
+    from eigenstyle.swatch import clean_colour
+
+    rng = np.random.default_rng(0)
+    picture = Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8), "RGB")
+    out = clean_colour(picture, 2.0)
+    a = np.asarray(picture.convert("YCbCr"), dtype=np.float64)
+    b = np.asarray(out.convert("YCbCr"), dtype=np.float64)
+    assert np.abs(a[..., 0] - b[..., 0]).mean() < 1.5  # the strokes (luminance) stay, to rounding
+    sigma, r = 2.0, 6
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    for c in (1, 2):  # wrapping Gaussian, rows then columns, by rolls
+        ref = sum(w * np.roll(a[..., c], s, axis=1) for s, w in zip(range(r, -r - 1, -1), k))
+        ref = sum(w * np.roll(ref, s, axis=0) for s, w in zip(range(r, -r - 1, -1), k))
+        assert np.abs(b[..., c] - ref).mean() < 1.5
+        assert np.diff(b[..., c], axis=1).std() < 0.3 * np.diff(a[..., c], axis=1).std()
+    assert clean_colour(picture, 0) is picture
+
+
+def test_the_chroma_blur_is_auto_for_fantasy_and_random_and_recorded():
+    assert Options(mode="fantasy").swatch_chroma_blur_value() == Options(mode="random").swatch_chroma_blur_value() > 0
+    assert Options(mode="variant").swatch_chroma_blur_value() == 0
+    settled = problem.resolve_seeds(Options(**FAST).replace(mode="fantasy"))
+    assert settled.swatch_chroma_blur == Options(mode="fantasy").swatch_chroma_blur_value()  # the recipe has it
+    old = Options(**FAST).replace(mode="fantasy", variant_seed=1).to_dict()
+    old.pop("swatch_chroma_blur")
+    assert Options.from_dict(old).swatch_chroma_blur == 0.0  # recipes from before: no blur

@@ -22,6 +22,7 @@ FANTASY_DRAWS = ("uniform", "normal", "signed-uniform")
 GRAM_SCALES = ("frobenius", "trace", "none")
 TARGETS = ("reachable", "raw")
 SWATCH_PADDINGS = ("circular", "zeros")
+SWATCH_CHROMA_BLUR = 2.0  # auto for fantasy and random: their colour speckle within plain's (docs/quality.md)
 MULTI_LAYER_STYLE_WEIGHT = 100.0
 SWATCH_SIDE = 128  # the default swatch's side (at most --size): docs/quality.md
 LBFGS_HISTORY = 100  # neural-style's; the auto history where it fits (memory.history_for)
@@ -130,12 +131,10 @@ class Options:
     # --- initialisation and optimiser ---
     init: Optional[str] = opt(
         None,
-        "Start image: 'random' (small noise), 'image' (the content) or a file path. Default (auto): the "
-        "content for randomised modes with reachable targets, else noise.",
+        "Start image: 'random' (small noise), 'image' (the content) or a file path. Default (auto): noise, "
+        "for every mode.",
         alias=("-init",),
         metavar="random|image|PATH",
-        differs="neural-style starts from noise unless told; so does eigenstyle for plain runs and raw targets, "
-        "but a randomised style keeps the content far better from the content (docs/quality.md).",
     )
     seed: Optional[int] = opt(
         None, "Seed for the random start image; drawn and recorded when not given.", alias=("-seed",), kind="seed"
@@ -275,6 +274,14 @@ class Options:
         "padding, which gives the swatch a darker frame; recipes from before this option).",
         choices=SWATCH_PADDINGS,
     )
+    swatch_chroma_blur: Optional[float] = opt(
+        None,
+        "Blur the swatch's colour (its Cb and Cr, Gaussian sigma in pixels, wrapping round) before its Grams "
+        "are taken, leaving its light and dark strokes as they are: a fantasy's or random Gram's swatch carries "
+        "a fine coloured checker that every result would copy. Default (auto): 2 for fantasy and random, 0 "
+        "(off) for variants (docs/quality.md).",
+        low=0,
+    )
     variant_seed: Optional[int] = opt(
         None, "Seed of the randomisation, independent of --seed; drawn and recorded when not given.", kind="seed"
     )
@@ -366,15 +373,21 @@ class Options:
         return MULTI_LAYER_STYLE_WEIGHT
 
     def init_value(self) -> str:
-        """The start image in force (auto resolved): a randomised style reached through its swatch
-        starts from the content, which it then keeps (plain runs and raw targets: noise, as neural-style)."""
-        if self.init is not None:
-            return self.init
-        return "image" if self.mode != "none" and self.target == "reachable" else "random"
+        """The start image in force (auto resolved): noise, as neural-style, for randomised styles too: from
+        the content they stayed the photograph under a fine texture, more photographic than a plain run
+        (docs/quality.md, "From noise")."""
+        return self.init if self.init is not None else "random"
 
     def lbfgs_history_value(self) -> int:
         """The L-BFGS history in force: prepare() settles auto by the memory budget; unsettled, 100."""
         return self.lbfgs_history if self.lbfgs_history is not None else LBFGS_HISTORY
+
+    def swatch_chroma_blur_value(self) -> float:
+        """The swatch's chroma blur in force (auto resolved): measured to bring fantasy and random within
+        plain's colour speckle; variants are within it already."""
+        if self.swatch_chroma_blur is not None:
+            return float(self.swatch_chroma_blur)
+        return SWATCH_CHROMA_BLUR if self.mode in ("fantasy", "random") else 0.0
 
     def swatch_side(self) -> int:
         """The swatch's side in force (auto resolved)."""
@@ -404,7 +417,9 @@ class Options:
             raise EigenstyleError(f"recipe has options this version does not know: {', '.join(sorted(unknown))}")
         # recipes from before --conv ran direct convolutions; from before --target, raw targets; from
         # before --swatch-padding, zero-padded swatches
-        return cls.from_mapping({"conv": "direct", "target": "raw", "swatch_padding": "zeros", **data})
+        return cls.from_mapping(
+            {"conv": "direct", "target": "raw", "swatch_padding": "zeros", "swatch_chroma_blur": 0.0, **data}
+        )
 
 
 FIELDS = complete_kinds(Options)

@@ -127,6 +127,8 @@ def prepare(
     device = resolve_device(opts.device)
     weights = load_weights(opts.model, opts.model_file)
     precision = resolve_precision(opts.precision, device)
+    if opts.precision == "auto":  # settled here, so the recipe records the arithmetic that ran
+        opts = opts.replace(precision=precision)
     net = VGG(
         weights,
         tuple(opts.content_layers) + tuple(opts.style_layers),
@@ -241,9 +243,12 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
 
 
 def resolve_seeds(opts: Options) -> Options:
-    """Draw the seeds not given, and settle the start image, so that the recipe can record them."""
+    """Draw the seeds not given, and settle the start image and the swatch's colour blur, so that the
+    recipe can record them."""
     if opts.init is None:
         opts = opts.replace(init=opts.init_value())
+    if opts.mode != "none" and opts.swatch_chroma_blur is None:
+        opts = opts.replace(swatch_chroma_blur=opts.swatch_chroma_blur_value())
     if opts.seed is None:
         opts = opts.replace(seed=secrets.randbits(63))
     if opts.mode != "none" and opts.variant_seed is None and opts.genome is None:
@@ -263,6 +268,8 @@ def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) 
         opts = opts.replace(tile=problem.opts.tile)
     if opts.lbfgs_history is None:  # and the history
         opts = opts.replace(lbfgs_history=problem.opts.lbfgs_history)
+    if opts.precision == "auto":  # and the arithmetic auto chose on this device
+        opts = opts.replace(precision=problem.opts.precision)
     inputs = {k: v for k, v in problem.inputs.items() if k != "init"}
     if opts.init not in (None, "random", "image"):  # a warm start (a render's favourite): which file it was
         inputs["init"] = recipe.identity_of_file(opts.init)

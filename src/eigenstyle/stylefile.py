@@ -67,6 +67,7 @@ def save_style(path: str, problem) -> str:
         "swatch_size": o.swatch_size,
         "swatch_iterations": o.swatch_iterations,
         "swatch_padding": o.swatch_padding,
+        "swatch_chroma_blur": o.swatch_chroma_blur,
     }
     data = save(tensors, metadata={FORMAT: json.dumps(meta, sort_keys=True)})
     if not path.endswith(".safetensors"):

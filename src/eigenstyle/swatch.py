@@ -99,14 +99,34 @@ def reach(problems, observers=()) -> list:
     groups: dict = {}
     for i in due:
         o = problems[i].opts
-        groups.setdefault((o.swatch_side(), o.swatch_iterations, o.swatch_padding), []).append(i)
+        groups.setdefault((o.swatch_side(), o.swatch_iterations, o.swatch_padding), []).append(i)  # one batch each
     for (side, iterations, _), rows in groups.items():
         chosen = [problems[i] for i in rows]
         seeds = [swatch_seed(p.opts.genome or {"seed": p.opts.variant_seed}) for p in chosen]
         made = to_pil(synthesize(chosen, side, iterations, seeds, observers), chosen[0].pre)
         for i, picture in zip(rows, made):
+            picture = clean_colour(picture, problems[i].opts.swatch_chroma_blur_value())
             problems[i] = with_swatch(problems[i], problems[i].opts.target == "reachable", picture)
     return problems
+
+
+def clean_colour(picture, sigma: float):
+    """``picture`` with its chroma (Cb, Cr) blurred by a Gaussian of ``sigma`` px, wrapping round as the
+    swatch does, its luminance untouched: coloured speckle goes, strokes stay. ``sigma`` 0: as it is."""
+    if not sigma:
+        return picture
+    import numpy as np
+    import torch.nn.functional as F
+    from PIL import Image
+
+    ycc = torch.from_numpy(np.asarray(picture.convert("YCbCr"), dtype=np.float64).copy()).permute(2, 0, 1)[None]
+    r = max(1, int(3 * sigma + 0.5))
+    k = torch.exp(-0.5 * (torch.arange(-r, r + 1, dtype=torch.float64) / sigma) ** 2)
+    k = (k / k.sum()).view(1, 1, 1, -1).repeat(2, 1, 1, 1)
+    c = F.conv2d(F.pad(ycc[:, 1:], (r, r, 0, 0), mode="circular"), k, groups=2)
+    c = F.conv2d(F.pad(c, (0, 0, r, r), mode="circular"), k.transpose(2, 3), groups=2)
+    out = torch.cat([ycc[:, :1], c], 1)[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
+    return Image.fromarray(out, "YCbCr").convert("RGB")
 
 
 def at_scale(picture, opts):

@@ -47,8 +47,11 @@ RENDER_SIZES = (2048, 3000, 4096, 6000)  # the page's choices (longest side), be
 BIT_DEPTHS = (8, 16) if "bit_depth" in Options.__dataclass_fields__ else (8,)
 
 
-# The studio's departures from Options' defaults: a small, quick first look at variants.
-STUDIO = Options(mode="variant", size=128, iterations=100)
+# The studio's departures from Options' defaults: a small, quick first look at variants, four tiles within
+# seconds (benchmarks/feedback.py, docs/benchmarks.md): bf16 where the CPU or GPU has it (final loss within
+# 1.3 % of fp32's over six runs at these settings, the pictures as good: docs/benchmarks.md) and a 64 px
+# swatch (circular: one period of the texture, which tiles the 128 px picture 2x2).
+STUDIO = Options(mode="variant", size=128, iterations=100, precision="auto", swatch_size=64)
 
 
 def defaults() -> dict:
@@ -69,8 +72,8 @@ class Limits:
 
 
 def settings(body: dict, limits: Limits, base: Options | None = None) -> Options:
-    """Validated options from a request body's settings over ``base`` (default: Options' defaults;
-    the page itself sends the studio's, from :func:`defaults`)."""
+    """Validated options from a request body's settings over ``base`` (default: the studio's, ``STUDIO``;
+    the page sends its form, filled from :func:`defaults`)."""
     if not isinstance(body, dict):
         raise EigenstyleError("the request body must be a JSON object")
     unknown = set(body) - set(SETTINGS) - set(OTHER_FIELDS)
@@ -79,7 +82,7 @@ def settings(body: dict, limits: Limits, base: Options | None = None) -> Options
     values = {k: body[k] for k in SETTINGS if body.get(k) not in (None, "")}  # empty form fields: the default
     if values.get("init", "random") not in STARTS:
         raise EigenstyleError(f"init must be random or image (the content) in the studio, got {values['init']!r}")
-    opts = Options.from_mapping({**values, "print_every": 0, "device": "auto"}, base)
+    opts = Options.from_mapping({**values, "print_every": 0, "device": "auto"}, STUDIO if base is None else base)
     for name, most in (
         ("size", limits.max_size),
         ("swatch_size", limits.max_size),
