@@ -2,14 +2,15 @@
 
 The studio's first look (and issue 23's default) may use bf16 only where its results are as good as
 fp32's: final loss within 2 % over several seeds, and no visible difference at 1:1. This runs plain and
-variant runs at the given sizes and layers in fp32 and bf16 (same seeds, same start), prints each final
-loss ratio and the mean |pixel difference| between the two pictures, and the seconds per iteration,
-on this CPU (say which: lscpu).
+variant runs at the given sizes and layers in fp32 and bf16 (same seeds, same start) and prints each
+final loss (both written pictures judged by the fp32 problem), their ratio, the mean |pixel difference|
+between the two pictures and the seconds per iteration, on this CPU (say which: lscpu).
 
     python benchmarks/bf16_quality.py --size 128 --iterations 100 --seeds 3 --keep /tmp/bf16
 """
 
 import argparse
+import dataclasses
 import os
 import time
 
@@ -17,9 +18,11 @@ import numpy as np
 
 from eigenstyle import Options, engine
 from eigenstyle.demo import sample
+from eigenstyle.loop import evaluate
 from eigenstyle.network import fast_bf16
 from eigenstyle.problem import prepare, vary
 from eigenstyle.swatch import reach
+from eigenstyle.targets import to_tensor
 
 
 def main():
@@ -57,12 +60,18 @@ def main():
                     problem = reach([vary(base, o)])[0]
                     started = time.perf_counter()
                     (r,) = engine.run_batch([problem])
-                    got[p] = (r, (time.perf_counter() - started) / args.iterations)
+                    got[p] = (r, (time.perf_counter() - started) / args.iterations, problem)
                     if args.keep:
                         os.makedirs(args.keep, exist_ok=True)
                         r.image.save(os.path.join(args.keep, f"{spec}-{mode}-{seed}-{p}.png"))
-                (a, ta), (b, tb) = got["fp32"], got["bf16"]
-                la, lb = a.recipe["losses"]["total"], b.recipe["losses"]["total"]
+                (a, ta, _), (b, tb, _) = got["fp32"], got["bf16"]
+                # one arithmetic for both: each written (8-bit) picture's loss against its own run's targets (a
+                # randomised run's swatch, made in that run's precision), evaluated by the fp32 network
+                fp32_net = got["fp32"][2].net
+                la, lb = (
+                    float(evaluate(dataclasses.replace(q, net=fp32_net), to_tensor(r.image, q.pre))["total"])
+                    for r, q in ((a, got["fp32"][2]), (b, got["bf16"][2]))
+                )
                 diff = np.abs(np.asarray(a.image, dtype=float) - np.asarray(b.image, dtype=float)).mean()
                 row = f"| {spec} | {mode} | {seed} | {la:.4g} | {lb:.4g} | {lb / la:.3f} | {diff:.1f} "
                 row += f"| {ta:.3f} | {tb:.3f} |"

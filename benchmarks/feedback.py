@@ -52,7 +52,7 @@ def cpu() -> str:
     return f"{name}, {os.cpu_count()} cores, {isa}"
 
 
-def studio_walk(mode: str, count: int, size: int | None, iterations: int | None, timeout: float) -> dict:
+def studio_walk(mode: str, count: int, size: int | None, iterations: int | None, timeout: float, shot=None) -> dict:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as ws, live_studio(ws) as (url, _app), sync_playwright() as p:
@@ -75,6 +75,12 @@ def studio_walk(mode: str, count: int, size: int | None, iterations: int | None,
         shown = page.eval_on_selector(f"{TILES} .state", "e => e.textContent")
         page.wait_for_function(DONE.replace("N", str(count)), timeout=timeout * 1000, polling=50)
         done = time.perf_counter() - started
+        if shot:  # the page as the artist sees it then (every tile's picture and swatch loaded)
+            page.wait_for_function(
+                f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)",
+                timeout=30_000,
+            )
+            page.screenshot(path=shot)
         browser.close()
     return {"mode": mode, **settings, "first_preview_s": round(first, 2), "first_shows": shown,
             "all_done_s": round(done, 1)}  # fmt: skip
@@ -101,11 +107,13 @@ def main():
     ap.add_argument("--cli-iterations", type=int, default=200)
     ap.add_argument("--no-cli", action="store_true")
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--screenshot", help="save the page after the first walk's tiles are done (PNG)")
     args = ap.parse_args()
     print(f"# {cpu()}; eigenstyle {__version__}", flush=True)
     rows = []
-    for mode in args.modes.split(","):
-        rows.append(studio_walk(mode, args.count, args.size, args.iterations, args.timeout))
+    for k, mode in enumerate(args.modes.split(",")):
+        shot = args.screenshot if k == 0 else None
+        rows.append(studio_walk(mode, args.count, args.size, args.iterations, args.timeout, shot))
         print(json.dumps(rows[-1]), flush=True)
     if not args.no_cli:
         with tempfile.TemporaryDirectory() as d:

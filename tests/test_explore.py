@@ -183,7 +183,7 @@ def test_style_file_round_trips_bit_exactly_and_restyles_identically(content_pat
         iterations=6,
         seed=2,
         print_every=0,
-        init="image",
+        init="random",
         style_weight=first.recipe["options"]["style_weight"],
         output=str(tmp_path / "r.png"),
     )

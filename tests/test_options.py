@@ -117,8 +117,9 @@ def test_unreadable_text_and_unknown_names():
 def test_the_studio_takes_its_defaults_from_options():
     d, o = defaults(), Options()
     assert d["spread"] == list(o.spread) and d["style_layers"] == list(o.style_layers)
-    assert d["tv_weight"] == o.tv_weight and d["target"] == o.target and d["init"] == ""
-    assert (d["mode"], d["size"], d["iterations"]) == ("variant", 128, 100)  # the studio's own departures
+    assert d["tv_weight"] == o.tv_weight and d["target"] == o.target
+    assert (d["mode"], d["size"], d["iterations"], d["init"]) == ("variant", 128, 100, "image")  # its departures
+    assert d["swatch_size"] == 64
     assert (d["count"], d["amount"]) == (Brood().count, Brood().amount)
 
 
