@@ -48,12 +48,13 @@ BIT_DEPTHS = (8, 16) if "bit_depth" in Options.__dataclass_fields__ else (8,)
 
 
 # The studio's departures from Options' defaults: a small, quick first look at variants (its feedback is
-# measured by benchmarks/feedback.py, docs/benchmarks.md): bf16 where the CPU or GPU has it (final loss
-# 1.00x fp32's for plain runs and 1.01x for variants on average over three seeds each at these settings,
-# judged in fp32) and a 64 px swatch (circular: one period of the texture, which tiles the 128 px picture
-# 2x2). It still starts from the content: at 128 px and 100 iterations a run from noise (the command
-# line's default, measured at 256 px) has no town in it yet (looked at; open in issue 21).
-STUDIO = Options(mode="variant", size=128, iterations=100, precision="auto", swatch_size=64, init="image")
+# measured by benchmarks/feedback.py, docs/benchmarks.md) and a 64 px swatch (circular: one period of the
+# texture, which tiles the 128 px picture 2x2). bf16 (--precision auto) was measured as good and 1.6x
+# faster at these settings, but a render made from a bf16 tile (48 -> 144 px in the tests) did not reach
+# its first iteration in 120 s (fp32: 4 s): not used until that is understood (issue 21). It still starts
+# from the content: at 128 px and 100 iterations a run from noise (the command line's default, measured at
+# 256 px) has no town in it yet (looked at; open in issue 21).
+STUDIO = Options(mode="variant", size=128, iterations=100, swatch_size=64, init="image")
 
 
 def defaults() -> dict:
