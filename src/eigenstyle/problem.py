@@ -70,7 +70,7 @@ class Problem:
     base_style: dict = field(default_factory=dict)  # the style's own Grams, before randomisation
     report: dict = field(default_factory=dict)  # what the randomisation did, per layer
     swatch: Optional[Image.Image] = None  # a picture of the randomised style (its swatch)
-    swatch_due: bool = False  # a reachable target whose swatch is still to be made (swatch.reach)
+    swatch_due: bool = False  # a randomised style whose swatch is still to be made (swatch.reach)
     anchor: Optional[torch.Tensor] = None  # the coarser image a scale keeps (--anchor-weight), network units
 
     @property
