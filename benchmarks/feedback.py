@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))  # the tests' live server:
 from eigenstyle import __version__  # noqa: E402
 from eigenstyle.demo import sample  # noqa: E402
 
-from studio_live import live_studio  # noqa: E402
+from studio_live import live_studio, page_url  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -55,10 +55,10 @@ def cpu() -> str:
 def studio_walk(mode: str, count: int, size: int | None, iterations: int | None, timeout: float, shot=None) -> dict:
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as ws, live_studio(ws) as (url, _app), sync_playwright() as p:
+    with tempfile.TemporaryDirectory() as ws, live_studio(ws) as (url, app), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(url)
+        page.goto(page_url(url, app))  # the URL serve prints, with its token
         page.click("#content-picker button[data-name='tubingen.jpg']")
         page.click("#style-picker button[data-name='starry_night.jpg']")
         page.select_option("#mode", mode)

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 from PIL import Image
 from starlette import testclient
-from starlette.testclient import TestClient
 
 import eigenstyle
 from eigenstyle.errors import EigenstyleError
@@ -27,6 +26,8 @@ from eigenstyle.options import Options
 from eigenstyle.studio.app import create_app
 from eigenstyle.studio.jobs import Job, Run
 from eigenstyle.studio.store import SCHEMA_VERSION, Store, new_id
+
+from studio_live import client as client_of
 
 TINY = {"size": 48, "iterations": 6}
 SWATCH = {"swatch_size": 32, "swatch_iterations": 4}  # a randomised run's swatch, kept as small
@@ -36,7 +37,7 @@ httpx = testclient.httpx  # the client module starlette's TestClient uses (httpx
 @pytest.fixture
 def studio(tmp_path):
     app = create_app(str(tmp_path / "ws"), preview_every=2)
-    with TestClient(app) as client:
+    with client_of(app) as client:
         yield client, app
 
 
@@ -140,7 +141,7 @@ def test_cancel_keeps_the_current_image_as_interrupted(studio):
 
 def test_queue_full_is_a_clear_busy_answer_and_waiting_jobs_can_be_cancelled(tmp_path):
     app = create_app(str(tmp_path / "ws"), max_queued=1)
-    with TestClient(app) as client:
+    with client_of(app) as client:
         long = {**samples(client), "size": 48, "iterations": 5000, "count": 1}
         running = submit(client, "/api/generate", long)
         wait_running(client, running["results"][0]["id"])
@@ -319,7 +320,7 @@ def _png(size, mode="RGB"):
 def test_uploads_are_bounded_decoded_reencoded_and_renamed(tmp_path):
     app = create_app(str(tmp_path / "ws"), max_upload_bytes=50_000, max_upload_pixels=250_000)
     ws = app.state.studio.store.root
-    with TestClient(app) as client:
+    with client_of(app) as client:
 
         def up(data, name="x.png"):
             return client.post(f"/api/inputs?name={name}", content=data)
@@ -387,8 +388,8 @@ def test_restart_after_kill_keeps_results_and_marks_the_cut_off_run_interrupted(
     try:
         line = proc.stdout.readline()
         assert line.startswith("eigenstyle studio: http://127.0.0.1:"), (line, proc.stderr.read())
-        url = line.split()[2]
-        with httpx.Client(base_url=url, timeout=60) as c:
+        url, token = line.split()[2].split("/?token=")
+        with httpx.Client(base_url=url, timeout=60, headers={"X-Eigenstyle-Token": token}) as c:
             pair = samples(c)
             done = c.post("/api/generate", json={**pair, **TINY, "count": 1}).json()
             long = c.post("/api/generate", json={**pair, "size": 48, "iterations": 5000, "count": 1}).json()
@@ -398,7 +399,7 @@ def test_restart_after_kill_keeps_results_and_marks_the_cut_off_run_interrupted(
         proc.wait(30)
     finally:
         proc.kill()
-    with TestClient(create_app(str(ws))) as client:  # a later start on the same workspace
+    with client_of(create_app(str(ws))) as client:  # a later start on the same workspace
         old = client.get(f"/api/results/{done['results'][0]['id']}").json()["result"]
         assert old["status"] == "done" and client.get(old["image_url"]).status_code == 200
         rec = client.get(f"/api/results/{cut['id']}").json()["result"]
@@ -409,10 +410,10 @@ def test_restart_after_kill_keeps_results_and_marks_the_cut_off_run_interrupted(
 
 
 def test_stopping_the_server_keeps_the_running_image_as_interrupted(tmp_path):
-    with TestClient(create_app(str(tmp_path / "ws"))) as client:
+    with client_of(create_app(str(tmp_path / "ws"))) as client:
         long = submit(client, "/api/generate", {**samples(client), "size": 48, "iterations": 5000, "count": 1})
         wait_running(client, long["results"][0]["id"])
-    with TestClient(create_app(str(tmp_path / "ws"))) as client:
+    with client_of(create_app(str(tmp_path / "ws"))) as client:
         rec = client.get(f"/api/results/{long['results'][0]['id']}").json()["result"]
         assert rec["status"] == "interrupted" and rec["recipe"]["stopped"] == "server stopped"
         assert client.get(rec["image_url"]).status_code == 200

@@ -3,7 +3,9 @@
 Open the page, pick the samples, generate 2 variants at 64 px / 20 iterations,
 watch both tiles fill with previews, see each variant's style swatch (on the
 tile and in the viewer), mutate one, reload and find everything in the gallery;
-screenshots at a laptop's and a phone's width. The page has no swatch settings,
+screenshots at a laptop's and a phone's width; no Content-Security-Policy violation on
+the way. A page on another origin in the same browser (the studio's cookie set) gets no
+data and stores nothing; a re-binding name and a framing page get nothing either. The page has no swatch settings,
 so the test adds small ones to its Generate request (children inherit them): a
 default swatch costs more than the whole 20-iteration run. Set
 EIGENSTYLE_STUDIO_SCREENSHOTS=DIR to keep the screenshots there.
@@ -14,7 +16,7 @@ import os
 
 import pytest
 
-from studio_live import live_studio
+from studio_live import headers, live_studio, page_url
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -26,6 +28,7 @@ ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--host-resolver-rules=MAP rebind.test 127.0.0.1",  # a name that re-binds to the studio (DNS rebinding)
 ]
 TILES = "#tiles .tile"
 SWATCH = {"swatch_size": 32, "swatch_iterations": 5}
@@ -62,10 +65,12 @@ def _wait(page, js, timeout=120_000):
 
 
 def _page(browser):
-    """A desktop-sized page that records its script errors; its generate requests ask for a small swatch."""
+    """A desktop-sized page that records its script errors and any Content-Security-Policy violation
+    (Chromium reports them on the console); its generate requests ask for a small swatch."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.route(
         "**/api/generate",
         lambda route: route.continue_(post_data=json.dumps({**json.loads(route.request.post_data), **SWATCH})),
@@ -81,7 +86,7 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
     shots = os.environ.get("EIGENSTYLE_STUDIO_SCREENSHOTS") or str(tmp_path)
     with live_studio(tmp_path / "ws", preview_every=2) as (url, app):
         page, errors = _page(browser)
-        page.goto(url)
+        page.goto(page_url(url, app))
         page.click("#content-picker button[data-name='tubingen.jpg']")
         page.click("#style-picker button[data-name='starry_night.jpg']")
         assert page.get_attribute("#content-picker button[data-name='tubingen.jpg']", "aria-selected") == "true"
@@ -163,7 +168,7 @@ def test_render_large(browser, tmp_path):
             route.continue_(post_data=json.dumps({**body, "scale_iterations": 40, "iterations": 30}))
 
         page.route("**/api/results/*/render", cut)
-        page.goto(url)
+        page.goto(page_url(url, app))
         page.select_option("#mode", "variant")
         for field, value in (("#size", "64"), ("#iterations", "10"), ("#count", "1")):
             page.fill(field, value)
@@ -201,3 +206,143 @@ def test_render_large(browser, tmp_path):
         page.screenshot(path=os.path.join(shots, "studio-render-done.png"))
         page.keyboard.press("Escape")
         assert not errors, errors
+
+
+HOSTILE = """<!doctype html><title>a page on another origin</title><iframe name=sink></iframe>
+<script>
+const S = %(studio)s, GEN = %(generate)s;
+async function probe(name, f) {
+  try { const r = await f(); return [name, r.type, r.status, await r.text()]; }
+  catch (e) { return [name, "error", 0, String(e)]; }
+}
+const post = (url, init) => fetch(S + url, { method: "POST", credentials: "include", ...init });
+function submitForm(enctype) {  // a plain form post into a frame: the oldest cross-site request there is
+  return new Promise((done) => {
+    const f = document.createElement("form");
+    f.method = "POST"; f.action = S + "/api/inputs?name=evil.png"; f.enctype = enctype; f.target = "sink";
+    const i = document.createElement("input"); i.name = "x"; i.value = JSON.stringify(GEN); f.appendChild(i);
+    document.body.appendChild(f);
+    document.querySelector("iframe").onload = () => done(["form " + enctype, "sent", 0, ""]);
+    setTimeout(() => done(["form " + enctype, "timeout", 0, ""]), 5000);
+    f.submit();
+  });
+}
+window.results = (async () => [
+  await probe("GET /api/config (cors)", () => fetch(S + "/api/config", { credentials: "include" })),
+  await probe("GET /api/config (no-cors)", () => fetch(S + "/api/config", { mode: "no-cors", credentials: "include" })),
+  await probe("GET /api/results (cors)", () => fetch(S + "/api/results", { credentials: "include" })),
+  await probe("POST generate text/plain", () => post("/api/generate", { mode: "no-cors",
+    headers: { "Content-Type": "text/plain" }, body: JSON.stringify(GEN) })),
+  await probe("POST generate json (preflight)", () => post("/api/generate", {
+    headers: { "Content-Type": "application/json", "X-Eigenstyle": "1" }, body: JSON.stringify(GEN) })),
+  await probe("POST upload no-cors", () => post("/api/inputs?name=evil.png", { mode: "no-cors",
+    body: new Blob([new Uint8Array([137, 80, 78, 71])], { type: "image/png" }) })),
+  await probe("DELETE result", () => fetch(S + "/api/results/" + "0".repeat(32), { method: "DELETE",
+    credentials: "include" })),
+  await submitForm("multipart/form-data"),
+  await submitForm("text/plain"),
+  await submitForm("application/x-www-form-urlencoded"),
+])();
+</script>"""
+
+
+def _serve_html(html: str):
+    """A second local web server (another port: same site as the studio, another origin)."""
+    import http.server
+    import threading
+
+    class One(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), One)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def _stored(app):
+    s = app.state.studio.store
+    files = sorted(os.listdir(os.path.join(s.root, "inputs")))
+    return [i["id"] for i in s.list_inputs()], s.list_jobs(), s.results(), files
+
+
+def test_a_page_on_another_origin_gets_nothing_and_changes_nothing(browser, tmp_path):
+    """The artist has the studio open (its cookie set); a page on another local port, in the same
+    browser, reads and posts to the studio every way a page can: no data comes back, nothing is stored,
+    no job is queued. The same browser reaching the studio by a re-binding name gets 403 even with the
+    token; the studio cannot be framed. The studio's own page loads under its CSP without a violation."""
+    with live_studio(tmp_path / "ws") as (url, app):
+        from starlette.testclient import httpx  # the client module the TestClient uses (httpx2 or httpx)
+
+        ins = [i["id"] for i in httpx.get(url + "/api/inputs", headers=headers(app)).json()["inputs"]]
+        context = browser.new_context()
+        page = context.new_page()
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(page_url(url, app))
+        assert page.url == url + "/"  # the token left the address bar
+        _wait(page, "document.querySelectorAll('#content-picker button').length === 2", 30_000)
+        cookies = context.cookies()
+        assert [(c["httpOnly"], c["sameSite"], c["path"]) for c in cookies] == [(True, "Strict", "/")]
+        before = _stored(app)
+
+        gen = {"content": ins[0], "style": ins[1], "size": 48, "iterations": 5000, "count": 1}
+        hostile = _serve_html(HOSTILE % {"studio": json.dumps(url), "generate": json.dumps(gen)})
+        try:
+            evil = context.new_page()
+            evil.goto(f"http://127.0.0.1:{hostile.server_address[1]}/")
+            results = evil.evaluate("window.results")
+        finally:
+            hostile.shutdown()
+        for name, kind, status, text in results:
+            assert kind in ("error", "opaque", "sent", "timeout") and status == 0 and text == "", (name, kind, text)
+            assert "tubingen" not in text and "modes" not in text
+        assert {r[0] for r in results if r[1] == "error"} >= {
+            "GET /api/config (cors)",
+            "POST generate json (preflight)",
+        }
+        assert _stored(app) == before and app.state.studio.queue.waiting() == 0
+
+        # DNS rebinding: a name that resolves to 127.0.0.1 is another host to the studio, token or not.
+        rebound = context.new_page()
+        port = url.rsplit(":", 1)[1]
+        answer = rebound.goto(f"http://rebind.test:{port}/?token={app.state.token}")
+        assert answer.status == 403 and "rebinding" in rebound.content()
+        got = rebound.evaluate("fetch('/api/config').then(r => r.status)")
+        assert got == 403 and not [c for c in context.cookies() if c["domain"] == "rebind.test"]
+
+        # Framing: the studio refuses to be shown in another page's frame.
+        framer = _serve_html(f'<iframe src="{url}/"></iframe>')
+        try:
+            evil.goto(f"http://127.0.0.1:{framer.server_address[1]}/")
+            evil.wait_for_timeout(1000)
+            frame = evil.frames[-1]
+            assert frame.url in (url + "/", "about:blank", "chrome-error://chromewebdata/")
+            assert frame.evaluate("document.querySelector('#generate')") is None
+        finally:
+            framer.shutdown()
+        assert _stored(app) == before
+
+        # The studio's own page still works under its CSP: generate a tile and see it finish.
+        page.fill("#size", "48")
+        page.fill("#iterations", "4")
+        page.fill("#count", "1")
+        page.route(
+            "**/api/generate",
+            lambda route: route.continue_(post_data=json.dumps({**json.loads(route.request.post_data), **SWATCH})),
+        )
+        page.click("#generate")
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 1", 10_000)
+        _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
+        _wait(page, f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)")
+        assert not errors, errors
+        context.close()

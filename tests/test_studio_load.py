@@ -13,22 +13,22 @@ import time
 
 from starlette import testclient
 
-from studio_live import live_studio
+from studio_live import headers, live_studio
 
 httpx = testclient.httpx
 TOTAL, IN_FLIGHT, GENERATES, STREAMS = 200, 40, 50, 30
 LONG = {"size": 48, "iterations": 5000, "count": 1, "mode": "variant"}
 
 
-def _pair(url):
-    ins = {i["name"]: i["id"] for i in httpx.get(url + "/api/inputs").json()["inputs"]}
+def _pair(url, app):
+    ins = {i["name"]: i["id"] for i in httpx.get(url + "/api/inputs", headers=headers(app)).json()["inputs"]}
     return {"content": ins["tubingen.jpg"], "style": ins["starry_night.jpg"]}
 
 
-async def _hammer(url, pair):
+async def _hammer(url, app, pair):
     sem = asyncio.Semaphore(IN_FLIGHT)
     limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as c:
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits, headers=headers(app)) as c:
 
         async def gallery():
             r = await c.get("/api/results")
@@ -57,9 +57,9 @@ async def _hammer(url, pair):
 
 def test_200_concurrent_requests_no_5xx_and_busy_past_the_queue(tmp_path):
     with live_studio(tmp_path / "ws", max_queued=2) as (url, app):
-        pair = _pair(url)
+        pair = _pair(url, app)
         start = time.monotonic()
-        replies = asyncio.run(asyncio.wait_for(_hammer(url, pair), 60))
+        replies = asyncio.run(asyncio.wait_for(_hammer(url, app, pair), 60))
         elapsed = time.monotonic() - start
         assert len(replies) == TOTAL and elapsed < 30, elapsed
         assert all(status < 500 for _, status, _ in replies)
@@ -71,15 +71,15 @@ def test_200_concurrent_requests_no_5xx_and_busy_past_the_queue(tmp_path):
         # 1 running + 2 waiting at most (the worker may not have taken the first job yet: then 2).
         assert 2 <= len(accepted) <= 3 and len(accepted) + len(busy) == GENERATES
         assert all(body["error"].startswith("busy: ") and retry == "5" for body, retry in busy)
-        jobs = httpx.get(url + "/api/jobs").json()
+        jobs = httpx.get(url + "/api/jobs", headers=headers(app)).json()
         assert len(jobs["jobs"]) == len(accepted) and jobs["waiting"] <= 2
         for body in accepted:
-            assert httpx.post(f"{url}/api/jobs/{body['job']['id']}/cancel").status_code == 200
-        assert httpx.get(url + "/api/results").status_code == 200  # still serving
+            assert httpx.post(f"{url}/api/jobs/{body['job']['id']}/cancel", headers=headers(app)).status_code == 200
+        assert httpx.get(url + "/api/results", headers=headers(app)).status_code == 200  # still serving
 
 
-async def _watch(url, job_ready: asyncio.Event, seen: list):
-    async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+async def _watch(url, app, job_ready: asyncio.Event, seen: list):
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers(app)) as c:
         async with c.stream("GET", "/api/events") as r:
             first = True
             async for line in r.aiter_lines():
@@ -98,14 +98,14 @@ async def _watch(url, job_ready: asyncio.Event, seen: list):
 
 def test_two_tabs_watch_the_same_job(tmp_path):
     with live_studio(tmp_path / "ws", preview_every=2) as (url, app):
-        pair = _pair(url)
+        pair = _pair(url, app)
 
         async def main():
             ready = [asyncio.Event(), asyncio.Event()]
             seen = [[], []]
-            tabs = [asyncio.create_task(_watch(url, ready[i], seen[i])) for i in range(2)]
+            tabs = [asyncio.create_task(_watch(url, app, ready[i], seen[i])) for i in range(2)]
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 30)
-            async with httpx.AsyncClient(base_url=url, timeout=30) as c:
+            async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers(app)) as c:
                 r = await c.post(
                     "/api/generate", json={**pair, "size": 48, "iterations": 6, "count": 2, "mode": "variant"}
                 )

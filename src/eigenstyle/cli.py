@@ -196,7 +196,10 @@ def cmd_demo(args) -> int:
 def cmd_serve(args) -> int:
     from .studio.server import serve  # starlette, uvicorn and torch load only for this command
 
-    return serve(args.workspace, args.host, args.port, max_queued=args.max_queued)
+    token = args.token or os.environ.get("EIGENSTYLE_TOKEN") or None  # an empty variable counts as unset
+    return serve(
+        args.workspace, args.host, args.port, token=token, allow_hosts=args.allow_host, max_queued=args.max_queued
+    )
 
 
 COMMANDS = {

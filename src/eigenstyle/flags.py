@@ -246,6 +246,20 @@ def _serve(sub) -> None:
         "anyone on that network use the studio)",
     )
     p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the page may be reached by besides localhost, 127.x.x.x, ::1 and the --host "
+        "address (repeatable; e.g. a name in /etc/hosts or a LAN address). Other Host headers get 403",
+    )
+    p.add_argument(
+        "--token",
+        default=None,
+        help="the access token in the printed URL (default: $EIGENSTYLE_TOKEN, else a new random one "
+        "per launch). Always required; scripts send it as X-Eigenstyle-Token or Authorization: Bearer",
+    )
+    p.add_argument(
         "--max-queued",
         type=_reader("int"),
         default=4,

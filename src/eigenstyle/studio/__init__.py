@@ -8,5 +8,6 @@ The pieces, by concern:
 * ``jobs``    the bounded job queue, one worker thread per device, and the event broadcast
 * ``runner``  what a worker does with a job, through the engine/explore API
 * ``app``     the HTTP routes (Starlette) and server-sent events
+* ``guard``   the front door: Host allowlist, same-origin checks, the launch's token, security headers
 * ``static/`` the one page (plain HTML/CSS/JS, no build step)
 """

@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from ..errors import EigenstyleError
 from . import actions, uploads
 from .events import event_response
+from .guard import GuardedStarlette, check_token, new_token
 from .jobs import Broker, Busy, JobQueue
 from .store import NotFound, Store, check_id
 
@@ -329,9 +330,12 @@ async def on_crash(request: Request, exc: Exception):
     return _error(500, f"internal error ({type(exc).__name__}); the details are in the server's log")
 
 
-def create_app(workspace: str, **kwargs) -> Starlette:
+def create_app(workspace: str, *, token: str | None = None, allow_hosts=(), **kwargs) -> Starlette:
     """The studio's ASGI app on ``workspace`` (created if missing). The worker threads
-    start with the app's lifespan and stop (keeping interrupted images) with it."""
+    start with the app's lifespan and stop (keeping interrupted images) with it. Every
+    request needs ``token`` (a random one if None: see ``app.state.token``) and a Host that
+    is loopback or in ``allow_hosts`` (guard.py)."""
+    token = check_token(token) if token is not None else new_token()
     studio = Studio(workspace, **kwargs)
 
     @asynccontextmanager
@@ -370,10 +374,11 @@ def create_app(workspace: str, **kwargs) -> Starlette:
         R("/api/events", events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(
+    app = GuardedStarlette(
+        guard={"token": token, "allow_hosts": tuple(allow_hosts)},
         routes=routes,
         lifespan=lifespan,
         exception_handlers={EigenstyleError: on_eigenstyle_error, HTTPException: on_http_error, Exception: on_crash},
     )
-    app.state.studio = studio
+    app.state.studio, app.state.token = studio, token
     return app

@@ -9,7 +9,8 @@ const state = { config: null, inputs: [], content: null, style: null, results: n
 const LAYER_CHOICES = ["relu1_1", "relu2_1", "relu3_1", "relu3_2", "relu3_3", "relu3_4", "relu4_1", "relu4_2", "relu5_1"];
 
 async function api(method, url, body) {
-  const opts = { method, headers: {} };
+  // X-Eigenstyle: a header no cross-site "simple" request can carry; the server refuses changes without it.
+  const opts = { method, headers: { "X-Eigenstyle": "1" } };
   if (body instanceof Blob) { opts.body = body; opts.headers["Content-Type"] = body.type || "application/octet-stream"; }
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   let res;
