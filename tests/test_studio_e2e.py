@@ -61,7 +61,9 @@ def browser():
 
 
 def _wait(page, js, timeout=120_000):
-    page.wait_for_function(js, timeout=timeout, polling=50)
+    """Wait until ``js`` holds. Given as a function, not a bare expression: Playwright evaluates an
+    expression with eval() in the page, which the studio's CSP (no 'unsafe-eval') rightly blocks."""
+    page.wait_for_function(f"() => ({js})", timeout=timeout, polling=50)
 
 
 def _page(browser):
@@ -303,9 +305,9 @@ def test_a_page_on_another_origin_gets_nothing_and_changes_nothing(browser, tmp_
             results = evil.evaluate("window.results")
         finally:
             hostile.shutdown()
-        for name, kind, status, text in results:
-            assert kind in ("error", "opaque", "sent", "timeout") and status == 0 and text == "", (name, kind, text)
-            assert "tubingen" not in text and "modes" not in text
+        for name, kind, status, text in results:  # a failed fetch, an unreadable (opaque) answer, or a form sent
+            assert kind in ("error", "opaque", "sent", "timeout") and status == 0, (name, kind, text)
+            assert (kind == "error" and "Failed to fetch" in text) or text == "", (name, kind, text)
         assert {r[0] for r in results if r[1] == "error"} >= {
             "GET /api/config (cors)",
             "POST generate json (preflight)",
