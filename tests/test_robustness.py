@@ -490,6 +490,9 @@ def robustness_doc() -> str:
         "|---|---|",
     ]
     lines += [f"| `{name}` | {n} |" for name, n in fuzz]
+    import test_studio_security  # the studio's Security section: its rows live with its tests
+
+    lines += test_studio_security.doc_lines()
     lines += [
         "",
         "## Counts",

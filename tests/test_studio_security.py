@@ -410,3 +410,188 @@ def test_serve_prints_the_url_with_its_token_and_takes_allow_host_and_the_enviro
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+# --- docs/robustness.md's Security section (tests/test_robustness.py writes it and checks it) ----------
+E2E = "tests/test_studio_e2e.py::"
+SECURITY = [
+    (
+        "DNS rebinding: `GET /`, `/?token=...`, `/api/config`, `/api/inputs`, an image, `/api/events`, "
+        "`/static/studio.js` with `Host: evil.example:PORT`; also `LOCALHOST`, `Localhost`, `localhost.`, "
+        "`127.0.0.1.nip.io`, `localhost.evil.example`, `127.1`, `2130706433`, `0x7f.0.0.1`, `0.0.0.0`, "
+        "malformed and empty Hosts",
+        "403, one JSON line (`Host '...' is not this studio's (DNS rebinding guard)`), with or without the "
+        "token; no cookie set. `localhost`, `127.x.x.x`, `[::1]` (any port) and `--allow-host` names pass",
+        "test_foreign_host_is_refused_on_page_api_images_static_and_events",
+    ),
+    (
+        "A browser reaching the studio by a name that resolves to 127.0.0.1 (`rebind.test`), the token in the URL",
+        "403; no cookie for that name; its own `fetch('/api/config')` 403",
+        E2E + "test_a_page_on_another_origin_gets_nothing_and_changes_nothing",
+    ),
+    (
+        "No Host (HTTP/1.0), two Host headers, absolute-form targets (`GET http://evil.example:PORT/...`, "
+        "also with `Host: 127.0.0.1`), `OPTIONS *`, the event stream with a foreign Host, without the token, "
+        "with `?token=`, with `Sec-Fetch-Site: cross-site`; two Origin headers on a POST",
+        "403 or 401 before the stream starts (h11 itself answers 400 to an HTTP/1.1 request without a Host "
+        "or with two); nothing stored",
+        "test_raw_requests_to_a_real_server",
+    ),
+    (
+        "Changes with the studio's cookie from elsewhere: `POST` generate, render 8192 px, star, cancel, an "
+        "upload; `DELETE` a result; `PUT`, `PATCH`; with `Origin: http://evil.example`, `null`, "
+        "`http://127.0.0.1:9999` (same site, other port), `http://localhost:PORT` (right port, other name), "
+        "`https://...`, a trailing `/`; `Sec-Fetch-Site: cross-site`, `same-site`, `none`; no Origin at all "
+        "(also with `Sec-Fetch-Site: same-origin`); the page's own Origin without its `X-Eigenstyle` header",
+        "403, one line; nothing stored, no job queued, the star unchanged, the result still there (the page "
+        "itself then stars and deletes it)",
+        "test_cross_site_changes_are_refused_and_nothing_is_stored",
+    ),
+    (
+        "Bodies a simple cross-site request can send: `text/plain`, `application/x-www-form-urlencoded`, "
+        "`multipart/form-data`, none, to `/api/generate` (also from the page's own origin, also with the "
+        "token); to `/api/inputs`; the issue's probe (`Origin: http://evil.example`, `text/plain`)",
+        "415 for the wrong type on a same-origin request (JSON routes take `application/json`, an upload an "
+        "image type); 403 from a foreign Origin; nothing stored",
+        "test_simple_request_bodies_get_415_or_403_and_nothing_is_stored",
+    ),
+    (
+        "No token or a wrong one: the page, `HEAD /`, `/?token=WRONG`, the API, an image, both event streams, "
+        "`/static/`; a wrong `X-Eigenstyle-Token`, `Bearer`, `Basic`; a cookie with a wrong value or the "
+        "right value under another name; a wrong header beside a right cookie; the right token in `?token=` "
+        "on an API route",
+        "401, one JSON line (the page: a short HTML page saying to open the URL serve printed); the printed "
+        "URL answers 303 to `/` with an `HttpOnly; SameSite=Strict; Path=/` cookie",
+        "test_the_token_is_required_for_page_api_images_files_and_events",
+    ),
+    (
+        "A page on another origin (127.0.0.1, another port: same site, so the Strict cookie is sent) in the "
+        "browser where the studio is open: `fetch` of `/api/config` and `/api/results` (cors and no-cors), "
+        "`POST` generate as `text/plain` and as JSON (preflight), an upload, a `DELETE`, form posts in three "
+        "encodings; an `<iframe>` of the studio",
+        "every fetch fails (no CORS granted, `Cross-Origin-Resource-Policy: same-origin`); the forms are "
+        "refused (403); the frame stays empty (`frame-ancestors 'none'`, `X-Frame-Options: DENY`); nothing "
+        "stored, no job",
+        E2E + "test_a_page_on_another_origin_gets_nothing_and_changes_nothing",
+    ),
+    (
+        "CORS preflights (`OPTIONS` with `Access-Control-Request-*`), `TRACE`, `PUT`, `HEAD`; the headers of "
+        "every kind of answer (page, JSON, image, static, 401, 403, 404, 405)",
+        "405 for `OPTIONS`, `TRACE` and `PUT` (`HEAD` is a `GET`: 200); on every answer the CSP "
+        "(`default-src 'self'; script-src 'self'; ... "
+        "frame-ancestors 'none'`), `X-Frame-Options: DENY`, `nosniff`, `Referrer-Policy: no-referrer`; "
+        "never an `Access-Control-*` header",
+        "test_every_answer_carries_the_policy_headers_and_none_grants_cors",
+    ),
+    (
+        "Encoded paths on static and image routes: `/static/..%2Fapp.py`, `%2e%2e/`, `..%5c`, `//`, `%00`, "
+        "`.%2F..%2F`, ids carrying `%2F..%2F`",
+        "404 (401 without the token), nothing read",
+        "test_encoded_path_tricks_on_static_and_image_routes",
+    ),
+    (
+        "The page under its own CSP in Chromium: generate, watch, swatches, mutate, compare, reload",
+        "no CSP violation on the console, no script error",
+        E2E + "test_generate_watch_mutate_reload",
+    ),
+    (
+        "`eigenstyle serve` itself: `--token short`; `EIGENSTYLE_TOKEN`; `--allow-host Studio.LAN`",
+        "a weak token: one line, exit 2; the printed URL carries the token; `studio.lan` passes, others 403",
+        "test_serve_prints_the_url_with_its_token_and_takes_allow_host_and_the_environment",
+    ),
+]
+CURL = """\
+$ eigenstyle serve --workspace /tmp/ws --port 0
+eigenstyle studio: http://127.0.0.1:34187/?token=sVUp...HCs  (workspace /tmp/ws; Ctrl-C stops)
+$ curl -s -o /dev/null -w '%{http_code}' -H "Host: evil.example:34187" http://127.0.0.1:34187/
+403
+$ curl -s -H "Host: evil.example:34187" -H "X-Eigenstyle-Token: $T" http://127.0.0.1:34187/api/config
+{"error": "Host 'evil.example:34187' is not this studio's (DNS rebinding guard); use 127.0.0.1 or localhost, \
+or start serve with --allow-host NAME"}   (403)
+$ curl -s -X POST -H "Origin: http://evil.example" -H "Content-Type: text/plain" --data-binary @README.md \\
+    "http://127.0.0.1:34187/api/inputs?name=x.png"
+{"error": "Origin 'http://evil.example' is not this studio's (http://127.0.0.1:34187): cross-site requests \
+are refused"}   (403)
+$ curl -s -X POST -H "Origin: http://evil.example" -H "Content-Type: text/plain" -d '{"size":8192}' \\
+    http://127.0.0.1:34187/api/generate
+{"error": "Origin 'http://evil.example' is not this studio's (http://127.0.0.1:34187): cross-site requests \
+are refused"}   (403)
+$ curl -s -X POST -H "X-Eigenstyle-Token: $T" -H "Content-Type: text/plain" -d '{}' http://127.0.0.1:34187/api/generate
+{"error": "the studio takes JSON here (Content-Type: application/json), not text/plain"}   (415)
+$ curl -s http://127.0.0.1:34187/api/config
+{"error": "this studio needs its token: open the URL eigenstyle serve printed, or send X-Eigenstyle-Token: \
+TOKEN (or Authorization: Bearer TOKEN)"}   (401)
+$ curl -s http://127.0.0.1:34187/
+<!doctype html>...<p>This studio needs its token. Open the URL that <code>eigenstyle serve</code> \
+printed ...   (401)
+$ curl -s -i "http://127.0.0.1:34187/?token=$T"
+HTTP/1.1 303 See Other
+location: /
+set-cookie: eigenstyle-f69cd17e6790=sVUp...HCs; HttpOnly; SameSite=Strict; Path=/
+content-security-policy: default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'
+x-frame-options: DENY
+x-content-type-options: nosniff
+referrer-policy: no-referrer
+$ curl -s -L -c jar -b jar -o /dev/null -w '%{http_code} %{url_effective}' "http://127.0.0.1:34187/?token=$T"
+200 http://127.0.0.1:34187/
+$ curl -s -b jar -o /dev/null -w '%{http_code}' http://127.0.0.1:34187/api/config
+200
+$ curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $T" http://127.0.0.1:34187/api/config
+200
+$ curl -s -i -X OPTIONS -H "Origin: http://evil.example" -H "Access-Control-Request-Method: POST" \\
+    http://127.0.0.1:34187/api/generate
+HTTP/1.1 405 Method Not Allowed   (no Access-Control-* header)
+{"error": "the studio answers no cross-origin (CORS) requests"}
+$ ls /tmp/ws/inputs | wc -l      # the two bundled samples only: nothing was stored
+2"""
+
+
+def doc_lines() -> list[str]:
+    """The Security section of docs/robustness.md: each attack tried, the answer, the test."""
+    lines = [
+        "",
+        "## Security",
+        "",
+        "`eigenstyle serve` listens on 127.0.0.1, but that alone does not keep web pages out: a page on a "
+        "domain that re-binds to 127.0.0.1 is same-origin with the studio (DNS rebinding, Ollama's "
+        "CVE-2024-28224), and any page can send simple cross-site POSTs. `studio/guard.py` (an ASGI "
+        "middleware in front of every route, the event streams included) follows Jupyter Server: a Host "
+        "allowlist, a per-launch token in the printed URL exchanged for an `HttpOnly; SameSite=Strict` "
+        "cookie, same-origin checks on changes, and a CSP with `frame-ancestors 'none'`. Every row is a test "
+        "in `tests/test_studio_security.py` unless it names another file.",
+        "",
+        "Decisions. There is no way to turn the token off (no `--no-token`): `--token`/`EIGENSTYLE_TOKEN` fix "
+        "one (16+ URL-safe characters) for bookmarks and scripts. A change (any method but GET and HEAD) "
+        "without an Origin header is refused unless the token comes in a header (`X-Eigenstyle-Token` or "
+        "`Authorization: Bearer`): browsers send an Origin on every POST/PUT/PATCH/DELETE, and cannot add "
+        "the token header cross-site without a preflight, which is never granted; `Sec-Fetch-Site: "
+        "same-origin` alone is not enough. The page also sends `X-Eigenstyle: 1` on every change. `?token=` "
+        "counts only on `GET /` (the exchange, then a 303 to `/`); on other routes it is ignored (401). Host "
+        "names must be spelled as a browser sends them (lower case, no trailing dot); the port in Host is "
+        "not checked (ssh port forwarding), but the Origin of a change must equal the request's own "
+        "`scheme://host:port`. The cookie's name carries a hash of the token: cookies ignore ports, so two "
+        "studios on one machine keep theirs apart. The limits that were there stay (upload bytes and pixels, "
+        "sizes, counts, `--max-queued`).",
+        "",
+        "| attack (as tried) | answer | test |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {a} | {b} | `{t}` |" for a, b, t in SECURITY]
+    lines += [
+        "",
+        "Tried by hand on `eigenstyle serve --workspace /tmp/ws --port 0` ($T: the printed token):",
+        "",
+        "```",
+        CURL,
+        "```",
+    ]
+    return lines
+
+
+def test_the_security_rows_name_tests_that_exist():
+    import test_studio_e2e
+
+    for _, _, test in SECURITY:
+        module, name = (test_studio_e2e, test.split("::")[1]) if "::" in test else (sys.modules[__name__], test)
+        assert callable(getattr(module, name, None)), test
