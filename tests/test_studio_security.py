@@ -544,6 +544,30 @@ $ curl -s -i -X OPTIONS -H "Origin: http://evil.example" -H "Access-Control-Requ
 HTTP/1.1 405 Method Not Allowed   (no Access-Control-* header)
 {"error": "the studio answers no cross-origin (CORS) requests"}
 $ ls /tmp/ws/inputs | wc -l      # the two bundled samples only: nothing was stored
+2
+$ EIGENSTYLE_TOKEN=probe-token-0123456789abcdef eigenstyle serve --workspace /tmp/ws2 --port 0 --allow-host studio.lan
+eigenstyle studio: http://127.0.0.1:43637/?token=probe-token-0123456789abcdef  (workspace /tmp/ws2; Ctrl-C stops)
+(each with -H "X-Eigenstyle-Token: $T" unless said otherwise; the answer's status, then its first words)
+-H "Host: localhost.:43637" /api/config                  403 Host 'localhost.:43637' is not this studio's
+-H "Host: LOCALHOST:43637" /api/config                   403 Host 'LOCALHOST:43637' is not this studio's
+-H "Host: 127.0.0.1.nip.io:43637" /api/config            403 Host '127.0.0.1.nip.io:43637' is not this studio's
+-H "Host:" /api/config                                   400 Invalid HTTP request received. (h11)
+-H "Host: [::1]:43637" /api/config                       200
+-H "Host: studio.lan:43637" /api/config                  200 (--allow-host)
+--request-target "http://evil.example:43637/api/config"  403 absolute-form or malformed request targets are refused
+-X POST -H "Origin: null" -H "Content-Type: application/json" -d '{}' /api/generate
+                                                         403 Origin 'null' is not this studio's
+"/static/..%2Fapp.py"                                    404 no such page
+"/api/config?token=$T" (no header)                       401 this studio needs its token
+-I /api/config                                           200
+-X DELETE /api/config                                    405 Method Not Allowed
+-N -H "Host: evil.example:43637" /api/events             403 Host 'evil.example:43637' is not this studio's
+-N /api/events (no header)                               401 this studio needs its token
+-X POST -F "f=@tubingen.jpg" "/api/inputs?name=x.jpg"    415 an upload is sent as the image's own bytes (image/*),
+                                                             not multipart/form-data
+-X POST -H "Origin: http://127.0.0.1:43637" -H "Content-Type: image/jpeg" --data-binary @tubingen.jpg (no token)
+                                                         403 a change without the X-Eigenstyle header
+$ ls /tmp/ws2/inputs | wc -l
 2"""
 
 
