@@ -354,6 +354,12 @@ def test_raw_requests_to_a_real_server(tmp_path):
                 403,
             ),
             (f"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode(), 403),
+            (
+                f"GET /api/config HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nSec-Fetch-Site: same-origin\r\n"
+                f"Sec-Fetch-Site: cross-site\r\n".encode()
+                + tok,
+                403,
+            ),
         ):
             request = request if request.endswith(b"\r\n\r\n") or b"{" in request else request + b"\r\n"
             answer = _raw(url, request)

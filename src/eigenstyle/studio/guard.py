@@ -138,6 +138,8 @@ class Guard:
                 405, "the studio answers no cross-origin (CORS) requests", {"allow": "GET, HEAD, POST, DELETE"}
             )
 
+        if any(len(headers.get(n, [])) > 1 for n in (b"origin", b"sec-fetch-site", b"x-eigenstyle-token")):
+            return _json(403, "a repeated Origin, Sec-Fetch-Site or X-Eigenstyle-Token header is refused")
         header_token = one(b"x-eigenstyle-token")
         auth = one(b"authorization")
         if header_token is None and auth and auth[:7].lower() == "bearer ":
