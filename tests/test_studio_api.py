@@ -128,7 +128,7 @@ def test_generate_streams_progress_then_saves_results_with_recipes(studio, tmp_p
 
 def test_cancel_keeps_the_current_image_as_interrupted(studio):
     client, app = studio
-    data = submit(client, "/api/generate", {**samples(client), "size": 48, "iterations": 5000, "count": 1})
+    data = submit(client, "/api/generate", {**samples(client), **SWATCH, "size": 48, "iterations": 5000, "count": 1})
     rid = data["results"][0]["id"]
     wait_running(client, rid)
     assert client.post(f"/api/jobs/{data['job']['id']}/cancel").status_code == 200
@@ -142,7 +142,7 @@ def test_cancel_keeps_the_current_image_as_interrupted(studio):
 def test_queue_full_is_a_clear_busy_answer_and_waiting_jobs_can_be_cancelled(tmp_path):
     app = create_app(str(tmp_path / "ws"), max_queued=1)
     with client_of(app) as client:
-        long = {**samples(client), "size": 48, "iterations": 5000, "count": 1}
+        long = {**samples(client), **SWATCH, "size": 48, "iterations": 5000, "count": 1}
         running = submit(client, "/api/generate", long)
         wait_running(client, running["results"][0]["id"])
         waiting = submit(client, "/api/generate", long)
@@ -392,7 +392,7 @@ def test_restart_after_kill_keeps_results_and_marks_the_cut_off_run_interrupted(
         with httpx.Client(base_url=url, timeout=60, headers={"X-Eigenstyle-Token": token}) as c:
             pair = samples(c)
             done = c.post("/api/generate", json={**pair, **TINY, "count": 1}).json()
-            long = c.post("/api/generate", json={**pair, "size": 48, "iterations": 5000, "count": 1}).json()
+            long = c.post("/api/generate", json={**pair, **SWATCH, "size": 48, "iterations": 5000, "count": 1}).json()
             cut = wait_running(c, long["results"][0]["id"], timeout=120)
             assert c.get(f"/api/results/{done['results'][0]['id']}").json()["result"]["status"] == "done"
         proc.send_signal(signal.SIGKILL)
@@ -411,7 +411,9 @@ def test_restart_after_kill_keeps_results_and_marks_the_cut_off_run_interrupted(
 
 def test_stopping_the_server_keeps_the_running_image_as_interrupted(tmp_path):
     with client_of(create_app(str(tmp_path / "ws"))) as client:
-        long = submit(client, "/api/generate", {**samples(client), "size": 48, "iterations": 5000, "count": 1})
+        long = submit(
+            client, "/api/generate", {**samples(client), **SWATCH, "size": 48, "iterations": 5000, "count": 1}
+        )
         wait_running(client, long["results"][0]["id"])
     with client_of(create_app(str(tmp_path / "ws"))) as client:
         rec = client.get(f"/api/results/{long['results'][0]['id']}").json()["result"]
@@ -552,7 +554,7 @@ def test_render_large_runs_every_scale_with_the_tiles_style(studio, tmp_path):
 def test_render_refuses_what_it_cannot_do_in_one_line(studio):
     client, app = studio
     fav = _favourite(client)
-    running = submit(client, "/api/generate", {**samples(client), "size": 48, "iterations": 5000, "count": 1})
+    running = submit(client, "/api/generate", {**samples(client), **SWATCH, "size": 48, "iterations": 5000, "count": 1})
     unfinished = running["results"][0]["id"]
     url = f"/api/results/{fav}/render"
     cases = [
