@@ -7,7 +7,9 @@ defaults: start from noise) and, for each configuration given (option overrides 
 
 * content kept: SSIM of the luminance against the content image (Gaussian window, sigma 1.5), the
   correlation of their edge maps (Sobel magnitude after a sigma-1 blur), and the content loss
-  (relu4_2, neural-style's, one evaluator for all): each as a ratio to plain's mean;
+  (relu4_2, neural-style's, one evaluator for all): each as a ratio to plain's mean; and the coarse SSIM
+  (after a sigma-3 blur of both: the composition, which a fine grating over the photograph cannot hide);
+* not bleak: Hasler and Suesstrunk's colourfulness, as a ratio to plain's;
 * clean: chroma speckle, the RMS of the high-pass (x minus its sigma-1 blur) of Cb and Cr: ratio to plain's;
 * diverse: mean pairwise distance within a group: mean colour (0-255), 4x4x4 colour histogram (L1),
   and Grams (relu1_1..relu5_1, per-layer relative Frobenius distance, averaged), against plain runs
@@ -114,6 +116,21 @@ def frame(im) -> float:
     return float(hf[inside < 6].mean() / max(hf[(inside >= 12) & (inside < 40)].mean(), 1e-12))
 
 
+def coarse_ssim(a: np.ndarray, b: np.ndarray, sigma: float = 3.0) -> float:
+    """SSIM of two grey images after a Gaussian blur of ``sigma`` px: the composition and its large forms,
+    which a fine grating laid over the photograph cannot hide (plain SSIM drops under any fine texture)."""
+    return ssim(_blur(a, sigma), _blur(b, sigma))
+
+
+def colourfulness(im) -> float:
+    """Hasler and Suesstrunk's colourfulness M (2003): spread and mean of the opponent channels rg = R - G and
+    yb = (R + G)/2 - B; on their scale 15 is slightly, 45 averagely, 82 highly colourful. A bleak grey result
+    scores low, and level adjustment (the article's cure for bleak images) raises it."""
+    a = np.asarray(im.convert("RGB"), dtype=np.float64)
+    rg, yb = a[..., 0] - a[..., 1], 0.5 * (a[..., 0] + a[..., 1]) - a[..., 2]
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
 def palette(im):
     p = np.asarray(im.convert("RGB"), dtype=np.float64).reshape(-1, 3)
     return p.mean(0), np.histogramdd(p, bins=(4, 4, 4), range=[(0, 256)] * 3)[0].ravel() / len(p)
@@ -157,6 +174,8 @@ def score(ev, content_im, im, seconds) -> dict:
     lum = luminance(content_im)
     return {
         "ssim": ssim(luminance(im), lum),
+        "coarse": coarse_ssim(luminance(im), lum),
+        "colourful": colourfulness(im),
         "edges": edge_correlation(luminance(im), lum),
         "content": ev.content_loss(im),
         "chroma": chroma_noise(im),
@@ -220,7 +239,8 @@ def parse_config(text):
 
 
 def group_row(scores, plain, style_dist) -> dict:
-    ref = {k: np.mean([s[k] for s in plain]) for k in ("ssim", "edges", "content", "chroma", "frame")}
+    keys = ("ssim", "coarse", "edges", "content", "chroma", "frame", "colourful")
+    ref = {k: np.mean([s[k] for s in plain]) for k in keys}
     row = {k: np.mean([s[k] for s in scores]) / ref[k] for k in ref}
     # DFP's diversity figure (Wang et al., CVPR 2020: 0.162 for its most diverse method): mean pairwise |pixel
     # difference| on [0, 1]
@@ -326,11 +346,28 @@ def main():
             f.write(text + "\n")
 
 
-# The issue's two-sided targets, as ratios to plain at the same size and layers (docs/quality.md).
+# The issue's two-sided targets, as ratios to plain at the same size and layers (docs/quality.md), and two
+# added when the sheets showed fantasy passing them as the photograph under a fine grey grating: drastic at the
+# coarse scale too (coarse SSIM, which a grating cannot lower) and not bleak (colourfulness).
+DRASTIC = {
+    "ssim": (None, 1.0),
+    "coarse": (None, 1.0),
+    "edges": (0.5, None),
+    "chroma": (None, 1.3),
+    "frame": (None, 1.3),
+    "colourful": (0.7, None),
+}
 BOUNDS = {
-    "variant": {"ssim": (0.6, 1.5), "edges": (0.7, None), "chroma": (None, 1.3), "frame": (None, 1.3)},
-    "fantasy": {"ssim": (None, 1.0), "edges": (0.5, None), "chroma": (None, 1.3), "frame": (None, 1.3)},
-    "random": {"ssim": (None, 1.0), "edges": (0.5, None), "chroma": (None, 1.3), "frame": (None, 1.3)},
+    "variant": {
+        "ssim": (0.6, 1.5),
+        "coarse": (0.6, 1.5),
+        "edges": (0.7, None),
+        "chroma": (None, 1.3),
+        "frame": (None, 1.3),
+        "colourful": (0.5, None),
+    },
+    "fantasy": DRASTIC,
+    "random": DRASTIC,
 }
 
 
@@ -342,8 +379,9 @@ def misses(mode: str, rs: list, variants: list | None) -> list:
         if (lo is not None and min(values) < lo) or (hi is not None and max(values) > hi):
             out.append(f"{key} {min(values):.2f}-{max(values):.2f}")
     if mode in ("fantasy", "random") and variants:  # more drastic than the variants, pair by pair
-        if any(r["ssim"] > v["ssim"] for r, v in zip(rs, variants)):
-            out.append("SSIM above the variants'")
+        for key, name in (("ssim", "SSIM"), ("coarse", "coarse SSIM")):
+            if any(r[key] > v[key] for r, v in zip(rs, variants)):
+                out.append(f"{name} above the variants'")
     return out
 
 
@@ -360,9 +398,10 @@ def table(rows, layers, pairs, args, commit, elapsed):
         f"Ratios are to plain (mean over the pairs, SSIM's range over them); diversity ratios are to the plain "
         f"runs' own spread; pixel div is DFP's mean pairwise |difference| on [0, 1].",
         "",
-        "| config | mode | SSIM (abs) | SSIM × | SSIM × per pair | edges × | content loss × | chroma noise × "
-        "| frame × | colour div × | histogram div × | Gram div × | pixel div | on-style | s/result | misses |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| config | mode | SSIM (abs) | SSIM × | SSIM × per pair | coarse SSIM × | edges × | content loss × "
+        "| chroma noise × | frame × | colourful × | colour div × | histogram div × | Gram div × | pixel div "
+        "| on-style | s/result | misses |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for (cname, mode), rs in rows.items():
         m = {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
@@ -373,8 +412,9 @@ def table(rows, layers, pairs, args, commit, elapsed):
         missed = misses(mode, rs, rows.get((cname, "variant")))
         verdict = "–" if mode not in BOUNDS else ("none" if not missed else "; ".join(missed))
         out.append(
-            f"| {cname} | {mode} | {m['abs_ssim']:.3f} | {m['ssim']:.2f} | {low:.2f}-{high:.2f} | {m['edges']:.2f} | "
-            f"{m['content']:.2f} | {m['chroma']:.2f} | {m['frame']:.2f} | {shown[0]} | {shown[1]} | {shown[2]} | "
+            f"| {cname} | {mode} | {m['abs_ssim']:.3f} | {m['ssim']:.2f} | {low:.2f}-{high:.2f} | {m['coarse']:.2f} | "
+            f"{m['edges']:.2f} | {m['content']:.2f} | {m['chroma']:.2f} | {m['frame']:.2f} | {m['colourful']:.2f} | "
+            f"{shown[0]} | {shown[1]} | {shown[2]} | "
             f"{pix} | {m['onstyle']:.2f} | {m['seconds']:.0f} | {verdict} |"
         )
     return out
