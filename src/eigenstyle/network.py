@@ -199,9 +199,6 @@ def load_weights(model: str = "vgg19-caffe-q8", model_file: str | None = None) -
     raise EigenstyleError(f"{option_name('model')}: unknown model {model!r}")
 
 
-PRECISIONS = ("fp32", "tf32", "bf16", "auto")
-
-
 def fast_bf16(device: torch.device) -> bool:
     """bf16 pays only where the hardware has it: CUDA with bf16 support, or a CPU with
     AVX-512 BF16 / AMX (elsewhere PyTorch emulates it, ~40x slower than fp32 here)."""

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 import torch
 
 from .errors import EigenstyleError
-from .options import FANTASY_DRAWS, GRAM_SCALES, MODES  # noqa: F401 - re-exported: the choices live in options
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,6 @@ class Targets:
     content: dict  # layer -> [1, C, H, W]
     style: dict  # layer -> [1 or N, C, C]
 
-    def batch(self) -> int:
-        return max(g.shape[0] for g in self.style.values())
-
 
 def to_tensor(im: Image.Image, pre: Preprocessing, device="cpu") -> torch.Tensor:
     """PIL RGB -> [1, 3, H, W] network input."""

@@ -44,7 +44,6 @@ STARTS = ("random", "image")  # the studio's start images; a file path is never 
 OTHER_FIELDS = ("content", "style", "count", "amount", "a", "b")
 RENDER_FIELDS = ("size", "bit_depth", "iterations", "scale_iterations")
 RENDER_SIZES = (2048, 3000, 4096, 6000)  # the page's choices (longest side), besides any other size
-BIT_DEPTHS = (8, 16) if "bit_depth" in Options.__dataclass_fields__ else (8,)
 
 
 # The studio's departures from Options' defaults: a small, quick first look at variants (its feedback is
@@ -253,7 +252,7 @@ def render(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
         value = getattr(opts, name)
         if value is not None and value > limits.max_iterations:
             raise EigenstyleError(f"{name} must be at most {limits.max_iterations} in the studio, got {value}")
-    depth = ", 16-bit" if getattr(opts, "bit_depth", 8) == 16 else ""
+    depth = ", 16-bit" if opts.bit_depth == 16 else ""
     return _job(
         "render",
         parent["content_id"],

@@ -27,6 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..errors import EigenstyleError
+from ..options import FIELDS
 from . import actions, uploads
 from .events import event_response
 from .guard import GuardedStarlette, check_token, new_token
@@ -161,7 +162,10 @@ async def config(request: Request):
                 "max_upload_pixels": s.max_upload_pixels,
             },
             "layer_comparison": list(actions.LAYER_COMPARISON),
-            "render": {"sizes": list(actions.RENDER_SIZES), "bit_depths": list(actions.BIT_DEPTHS)},
+            "render": {
+                "sizes": list(actions.RENDER_SIZES),
+                "bit_depths": list(FIELDS["bit_depth"].metadata["choices"]),
+            },
         }
     )
 

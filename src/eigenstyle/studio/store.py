@@ -29,7 +29,6 @@ from ..errors import EigenstyleError
 DB_NAME = "studio.sqlite3"
 FOLDERS = ("inputs", "images", "previews", "styles", "tmp")
 ID = re.compile(r"^[0-9a-f]{32}$")
-ACTIVE = ("queued", "running")
 TERMINAL = ("done", "failed", "cancelled", "interrupted")
 
 _V1 = """
