@@ -70,14 +70,14 @@ def studio_walk(mode: str, count: int, size: int | None, iterations: int | None,
         settings = {k: page.input_value(f"#{k}") for k in ("size", "iterations", "count")}
         started = time.perf_counter()
         page.click("#generate")
-        page.wait_for_function(MOVING, timeout=timeout * 1000, polling=20)
+        page.wait_for_function(f"() => ({MOVING})", timeout=timeout * 1000, polling=20)
         first = time.perf_counter() - started
         shown = page.eval_on_selector(f"{TILES} .state", "e => e.textContent")
-        page.wait_for_function(DONE.replace("N", str(count)), timeout=timeout * 1000, polling=50)
+        page.wait_for_function(f"() => ({DONE.replace('N', str(count))})", timeout=timeout * 1000, polling=50)
         done = time.perf_counter() - started
         if shot:  # the page as the artist sees it then (every tile's picture and swatch loaded)
-            page.wait_for_function(
-                f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)",
+            page.wait_for_function(  # a function, not an expression: the studio's CSP forbids eval
+                f"() => [...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)",
                 timeout=30_000,
             )
             page.screenshot(path=shot)
