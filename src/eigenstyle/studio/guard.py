@@ -13,7 +13,6 @@ any other response. Nothing here ever grants CORS: no Access-Control-* header.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import json
 import re
 import secrets
@@ -22,6 +21,7 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 
 from ..errors import EigenstyleError
+from .server import is_loopback
 
 SAFE_METHODS = ("GET", "HEAD")
 UPLOAD_PATH = "/api/inputs"  # the one state-changing route whose body is not JSON
@@ -57,15 +57,6 @@ def check_token(token: str) -> str:
     return token
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def split_host(value: str) -> tuple[str, str] | None:
     """``host[:port]`` (IPv6 in brackets) as (host, port); None if malformed. No normalising: a
     browser sends a host in lower case without a trailing dot, so anything else is refused."""
@@ -76,7 +67,7 @@ def split_host(value: str) -> tuple[str, str] | None:
 
 
 def host_allowed(host: str, extra: frozenset[str]) -> bool:
-    return _is_loopback(host) or host in extra
+    return is_loopback(host) or host in extra
 
 
 class Guard:
