@@ -153,16 +153,24 @@ def test_unwritable_cache_is_only_slower(tmp_path, monkeypatch):
     assert cache.entry_path("t", "00" * 32) is None
 
 
+@pytest.mark.parametrize("circular", [False, True])
 @pytest.mark.parametrize(
     "n,cin,cout,h,w",
     [(1, 128, 64, 13, 7), (2, 130, 256, 16, 16), (1, 3, 5, 1, 1), (1, 8, 4, 5, 9), (1, 256, 512, 4, 6)],
 )
-def test_winograd_convolution_matches_float64(n, cin, cout, h, w):
+def test_winograd_convolution_matches_float64(n, cin, cout, h, w, circular):
     """Output and input gradient against an independent float64 direct convolution: within 1e-5
-    (relative), no worse than 10x the fp32 direct kernel's own error; any size, tiles cut or not."""
+    (relative), no worse than 10x the fp32 direct kernel's own error; any size, tiles cut or not;
+    with zero padding, or wrapping round (the reference: the input padded circularly by hand)."""
     import torch.nn.functional as F
 
     from eigenstyle.winograd import WinogradConv2d
+
+    def reference(x, weight, bias):
+        if not circular:
+            return F.conv2d(x, weight, bias, padding=1)
+        rows = torch.cat([x[:, :, -1:], x, x[:, :, :1]], 2)
+        return F.conv2d(torch.cat([rows[:, :, :, -1:], rows, rows[:, :, :, :1]], 3), weight, bias)
 
     g = torch.Generator().manual_seed(n * 1000 + h * 10 + w)
     conv = torch.nn.Conv2d(cin, cout, 3, padding=1)
@@ -171,12 +179,12 @@ def test_winograd_convolution_matches_float64(n, cin, cout, h, w):
         conv.bias.copy_(torch.randn(cout, generator=g))
     x = (torch.randn(n, cin, h, w, generator=g) * 30).requires_grad_(True)
     up = torch.randn(n, cout, h, w, generator=g)
-    y = WinogradConv2d(conv)(x)
+    y = WinogradConv2d(conv)(x, circular=circular)
     (y * up).sum().backward()
     x64 = x.detach().double().requires_grad_(True)
-    y64 = F.conv2d(x64, conv.weight.double(), conv.bias.double(), padding=1)
+    y64 = reference(x64, conv.weight.double(), conv.bias.double())
     (y64 * up.double()).sum().backward()
-    direct = F.conv2d(x.detach(), conv.weight, conv.bias, padding=1).double()
+    direct = reference(x.detach(), conv.weight, conv.bias).double()
 
     def rel(a, b):
         return float((a.detach().double() - b.detach()).norm() / b.detach().norm())
@@ -242,12 +250,31 @@ def test_conv_algorithm_resolution():
         resolve_conv("winograd", cpu, "bf16")
 
 
-def test_the_periodic_network_sees_an_endless_tiling():
+@pytest.mark.parametrize("conv", ["direct", "winograd"])
+def test_the_periodic_network_sees_an_endless_tiling(conv):
     """Float64 reference: with circular padding every layer's features of an image are the middle of the
     zero-padded network's features of the image tiled 3x3 (where the zeros are too far to reach), and the
-    periodic view shares the weights without changing the network it came from."""
+    periodic view shares the weights without changing the network it came from. Winograd (fp32 only)
+    against that float64 reference, its gradient too, within fp32's 1e-5."""
     from eigenstyle.network import VGG, load_weights
 
+    if conv == "winograd":
+        layers = ("relu1_1", "relu3_2", "relu4_1")
+        fast = VGG(load_weights(), layers, conv="winograd").periodic()
+        exact = VGG(load_weights(), layers, conv="direct").double()
+        x = torch.rand(1, 3, 64, 48, generator=torch.Generator().manual_seed(1)) * 255 - 120
+        xs = [x.clone().requires_grad_(True), x.double().repeat(1, 1, 3, 3).requires_grad_(True)]
+        mine, tiled = fast(xs[0]), exact(xs[1])
+        for name, f in mine.items():
+            h, w = f.shape[2:]
+            middle = tiled[name][:, :, h : 2 * h, w : 2 * w]
+            assert float((f.detach().double() - middle.detach()).norm() / middle.detach().norm()) < 1e-5, name
+            (f.pow(2).mean()).backward(retain_graph=True)
+            (middle.pow(2).mean()).backward(retain_graph=True)
+        # the tiling's gradient, folded back onto one period, is the periodic network's
+        folded = xs[1].grad.view(1, 3, 3, 64, 3, 48).sum((2, 4))
+        assert float((xs[0].grad.double() - folded).norm() / folded.norm()) < 1e-5
+        return
     net = VGG(load_weights(), ("relu1_1", "relu2_1", "relu3_2"), conv="direct").double()
     x = torch.randn(2, 3, 32, 40, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     periodic = net.periodic()
@@ -258,3 +285,17 @@ def test_the_periodic_network_sees_an_endless_tiling():
         torch.testing.assert_close(f, tiled[name][:, :, h : 2 * h, w : 2 * w], rtol=1e-10, atol=1e-10)
     plain = net(x)
     assert not torch.allclose(plain["relu3_2"], mine["relu3_2"])  # zero padding differs at the border
+
+
+def test_the_network_is_built_once_per_setting():
+    """Preparing again (a studio job, the next batch) reuses the network and its transformed Winograd
+    weights; other settings get their own, and only the last two are kept."""
+    from eigenstyle.network import built, load_weights
+
+    w = load_weights()
+    a = built(w, ("relu1_1", "relu3_2"), "max", "fp32", "winograd", torch.device("cpu"))
+    assert built(w, ("relu1_1", "relu3_2"), "max", "fp32", "winograd", torch.device("cpu")) is a
+    b = built(w, ("relu1_1", "relu3_2"), "avg", "fp32", "winograd", torch.device("cpu"))
+    c = built(w, ("relu1_1",), "max", "fp32", "direct", torch.device("cpu"))
+    assert len({id(a), id(b), id(c)}) == 3 and isinstance(b.layers[4], torch.nn.AvgPool2d)
+    assert built(w, ("relu1_1", "relu3_2"), "max", "fp32", "winograd", torch.device("cpu")) is not a  # evicted

@@ -152,3 +152,25 @@ def test_levels_map_clip_percentiles_to_0_and_255_per_channel():
     assert parse_levels("auto") == 0.5 and parse_levels("none") is None and parse_levels("1.5") == 1.5
     with pytest.raises(EigenstyleError):
         parse_levels("60")
+
+
+def test_a_base_gram_is_decomposed_once_and_again_when_it_changes(monkeypatch):
+    """A batch of variants shares one style: its Grams are decomposed once, and each variant's target is
+    what a fresh decomposition gives; a Gram changed in place is decomposed anew."""
+    from eigenstyle import randomize
+
+    calls = []
+    decompose_once = randomize.decompose
+    monkeypatch.setattr(randomize, "decompose", lambda g: calls.append(1) or decompose_once(g))
+    style = {"relu3_2": psd(12, seed=3).float()[None]}
+    runs = [Randomization("variant", genome={"seed": s}) for s in (1, 2)]
+    firsts = [randomize.randomize_targets(style, ["relu3_2"], r) for r in runs]
+    assert len(calls) == 1
+    for r, (out, report) in zip(runs, firsts):
+        fresh, fresh_report = randomize_gram(style["relu3_2"][0], "relu3_2", r)
+        torch.testing.assert_close(out["relu3_2"][0], fresh.float(), rtol=0, atol=0)
+        assert report["relu3_2"] == fresh_report
+    style["relu3_2"].mul_(2.0)
+    calls.clear()
+    again, _ = randomize.randomize_targets(style, ["relu3_2"], runs[0])
+    assert len(calls) == 1 and not torch.equal(again["relu3_2"], firsts[0][0]["relu3_2"])

@@ -1,5 +1,6 @@
 """Tiled evaluation gives the untiled losses and gradient: float64 to 1e-10, float32 to float noise."""
 
+import copy
 import dataclasses
 
 import pytest
@@ -21,7 +22,7 @@ def _problem(content_path, style_path, size, dtype, layers=LAYERS, **kw):
         t = p.targets
         p = dataclasses.replace(
             p,
-            net=p.net.double(),
+            net=copy.deepcopy(p.net).double(),  # the prepared network is shared: a copy
             content_tensor=p.content_tensor.double(),
             targets=Targets({k: v.double() for k, v in t.content.items()}, {k: v.double() for k, v in t.style.items()}),
         )

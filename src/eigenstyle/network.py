@@ -19,7 +19,6 @@ import os
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import winograd
@@ -236,6 +235,21 @@ def resolve_conv(name: str, device: torch.device, precision: str) -> str:
     return name
 
 
+_BUILT: dict = {}
+
+
+def built(weights: Weights, layers, pooling: str, precision: str, conv: str, device) -> "VGG":
+    """The network for these settings, built once per process and shared (it is frozen): a studio job
+    or a batch of variants prepares again and again, and building the network and transforming its
+    Winograd weights took 0.3 s of the first preview each time. The last two settings are kept."""
+    key = (id(weights), tuple(layers), pooling, precision, conv, str(device))
+    entry = _BUILT.pop(key, None) or (VGG(weights, layers, pooling, precision, conv).to(device), weights)
+    _BUILT[key] = entry  # holding the weights keeps their id this key's
+    while len(_BUILT) > 2:
+        _BUILT.pop(next(iter(_BUILT)))
+    return entry[0]
+
+
 class VGG(nn.Module):
     """VGG-19 features, truncated after the deepest layer a run needs.
 
@@ -254,9 +268,9 @@ class VGG(nn.Module):
         mods = []
         for index, (name, channels, channels_in) in enumerate(LAYERS[: last + 1]):
             if channels_in is not None:
-                layer = nn.Conv2d(channels_in, channels, 3, padding=1)
-                layer.weight.data.copy_(weights.state[f"features.{index}.weight"])
-                layer.bias.data.copy_(weights.state[f"features.{index}.bias"])
+                layer = nn.Conv2d(channels_in, channels, 3, padding=1, device="meta")  # no random init to overwrite
+                layer.weight = nn.Parameter(weights.state[f"features.{index}.weight"].clone())
+                layer.bias = nn.Parameter(weights.state[f"features.{index}.bias"].clone())
                 if conv == "winograd" and channels_in >= winograd.MIN_CHANNELS:
                     layer = winograd.WinogradConv2d(layer)
                 mods.append(layer)
@@ -299,9 +313,10 @@ class VGG(nn.Module):
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             for name, layer in zip(self.names, self.layers):
-                if self.circular and name.startswith("conv"):
-                    # wrap one pixel round, convolve (its zero padding then falls outside), keep the period
-                    x = layer(F.pad(x, (1, 1, 1, 1), mode="circular"))[:, :, 1:-1, 1:-1]
+                if self.circular and isinstance(layer, winograd.WinogradConv2d):
+                    x = layer(x, circular=True)
+                elif self.circular and isinstance(layer, nn.Conv2d):
+                    x = winograd.direct(x, layer.weight, layer.bias, circular=True)
                 else:
                     x = layer(x)
                 if name in self.wanted:

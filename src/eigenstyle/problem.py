@@ -23,7 +23,7 @@ from PIL import Image
 from . import images, recipe, tiled
 from .errors import EigenstyleError
 from .memory import available_bytes, history_for, is_out_of_memory, out_of_memory_error, tile_for
-from .network import VGG, Preprocessing, Weights, load_weights, resolve_conv, resolve_precision
+from .network import VGG, Preprocessing, Weights, built, load_weights, resolve_conv, resolve_precision
 from .options import LBFGS_HISTORY, Options
 from .randomize import Randomization, randomize_targets
 from .swatch import reach, with_swatch
@@ -129,13 +129,14 @@ def prepare(
     precision = resolve_precision(opts.precision, device)
     if opts.precision == "auto":  # settled here, so the recipe records the arithmetic that ran
         opts = opts.replace(precision=precision)
-    net = VGG(
+    net = built(
         weights,
         tuple(opts.content_layers) + tuple(opts.style_layers),
         opts.pooling,
         precision,
         resolve_conv(opts.conv, device, precision),
-    ).to(device)
+        device,
+    )
 
     content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
     check_size(content_im.size, net, "the content image")

@@ -26,6 +26,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 import torch
+from torch.utils.weak import WeakIdKeyDictionary
 
 from .errors import EigenstyleError
 
@@ -120,19 +121,32 @@ def scale_like(gp: torch.Tensor, g: torch.Tensor, how: str) -> torch.Tensor:
     return gp * (ref / own) if float(own) > 0 else gp
 
 
-def randomize_gram(g: torch.Tensor, layer: str, r: Randomization) -> tuple[torch.Tensor, dict]:
-    """One layer's randomised target (float64, CPU) and a report of what happened."""
+def randomize_gram(g: torch.Tensor, layer: str, r: Randomization, decomposition=None) -> tuple[torch.Tensor, dict]:
+    """One layer's randomised target (float64, CPU) and a report of what happened
+    (``decomposition``: g's :func:`decompose`, when made before)."""
     g64 = g.detach().to("cpu", torch.float64)
     if r.mode == "none":
         return g64.clone(), {}
     c = g64.shape[0]
-    v, e, report = decompose(g64)
+    v, e, report = decomposition or decompose(g64)
     gp = scale_like(rebuild(r, g64, v, e, genome_matrix(r, r.genome, layer, c)), g64, r.scale)
     out = (1.0 - r.strength) * g64 + r.strength * gp
     # A Gram of post-ReLU features has no negative entries: their share says how
     # far out of reach the target is (and predicts bleak, grey results).
     report["negative_fraction"] = round(float((out < 0).double().mean()), 4)
     return out, report
+
+
+_DECOMPOSED = WeakIdKeyDictionary()  # by identity: a tensor's == is elementwise
+
+
+def decomposed(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """:func:`decompose` of a base Gram, once per tensor (its version checked): a batch of variants
+    shares one style, and its eigh took a quarter of the first preview's preparation."""
+    seen = _DECOMPOSED.get(g)
+    if seen is None or seen[0] != g._version:
+        seen = _DECOMPOSED[g] = (g._version, *decompose(g[0] if g.dim() == 3 else g))
+    return seen[1], seen[2], dict(seen[3])
 
 
 def randomize_targets(style: dict, layers, r: Randomization) -> tuple[dict, dict]:
@@ -142,6 +156,6 @@ def randomize_targets(style: dict, layers, r: Randomization) -> tuple[dict, dict
         g = style[name]
         if g.shape[0] != 1:
             raise EigenstyleError("randomisation expects one base Gram per layer")
-        gr, reports[name] = randomize_gram(g[0], name, r)
+        gr, reports[name] = randomize_gram(g[0], name, r, decomposed(g))
         out[name] = gr.to(g.device, g.dtype).unsqueeze(0)
     return out, reports

@@ -66,9 +66,48 @@ def _transforms(device, reverse: bool):
     return (bt.flip(1), at.flip(0)) if reverse else (bt, at)
 
 
-def conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None, reverse: bool = False) -> torch.Tensor:
+def wrapped(x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """``x`` [N, H, W, C] (channels last) with a one-pixel border that wraps round, as [N, rows, cols, C]
+    (rows >= H + 2, cols >= W + 2; zeros beyond): six copies along whole rows of channels, where
+    ``F.pad(mode="circular")`` on a channels-last tensor makes a dozen strided ones."""
+    n, h, w, c = x.shape
+    out = x.new_zeros(n, rows, cols, c)
+    out[:, 1 : h + 1, 1 : w + 1] = x
+    out[:, 0, 1 : w + 1] = x[:, h - 1]
+    out[:, h + 1, 1 : w + 1] = x[:, 0]
+    out[:, : h + 2, 0] = out[:, : h + 2, w]
+    out[:, : h + 2, w + 1] = out[:, : h + 2, 1]
+    return out
+
+
+def unwrapped(g: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """The adjoint of :func:`wrapped`: the border's gradient folded back onto the pixels it copies."""
+    g = g[:, : h + 2, : w + 2].clone()
+    g[:, : h + 2, w] += g[:, : h + 2, 0]
+    g[:, : h + 2, 1] += g[:, : h + 2, w + 1]
+    g[:, h, 1 : w + 1] += g[:, 0, 1 : w + 1]
+    g[:, 1, 1 : w + 1] += g[:, h + 1, 1 : w + 1]
+    return g[:, 1 : h + 1, 1 : w + 1]
+
+
+class _Wrap(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.hw = x.shape[2:]
+        return wrapped(x.permute(0, 2, 3, 1), x.shape[2] + 2, x.shape[3] + 2).permute(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unwrapped(grad.permute(0, 2, 3, 1), *ctx.hw).permute(0, 3, 1, 2)
+
+
+def conv3x3(
+    x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None, reverse: bool = False, circular: bool = False
+) -> torch.Tensor:
     """A stride-1, padding-1 3x3 convolution of ``x`` [N, C, H, W] with transformed weights
     ``u`` [36, C, Cout] (a transposed view is fine). Returns [N, Cout, H, W], channels-last.
+    ``circular``: the one-pixel border wraps round instead of being zeros (``x`` as one period of
+    an endless tiling; its gradient is again circular).
 
     Works through bands of tile rows small enough for the cache (CHUNK floats of transformed
     tiles each): in one piece, a 256 px image's 128-channel layers spent most of their time
@@ -77,7 +116,10 @@ def conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None, 
     co = u.shape[2]
     bt, at = _transforms(x.device, reverse)
     th, tw = -(-h // M), -(-w // M)
-    xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, 1, tw * M + 1 - w, 1, th * M + 1 - h))
+    if circular:  # the halo wraps round; the tiles' remainder is zeros, outside every kept output
+        xp = wrapped(x.permute(0, 2, 3, 1), th * M + 2, tw * M + 2)
+    else:
+        xp = F.pad(x.permute(0, 2, 3, 1), (0, 0, 1, tw * M + 1 - w, 1, th * M + 1 - h))
     out = torch.empty(n, th, M, tw, M, co, dtype=x.dtype, device=x.device)
     band = max(1, min(th, CHUNK // (A * A * n * tw * max(c, co))))
     for r0 in range(0, th, band):
@@ -101,14 +143,15 @@ def conv3x3(x: torch.Tensor, u: torch.Tensor, bias: torch.Tensor | None = None, 
 
 class _Conv(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, u, bias):
+    def forward(ctx, x, u, bias, circular):
         ctx.save_for_backward(u)
-        return conv3x3(x, u, bias)
+        ctx.circular = circular
+        return conv3x3(x, u, bias, circular=circular)
 
     @staticmethod
     def backward(ctx, grad):
         (u,) = ctx.saved_tensors
-        return conv3x3(grad, u.transpose(1, 2), reverse=True), None, None
+        return conv3x3(grad, u.transpose(1, 2), reverse=True, circular=ctx.circular), None, None, None
 
 
 class WinogradConv2d(nn.Module):
@@ -132,11 +175,20 @@ class WinogradConv2d(nn.Module):
         self.register_buffer("bias", conv.bias.detach().clone() if conv.bias is not None else None)
         self.register_buffer("u", None, persistent=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, circular: bool = False) -> torch.Tensor:
+        """``circular``: ``x`` is one period of an endless tiling (see :func:`conv3x3`)."""
         if -(-x.shape[2] // M) * -(-x.shape[3] // M) < MIN_TILES:
-            return F.conv2d(x, self.weight, self.bias, padding=1)
+            return direct(x, self.weight, self.bias, circular)
         if x.dtype != self.weight.dtype:
             raise TypeError(f"WinogradConv2d runs in {self.weight.dtype}, got {x.dtype}")
         if self.u is None or self.u.device != self.weight.device:
             self.u = transform_weight(self.weight)
-        return _Conv.apply(x, self.u, self.bias)
+        return _Conv.apply(x, self.u, self.bias, circular)
+
+
+def direct(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, circular: bool = False) -> torch.Tensor:
+    """The library's 3x3 convolution, padding 1: zeros, or (``circular``) wrapping round, computed on
+    the wrapped input without padding, so no work is spent outside the period."""
+    if circular:
+        return F.conv2d(_Wrap.apply(x), weight, bias)
+    return F.conv2d(x, weight, bias, padding=1)
