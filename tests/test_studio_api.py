@@ -611,3 +611,33 @@ def test_cancelling_a_render_keeps_its_current_image(studio):
         im = Image.open(io.BytesIO(client.get(rec["image_url"]).content))
         assert max(im.size) == kept, (im.size, kept)
         assert (rec["recipe"].get("stopped_at_coarse_scale") == 72) == (kept == 72)
+
+
+def test_a_worker_warms_the_default_network_first_and_serves_when_that_fails(tmp_path, monkeypatch, capfd):
+    """Before the first Generate each worker builds and runs the network of a job at the studio's defaults
+    (with its Winograd weights transformed), so the first preview does not wait for it; a warm-up that
+    fails is logged and the jobs run as ever."""
+    from eigenstyle import network
+    from eigenstyle.studio import actions, runner
+
+    layers = tuple(actions.STUDIO.content_layers) + tuple(actions.STUDIO.style_layers)
+    network._BUILT.clear()
+    with client_of(create_app(str(tmp_path / "a"))):
+        deadline = time.time() + 60
+        while not any(k[1] == layers for k in list(network._BUILT)) and time.time() < deadline:
+            time.sleep(0.05)
+        (net, _), *_ = [v for k, v in network._BUILT.items() if k[1] == layers]
+        deadline = time.time() + 60
+        while not any(getattr(m, "u", None) is not None for m in net.layers) and time.time() < deadline:
+            time.sleep(0.05)  # the Winograd transforms follow the build
+        assert any(getattr(m, "u", None) is not None for m in net.layers)
+
+    def broken(device, queue):
+        raise RuntimeError("no network today")
+
+    monkeypatch.setattr(runner, "warm", broken)
+    app = create_app(str(tmp_path / "b"))
+    with client_of(app) as client:
+        job = submit(client, "/api/generate", {**samples(client), **TINY, "count": 1})
+        assert finish(client, job["job"]["id"])[-1][1]["job"]["status"] == "done"
+    assert "RuntimeError: no network today" in capfd.readouterr().err

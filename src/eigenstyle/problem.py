@@ -90,6 +90,24 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
+def network_of(opts: Options, device: torch.device) -> tuple[Weights, str, VGG]:
+    """The weights, the precision in force and the network (shared: see ``network.built``) of a run."""
+    weights = load_weights(opts.model, opts.model_file)
+    precision = resolve_precision(opts.precision, device)
+    layers = tuple(opts.content_layers) + tuple(opts.style_layers)
+    conv = resolve_conv(opts.conv, device, precision)
+    return weights, precision, built(weights, layers, opts.pooling, precision, conv, device)
+
+
+def warm(opts: Options) -> None:
+    """Build the network of runs like ``opts`` and run it once at their size (its Winograd weights are
+    transformed on the first large input), so that the first such run starts at once: the studio's
+    workers do this as they start, before the first Generate."""
+    device = resolve_device(opts.device)
+    with torch.no_grad():
+        network_of(opts, device)[2](torch.zeros(1, 3, opts.size, opts.size, device=device))
+
+
 def _load(im: ImageInput, what: str) -> tuple[Image.Image, dict]:
     if isinstance(im, Image.Image):
         rgb = images._to_rgb(im)
@@ -125,18 +143,9 @@ def prepare(
     content_im, content_id = _load(content, "content image")
     style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
     device = resolve_device(opts.device)
-    weights = load_weights(opts.model, opts.model_file)
-    precision = resolve_precision(opts.precision, device)
+    weights, precision, net = network_of(opts, device)
     if opts.precision == "auto":  # settled here, so the recipe records the arithmetic that ran
         opts = opts.replace(precision=precision)
-    net = built(
-        weights,
-        tuple(opts.content_layers) + tuple(opts.style_layers),
-        opts.pooling,
-        precision,
-        resolve_conv(opts.conv, device, precision),
-        device,
-    )
 
     content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
     check_size(content_im.size, net, "the content image")

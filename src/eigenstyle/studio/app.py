@@ -53,7 +53,7 @@ class Studio:
         max_upload_bytes: int = uploads.MAX_BYTES,
         max_upload_pixels: int = uploads.MAX_PIXELS,
     ):
-        from .runner import run_job
+        from .runner import run_job, warm
 
         self.store = Store(workspace)
         uploads.add_samples(self.store)
@@ -68,6 +68,7 @@ class Studio:
             max_queued=max_queued,
             preview_every=preview_every,
             batch_size=batch_size,
+            warm=warm,
         )
         self._style_lock = threading.Lock()
 

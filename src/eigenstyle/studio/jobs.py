@@ -114,8 +114,9 @@ class JobQueue:
         max_queued: int = 4,
         preview_every: int = 5,
         batch_size: int = 4,
+        warm: Callable | None = None,
     ):
-        self.store, self.broker, self.runner = store, broker, runner
+        self.store, self.broker, self.runner, self.warm = store, broker, runner, warm
         self.devices = devices
         self.max_queued, self.preview_every, self.batch_size = max_queued, preview_every, batch_size
         self._pending: deque = deque()
@@ -191,6 +192,11 @@ class JobQueue:
 
     # --- workers --------------------------------------------------------------
     def _work(self, device: str) -> None:
+        if self.warm is not None:  # before the first job, which waits for it (it would need it anyway)
+            try:
+                self.warm(device, self)
+            except Exception:  # the job will meet the same problem and report it
+                traceback.print_exc(file=sys.stderr)
         while True:
             with self._cv:
                 while not self._pending and not self._stopping:
