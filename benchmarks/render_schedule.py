@@ -39,7 +39,7 @@ class Curve(Observer):
         if step.values is not None:
             self.losses.append(step.values["total"][0])
         if self.keep and step.iteration in self.marks:
-            from eigenstyle.engine import finish_images
+            from eigenstyle.results import finish_images
 
             finish_images(step.problem, step.x)[0][0].save(f"{self.keep}-{step.iteration}.png")
 

@@ -19,10 +19,14 @@ __all__ = ["__version__", "EigenstyleError", "Options", "stylize", "Result", "re
 
 
 def __getattr__(name):
-    if name in ("stylize", "Result", "reproduce"):
+    if name in ("stylize", "reproduce"):
         from . import engine
 
         return getattr(engine, name)
+    if name == "Result":
+        from .results import Result
+
+        return Result
     if name == "render":
         from .printing import render
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFont
 
 from . import images
-from .engine import Result, run_batch
+from .engine import run_batch
 from .errors import EigenstyleError
 from .options import Options
 from .plan import Preparation, batches
 from .problem import resolve_seeds
+from .results import Result
 from .values import option_name, parse
 
 

@@ -18,8 +18,9 @@ import os
 from typing import Optional
 
 from . import recipe
-from .engine import Result, recorded_inputs, stylize
+from .engine import recorded_inputs, stylize
 from .options import LBFGS_HISTORY, Options
+from .results import Result
 
 # Iterations at each coarser scale and at the final one: measured in docs/render.md. A scale started
 # from the last one upscaled is most of the way there: the loss falls fastest in its first iterations,
