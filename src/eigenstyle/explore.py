@@ -19,7 +19,7 @@ from . import images
 from .engine import run_batch
 from .errors import EigenstyleError
 from .options import Options
-from .plan import Preparation, batches
+from .plan import Preparation, planned
 from .problem import resolve_seeds
 from .results import Result
 from .values import option_name, parse
@@ -168,9 +168,9 @@ def run_all(
         raise EigenstyleError(f"cannot create output folder {out_dir}: {e.strerror}") from None
     images.check_writable(os.path.join(out_dir, "sheet.jpg"))
     tiles = []
-    for batch in batches(runs, batch_size, options=lambda run: run[0]):
+    for batch, problems in planned(preparation, runs, batch_size, options=lambda run: run[0]):
         paths = [_output(out_dir, stem, label, overwrite, progress) for _, label in batch]
-        results = run_batch(preparation.problems([o for o, _ in batch]), progress=progress, outputs=paths)
+        results = run_batch(problems, progress=progress, outputs=paths)
         tiles += [Tile(path, label, r) for path, (_, label), r in zip(paths, batch, results)]
         if results[0].interrupted:
             break

@@ -8,7 +8,7 @@ run changes an option that :func:`problem.prepare` reads (``problem.PREPARED_FRO
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 from .options import Options
 from .problem import PREPARED_FROM, ImageInput, Problem, needs_reference_swatch, prepare, reference_swatch, vary
@@ -56,3 +56,22 @@ class Preparation:
             vary(plain, o, reference_swatch(self.content, self.styles, o) if needs_reference_swatch(o) else None)
             for o in batch
         ]
+
+
+def planned(
+    preparation: Preparation,
+    runs: Sequence,
+    size: int,
+    options: Callable = lambda run: run,
+    problems: Optional[Callable] = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> Iterator[tuple[list, list[Problem]]]:
+    """The one batch driver of the variants command and the studio's jobs: yields each batch of runs
+    (:func:`batches`) with its problems on ``preparation``, made only when the batch is due (a cancelled
+    job prepares nothing more: ``stop`` is asked before each). ``options(run)`` is a run's Options as it
+    will run; ``problems(group, batch)`` makes them where a caller knows better (a refine's own swatch)."""
+    for group in batches(runs, size, options):
+        if stop():
+            return
+        batch = [options(run) for run in group]
+        yield group, problems(group, batch) if problems else preparation.problems(batch)

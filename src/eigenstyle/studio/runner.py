@@ -1,6 +1,6 @@
 """What a worker does with a stylisation job, through the engine's own API.
 
-A job's runs are planned as the CLI plans variants (``plan.batches``, ``plan.Preparation``):
+A job's runs are planned as the CLI plans variants (``plan.planned``: one driver for both):
 runs that differ only in their Gram targets go through the network together
 (``engine.run_batch``), so all tiles of a job fill at the same pace, and the network and
 the style's Grams are prepared again only when a run needs another preparation. A render
@@ -20,7 +20,7 @@ from .. import engine, recipe
 from ..files import atomic_path
 from ..levels import stretch
 from ..loop import Observer, Step
-from ..plan import Preparation, batches
+from ..plan import Preparation, planned
 from ..problem import needs_reference_swatch, vary
 from ..problem import warm as warm_network
 from ..progress import Schedule
@@ -69,16 +69,23 @@ def run_job(job: Job, device: str, q: JobQueue) -> None:
     if job.kind == "render":
         return _render(job, device if explicit else None, q, inputs)
     preparation = Preparation(*inputs)
-    for group in batches(job.runs, q.batch_size, options=lambda run: run.options):
-        if job.cancel.is_set():
-            return
-        batch = [r.options.replace(device=device) if explicit else r.options for r in group]
-        problems = _problems(job, group, batch, preparation, store)
+
+    def options(run):
+        return run.options.replace(device=device) if explicit else run.options
+
+    for group, problems in planned(
+        preparation,
+        job.runs,
+        q.batch_size,
+        options=options,
+        problems=lambda group, batch: _problems(job, group, batch, preparation, store),
+        stop=job.cancel.is_set,
+    ):
         now = time.time()
         for r in group:
             store.update_result(r.result_id, status="running", started=now)
             q.result_changed(r.result_id)
-        _save(group, engine.run_batch(problems, observers=[Previews(job, group, batch[0], q)]), q)
+        _save(group, engine.run_batch(problems, observers=[Previews(job, group, options(group[0]), q)]), q)
 
 
 def _problems(job: Job, group: list, batch: list, preparation: Preparation, store) -> list:
