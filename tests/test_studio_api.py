@@ -499,6 +499,12 @@ def test_render_large_runs_every_scale_with_the_tiles_style(studio, tmp_path):
     cfg = client.get("/api/config").json()
     assert cfg["limits"]["max_render"] == 8192 and 4096 in cfg["render"]["sizes"]
     assert cfg["render"]["bit_depths"] == [8, 16]
+    assert cfg["layers"][:3] == ["relu1_1", "relu2_1", "relu3_1"] and set(cfg["defaults"]["style_layers"]) <= set(
+        cfg["layers"]
+    )  # the page's checkboxes: every default style layer among them, each a layer the network has
+    from eigenstyle.network import check_layers
+
+    check_layers(cfg["layers"], "the page's layers")
 
     job = submit(client, f"/api/results/{fav}/render", {"size": 144, **RENDER})
     (queued,) = job["results"]

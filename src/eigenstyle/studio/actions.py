@@ -21,6 +21,8 @@ from .jobs import Job, Run
 from .store import Store, new_id
 
 LAYER_COMPARISON = ("relu3_1", "relu3_2", "relu3_3", "relu3_4")
+# the style layers the page offers as checkboxes: the five default ones, the comparison's, relu4_2
+LAYER_CHOICES = ("relu1_1", "relu2_1", "relu3_1", "relu3_2", "relu3_3", "relu3_4", "relu4_1", "relu4_2", "relu5_1")
 SETTINGS = (
     "mode",
     "style_layers",

@@ -146,14 +146,13 @@ async def index(request: Request):
 
 
 async def config(request: Request):
-    from ..network import LAYERS
     from ..options import MODES
 
     s = _studio(request)
     return JSONResponse(
         {
             "modes": list(MODES),
-            "layers": [name for name, _, _ in LAYERS],
+            "layers": list(actions.LAYER_CHOICES),
             "devices": s.queue.devices,
             "defaults": actions.defaults(),
             "limits": {

@@ -6,7 +6,6 @@
 const $ = (sel, root = document) => root.querySelector(sel);
 const state = { config: null, inputs: [], content: null, style: null, results: new Map(),
   tiles: new Map(), pick: null, jobs: new Map() };
-const LAYER_CHOICES = ["relu1_1", "relu2_1", "relu3_1", "relu3_2", "relu3_3", "relu3_4", "relu4_1", "relu4_2", "relu5_1"];
 
 async function api(method, url, body) {
   // X-Eigenstyle: a header no cross-site "simple" request can carry; the server refuses changes without it.
@@ -82,7 +81,7 @@ function fillForm(cfg) {
   f.spread_lo.value = d.spread[0]; f.spread_hi.value = d.spread[1]; f.amount.value = d.amount;
   f.size.max = cfg.limits.max_size; f.iterations.max = cfg.limits.max_iterations; f.count.max = cfg.limits.max_count;
   const box = $("#layers");
-  for (const name of LAYER_CHOICES.filter((n) => cfg.layers.includes(n))) {
+  for (const name of cfg.layers) {  // the style layers offered: the server's list (actions.LAYER_CHOICES)
     const label = document.createElement("label"), c = document.createElement("input");
     c.type = "checkbox"; c.value = name; c.checked = d.style_layers.includes(name);
     label.append(c, name); box.append(label);
