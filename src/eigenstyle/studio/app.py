@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..errors import EigenstyleError
 from ..options import FIELDS
-from . import actions, uploads
+from . import actions, uploads, urls
 from .events import event_response
 from .guard import GuardedStarlette, check_token, new_token
 from .jobs import Broker, Busy, JobQueue
@@ -353,29 +353,29 @@ def create_app(workspace: str, *, token: str | None = None, allow_hosts=(), **kw
     R = Route
     routes = [
         R("/", index),
-        R("/api/config", config),
-        R("/api/inputs", list_inputs),
-        R("/api/inputs", add_input, methods=["POST"]),
-        R("/api/inputs/{id}/image", input_image),
-        R("/api/generate", _submitter(actions.generate), methods=["POST"]),
-        R("/api/layers", _submitter(actions.layers), methods=["POST"]),
-        R("/api/between", _submitter(actions.between), methods=["POST"]),
-        R("/api/results", list_results),
-        R("/api/results/{id}", get_result),
-        R("/api/results/{id}", delete_result, methods=["DELETE"]),
-        R("/api/results/{id}/image", result_image),
-        R("/api/results/{id}/preview", result_preview),
-        R("/api/results/{id}/swatch", result_swatch),
-        R("/api/results/{id}/style", result_style),
-        R("/api/results/{id}/star", star_result, methods=["POST"]),
-        R("/api/results/{id}/mutate", _submitter(actions.mutate), methods=["POST"]),
-        R("/api/results/{id}/refine", _submitter(actions.refine), methods=["POST"]),
-        R("/api/results/{id}/render", _submitter(actions.render), methods=["POST"]),
-        R("/api/jobs", list_jobs),
-        R("/api/jobs/{id}", get_job),
-        R("/api/jobs/{id}/cancel", cancel_job, methods=["POST"]),
-        R("/api/jobs/{id}/events", job_events),
-        R("/api/events", events),
+        R(urls.CONFIG, config),
+        R(urls.INPUTS, list_inputs),
+        R(urls.INPUTS, add_input, methods=["POST"]),
+        R(urls.INPUT + "/image", input_image),
+        R(urls.GENERATE, _submitter(actions.generate), methods=["POST"]),
+        R(urls.LAYERS, _submitter(actions.layers), methods=["POST"]),
+        R(urls.BETWEEN, _submitter(actions.between), methods=["POST"]),
+        R(urls.RESULTS, list_results),
+        R(urls.RESULT, get_result),
+        R(urls.RESULT, delete_result, methods=["DELETE"]),
+        R(urls.RESULT + "/image", result_image),
+        R(urls.RESULT + "/preview", result_preview),
+        R(urls.RESULT + "/swatch", result_swatch),
+        R(urls.RESULT + "/style", result_style),
+        R(urls.RESULT + "/star", star_result, methods=["POST"]),
+        R(urls.RESULT + "/mutate", _submitter(actions.mutate), methods=["POST"]),
+        R(urls.RESULT + "/refine", _submitter(actions.refine), methods=["POST"]),
+        R(urls.RESULT + "/render", _submitter(actions.render), methods=["POST"]),
+        R(urls.JOBS, list_jobs),
+        R(urls.JOB, get_job),
+        R(urls.JOB + "/cancel", cancel_job, methods=["POST"]),
+        R(urls.JOB + "/events", job_events),
+        R(urls.EVENTS, events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = GuardedStarlette(

@@ -21,10 +21,10 @@ from urllib.parse import parse_qsl
 from starlette.applications import Starlette
 
 from ..errors import EigenstyleError
+from . import urls
 from .server import is_loopback
 
 SAFE_METHODS = ("GET", "HEAD")
-UPLOAD_PATH = "/api/inputs"  # the one state-changing route whose body is not JSON
 TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]{16,200}")
 HEADERS = [
     (
@@ -194,7 +194,7 @@ class Guard:
         has_body = b"transfer-encoding" in headers or (one(b"content-length") or "0") != "0"
         if not ctype and not has_body:
             return None
-        if path == UPLOAD_PATH:
+        if path == urls.INPUTS:  # the one state-changing route whose body is not JSON
             if ctype == "" or ctype == "application/octet-stream" or re.fullmatch(r"image/[a-z0-9.+-]+", ctype):
                 return None
             return _json(415, f"an upload is sent as the image's own bytes (image/*), not {ctype}")

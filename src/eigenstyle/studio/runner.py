@@ -25,6 +25,7 @@ from ..problem import needs_reference_swatch, vary
 from ..problem import warm as warm_network
 from ..progress import Schedule
 from ..targets import to_pil
+from . import urls
 from .jobs import Job, JobQueue
 
 PREVIEW_SIDE = 384
@@ -182,7 +183,7 @@ class Previews(Observer):
                         "iteration": it,
                         "iterations": step.iterations,
                         "loss": loss,
-                        "preview_url": f"/api/results/{r.result_id}/preview?v={v}",
+                        "preview_url": urls.result(r.result_id, "preview", v),
                         **where,
                     }
                 )

@@ -25,6 +25,7 @@ import uuid
 
 from .. import images
 from ..errors import EigenstyleError
+from . import urls
 
 DB_NAME = "studio.sqlite3"
 FOLDERS = ("inputs", "images", "previews", "styles", "tmp")
@@ -277,7 +278,7 @@ class Store:
         d = _result(row, recipe)
         # The swatch is written (atomically) before the image, so a finished image means a complete swatch.
         has_swatch = d["image_url"] is not None and os.path.isfile(self.swatch_path(d["id"]))
-        d["swatch_url"] = f"/api/results/{d['id']}/swatch" if has_swatch else None
+        d["swatch_url"] = urls.result(d["id"], "swatch") if has_swatch else None
         return d
 
 
@@ -296,6 +297,6 @@ def _result(row, recipe: bool = False) -> dict:
     d["style_layers"] = d["style_layers"].split(",")
     d["starred"] = bool(d["starred"])
     v = d["iterations_done"]
-    d["image_url"] = f"/api/results/{d['id']}/image" if d.pop("has_image") else None
-    d["preview_url"] = f"/api/results/{d['id']}/preview?v={v}" if d.pop("has_preview") else None
+    d["image_url"] = urls.result(d["id"], "image") if d.pop("has_image") else None
+    d["preview_url"] = urls.result(d["id"], "preview", v) if d.pop("has_preview") else None
     return d
