@@ -48,11 +48,6 @@ class LBFGS:
         self.n_iter = 0
         self._rows = torch.arange(b, device=dev)
 
-    @property
-    def history_lengths(self) -> torch.Tensor:
-        """How many (s, y) pairs each image currently holds."""
-        return (self.age >= 0).sum(1)
-
     @torch.no_grad()
     def step(self, grad: torch.Tensor) -> None:
         g = grad.detach().reshape(grad.shape[0], -1)

@@ -52,7 +52,6 @@ class Job:
     style_id: Optional[str]
     runs: list
     params: dict = field(default_factory=dict)
-    task: Optional[Callable] = None  # run instead of the stylisation runner (maintenance jobs, tests)
     cancel: threading.Event = field(default_factory=threading.Event)
     stopped_by_server: bool = False
 
@@ -218,7 +217,7 @@ class JobQueue:
         self.job_changed(job.id)
         status, error = "done", None
         try:
-            (job.task or self.runner)(job, device, self)
+            self.runner(job, device, self)
         except EigenstyleError as e:
             status, error = "failed", str(e)
         except Exception as e:  # a bug or the device failing: this job fails, the studio goes on

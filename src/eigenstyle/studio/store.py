@@ -92,7 +92,7 @@ class Store:
     # --- schema -----------------------------------------------------------
     def _migrate(self) -> None:
         with self._lock:
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            version = self.schema_version()
             if version > SCHEMA_VERSION:
                 raise EigenstyleError(
                     f"workspace {self.root} was written by a newer eigenstyle (schema {version}, "
@@ -102,6 +102,7 @@ class Store:
                 self.db.executescript("BEGIN;" + MIGRATIONS[v] + f";PRAGMA user_version={v + 1};COMMIT;")
 
     def schema_version(self) -> int:
+        """The workspace's schema version (``PRAGMA user_version``), as its migrations left it."""
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def _recover(self) -> int:
