@@ -11,7 +11,7 @@ import os
 
 from eigenstyle import Options
 from eigenstyle.demo import sample
-from eigenstyle.network import LAYER_NAMES
+from eigenstyle.layers import LAYER_NAMES
 from eigenstyle.problem import prepare
 
 DEFAULT = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")

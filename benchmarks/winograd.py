@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from eigenstyle import winograd
-from eigenstyle.network import LAYERS, VGG, embedded_weights
+from eigenstyle.layers import LAYERS
+from eigenstyle.network import VGG, embedded_weights
 from eigenstyle.winograd import MIN_CHANNELS, MIN_TILES, WinogradConv2d
 
 

@@ -4,11 +4,10 @@ import pytest
 import torch
 
 from eigenstyle.errors import EigenstyleError
+from eigenstyle.layers import CHANNELS, LAYER_NAMES
 from eigenstyle.network import (
     CAFFE,
-    CHANNELS,
     IMAGENET,
-    LAYER_NAMES,
     VGG,
     embedded_weights,
     file_weights,
@@ -18,6 +17,18 @@ from eigenstyle.network import (
 
 
 def test_layer_names_follow_neural_style():
+    """The layer table (eigenstyle.layers) is neural-style's, and reading it imports no torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, eigenstyle.layers, eigenstyle.options; eigenstyle.options.Options().validate(); "
+        "print('torch' in sys.modules)"
+    )
+    assert (
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+        == "False"
+    )
     assert len(LAYER_NAMES) == 37
     assert LAYER_NAMES[:5] == ("conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1")
     assert LAYER_NAMES[-3:] == ("conv5_4", "relu5_4", "pool5")

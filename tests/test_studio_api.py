@@ -507,7 +507,7 @@ def test_render_large_runs_every_scale_with_the_tiles_style(studio, tmp_path):
     assert cfg["layers"][:3] == ["relu1_1", "relu2_1", "relu3_1"] and set(cfg["defaults"]["style_layers"]) <= set(
         cfg["layers"]
     )  # the page's checkboxes: every default style layer among them, each a layer the network has
-    from eigenstyle.network import check_layers
+    from eigenstyle.layers import check_layers
 
     check_layers(cfg["layers"], "the page's layers")
 

@@ -38,7 +38,7 @@ def _untiled(p, x):
 
 def test_geometry_of_vgg19():
     p_net = type("Net", (), {})()
-    from eigenstyle.network import LAYER_NAMES
+    from eigenstyle.layers import LAYER_NAMES
 
     p_net.names, p_net.wanted = LAYER_NAMES[: LAYER_NAMES.index("relu5_1") + 1], ("relu5_1",)
     geo = geometry(p_net)

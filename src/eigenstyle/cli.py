@@ -165,7 +165,7 @@ def cmd_variants(args) -> int:
 
 def cmd_layers(args) -> int:
     from .explore import layer_options, run_all
-    from .network import check_layers
+    from .layers import check_layers
 
     layers = split(args.layers)
     check_layers(layers, "--layers")
@@ -178,7 +178,7 @@ def cmd_layers(args) -> int:
 
 
 def cmd_list_layers(args) -> int:
-    from .network import LAYERS
+    from .layers import LAYERS
 
     print("layer     channels")
     for name, channels, _ in LAYERS:

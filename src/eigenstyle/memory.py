@@ -18,7 +18,7 @@ from typing import Optional
 import torch
 
 from .errors import EigenstyleError
-from .network import LAYER_NAMES, LAYERS
+from .layers import LAYER_NAMES, LAYERS
 from .values import option_name as n
 
 BACKWARD_FACTOR = 1.25  # activations kept for backward, plus the gradients alive at the peak

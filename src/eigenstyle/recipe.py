@@ -38,12 +38,19 @@ def identity_of_pixels(im) -> dict:
     return {"path": None, "sha256": "pixels:" + h.hexdigest()}
 
 
-def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: float, extra: dict | None = None) -> dict:
-    """The recipe of an image of ``problem``; ``extra``: what the caller adds (a batch's place,
-    why a run stopped), given here so that a recipe is never edited after it is made."""
+def build(
+    problem,
+    iterations_done: int,
+    losses,
+    interrupted: bool,
+    elapsed: float,
+    peak_memory_mb: float,
+    extra: dict | None = None,
+) -> dict:
+    """The recipe of an image of ``problem``; ``peak_memory_mb``: the run's, as the caller measured it;
+    ``extra``: what the caller adds (a batch's place, why a run stopped), given here so that a recipe is
+    never edited after it is made."""
     import torch
-
-    from .memory import peak_memory_mb
 
     def first(k):
         v = (losses or {}).get(k)
@@ -72,7 +79,7 @@ def build(problem, iterations_done: int, losses, interrupted: bool, elapsed: flo
         "randomization": problem.report,
         "levels": problem.opts.levels_clip(),
         "elapsed_s": round(elapsed, 3),
-        "peak_memory_mb": round(peak_memory_mb(problem.device), 1),
+        "peak_memory_mb": round(peak_memory_mb, 1),
         **(extra or {}),
     }
 

@@ -19,6 +19,7 @@ from PIL import Image
 from . import images, recipe
 from .levels import stretch, stretch_float
 from .loop import Outcome
+from .memory import peak_memory_mb
 from .problem import Problem
 from .targets import to_floats, to_pil
 
@@ -104,7 +105,7 @@ def result_of(
     recipe (``extra``: fields the recipe adds). Every result is made here, also one never optimised."""
     final, raw = finish_images(problem, x)
     floats, raw_floats = finish_floats(problem, x)
-    data = recipe.build(problem, done, losses, interrupted, elapsed, extra=extra)
+    data = recipe.build(problem, done, losses, interrupted, elapsed, peak_memory_mb(problem.device), extra=extra)
     return Result(final, data, interrupted, error, raw, problem.swatch, floats, raw_floats)
 
 

@@ -19,7 +19,7 @@ from PIL import Image
 from ._version import __version__
 from .errors import EigenstyleError
 from .files import atomic_path
-from .network import CHANNELS, LAYER_INDEX
+from .layers import CHANNELS, LAYER_INDEX
 from .values import option_name
 
 FORMAT = "eigenstyle-style"

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from .errors import EigenstyleError
+from .layers import CHANNELS
 from .losses import named, pixel_losses
-from .network import CHANNELS
 
 
 @dataclass(frozen=True)
