@@ -98,7 +98,7 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
         page.click("#generate")
 
         # Tiles appear at once, then fill with live previews while running.
-        _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 10_000)
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 60_000)
         _wait(
             page,
             f"[...document.querySelectorAll('{TILES}')].some(t => t.dataset.status === 'running' "
@@ -110,7 +110,7 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
         assert "loss" in page.inner_text(f"{TILES} .loss")
 
         # Each finished variant shows its style swatch inset on the tile, and beside the image in the viewer.
-        _wait(page, SWATCHES_LOADED, 10_000)
+        _wait(page, SWATCHES_LOADED, 60_000)
         assert page.evaluate(SWATCH_INSIDE)
         page.click(f"{TILES} >> nth=0 >> [data-act=enlarge]")
         _wait(
@@ -124,7 +124,7 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
 
         # Mutate the first tile: 2 children (the form's count), with their parent recorded.
         page.click(f"{TILES} >> nth=0 >> [data-act=mutate]")
-        _wait(page, f"document.querySelectorAll('{TILES}').length === 4", 10_000)
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 4", 60_000)
         _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
         labels = page.eval_on_selector_all(f"{TILES} .label", "ls => ls.map(l => l.textContent)")
         assert sum("child" in label for label in labels) == 2, labels
@@ -132,19 +132,19 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
 
         # Compare a child with its parent in the viewer.
         page.click(f"{TILES} >> nth=0 >> [data-act=parent]")
-        _wait(page, "document.querySelectorAll('#viewer figure').length === 2", 10_000)
+        _wait(page, "document.querySelectorAll('#viewer figure').length === 2", 60_000)
         page.keyboard.press("Escape")
 
         # Reload: everything is still there, from the gallery.
         page.reload()
-        _wait(page, f"document.querySelectorAll('{TILES}').length === 4", 10_000)
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 4", 60_000)
         assert _statuses(page) == ["done"] * 4
         _wait(page, f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)")
 
         # A phone's width: one column of controls, two columns of tiles, nothing wider than the screen.
         page.set_viewport_size({"width": 390, "height": 844})
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
-        _wait(page, SWATCHES_LOADED, 10_000)
+        _wait(page, SWATCHES_LOADED, 60_000)
         assert page.evaluate(SWATCH_INSIDE)
         page.screenshot(path=os.path.join(shots, "studio-phone.png"), full_page=True)
         assert not errors, errors
@@ -175,18 +175,18 @@ def test_render_large(browser, tmp_path):
         for field, value in (("#size", "64"), ("#iterations", "10"), ("#count", "1")):
             page.fill(field, value)
         page.click("#generate")
-        _wait(page, f"document.querySelectorAll('{TILES}').length === 1", 10_000)  # else every() holds at once
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 1", 60_000)  # else every() holds at once
         _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
 
         page.click(f"{TILES} >> nth=0 >> [data-act=render]")
-        _wait(page, "document.querySelectorAll('#viewer .render-form input[name=side]').length > 0", 10_000)
+        _wait(page, "document.querySelectorAll('#viewer .render-form input[name=side]').length > 0", 60_000)
         assert page.is_checked("#viewer input[name=side][value='2048']")
         assert page.inner_text("#viewer .render-form").count("2048 × 1536") == 1
         page.screenshot(path=os.path.join(shots, "studio-render-dialog.png"))
         page.fill("#viewer input[name=other]", "192")
         page.check("#viewer input[name=deep]")
         page.click("#viewer .render-form button[type=submit]")
-        _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 10_000)
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 60_000)
         assert sent == [{"size": 192, "bit_depth": 16}]
         assert not page.evaluate("document.querySelector('#viewer').open")
 
@@ -203,7 +203,7 @@ def test_render_large(browser, tmp_path):
         for act in ("refine", "mutate", "between"):  # no breeding from a print-size render
             assert page.is_hidden(f"{render} >> [data-act={act}]")
         page.click(f"{render} >> [data-act=enlarge]")
-        _wait(page, "document.querySelector('#viewer figcaption a') !== null", 10_000)
+        _wait(page, "document.querySelector('#viewer figcaption a') !== null", 60_000)
         assert page.inner_text("#viewer figcaption a") == "full 192 px PNG"
         page.screenshot(path=os.path.join(shots, "studio-render-done.png"))
         page.keyboard.press("Escape")
@@ -343,7 +343,7 @@ def test_a_page_on_another_origin_gets_nothing_and_changes_nothing(browser, tmp_
             lambda route: route.continue_(post_data=json.dumps({**json.loads(route.request.post_data), **SWATCH})),
         )
         page.click("#generate")
-        _wait(page, f"document.querySelectorAll('{TILES}').length === 1", 10_000)
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 1", 60_000)
         _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
         _wait(page, f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)")
         assert not errors, errors
