@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from eigenstyle.losses import content_loss, gram, normalize_grad, style_loss, tv_loss
+from eigenstyle.losses import chroma_tv_loss, content_loss, gram, normalize_grad, style_loss, tv_loss
 from eigenstyle.network import CAFFE, IMAGENET
 from eigenstyle.targets import to_pil, to_tensor
 
@@ -44,6 +44,29 @@ def test_tv_loss_matches_loops():
                     if i + 1 < 4:
                         expected[n] += abs(x[n, c, i + 1, j] - x[n, c, i, j])
     torch.testing.assert_close(tv_loss(torch.from_numpy(x)), torch.from_numpy(expected))
+
+
+@pytest.mark.parametrize("pre", [CAFFE, IMAGENET])
+def test_chroma_tv_is_the_tv_of_cb_and_cr_in_0_255_units(pre):
+    """The colour-only TV from the RGB picture (float64, BT.601 Cb/Cr), whatever the network's units."""
+    a = rng.uniform(0, 255, size=(2, 5, 6, 3))
+    r, g, b = a[..., 0], a[..., 1], a[..., 2]
+    cb, cr = -0.1687 * r - 0.3313 * g + 0.5 * b, 0.5 * r - 0.4187 * g - 0.0813 * b
+    expected = np.zeros(2)
+    for n in range(2):
+        for c in (cb[n], cr[n]):
+            expected[n] += np.abs(np.diff(c, axis=1)).sum() + np.abs(np.diff(c, axis=0)).sum()
+    torch.testing.assert_close(chroma_tv_loss(_units(a, pre), pre), torch.from_numpy(expected))
+    grey = a[..., :1].repeat(3, axis=3)  # light and dark only
+    assert float(chroma_tv_loss(_units(grey, pre), pre).max()) < 1e-9 * float(tv_loss(_units(grey, pre)).min())
+
+
+def _units(a, pre):
+    """[N, H, W, 3] RGB in 0-255 -> network units, built by hand from the preprocessing's definition."""
+    x = torch.from_numpy(a).permute(0, 3, 1, 2)
+    x = x.flip(1) if pre.bgr else x
+    mean, std = (torch.tensor(v, dtype=x.dtype).view(1, 3, 1, 1) for v in (pre.mean, pre.std))
+    return (x / 255.0 * pre.scale - mean) / std
 
 
 def test_normalize_grad_scales_each_image_gradient_to_weight():

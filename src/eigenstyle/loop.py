@@ -94,7 +94,7 @@ def evaluate(problem: Problem, x: torch.Tensor) -> dict:
     for name in o.style_layers:
         f = normalize_grad(feats[name], style_weight) if o.normalize_gradients else feats[name]
         s_loss = s_loss + style_weight * style_loss(gram(f), t.style[name])
-    tv, anchor = pixel_losses(x, o, problem.anchor)
+    tv, anchor = pixel_losses(x, o, problem.anchor, problem.pre)
     return named(c_loss, s_loss, tv, anchor)
 
 

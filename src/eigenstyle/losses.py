@@ -37,6 +37,27 @@ def tv_loss(x: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
+# Cb and Cr (ITU-R BT.601) of RGB; the offsets cancel in differences.
+CHROMA_OF_RGB = ((-0.1687, -0.3313, 0.5), (0.5, -0.4187, -0.0813))
+
+
+def chroma_tv_loss(x: torch.Tensor, pre) -> torch.Tensor:
+    """:func:`tv_loss` of the colour alone, in 0-255 units whatever the network's preprocessing ``pre``:
+    x [N, 3, H, W] network input -> [N]. Coloured speckle costs; light and dark strokes are free (a
+    luminance TV smooths them too, and brings the photograph back: docs/quality.md).
+
+    >>> from eigenstyle.network import CAFFE
+    >>> grey = torch.rand(1, 1, 8, 8).repeat(1, 3, 1, 1) * 255  # no colour at all
+    >>> float(chroma_tv_loss(grey, CAFFE)) < 1e-3
+    True
+    """
+    m = x.new_tensor(CHROMA_OF_RGB)
+    if pre.bgr:
+        m = m.flip(1)
+    m = m * x.new_tensor(pre.std) * (255.0 / pre.scale)  # network units -> 0-255 RGB (the mean cancels)
+    return tv_loss(torch.einsum("kc,nchw->nkhw", m, x))
+
+
 ANCHOR_BLUR = 1.0  # sigma of the anchor's comparison, in the coarser image's pixels
 
 
@@ -64,10 +85,14 @@ def anchor_loss(x: torch.Tensor, anchor: torch.Tensor, sigma: float = ANCHOR_BLU
     return _blur(small - anchor, sigma).pow(2).flatten(1).mean(1)
 
 
-def pixel_losses(x: torch.Tensor, opts, anchor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The two terms taken on the whole image, tiled or not: TV and the anchor (zeros where off)."""
+def pixel_losses(x: torch.Tensor, opts, anchor, pre) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two terms taken on the whole image, tiled or not: TV (of the pixels, and of the colour alone)
+    and the anchor (zeros where off). ``pre``: the network's preprocessing, which says what x's units are."""
     n = x.shape[0]
     tv = opts.tv_weight * tv_loss(x) if opts.tv_weight > 0 else x.new_zeros(n)
+    chroma = opts.chroma_tv_weight_value()
+    if chroma > 0:
+        tv = tv + chroma * chroma_tv_loss(x, pre)
     held = x.new_zeros(n)
     if anchor is not None and opts.anchor_weight > 0:
         held = opts.anchor_weight * anchor_loss(x, anchor)

@@ -23,6 +23,11 @@ GRAM_SCALES = ("frobenius", "trace", "none")
 TARGETS = ("reachable", "raw")
 SWATCH_PADDINGS = ("circular", "zeros")
 SWATCH_CHROMA_BLUR = 2.0  # auto for fantasy and random: their colour speckle within plain's (docs/quality.md)
+# Fantasy and random at their defaults (docs/quality.md, "Fantasy from the raw target"): the randomised Gram
+# itself as the target (the article's way: colourful and dream-like), at this share of the balanced style
+# weight, with colour-only TV against the coloured speckle an unreachable target leaves.
+RAW_STYLE_SHARE = 0.3
+CHROMA_TV_WEIGHT = 0.1
 MULTI_LAYER_STYLE_WEIGHT = 100.0
 SWATCH_SIDE = 128  # the default swatch's side (at most --size): docs/quality.md
 LBFGS_HISTORY = 100  # neural-style's; the auto history where it fits (memory.history_for)
@@ -87,6 +92,13 @@ class Options:
     )
     tv_weight: float = opt(
         1e-3, "Weight of the total-variation smoothing loss (0 disables it).", alias=("-tv_weight",), low=0
+    )
+    chroma_tv_weight: Optional[float] = opt(
+        None,
+        "Weight of a total-variation loss on the colour alone (Cb and Cr): calms coloured speckle and leaves "
+        "light and dark strokes free. Default (auto): 0.1 for fantasy and random with the raw target, whose "
+        "unreachable Grams leave speckle; 0 otherwise (docs/quality.md).",
+        low=0,
     )
     style_blend_weights: Optional[tuple] = opt(
         None,
@@ -253,12 +265,13 @@ class Options:
         "(or not at all), so the style weight keeps its meaning.",
         choices=GRAM_SCALES,
     )
-    target: str = opt(
-        "reachable",
-        "What a randomised run optimises against: reachable (synthesise the "
-        "randomised style's texture first, the swatch, and use its Grams: keeps the content and a clean "
-        "texture) or raw (the randomised Gram itself, as the seed article did: far-out, the content "
-        "mostly lost).",
+    target: Optional[str] = opt(
+        None,
+        "What a randomised run optimises against: reachable (synthesise the randomised style's texture "
+        "first, the swatch, and use its Grams: the style's texture, cleanly) or raw (the randomised Gram "
+        "itself, as the seed article did: out of reach, colourful and far-out). Default (auto): reachable "
+        "for variants; raw for fantasy and random, at 0.3x the balanced style weight and with "
+        "--chroma-tv-weight (docs/quality.md).",
         choices=TARGETS,
     )
     swatch_size: Optional[int] = opt(
@@ -368,9 +381,25 @@ class Options:
         """The style weight in force (auto resolved)."""
         if self.style_weight is not None:
             return float(self.style_weight)
+        balanced = MULTI_LAYER_STYLE_WEIGHT
         if len(self.style_layers) == 1:
-            return SINGLE_LAYER_STYLE_WEIGHT.get(self.style_layers[0], MULTI_LAYER_STYLE_WEIGHT)
-        return MULTI_LAYER_STYLE_WEIGHT
+            balanced = SINGLE_LAYER_STYLE_WEIGHT.get(self.style_layers[0], MULTI_LAYER_STYLE_WEIGHT)
+        if self.mode != "none" and self.target_value() == "raw":
+            return RAW_STYLE_SHARE * balanced  # an unreachable target's residual would swamp the content
+        return balanced
+
+    def target_value(self) -> str:
+        """The target in force (auto resolved): the raw randomised Gram for fantasy and random, whose
+        swatches came out as grey gratings (everything everywhere: docs/quality.md), reachable for variants."""
+        if self.target is not None:
+            return self.target
+        return "raw" if self.mode in ("fantasy", "random") else "reachable"
+
+    def chroma_tv_weight_value(self) -> float:
+        """The colour-only TV weight in force (auto resolved): on for the raw target's speckle."""
+        if self.chroma_tv_weight is not None:
+            return float(self.chroma_tv_weight)
+        return CHROMA_TV_WEIGHT if self.mode != "none" and self.target_value() == "raw" else 0.0
 
     def init_value(self) -> str:
         """The start image in force (auto resolved): noise, as neural-style, for randomised styles too: from
@@ -416,9 +445,16 @@ class Options:
         if unknown:
             raise EigenstyleError(f"recipe has options this version does not know: {', '.join(sorted(unknown))}")
         # recipes from before --conv ran direct convolutions; from before --target, raw targets; from
-        # before --swatch-padding, zero-padded swatches
+        # before --swatch-padding, zero-padded swatches; from before --chroma-tv-weight, none
         return cls.from_mapping(
-            {"conv": "direct", "target": "raw", "swatch_padding": "zeros", "swatch_chroma_blur": 0.0, **data}
+            {
+                "conv": "direct",
+                "target": "raw",
+                "swatch_padding": "zeros",
+                "swatch_chroma_blur": 0.0,
+                "chroma_tv_weight": 0.0,
+                **data,
+            }
         )
 
 

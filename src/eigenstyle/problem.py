@@ -206,7 +206,7 @@ def _fit_memory(opts: Options, net: VGG, size: tuple[int, int], free: Optional[i
 def needs_reference_swatch(opts: Options) -> bool:
     """Whether a run optimises against a swatch made at another size (a favourite's, rendered larger):
     a randomised style with reachable targets and a ``reference_size`` other than its size."""
-    reachable = opts.mode != "none" and opts.target == "reachable"
+    reachable = opts.mode != "none" and opts.target_value() == "reachable"
     return reachable and opts.reference_size is not None and opts.reference_size != opts.size
 
 
@@ -253,10 +253,14 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
 
 
 def resolve_seeds(opts: Options) -> Options:
-    """Draw the seeds not given, and settle the start image and the swatch's colour blur, so that the
-    recipe can record them."""
+    """Draw the seeds not given, and settle the start image, the target, the colour TV and the swatch's
+    colour blur, so that the recipe can record them."""
     if opts.init is None:
         opts = opts.replace(init=opts.init_value())
+    if opts.mode != "none" and opts.target is None:
+        opts = opts.replace(target=opts.target_value())
+    if opts.chroma_tv_weight is None:
+        opts = opts.replace(chroma_tv_weight=opts.chroma_tv_weight_value())
     if opts.mode != "none" and opts.swatch_chroma_blur is None:
         opts = opts.replace(swatch_chroma_blur=opts.swatch_chroma_blur_value())
     if opts.seed is None:
@@ -311,4 +315,4 @@ def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) 
         raise EigenstyleError(f"{option_name('reference_size')} needs the swatch made at that size (see prepare)")
     if swatch is None:
         return dataclasses.replace(varied, swatch_due=True)
-    return with_swatch(varied, use_as_target=opts.target == "reachable", picture=swatch)
+    return with_swatch(varied, use_as_target=opts.target_value() == "reachable", picture=swatch)

@@ -63,7 +63,7 @@ def save_style(path: str, problem) -> str:
         "size": o.size,
         "style_scale": o.style_scale,
         "randomization": problem.report,
-        "target": o.target,
+        "target": o.target_value(),
         "swatch_size": o.swatch_size,
         "swatch_iterations": o.swatch_iterations,
         "swatch_padding": o.swatch_padding,

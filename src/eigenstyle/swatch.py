@@ -60,6 +60,7 @@ def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tor
         tile=None,  # a small square: run whole
         content_layers=(),
         content_weight=0.0,
+        chroma_tv_weight=0.0,  # the swatch's colour is cleaned after (clean_colour), as it always was
         iterations=iterations,
         init="random",
         save_every=0,
@@ -106,7 +107,7 @@ def reach(problems, observers=()) -> list:
         made = to_pil(synthesize(chosen, side, iterations, seeds, observers), chosen[0].pre)
         for i, picture in zip(rows, made):
             picture = clean_colour(picture, problems[i].opts.swatch_chroma_blur_value())
-            problems[i] = with_swatch(problems[i], problems[i].opts.target == "reachable", picture)
+            problems[i] = with_swatch(problems[i], problems[i].opts.target_value() == "reachable", picture)
     return problems
 
 

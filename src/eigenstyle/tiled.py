@@ -162,7 +162,7 @@ def losses_and_gradient(
     content = sum((cw * sq / numel[name] for name, sq in squares.items()), x.new_zeros(n))
     # dL/dF: style 2·w·(G − G')/C² · 2F/(C·H·W) (G symmetric); content 2·cw·(F − T)/(C·H·W)
     if not backward:
-        tv, anchor = pixel_losses(x.detach(), o, problem.anchor)
+        tv, anchor = pixel_losses(x.detach(), o, problem.anchor, problem.pre)
         return named(content, style, tv, anchor), None
     coef = {name: 4 * style_w * d / (d.shape[-1] ** 2 * numel[name]) for name, d in diffs.items()}
     grad = torch.zeros_like(x)
@@ -181,7 +181,7 @@ def losses_and_gradient(
         grad[:, :, c[0] : c[1], c[2] : c[3]] += crop.grad
         tell(len(tiles) + i + 1, passes)
     xt = x.detach().requires_grad_(True)  # TV and the anchor: on the whole image, cheap next to the network
-    tv, anchor = pixel_losses(xt, o, problem.anchor)
+    tv, anchor = pixel_losses(xt, o, problem.anchor, problem.pre)
     if tv.requires_grad or anchor.requires_grad:
         (tv + anchor).sum().backward()
         grad += xt.grad
