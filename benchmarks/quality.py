@@ -188,11 +188,23 @@ def score(ev, content_im, im, seconds) -> dict:
     }
 
 
+def cache_key(opts):
+    """The options that name a cached run. A run whose behaviour options added since leave as it was
+    (--chroma-tv-weight off; --target auto, for plain runs and variants the reachable target that was the
+    default) keeps its key from before them, so its image is reused."""
+    d = opts.to_dict()
+    if d.get("chroma_tv_weight") in (None, 0.0) and opts.chroma_tv_weight_value() == 0.0:
+        d.pop("chroma_tv_weight")
+    if d.get("target") is None and opts.target_value() == "reachable":
+        d["target"] = "reachable"
+    return d
+
+
 def run(base, opts, cache=None, key=""):
     """(image, seconds, swatch) of one run; with ``cache``, a run done before with the same
     inputs and options is read back instead (its time as measured then)."""
     if cache:
-        name = hashlib.sha256((key + json.dumps(opts.to_dict(), sort_keys=True)).encode()).hexdigest()[:20]
+        name = hashlib.sha256((key + json.dumps(cache_key(opts), sort_keys=True)).encode()).hexdigest()[:20]
         path = os.path.join(cache, name + ".png")
         if os.path.exists(path) and os.path.exists(path + ".json"):
             with open(path + ".json") as f:

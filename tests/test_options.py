@@ -152,12 +152,12 @@ def test_fantasy_and_random_default_to_the_raw_target_at_a_share_of_the_balanced
     from eigenstyle.options import CHROMA_TV_WEIGHT, RAW_STYLE_SHARE
     from eigenstyle.problem import resolve_seeds
 
-    for layers in (("relu3_2",), Options().style_layers):
+    for several, layers in enumerate((("relu3_2",), Options().style_layers)):
         plain = Options(style_layers=layers)
         for mode in ("fantasy", "random"):
             o = resolve_seeds(plain.replace(mode=mode))
-            assert (o.target, o.chroma_tv_weight) == ("raw", CHROMA_TV_WEIGHT)  # settled: the recipe records them
-            assert o.style_weight_value() == pytest.approx(RAW_STYLE_SHARE * plain.style_weight_value())
+            assert (o.target, o.chroma_tv_weight) == ("raw", CHROMA_TV_WEIGHT)  # the recipe records them
+            assert o.style_weight_value() == pytest.approx(RAW_STYLE_SHARE[several] * plain.style_weight_value())
         v = resolve_seeds(plain.replace(mode="variant"))
         assert (v.target, v.chroma_tv_weight, v.style_weight_value()) == ("reachable", 0.0, plain.style_weight_value())
         assert resolve_seeds(plain).chroma_tv_weight == 0.0

@@ -24,10 +24,11 @@ TARGETS = ("reachable", "raw")
 SWATCH_PADDINGS = ("circular", "zeros")
 SWATCH_CHROMA_BLUR = 2.0  # auto for fantasy and random: their colour speckle within plain's (docs/quality.md)
 # Fantasy and random at their defaults (docs/quality.md, "Fantasy from the raw target"): the randomised Gram
-# itself as the target (the article's way: colourful and dream-like), at this share of the balanced style
-# weight, with colour-only TV against the coloured speckle an unreachable target leaves.
-RAW_STYLE_SHARE = 0.3
-CHROMA_TV_WEIGHT = 0.1
+# itself as the target (the article's way: colourful and dream-like), at a share of the balanced style weight,
+# with colour-only TV against the coloured speckle an unreachable target leaves. The share by the number of
+# style layers (one, several), measured on relu3_2 and the five default layers.
+RAW_STYLE_SHARE = (0.3, 0.6)
+CHROMA_TV_WEIGHT = 0.05
 MULTI_LAYER_STYLE_WEIGHT = 100.0
 SWATCH_SIDE = 128  # the default swatch's side (at most --size): docs/quality.md
 LBFGS_HISTORY = 100  # neural-style's; the auto history where it fits (memory.history_for)
@@ -83,7 +84,8 @@ class Options:
     style_weight: Optional[float] = opt(
         None,
         "Weight of the style loss. Default (auto): 100, or with a single style layer that layer's "
-        "balanced weight (README table).",
+        "balanced weight (README table); with the raw target (fantasy and random) 0.3x that, 0.6x with "
+        "several style layers.",
         alias=("-style_weight",),
         differs="neural-style's default is 100 whatever the layers; eigenstyle keeps 100 for several style "
         "layers and uses a measured per-layer weight for a single layer, whose scale differs by up to 1e4x.",
@@ -96,7 +98,7 @@ class Options:
     chroma_tv_weight: Optional[float] = opt(
         None,
         "Weight of a total-variation loss on the colour alone (Cb and Cr): calms coloured speckle and leaves "
-        "light and dark strokes free. Default (auto): 0.1 for fantasy and random with the raw target, whose "
+        "light and dark strokes free. Default (auto): 0.05 for fantasy and random with the raw target, whose "
         "unreachable Grams leave speckle; 0 otherwise (docs/quality.md).",
         low=0,
     )
@@ -270,8 +272,8 @@ class Options:
         "What a randomised run optimises against: reachable (synthesise the randomised style's texture "
         "first, the swatch, and use its Grams: the style's texture, cleanly) or raw (the randomised Gram "
         "itself, as the seed article did: out of reach, colourful and far-out). Default (auto): reachable "
-        "for variants; raw for fantasy and random, at 0.3x the balanced style weight and with "
-        "--chroma-tv-weight (docs/quality.md).",
+        "for variants; raw for fantasy and random, at 0.3x the balanced style weight (0.6x with several "
+        "style layers) and with --chroma-tv-weight (docs/quality.md).",
         choices=TARGETS,
     )
     swatch_size: Optional[int] = opt(
@@ -385,7 +387,7 @@ class Options:
         if len(self.style_layers) == 1:
             balanced = SINGLE_LAYER_STYLE_WEIGHT.get(self.style_layers[0], MULTI_LAYER_STYLE_WEIGHT)
         if self.mode != "none" and self.target_value() == "raw":
-            return RAW_STYLE_SHARE * balanced  # an unreachable target's residual would swamp the content
+            return RAW_STYLE_SHARE[self._several()] * balanced  # its unreachable residual would swamp the content
         return balanced
 
     def target_value(self) -> str:
@@ -400,6 +402,10 @@ class Options:
         if self.chroma_tv_weight is not None:
             return float(self.chroma_tv_weight)
         return CHROMA_TV_WEIGHT if self.mode != "none" and self.target_value() == "raw" else 0.0
+
+    def _several(self) -> int:
+        """0 for one style layer, 1 for several: the index of the raw target's measured style share."""
+        return int(len(self.style_layers) > 1)
 
     def init_value(self) -> str:
         """The start image in force (auto resolved): noise, as neural-style, for randomised styles too: from
