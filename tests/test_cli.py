@@ -11,8 +11,6 @@ import pytest
 from PIL import Image
 
 import eigenstyle
-from eigenstyle.cli import build_parser, options_from
-from eigenstyle.options import FIELDS, Options
 
 from conftest import run_cli
 
@@ -48,104 +46,6 @@ def test_files_beside_an_output_are_not_replaced_either(tmp_path):
     assert pick_output(str(tmp_path / "b.png"), overwrite=False) == str(tmp_path / "b-1.png")
     assert pick_output(str(tmp_path / "c.png"), overwrite=False) == str(tmp_path / "c.png")
     assert pick_output(str(tmp_path / "a.png"), overwrite=True) == str(tmp_path / "a.png")
-
-
-def test_neural_style_spellings_are_aliases():
-    long = build_parser().parse_args(
-        [
-            "stylize",
-            "c.jpg",
-            "s.jpg",
-            "--style-layers",
-            "relu3_2",
-            "--iterations",
-            "7",
-            "--size",
-            "64",
-            "--content-weight",
-            "2",
-            "--original-colors",
-            "--device",
-            "cpu",
-            "--init",
-            "x.png",
-            "--print-every",
-            "0",
-            "--style-blend-weights",
-            "1",
-            "--lbfgs-history",
-            "5",
-            "--pooling",
-            "avg",
-            "--seed",
-            "4",
-        ]
-    )
-    ns = build_parser().parse_args(
-        [
-            "stylize",
-            "-content_image",
-            "c.jpg",
-            "-style_image",
-            "s.jpg",
-            "-style_layers",
-            "relu3_2",
-            "-num_iterations",
-            "7",
-            "-image_size",
-            "64",
-            "-content_weight",
-            "2",
-            "-original_colors",
-            "1",
-            "-gpu",
-            "c",
-            "-init",
-            "image",
-            "-init_image",
-            "x.png",
-            "-print_iter",
-            "0",
-            "-style_blend_weights",
-            "1",
-            "-lbfgs_num_correction",
-            "5",
-            "-pooling",
-            "avg",
-            "-seed",
-            "4",
-            "-output_image",
-            "o.png",
-        ]
-    )
-    assert options_from(ns) == options_from(long)
-    assert options_from(ns).style_layers == ("relu3_2",) and ns.output == "o.png"
-    assert options_from(build_parser().parse_args(["stylize", "-seed", "-1"])).seed is None
-
-
-def test_every_option_has_a_long_flag_and_help(capsys):
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["stylize", "--help"])
-    text = capsys.readouterr().out
-    for name, f in FIELDS.items():
-        assert ("--" + name.replace("_", "-") in text) == f.metadata["cli"]
-
-
-def test_readme_documents_every_option_with_its_default():
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
-    defaults = Options()
-    for name, f in FIELDS.items():
-        if not f.metadata["cli"]:
-            continue
-        row = [line for line in readme.splitlines() if line.startswith(f"| `--{name.replace('_', '-')}`")]
-        assert row, f"README option table lacks --{name}"
-        value = getattr(defaults, name)
-        cell = row[0].split("|")[2].strip().lower()
-        if value is None:  # None means "not set": drawn, all, or a mode/layer-dependent default
-            assert cell in ("none", "auto"), (name, cell)
-        else:
-            shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-            assert cell == shown.lower(), (name, shown, cell)
 
 
 def test_list_layers():

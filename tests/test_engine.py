@@ -149,32 +149,6 @@ def test_image_too_small_for_the_deepest_layer(content_path, style_path):
         eigenstyle.stylize(content_path, style_path, size=16, iterations=1, style_scale=0.5)
 
 
-def test_divergence_stops_with_a_message_and_keeps_the_last_good_image(content_path, style_path):
-    """Normalised gradients break L-BFGS's curvature model at this size: a real divergence."""
-    result = eigenstyle.stylize(
-        content_path, style_path, **{**SMALL, "size": 64, "iterations": 40, "seed": 1, "normalize_gradients": True}
-    )
-    assert result.error and "loss became" in result.error
-    assert result.recipe["iterations_done"] < 40
-    assert np.isfinite(result.recipe["losses"]["total"])
-    assert result.image.size == (64, 48)
-
-
-def test_deferred_divergence_guard_keeps_the_same_image(content_path, style_path):
-    """The GPU loop reads the loss back only every few iterations; its on-device
-    guard must stop at the same iteration with the same image as the CPU's."""
-    opts = problem.resolve_seeds(
-        Options(**{**SMALL, "size": 64, "iterations": 40, "seed": 1, "normalize_gradients": True}).validate()
-    )
-    p = problem.prepare(content_path, style_path, opts)
-    x0 = loop.initial_image(p, opts.seed)
-    every = loop.optimise(p, x0, sync_every=1)
-    deferred = loop.optimise(p, x0, sync_every=7)
-    assert every.error and every.error == deferred.error  # same message, same iteration
-    assert every.done == deferred.done < 40
-    assert torch.equal(every.x, deferred.x) and every.losses == deferred.losses
-
-
 def test_bf16_path_is_close_to_fp32(content_path, style_path):
     """bf16 autocast for the convolutions only: losses within 2 % of fp32 at the same image."""
     opts = Options(**{**SMALL, "style_layers": ("relu2_1", "relu3_1")}).validate()

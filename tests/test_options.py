@@ -10,7 +10,7 @@ from eigenstyle.cli import build_parser, options_from
 from eigenstyle.explore import Brood, variant_options
 from eigenstyle.options import FIELDS
 from eigenstyle.studio.actions import Limits, defaults, settings
-from eigenstyle.values import cli_spelling, option_name, parse
+from eigenstyle.values import cli_spelling
 
 # One text value per kind that the command line and a web form can send, and what it means.
 TEXT = {
@@ -99,21 +99,6 @@ def test_a_bad_value_is_one_line_naming_the_option_as_the_caller_spells_it(name,
     assert str(e.value).startswith(flag) and "\n" not in str(e.value)
 
 
-def test_unreadable_text_and_unknown_names():
-    with pytest.raises(EigenstyleError, match=r"^size: expected an integer, got 'nan'$"):
-        Options.from_mapping({"size": "nan"})
-    with pytest.raises(EigenstyleError, match=r"^spread: expected comma-separated numbers"):
-        Options.from_mapping({"spread": "a,b"})
-    with pytest.raises(EigenstyleError, match="unknown option"):
-        Options.from_mapping({"warp": 1})
-    with pytest.raises(ValueError):
-        parse("bool", "maybe")
-    assert option_name("style_weight") == "style_weight"
-    with cli_spelling():
-        assert option_name("style_weight") == "--style-weight"
-    assert option_name("style_weight") == "style_weight"  # the spelling is scoped to the block
-
-
 def test_the_studio_takes_its_defaults_from_options():
     d, o = defaults(), Options()
     assert d["spread"] == list(o.spread) and d["style_layers"] == list(o.style_layers)
@@ -146,24 +131,3 @@ def test_brood_requests_are_checked_once():
             Brood.of(**kwargs)
     runs = variant_options(Options(mode="variant", variant_seed=10), kids)
     assert [o.genome for o, _ in runs] == [{"mutate": {"seed": 5}, "seed": s, "amount": 0.3} for s in (10, 11)]
-
-
-def test_fantasy_and_random_default_to_the_raw_target_at_a_share_of_the_balanced_weight():
-    from eigenstyle.options import CHROMA_TV_WEIGHT, RAW_STYLE_SHARE
-    from eigenstyle.problem import resolve_seeds
-
-    for several, layers in enumerate((("relu3_2",), Options().style_layers)):
-        plain = Options(style_layers=layers)
-        for mode in ("fantasy", "random"):
-            o = resolve_seeds(plain.replace(mode=mode))
-            assert (o.target, o.chroma_tv_weight) == ("raw", CHROMA_TV_WEIGHT)  # the recipe records them
-            assert o.style_weight_value() == pytest.approx(RAW_STYLE_SHARE[several] * plain.style_weight_value())
-        v = resolve_seeds(plain.replace(mode="variant"))
-        assert (v.target, v.chroma_tv_weight, v.style_weight_value()) == ("reachable", 0.0, plain.style_weight_value())
-        assert resolve_seeds(plain).chroma_tv_weight == 0.0
-    given = resolve_seeds(Options(mode="fantasy", target="reachable", style_weight=7.0, chroma_tv_weight=0.5))
-    assert (given.target, given.style_weight_value(), given.chroma_tv_weight) == ("reachable", 7.0, 0.5)
-    assert resolve_seeds(Options(mode="fantasy", target="reachable")).chroma_tv_weight == 0.0
-    # a recipe from before these options reproduces as it was made: its recorded target, no colour TV
-    old = Options.from_dict({"mode": "fantasy", "target": "reachable", "style_weight": 2500.0})
-    assert (old.target_value(), old.chroma_tv_weight_value(), old.style_weight_value()) == ("reachable", 0.0, 2500.0)
