@@ -189,14 +189,17 @@ def score(ev, content_im, im, seconds) -> dict:
 
 
 def cache_key(opts):
-    """The options that name a cached run. A run whose behaviour options added since leave as it was
-    (--chroma-tv-weight off; --target auto, for plain runs and variants the reachable target that was the
-    default) keeps its key from before them, so its image is reused."""
+    """The options that name a cached run. Auto values that depend on the defaults of the day are keyed as
+    resolved (a changed default is another run); a run that options added since leave as it was
+    (--chroma-tv-weight off, the reachable target that was the default) keeps its key from before them."""
     d = opts.to_dict()
-    if d.get("chroma_tv_weight") in (None, 0.0) and opts.chroma_tv_weight_value() == 0.0:
-        d.pop("chroma_tv_weight")
-    if d.get("target") is None and opts.target_value() == "reachable":
-        d["target"] = "reachable"
+    if opts.chroma_tv_weight_value() == 0.0:
+        d.pop("chroma_tv_weight", None)
+    else:
+        d["chroma_tv_weight"] = opts.chroma_tv_weight_value()
+    d["target"] = opts.target_value()
+    if d["target"] == "raw" and opts.target is None:  # the raw target's auto weight is a share of the balanced
+        d["style_weight"] = opts.style_weight_value()
     return d
 
 
