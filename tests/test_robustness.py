@@ -160,7 +160,7 @@ FAULTS = [
     (
         "NaN or infinite loss",
         "stops with a message, keeps the last image whose loss was finite; exit 1",
-        "tests/test_engine.py::test_divergence_stops_with_a_message_and_keeps_the_last_good_image",
+        "tests/test_loop.py::test_divergence_stops_with_a_message_and_keeps_the_last_good_image",
     ),
     (
         "out of device memory",
@@ -519,8 +519,8 @@ def test_docs_table_is_current():
             f.write(text)
     with open(DOC, encoding="utf-8") as f:
         assert f.read() == text, "docs/robustness.md is stale: rerun with EIGENSTYLE_UPDATE_DOCS=1"
-    for _, _, test in FAULTS:  # the named tests exist (files kept by other work may come later)
+    for _, _, test in FAULTS:  # the named tests exist where the table says
         path, name = test.split("::")
-        if os.path.exists(os.path.join(ROOT, path)):
-            with open(os.path.join(ROOT, path), encoding="utf-8") as f:
-                assert f"def {name}(" in f.read(), test
+        assert os.path.exists(os.path.join(ROOT, path)), test
+        with open(os.path.join(ROOT, path), encoding="utf-8") as f:
+            assert f"def {name}(" in f.read(), test
