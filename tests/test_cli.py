@@ -17,6 +17,7 @@ from conftest import run_cli
 FAST = ["--size", "48", "--iterations", "3", "--seed", "1", "-q"]
 
 
+@pytest.mark.slow
 def test_stylize_writes_output_with_recipe(content_path, style_path, tmp_path):
     r = run_cli("stylize", content_path, style_path, "-o", tmp_path / "out.png", *FAST)
     assert r.returncode == 0, r.stderr
@@ -24,6 +25,7 @@ def test_stylize_writes_output_with_recipe(content_path, style_path, tmp_path):
     assert eigenstyle.read_recipe(str(tmp_path / "out.png"))["options"]["iterations"] == 3
 
 
+@pytest.mark.slow
 def test_existing_output_is_kept_and_next_free_name_used(content_path, style_path, tmp_path):
     out = tmp_path / "out.png"
     out.write_bytes(b"precious")
@@ -85,6 +87,7 @@ def _bad(tmp_path):
     }
 
 
+@pytest.mark.slow
 def test_bad_input_gives_one_line_and_exit_2_and_writes_nothing(content_path, style_path, tmp_path):
     cases = _bad(tmp_path)
     before = set(os.listdir(tmp_path))
@@ -102,6 +105,7 @@ def test_bad_input_gives_one_line_and_exit_2_and_writes_nothing(content_path, st
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.slow
 def test_signal_saves_the_current_image_with_its_recipe(content_path, style_path, tmp_path, sig):
     out = tmp_path / "out.png"
     # A shell leaves SIGINT ignored in the children of a background job (as when the suite runs under
@@ -146,6 +150,7 @@ def test_signal_saves_the_current_image_with_its_recipe(content_path, style_path
     assert not [f for f in os.listdir(tmp_path) if f.startswith(".eigenstyle-")]  # no temp files left
 
 
+@pytest.mark.slow
 def test_demo_runs_on_bundled_samples(tmp_path):
     r = run_cli("demo", "--out", tmp_path / "demo", "--size", "48", "--iterations", "3", "-q")
     assert r.returncode == 0, r.stderr

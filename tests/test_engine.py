@@ -16,6 +16,7 @@ from eigenstyle.targets import Targets
 from conftest import SMALL
 
 
+@pytest.mark.slow
 def test_short_run_lowers_the_loss_by_a_large_factor(content_path, style_path):
     opts = Options(**{**SMALL, "iterations": 30}).validate()
     p = problem.prepare(content_path, style_path, opts)
@@ -77,6 +78,7 @@ def test_plain_progress_steps_are_tenths_of_the_run_and_a_terminal_gets_tqdm():
     bar.close()
 
 
+@pytest.mark.slow
 def test_batch_with_per_image_gram_targets_equals_single_evaluations(content_path, style_path):
     """Features, Grams and losses work on N images with N different style targets."""
     opts = Options(**SMALL).validate()
@@ -117,6 +119,7 @@ def test_blend_weights_mix_the_grams(content_path, style_path):
         dict(pooling="avg", style_scale=0.75, init="image"),
     ],
 )
+@pytest.mark.slow
 def test_options_change_the_run_and_still_descend(content_path, style_path, overrides):
     opts = Options(**{**SMALL, "iterations": 20, **overrides}).validate()
     p = problem.prepare(content_path, style_path, opts)
@@ -136,6 +139,7 @@ def test_init_from_a_file_and_original_colors(content_path, style_path):
     assert np.abs(ycc_out[..., 0] - ycc_content[..., 0]).mean() > 2.0
 
 
+@pytest.mark.slow
 def test_same_seed_same_image_different_seed_different_image(content_path, style_path):
     a = np.asarray(eigenstyle.stylize(content_path, style_path, **SMALL).image)
     b = np.asarray(eigenstyle.stylize(content_path, style_path, **SMALL).image)
@@ -174,6 +178,7 @@ def test_precision_auto_resolves_and_is_recorded(content_path, style_path):
     assert result.recipe["options"]["precision"] == resolve_precision("auto", cpu)
 
 
+@pytest.mark.slow
 def test_multi_scale_output_has_the_requested_size_and_reproduces(content_path, style_path, tmp_path):
     out = tmp_path / "ms.png"
     seen = []
@@ -203,6 +208,7 @@ def test_bad_scales(content_path, style_path, scales):
         eigenstyle.stylize(content_path, style_path, scales=scales, **SMALL)
 
 
+@pytest.mark.slow
 def test_batched_network_pass_agrees_with_the_split_pass(content_path, style_path):
     """The GPU's way (one network pass and one L-BFGS for the whole batch) against the
     CPU's (each image on its own): same first step, to float tolerance."""

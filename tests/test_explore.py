@@ -11,6 +11,8 @@ from eigenstyle.options import SINGLE_LAYER_STYLE_WEIGHT
 
 from conftest import run_cli
 
+pytestmark = pytest.mark.slow  # every test here runs the network or a server for seconds
+
 TINY = ["--size", "48", "--iterations", "6", "--seed", "2", "--style-layers", "relu3_2", "-q"]
 
 

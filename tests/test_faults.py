@@ -5,6 +5,8 @@ import resource
 import subprocess
 import sys
 
+import pytest
+
 from eigenstyle.memory import bytes_per_pixel, is_out_of_memory
 
 # Enough address space for Python, torch and the weights (about 0.7 GB mapped), not for a 1000 px run
@@ -25,6 +27,7 @@ def _limited_cli(*args):
     )
 
 
+@pytest.mark.slow
 def test_a_size_too_large_to_run_whole_runs_in_tiles_within_the_memory(content_path, style_path, tmp_path):
     """1000 px does not fit whole under the limit: the budget (what is free) gives a shorter L-BFGS
     history and tiles, each said in one note, and the run completes there (it used to fail)."""
@@ -36,6 +39,7 @@ def test_a_size_too_large_to_run_whole_runs_in_tiles_within_the_memory(content_p
     assert out.exists()
 
 
+@pytest.mark.slow
 def test_out_of_memory_message(content_path, style_path, tmp_path):
     """Not even tiles fit: one line, exit 2, nothing written, and a --size that then does fit under the same limit."""
     out = tmp_path / "big.png"

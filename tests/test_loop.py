@@ -1,12 +1,15 @@
 """The optimisation loop (loop.py) on the real weights: its divergence guard, on the CPU and deferred."""
 
 import numpy as np
+import pytest
 import torch
 
 import eigenstyle
 from eigenstyle import Options, loop, problem
 
 from conftest import SMALL
+
+pytestmark = pytest.mark.slow  # every test here runs the network or a server for seconds
 
 
 def test_divergence_stops_with_a_message_and_keeps_the_last_good_image(content_path, style_path):

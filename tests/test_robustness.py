@@ -248,6 +248,7 @@ def _main(argv, capsys):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+@pytest.mark.slow
 def test_corpus(case, content_path, style_path, dirs, capsys):
     argv = _argv(case, content_path, style_path, dirs)
     if case.kind in SUBPROCESS:
@@ -336,6 +337,7 @@ def _stylize_limited(content_path, style_path, out, env=None):
     )
 
 
+@pytest.mark.slow
 def test_file_size_limit_keeps_the_previous_file(content_path, style_path, tmp_path):
     from eigenstyle.network import load_weights
 
@@ -351,6 +353,7 @@ def test_file_size_limit_keeps_the_previous_file(content_path, style_path, tmp_p
     assert sorted(os.listdir(tmp_path)) == ["out.png"]  # no temporary file left
 
 
+@pytest.mark.slow
 def test_file_size_limit_with_a_cold_weight_cache(content_path, style_path, tmp_path):
     """The weight cache cannot be written either: the run goes on without it and the output write fails cleanly."""
     out = tmp_path / "out.png"

@@ -79,6 +79,7 @@ def wait_running(client, result_id, timeout=60):
     raise AssertionError("the run never started")
 
 
+@pytest.mark.slow
 def test_generate_streams_progress_then_saves_results_with_recipes(studio, tmp_path):
     client, app = studio
     data = submit(
@@ -159,6 +160,7 @@ def test_queue_full_is_a_clear_busy_answer_and_waiting_jobs_can_be_cancelled(tmp
         assert client.get(f"/api/results/{third['results'][0]['id']}").json()["result"]["iterations_done"] == 0
 
 
+@pytest.mark.slow
 def test_breeding_refine_mutate_between_layers_and_style_file(studio, tmp_path):
     client, app = studio
     pair = samples(client)
@@ -221,6 +223,7 @@ def test_breeding_refine_mutate_between_layers_and_style_file(studio, tmp_path):
     assert r.status_code == 400 and "plain run" in r.json()["error"]
 
 
+@pytest.mark.slow
 def test_randomised_results_carry_a_style_swatch_and_plain_runs_none(studio, tmp_path):
     client, app = studio
     store = app.state.studio.store
@@ -350,6 +353,7 @@ def test_uploads_are_bounded_decoded_reencoded_and_renamed(tmp_path):
         assert not os.path.exists(tmp_path / "evil.png")
 
 
+@pytest.mark.slow
 def test_a_crashing_job_fails_with_a_message_and_the_next_job_runs(studio):
     client, app = studio
     s = app.state.studio
@@ -382,6 +386,7 @@ def test_a_crashing_job_fails_with_a_message_and_the_next_job_runs(studio):
     assert finish(client, ok["job"]["id"])[-1][1]["job"]["status"] == "done"
 
 
+@pytest.mark.slow
 def test_restart_after_kill_keeps_results_and_marks_the_cut_off_run_interrupted(tmp_path):
     ws = tmp_path / "ws"
     proc = subprocess.Popen(
@@ -439,6 +444,7 @@ def test_workspace_schema_is_versioned(tmp_path):
         Store(str(tmp_path / "a"))
 
 
+@pytest.mark.slow
 def test_serve_command(tmp_path):
     code = (
         "import sys, eigenstyle.cli as c; c.build_parser().parse_args(['serve', '--port', '0']); "
@@ -493,6 +499,7 @@ def _png_bit_depth(data: bytes) -> int:
     return data[24]
 
 
+@pytest.mark.slow
 def test_render_large_runs_every_scale_with_the_tiles_style(studio, tmp_path):
     """144 px from a 48 px tile: render's schedule gives one coarse scale (72 px), then 144 px; the
     progress events say which scale and how long the whole render has left; the result is the render's
@@ -562,6 +569,7 @@ def test_render_large_runs_every_scale_with_the_tiles_style(studio, tmp_path):
     assert Image.open(io.BytesIO(client.get(rec16["preview_url"]).content)).format == "JPEG"
 
 
+@pytest.mark.slow
 def test_render_refuses_what_it_cannot_do_in_one_line(studio):
     client, app = studio
     fav = _favourite(client)
@@ -592,6 +600,7 @@ def test_render_refuses_what_it_cannot_do_in_one_line(studio):
     assert r.status_code == 400 and "is a 96 px render; Mutate takes tiles of at most 64 px" in r.json()["error"]
 
 
+@pytest.mark.slow
 def test_cancelling_a_render_keeps_its_current_image(studio):
     """At a coarse scale the render stops there (not one more scale), keeping that scale's image; at the
     final scale it keeps the final-size image; both marked interrupted, with the reason."""
@@ -624,6 +633,7 @@ def test_cancelling_a_render_keeps_its_current_image(studio):
         assert (rec["recipe"].get("stopped_at_coarse_scale") == 72) == (kept == 72)
 
 
+@pytest.mark.slow
 def test_a_worker_warms_the_default_network_first_and_serves_when_that_fails(tmp_path, monkeypatch, capfd):
     """Before the first Generate each worker builds and runs the network of a job at the studio's defaults
     (with its Winograd weights transformed), so the first preview does not wait for it; a warm-up that

@@ -18,6 +18,8 @@ import pytest
 
 from studio_live import headers, live_studio, page_url
 
+pytestmark = pytest.mark.slow  # every test here runs the network or a server for seconds
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
     "--headless",

@@ -11,9 +11,12 @@ import asyncio
 import random
 import time
 
+import pytest
 from starlette import testclient
 
 from studio_live import headers, live_studio
+
+pytestmark = pytest.mark.slow  # every test here runs the network or a server for seconds
 
 httpx = testclient.httpx
 TOTAL, IN_FLIGHT, GENERATES, STREAMS = 200, 40, 50, 30

@@ -384,6 +384,7 @@ def test_guard_needs_a_real_token():
     assert create_app.__kwdefaults__["token"] is None  # None: a new random token, never none at all
 
 
+@pytest.mark.slow
 def test_serve_prints_the_url_with_its_token_and_takes_allow_host_and_the_environment(tmp_path):
     env = {**os.environ, "EIGENSTYLE_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "eigenstyle.cli", "serve", "--workspace", str(tmp_path / "ws"), "--port", "0"]

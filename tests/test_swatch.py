@@ -77,6 +77,7 @@ def test_the_swatch_depends_on_the_genome_only(base):
     assert plain.swatch is None
 
 
+@pytest.mark.slow
 def test_a_result_saves_its_swatch_with_the_recipe_and_reproduces(content_path, style_path, tmp_path):
     out = tmp_path / "v.png"
     r = eigenstyle.stylize(
@@ -141,6 +142,7 @@ def test_random_layers_leave_the_others_alone_unless_the_swatch_sets_them(base):
         torch.testing.assert_close(reached.targets.style[k], own[k], rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_an_old_raw_recipe_reproduces_pixel_for_pixel(content_path, style_path, tmp_path):
     """A recipe written before --target (no target or swatch keys, an explicit start) still gives its image."""
     from eigenstyle.images import save_atomic
@@ -181,6 +183,7 @@ def _border_ratio(picture, band: int = 3) -> float:
     return float(outer / inner.mean())
 
 
+@pytest.mark.slow
 def test_a_circular_swatch_tiles_seamlessly(content_path, style_path):
     """With circular padding the swatch is one period of an endless texture: tiled, its seams have the
     interior's statistics (over three variants: one seam line is a small sample) and its border is as bright
@@ -251,6 +254,7 @@ def test_an_unmade_swatch_is_never_optimised_against(base):
         optimise(p, initial_image(p, 1))
 
 
+@pytest.mark.slow
 def test_the_cli_shows_the_swatch_as_its_own_progress(content_path, style_path, tmp_path):
     from conftest import run_cli
 

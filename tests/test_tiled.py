@@ -64,6 +64,7 @@ def test_geometry_of_vgg19():
         (200, 64, LAYERS),  # crops at offsets to relu5_1
     ],
 )
+@pytest.mark.slow
 def test_tiled_equals_untiled_in_float64(content_path, style_path, size, tile, layers):
     """Odd sizes, tiles smaller than their halo, crops inside the image and at its edges."""
     p = _problem(content_path, style_path, size, torch.float64, layers=layers)
@@ -79,6 +80,7 @@ def test_tiled_equals_untiled_in_float64(content_path, style_path, size, tile, l
     torch.testing.assert_close(got_grad, want_grad, rtol=1e-9, atol=1e-12 * float(want_grad.abs().max()))
 
 
+@pytest.mark.slow
 def test_tiled_equals_untiled_in_float32(content_path, style_path):
     p = _problem(content_path, style_path, 160, torch.float32, tv_weight=1e-3)
     x = p.content_tensor + 20 * torch.randn(p.content_tensor.shape, generator=torch.Generator().manual_seed(1))
@@ -90,6 +92,7 @@ def test_tiled_equals_untiled_in_float32(content_path, style_path):
     assert err < 1e-4, err
 
 
+@pytest.mark.slow
 def test_a_tiled_run_follows_the_untiled_one_and_records_its_tiles(content_path, style_path, tmp_path):
     import numpy as np
 
@@ -106,6 +109,7 @@ def test_a_tiled_run_follows_the_untiled_one_and_records_its_tiles(content_path,
         eigenstyle.stylize(content_path, style_path, tile=8, **kw)
 
 
+@pytest.mark.slow
 def test_a_size_too_large_for_the_budget_is_tiled_to_fit(content_path, style_path):
     """--max-memory below the whole image's need: prepare picks the largest tile that fits, says so in
     one line, records it; a budget that the whole image fits leaves the run untiled."""
@@ -135,6 +139,7 @@ def test_a_size_too_large_for_the_budget_is_tiled_to_fit(content_path, style_pat
 
 
 @pytest.mark.parametrize("size, tile", [(101, 32), (83, 16), (130, 64)])
+@pytest.mark.slow
 def test_tiled_targets_equal_the_whole_images_in_float64(content_path, style_path, size, tile):
     """Content features assembled from tiles and Grams summed over tiles (a print's targets in the
     memory of one tile) equal one pass over the whole image, to 1e-10 in float64."""
@@ -164,6 +169,7 @@ def test_a_tiled_run_prepares_the_same_targets(content_path, style_path):
         assert torch.allclose(tiled.targets.style[name], g, rtol=1e-4, atol=1e-6 * float(g.abs().max()))
 
 
+@pytest.mark.slow
 def test_tiled_equals_untiled_with_an_anchor_in_float64(content_path, style_path):
     """A render's anchor (its coarser scale, kept) is taken on the whole image beside the tiles: exact too."""
     p = _problem(content_path, style_path, 101, torch.float64, anchor_weight=3e4, tv_weight=1e-3)
