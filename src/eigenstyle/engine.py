@@ -24,7 +24,17 @@ from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
 from .network import Preprocessing
 from .options import Options
 from .plan import batchable
-from .problem import ImageInput, Problem, needs_reference_swatch, prepare, reference_swatch, resolve_seeds
+from .problem import (
+    ImageInput,
+    Problem,
+    needs_reference_swatch,
+    network_of,
+    prepare,
+    reference_swatch,
+    resolve_device,
+    resolve_seeds,
+    vary,
+)
 from .progress import Progress, Schedule
 from .results import Result, result_of, results_of
 from .targets import Targets, to_pil, to_tensor
@@ -256,7 +266,7 @@ def anchored(problem: Problem, before: Optional[torch.Tensor]) -> Problem:
     if not o.anchor_weight:
         return problem
     if before is None:
-        init = o.init_value()
+        init = o.init
         if init in ("random", "image"):
             return problem
         im = images.load_rgb(init, "init image")
@@ -271,6 +281,25 @@ def upscale(x: torch.Tensor, problem: Problem) -> torch.Tensor:
     import torch.nn.functional as F
 
     return F.interpolate(x, size=tuple(problem.content_tensor.shape[2:]), mode="bilinear", align_corners=False)
+
+
+def warm(opts: Options) -> None:
+    """Build the network of runs like ``opts`` and run it once at their size (its Winograd weights are
+    transformed on the first large input), so that the first such run starts at once: the studio's
+    workers do this as they start, before the first Generate."""
+    device = resolve_device(opts.device)
+    with torch.no_grad():
+        network_of(opts, device)[2](torch.zeros(1, 3, opts.size, opts.size, device=device))
+
+
+def save_style_of(
+    content: ImageInput, styles: Sequence[ImageInput], opts: Options, path: str, swatch: Optional[Image.Image] = None
+) -> str:
+    """Write the style file of a run like ``opts`` (a finished result's recipe) without running it: its
+    Gram targets, from ``swatch`` (the run's own picture, no second synthesis) where given."""
+    from .stylefile import save_style
+
+    return save_style(path, vary(prepare(content, styles, opts.replace(mode="none")), opts, swatch))
 
 
 def reproduce(

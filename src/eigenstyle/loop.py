@@ -87,7 +87,7 @@ def evaluate(problem: Problem, x: torch.Tensor) -> dict:
     n = x.shape[0]
     c_loss = x.new_zeros(n)
     s_loss = x.new_zeros(n)
-    style_weight = o.style_weight_value()
+    style_weight = o.style_weight
     for name in o.content_layers:
         f = normalize_grad(feats[name], o.content_weight) if o.normalize_gradients else feats[name]
         c_loss = c_loss + o.content_weight * content_loss(f, t.content[name])
@@ -140,7 +140,7 @@ def per_image(problem: Problem, n: int) -> list:
 def initial_image(problem: Problem, seed: int, batch: int = 1) -> torch.Tensor:
     """neural-style's starts: small noise (randn·0.001, drawn on the CPU so every
     device starts alike), the content, or another image."""
-    init = problem.opts.init_value()
+    init = problem.opts.init
     if init == "random":
         g = torch.Generator().manual_seed(seed)
         x = torch.randn((1,) + tuple(problem.content_tensor.shape[1:]), generator=g) * 0.001
@@ -234,10 +234,10 @@ def _optimisers(problem: Problem, x: torch.Tensor, singles: Optional[list]) -> l
     o = problem.opts
     if singles is not None and o.optimizer == "lbfgs":
         return [
-            (make_optimizer(o.optimizer, x[i : i + 1], o.learning_rate, o.lbfgs_history_value()), slice(i, i + 1))
+            (make_optimizer(o.optimizer, x[i : i + 1], o.learning_rate, o.lbfgs_history), slice(i, i + 1))
             for i in range(x.shape[0])
         ]
-    return [(make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history_value()), slice(None))]
+    return [(make_optimizer(o.optimizer, x, o.learning_rate, o.lbfgs_history), slice(None))]
 
 
 def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out: Outcome, phase: str) -> None:

@@ -90,7 +90,7 @@ def pixel_losses(x: torch.Tensor, opts, anchor, pre) -> tuple[torch.Tensor, torc
     and the anchor (zeros where off). ``pre``: the network's preprocessing, which says what x's units are."""
     n = x.shape[0]
     tv = opts.tv_weight * tv_loss(x) if opts.tv_weight > 0 else x.new_zeros(n)
-    chroma = opts.chroma_tv_weight_value()
+    chroma = opts.chroma_tv_weight
     if chroma > 0:
         tv = tv + chroma * chroma_tv_loss(x, pre)
     held = x.new_zeros(n)

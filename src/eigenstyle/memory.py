@@ -92,7 +92,7 @@ def tile_for(opts, height: int, width: int, budget: int, halo: int, align: int) 
     would: the optimiser's image-sized state alone is too much, or the tile would be smaller than
     its halo (each tile would then compute over 9x its own pixels: hours per iteration)."""
     layers = tuple(opts.content_layers) + tuple(opts.style_layers)
-    act, state = split_bytes_per_pixel(layers, opts.optimizer, opts.lbfgs_history_value())
+    act, state = split_bytes_per_pixel(layers, opts.optimizer, opts.lbfgs_history)
     free = room(budget)
     if (act + state) * height * width <= free:
         return None
@@ -142,7 +142,7 @@ def out_of_memory_error(
     (measured then: after the failure, the half-built pass still holds memory),
     and a --size that should fit."""
     per_image = bytes_per_pixel(
-        tuple(opts.content_layers) + tuple(opts.style_layers), opts.optimizer, opts.lbfgs_history_value()
+        tuple(opts.content_layers) + tuple(opts.style_layers), opts.optimizer, opts.lbfgs_history
     )
     need = per_image * pixels * batch
     where = "the GPU" if device.type == "cuda" else "the CPU"

@@ -379,6 +379,29 @@ class Options:
         parse_levels(self.levels)
         return self
 
+    def settled(self, *, style_weight: bool = True) -> "Options":
+        """These options with every auto value that follows from them filled in (the start image, the
+        target, the colour TV, the swatch's colour blur, the style weight), so that the recipe records
+        what ran and the loop, tiles and losses read plain fields. The one place auto values are
+        settled from the options alone; prepare settles what the device decides (precision, L-BFGS
+        history, tiles). ``style_weight=False`` leaves the style weight auto while the style layers
+        may still change (a style file brings its own: problem.prepare).
+
+        >>> o = Options(mode="fantasy", style_layers=("relu3_2",)).settled()
+        >>> (o.init, o.target, o.chroma_tv_weight, o.style_weight) == ("random", "raw", CHROMA_TV_WEIGHT, 750.0)
+        True
+        >>> Options().settled(style_weight=False).style_weight is None
+        True
+        """
+        randomised = self.mode != "none"
+        o = self.replace(
+            init=self.init_value(),
+            target=self.target_value() if randomised else self.target,
+            swatch_chroma_blur=self.swatch_chroma_blur_value() if randomised else self.swatch_chroma_blur,
+        )
+        o = o.replace(chroma_tv_weight=o.chroma_tv_weight_value())
+        return o.replace(style_weight=o.style_weight_value()) if style_weight else o
+
     def style_weight_value(self) -> float:
         """The style weight in force (auto resolved)."""
         if self.style_weight is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, Optional, Sequence
 
+from PIL import Image
+
 from .options import Options
 from .problem import PREPARED_FROM, ImageInput, Problem, needs_reference_swatch, prepare, reference_swatch, vary
 
@@ -49,11 +51,17 @@ class Preparation:
             self.plain, self.key = prepare(self.content, self.styles, opts.replace(mode="none")), key
         return self.plain
 
-    def problems(self, batch: Sequence[Options]) -> list[Problem]:
-        """Each run's own problem on the shared preparation (a render's swatch made at its reference size)."""
+    def problems(self, batch: Sequence[Options], swatch: Optional[Image.Image] = None) -> list[Problem]:
+        """Each run's own problem on the shared preparation. A style found at another size (a refined
+        tile's, ``reference_size``) optimises against its swatch as made there: ``swatch`` where the
+        caller has that picture (a refine's parent's file), else made again at that size."""
         plain = self.plain_for(batch[0])
         return [
-            vary(plain, o, reference_swatch(self.content, self.styles, o) if needs_reference_swatch(o) else None)
+            vary(
+                plain,
+                o,
+                (swatch or reference_swatch(self.content, self.styles, o)) if needs_reference_swatch(o) else None,
+            )
             for o in batch
         ]
 

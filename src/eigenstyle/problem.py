@@ -99,15 +99,6 @@ def network_of(opts: Options, device: torch.device) -> tuple[Weights, str, VGG]:
     return weights, precision, built(weights, layers, opts.pooling, precision, conv, device)
 
 
-def warm(opts: Options) -> None:
-    """Build the network of runs like ``opts`` and run it once at their size (its Winograd weights are
-    transformed on the first large input), so that the first such run starts at once: the studio's
-    workers do this as they start, before the first Generate."""
-    device = resolve_device(opts.device)
-    with torch.no_grad():
-        network_of(opts, device)[2](torch.zeros(1, 3, opts.size, opts.size, device=device))
-
-
 def _load(im: ImageInput, what: str) -> tuple[Image.Image, dict]:
     if isinstance(im, Image.Image):
         rgb = images._to_rgb(im)
@@ -253,16 +244,9 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
 
 
 def resolve_seeds(opts: Options) -> Options:
-    """Draw the seeds not given, and settle the start image, the target, the colour TV and the swatch's
-    colour blur, so that the recipe can record them."""
-    if opts.init is None:
-        opts = opts.replace(init=opts.init_value())
-    if opts.mode != "none" and opts.target is None:
-        opts = opts.replace(target=opts.target_value())
-    if opts.chroma_tv_weight is None:
-        opts = opts.replace(chroma_tv_weight=opts.chroma_tv_weight_value())
-    if opts.mode != "none" and opts.swatch_chroma_blur is None:
-        opts = opts.replace(swatch_chroma_blur=opts.swatch_chroma_blur_value())
+    """Draw the seeds not given, and settle the auto values (Options.settled) but the style weight,
+    which waits for the style layers to be final (vary)."""
+    opts = opts.settled(style_weight=False)
     if opts.seed is None:
         opts = opts.replace(seed=secrets.randbits(63))
     if opts.mode != "none" and opts.variant_seed is None and opts.genome is None:
@@ -273,11 +257,10 @@ def resolve_seeds(opts: Options) -> Options:
 def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) -> Problem:
     """The same content and style with other options' Gram targets (a variant):
     the network and base Grams are reused, only the randomisation is redone.
-    The auto style weight is fixed here, once the style layers are known. A reachable target takes
+    Every auto value is settled here (Options.settled), once the style layers are known. A reachable target takes
     ``swatch``, the variant's swatch made before (a saved result's); without one the problem waits for
     it (``swatch_due``): the runner makes it, as a visible step (swatch.reach)."""
-    if opts.style_weight is None:
-        opts = opts.replace(style_weight=opts.style_weight_value())
+    opts = opts.settled()
     if opts.tile is None and problem.opts.tile:  # the tiles prepare chose for this size
         opts = opts.replace(tile=problem.opts.tile)
     if opts.lbfgs_history is None:  # and the history
@@ -315,4 +298,4 @@ def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) 
         raise EigenstyleError(f"{option_name('reference_size')} needs the swatch made at that size (see prepare)")
     if swatch is None:
         return dataclasses.replace(varied, swatch_due=True)
-    return with_swatch(varied, use_as_target=opts.target_value() == "reachable", picture=swatch)
+    return with_swatch(varied, use_as_target=opts.target == "reachable", picture=swatch)

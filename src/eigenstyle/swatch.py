@@ -106,8 +106,8 @@ def reach(problems, observers=()) -> list:
         seeds = [swatch_seed(p.opts.genome or {"seed": p.opts.variant_seed}) for p in chosen]
         made = to_pil(synthesize(chosen, side, iterations, seeds, observers), chosen[0].pre)
         for i, picture in zip(rows, made):
-            picture = clean_colour(picture, problems[i].opts.swatch_chroma_blur_value())
-            problems[i] = with_swatch(problems[i], problems[i].opts.target_value() == "reachable", picture)
+            picture = clean_colour(picture, problems[i].opts.swatch_chroma_blur)
+            problems[i] = with_swatch(problems[i], problems[i].opts.target == "reachable", picture)
     return problems
 
 

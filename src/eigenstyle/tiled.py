@@ -134,7 +134,7 @@ def losses_and_gradient(
     if o.normalize_gradients:
         raise EigenstyleError("tiled evaluation does not support normalize_gradients")
     n, _, height, width = x.shape
-    size, style_w, cw = (height, width), o.style_weight_value(), o.content_weight
+    size, style_w, cw = (height, width), o.style_weight, o.content_weight
     geo, tiles, crop_interiors = _tiles(net, x, tile)
     layers = tuple(dict.fromkeys(tuple(o.content_layers) + tuple(o.style_layers)))
 

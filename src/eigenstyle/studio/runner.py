@@ -17,14 +17,11 @@ import os
 import time
 
 from .. import engine, recipe
+from ..engine import Observer, Step, to_pil
 from ..files import atomic_path
 from ..levels import stretch
-from ..loop import Observer, Step
 from ..plan import Preparation, planned
-from ..problem import needs_reference_swatch, vary
-from ..problem import warm as warm_network
 from ..progress import Schedule
-from ..targets import to_pil
 from . import urls
 from .jobs import Job, JobQueue
 
@@ -60,7 +57,7 @@ def warm(device: str, q: JobQueue) -> None:
     first Generate's first preview does not wait for it (0.3 s of it on a 2-core CPU)."""
     from .actions import STUDIO
 
-    warm_network(STUDIO.replace(device=device if len(q.devices) > 1 else "auto"))
+    engine.warm(STUDIO.replace(device=device if len(q.devices) > 1 else "auto"))
 
 
 def run_job(job: Job, device: str, q: JobQueue) -> None:
@@ -90,18 +87,16 @@ def run_job(job: Job, device: str, q: JobQueue) -> None:
 
 
 def _problems(job: Job, group: list, batch: list, preparation: Preparation, store) -> list:
-    """Each run's problem on the shared preparation. A style found at another size (a refined tile's,
-    ``reference_size``) optimises against its swatch as made there, scaled: a refine takes its parent's
-    own swatch file (exactly the picture the tile optimised against, no second synthesis); other runs
-    get it made again at that size (``Preparation.problems``)."""
+    """Each run's problem on the shared preparation: a refine takes its parent's own swatch file
+    (exactly the picture the tile optimised against, no second synthesis; ``Preparation.problems``)."""
     parent = group[0].parent_id if job.kind == "refine" else None  # a refine is one run
     swatch = store.swatch_path(parent) if parent else None
-    if swatch is None or not needs_reference_swatch(batch[0]) or not os.path.isfile(swatch):
+    if swatch is None or not os.path.isfile(swatch):
         return preparation.problems(batch)
     from PIL import Image
 
     with Image.open(swatch) as im:
-        return [vary(preparation.plain_for(batch[0]), batch[0], im.convert("RGB"))]
+        return preparation.problems(batch, im.convert("RGB"))
 
 
 def _render(job: Job, device, q: JobQueue, inputs) -> None:
@@ -219,12 +214,8 @@ def style_file(store, rec: dict, path: str) -> None:
     from PIL import Image
 
     from ..options import Options
-    from ..problem import prepare, vary
-    from ..stylefile import save_style
 
     opts = Options.from_dict(rec["recipe"]["options"]).replace(init="random", device="auto", scales=None)
-    inputs = store.input_path(rec["content_id"]), [store.input_path(rec["style_id"])]
-    problem = prepare(*inputs, opts.replace(mode="none"))
     swatch = store.swatch_path(rec["id"])
     picture = Image.open(swatch).convert("RGB") if os.path.isfile(swatch) else None
-    save_style(path, vary(problem, opts, swatch=picture))
+    engine.save_style_of(store.input_path(rec["content_id"]), [store.input_path(rec["style_id"])], opts, path, picture)
