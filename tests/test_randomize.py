@@ -174,3 +174,23 @@ def test_a_base_gram_is_decomposed_once_and_again_when_it_changes(monkeypatch):
     calls.clear()
     again, _ = randomize.randomize_targets(style, ["relu3_2"], runs[0])
     assert len(calls) == 1 and not torch.equal(again["relu3_2"], firsts[0][0]["relu3_2"])
+
+
+def test_the_style_options_are_options_and_randomization_reads_them():
+    from eigenstyle.options import FIELDS, Options
+    from eigenstyle.randomize import STYLE_OPTIONS
+
+    assert set(STYLE_OPTIONS) <= set(FIELDS)
+    o = Options(mode="fantasy", spread=(0.5, 1.5), fantasy="normal", symmetric=True, strength=0.7, variant_seed=4)
+    r = Randomization.of(o)
+    assert (r.mode, r.spread, r.fantasy, r.symmetric, r.strength, r.scale) == (
+        "fantasy",
+        (0.5, 1.5),
+        "normal",
+        True,
+        0.7,
+        o.gram_scale,
+    )
+    assert (
+        r.genome == {"seed": 4} and Randomization.of(o.replace(genome={"seed": 9, "amount": 0.1})).genome["seed"] == 9
+    )

@@ -279,15 +279,7 @@ def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) 
             swatch=None,
             targets=Targets(problem.targets.content, dict(problem.base_style)),
         )
-    r = Randomization(
-        opts.mode,
-        tuple(opts.spread),
-        opts.fantasy,
-        opts.symmetric,
-        opts.strength,
-        opts.gram_scale,
-        opts.genome or {"seed": opts.variant_seed},
-    )
+    r = Randomization.of(opts)
     style, report = randomize_targets(problem.base_style, opts.random_layers or opts.style_layers, r)
     varied = dataclasses.replace(
         problem, opts=opts, report=report, swatch=None, targets=Targets(problem.targets.content, style)

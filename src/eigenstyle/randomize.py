@@ -30,6 +30,25 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from .errors import EigenstyleError
 
+# The options that make a randomised style, in one list: Randomization.of reads what draws G', the style
+# file (stylefile.save_style) records them all, with how its swatch was made and which target it chased.
+STYLE_OPTIONS = (
+    "mode",
+    "variant_seed",
+    "genome",
+    "spread",
+    "fantasy",
+    "symmetric",
+    "strength",
+    "gram_scale",
+    "random_layers",
+    "target",
+    "swatch_size",
+    "swatch_iterations",
+    "swatch_padding",
+    "swatch_chroma_blur",
+)
+
 
 @dataclass(frozen=True)
 class Randomization:
@@ -40,6 +59,20 @@ class Randomization:
     strength: float = 1.0
     scale: str = "frobenius"
     genome: dict = field(default_factory=lambda: {"seed": 0})
+
+    @classmethod
+    def of(cls, opts) -> "Randomization":
+        """The randomisation an Options asks for (its genome, else its variant seed)."""
+        o = opts
+        return cls(
+            o.mode,
+            tuple(o.spread),
+            o.fantasy,
+            o.symmetric,
+            o.strength,
+            o.gram_scale,
+            o.genome or {"seed": o.variant_seed},
+        )
 
 
 def derived_generator(seed: int, layer: str, tag: str) -> torch.Generator:

@@ -20,6 +20,7 @@ from ._version import __version__
 from .errors import EigenstyleError
 from .files import atomic_path
 from .layers import CHANNELS, LAYER_INDEX
+from .randomize import STYLE_OPTIONS
 from .values import option_name
 
 FORMAT = "eigenstyle-style"
@@ -43,6 +44,7 @@ def save_style(path: str, problem) -> str:
         import numpy as np
 
         tensors[SWATCH] = torch.from_numpy(np.array(problem.swatch.convert("RGB"), dtype=np.uint8))
+    settings = o.to_dict()
     meta = {
         "format": FORMAT,
         "version": VERSION,
@@ -51,23 +53,12 @@ def save_style(path: str, problem) -> str:
         "style_file": problem.inputs.get("style_file"),
         "weights": problem.weights.identity(),
         "layers": list(o.style_layers),
-        "mode": o.mode,
-        "variant_seed": o.variant_seed,
-        "genome": o.genome,
-        "spread": list(o.spread),
-        "fantasy": o.fantasy,
-        "symmetric": o.symmetric,
-        "strength": o.strength,
-        "gram_scale": o.gram_scale,
-        "random_layers": list(o.random_layers) if o.random_layers else None,
+        **{name: settings[name] for name in STYLE_OPTIONS},
+        "random_layers": settings["random_layers"] or None,
+        "target": o.target_value(),  # a plain run's too (its Grams are reachable)
         "size": o.size,
         "style_scale": o.style_scale,
         "randomization": problem.report,
-        "target": o.target_value(),
-        "swatch_size": o.swatch_size,
-        "swatch_iterations": o.swatch_iterations,
-        "swatch_padding": o.swatch_padding,
-        "swatch_chroma_blur": o.swatch_chroma_blur,
     }
     data = save(tensors, metadata={FORMAT: json.dumps(meta, sort_keys=True)})
     if not path.endswith(".safetensors"):
