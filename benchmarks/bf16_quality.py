@@ -19,10 +19,10 @@ import numpy as np
 from eigenstyle import Options, engine
 from eigenstyle.demo import sample
 from eigenstyle.loop import evaluate
-from eigenstyle.network import fast_bf16
 from eigenstyle.problem import prepare, vary
 from eigenstyle.swatch import reach
 from eigenstyle.targets import to_tensor
+from eigenstyle.vgg.network import fast_bf16
 
 
 def main():

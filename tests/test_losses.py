@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 
 from eigenstyle.losses import chroma_tv_loss, content_loss, gram, normalize_grad, style_loss, tv_loss
-from eigenstyle.network import CAFFE, IMAGENET
 from eigenstyle.targets import to_pil, to_tensor
+from eigenstyle.vgg.network import CAFFE, IMAGENET
 
 rng = np.random.default_rng(0)
 

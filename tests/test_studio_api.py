@@ -638,8 +638,8 @@ def test_a_worker_warms_the_default_network_first_and_serves_when_that_fails(tmp
     """Before the first Generate each worker builds and runs the network of a job at the studio's defaults
     (with its Winograd weights transformed), so the first preview does not wait for it; a warm-up that
     fails is logged and the jobs run as ever."""
-    from eigenstyle import network
     from eigenstyle.studio import actions, runner
+    from eigenstyle.vgg import network
 
     layers = tuple(actions.STUDIO.content_layers) + tuple(actions.STUDIO.style_layers)
     network._BUILT.clear()

@@ -21,7 +21,6 @@ from PIL import Image
 from . import images, recipe, swatch
 from .errors import EigenstyleError
 from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
-from .network import Preprocessing
 from .options import Options
 from .plan import batchable
 from .problem import (
@@ -39,6 +38,7 @@ from .progress import Progress, Schedule
 from .results import Result, result_of, results_of
 from .targets import Targets, to_pil, to_tensor
 from .values import option_name
+from .vgg.network import Preprocessing
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 Options, the memory model, style files and the command line need the layer names and their channel
 counts, not the network; here they read them without importing torch (``eigenstyle --help`` and an
-option's validation stay fast). :mod:`eigenstyle.network` builds the network from the same table.
+option's validation stay fast). :mod:`eigenstyle.vgg.network` builds the network from the same table.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ def chroma_tv_loss(x: torch.Tensor, pre) -> torch.Tensor:
     x [N, 3, H, W] network input -> [N]. Coloured speckle costs; light and dark strokes are free (a
     luminance TV smooths them too, and brings the photograph back: docs/quality.md).
 
-    >>> from eigenstyle.network import CAFFE
+    >>> from eigenstyle.vgg.network import CAFFE
     >>> grey = torch.rand(1, 1, 8, 8).repeat(1, 3, 1, 1) * 255  # no colour at all
     >>> float(chroma_tv_loss(grey, CAFFE)) < 1e-3
     True

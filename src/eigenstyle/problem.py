@@ -23,12 +23,12 @@ from PIL import Image
 from . import images, recipe, tiled
 from .errors import EigenstyleError
 from .memory import available_bytes, history_for, is_out_of_memory, out_of_memory_error, tile_for
-from .network import VGG, Preprocessing, Weights, built, load_weights, resolve_conv, resolve_precision
 from .options import LBFGS_HISTORY, Options
 from .randomize import Randomization, randomize_targets
 from .swatch import reach, with_swatch
 from .targets import Targets, check_size, content_targets, style_grams, to_tensor
 from .values import option_name
+from .vgg.network import VGG, Preprocessing, Weights, built, load_weights, resolve_conv, resolve_precision
 
 ImageInput = Union[str, os.PathLike, Image.Image]
 

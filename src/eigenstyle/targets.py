@@ -17,8 +17,8 @@ from PIL import Image
 from . import images
 from .errors import EigenstyleError
 from .losses import gram
-from .network import VGG, Preprocessing
 from .values import option_name
+from .vgg.network import VGG, Preprocessing
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Optional
 
-from .files import atomic_path
+from ..files import atomic_path
 
 FORMAT = "1"  # bump when the cached layout changes
 

