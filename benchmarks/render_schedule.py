@@ -79,7 +79,7 @@ def main():
     print("| scale | px | s/iteration | " + " | ".join(f"drop at {m}" for m in MARKS if m <= n) + " |")
     print("|---|---:|---:|" + "---:|" * len([m for m in MARKS if m <= n]))
     x, swatch = None, None
-    from eigenstyle.problem import reference_swatch
+    from eigenstyle.plan import reference_swatch
 
     if opts.mode != "none" and opts.target == "reachable":
         swatch = reference_swatch(content, [style], opts)

@@ -14,8 +14,8 @@ from eigenstyle.loop import Observer, initial_image, optimise
 from eigenstyle.losses import gram
 from eigenstyle.recipe import parse
 from eigenstyle.stylefile import load_style
-from eigenstyle.swatch import network_for, reach
-from eigenstyle.targets import to_tensor
+from eigenstyle.swatch import reach
+from eigenstyle.targets import network_for, to_tensor
 from eigenstyle.values import cli_spelling
 
 from conftest import SMALL

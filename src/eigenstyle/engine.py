@@ -22,14 +22,13 @@ from . import images, recipe, swatch
 from .errors import EigenstyleError
 from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
 from .options import Options
-from .plan import batchable
+from .plan import batchable, reference_swatch
 from .problem import (
     ImageInput,
     Problem,
     needs_reference_swatch,
     network_of,
     prepare,
-    reference_swatch,
     resolve_device,
     resolve_seeds,
     vary,

@@ -13,7 +13,8 @@ from typing import Callable, Iterator, Optional, Sequence
 from PIL import Image
 
 from .options import Options
-from .problem import PREPARED_FROM, ImageInput, Problem, needs_reference_swatch, prepare, reference_swatch, vary
+from .problem import PREPARED_FROM, ImageInput, Problem, needs_reference_swatch, prepare, vary
+from .swatch import reach
 
 
 def batchable(a: Options, b: Options) -> bool:
@@ -35,6 +36,13 @@ def batches(runs: Sequence, size: int, options: Callable = lambda run: run) -> l
         else:
             out.append([run])
     return out
+
+
+def reference_swatch(content: ImageInput, styles: Sequence[ImageInput], opts: Options) -> Image.Image:
+    """The swatch of ``opts``' randomised style as it was made at ``reference_size`` (a favourite's size):
+    the same picture the favourite optimised against, whatever size it is now rendered at."""
+    at = opts.replace(size=opts.reference_size, reference_size=None, scales=None, tile=None, init="random")
+    return reach([prepare(content, styles, at)])[0].swatch
 
 
 class Preparation:

@@ -25,8 +25,7 @@ from .errors import EigenstyleError
 from .memory import available_bytes, history_for, is_out_of_memory, out_of_memory_error, tile_for
 from .options import LBFGS_HISTORY, Options
 from .randomize import Randomization, randomize_targets
-from .swatch import reach, with_swatch
-from .targets import Targets, check_size, content_targets, style_grams, to_tensor
+from .targets import Targets, check_size, content_targets, style_grams, to_tensor, with_swatch
 from .values import option_name
 from .vgg.network import VGG, Preprocessing, Weights, built, load_weights, resolve_conv, resolve_precision
 
@@ -111,7 +110,7 @@ def prepare(
     content: ImageInput, styles: Sequence[ImageInput], opts: Options, swatch: Optional[Image.Image] = None
 ) -> Problem:
     """Load and check everything before any long computation starts. ``swatch``: the randomised
-    style's swatch made before (see vary; a render's: :func:`reference_swatch`)."""
+    style's swatch made before (see vary; a render's: :func:`plan.reference_swatch`)."""
     if isinstance(styles, (str, os.PathLike, Image.Image)):
         styles = [styles]
     styles = list(styles or [])
@@ -199,13 +198,6 @@ def needs_reference_swatch(opts: Options) -> bool:
     a randomised style with reachable targets and a ``reference_size`` other than its size."""
     reachable = opts.mode != "none" and opts.target_value() == "reachable"
     return reachable and opts.reference_size is not None and opts.reference_size != opts.size
-
-
-def reference_swatch(content: ImageInput, styles: Sequence[ImageInput], opts: Options) -> Image.Image:
-    """The swatch of ``opts``' randomised style as it was made at ``reference_size`` (a favourite's size):
-    the same picture the favourite optimised against, whatever size it is now rendered at."""
-    at = opts.replace(size=opts.reference_size, reference_size=None, scales=None, tile=None, init="random")
-    return reach([prepare(content, styles, at)])[0].swatch
 
 
 def _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta, swatch) -> Problem:
