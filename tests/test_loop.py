@@ -36,3 +36,24 @@ def test_deferred_divergence_guard_keeps_the_same_image(content_path, style_path
     assert every.error and every.error == deferred.error  # same message, same iteration
     assert every.done == deferred.done < 40
     assert torch.equal(every.x, deferred.x) and every.losses == deferred.losses
+
+
+def test_stop_at_ends_a_run_whose_loss_stopped_falling_records_it_and_reproduces(content_path, style_path, tmp_path):
+    """--stop-at: the run ends at the first window of 10 iterations in which every image's total loss fell
+    by less than that fraction; the recipe says where, and reproducing it stops there again."""
+    totals = {}
+
+    def watch(info):
+        totals[info.iteration] = info.loss[0]
+
+    kw = {**SMALL, "size": 64, "iterations": 200, "seed": 2, "print_every": 1, "stop_at": 0.1}
+    out = str(tmp_path / "stopped.png")
+    r = eigenstyle.stylize(content_path, style_path, output=out, callback=watch, **kw)
+    k = r.recipe["iterations_done"]
+    assert r.recipe["converged_at"] == k and k % 10 == 0 and 10 < k < 200 and not r.interrupted
+    assert totals[k - 10] - totals[k] < 0.1 * totals[k]  # the rule, from the losses the API reported
+    assert all(totals[j - 10] - totals[j] >= 0.1 * totals[j] for j in range(20, k, 10))  # and not sooner
+    again = eigenstyle.reproduce(out)
+    assert again.recipe["converged_at"] == k and np.array_equal(np.asarray(again.image), np.asarray(r.image))
+    full = eigenstyle.stylize(content_path, style_path, **{**kw, "iterations": k + 10, "stop_at": 0.0})
+    assert full.recipe["iterations_done"] == k + 10 and "converged_at" not in full.recipe

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from .problem import Problem
 
 SYNC_EVERY = 20  # on a GPU, iterations between reads of the loss (the divergence guard's latency)
+STOP_WINDOW = 10  # --stop-at: the iterations over which the loss's fall is measured
 
 
 @dataclass
@@ -78,6 +79,7 @@ class Outcome:
     interrupted: bool = False
     error: Optional[str] = None
     stopped: Optional[str] = None
+    converged: Optional[int] = None  # --stop-at: the iteration the run ended at, its loss no longer falling
 
 
 def evaluate(problem: Problem, x: torch.Tensor) -> dict:
@@ -242,8 +244,9 @@ def _optimisers(problem: Problem, x: torch.Tensor, singles: Optional[list]) -> l
 
 def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out: Outcome, phase: str) -> None:
     """The iterations, filling in ``out``; returns early on divergence or an observer's stop."""
-    n, start = problem.opts.iterations, time.perf_counter()
+    n, start, stop_at = problem.opts.iterations, time.perf_counter(), problem.opts.stop_at
     optimisers = _optimisers(problem, x, singles)
+    before = None  # --stop-at: each image's total loss STOP_WINDOW iterations ago
 
     def on_tile(done: int, total: int) -> None:
         for ob in observers:
@@ -255,7 +258,8 @@ def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out
         now = torch.stack(list(parts.values())).detach()  # [5, N]: total, content, style, tv, anchor
         guard.record(it, x, now)
         values = None
-        if any(ob.wants(it) for ob in observers) or it % sync_every == 0 or it == n:
+        window = stop_at > 0 and it % STOP_WINDOW == 0
+        if any(ob.wants(it) for ob in observers) or it % sync_every == 0 or it == n or window:
             if bool(guard.bad):
                 guard.fall_back(x, out, parts)
                 return
@@ -269,6 +273,12 @@ def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out
         if stop is not None and values is not None:
             out.stopped = stop or None
             return
+        if window and it < n:
+            total = values["total"]
+            if before is not None and all(b - t < stop_at * abs(t) for b, t in zip(before, total)):
+                out.converged = it
+                return
+            before = total
 
 
 @torch.no_grad()

@@ -63,6 +63,14 @@ class Options:
     iterations: int = opt(
         1000, "Number of optimiser iterations (one loss evaluation each).", alias=("-num_iterations",), low=1
     )
+    stop_at: float = opt(
+        0.0,
+        "Stop before --iterations once the picture stops changing: when the total loss fell by less than this "
+        "fraction over the last 10 iterations (of every image of a batch), e.g. 0.001. The recipe records the "
+        "iteration it stopped at (converged_at). 0: run every iteration, as neural-style.",
+        low=0,
+        high=1,
+    )
     content_layers: tuple = opt(
         DEFAULT_CONTENT_LAYERS,
         "Comma-separated content layers.",

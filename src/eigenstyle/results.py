@@ -117,6 +117,8 @@ def results_of(problems: Sequence[Problem], out: Outcome, elapsed: float) -> lis
         extra = {"batch": {"size": n, "index": i}} if n > 1 else {}
         if out.stopped:
             extra["stopped"] = out.stopped
+        if out.converged:
+            extra["converged_at"] = out.converged
         mine = {k: [v[i]] for k, v in out.losses.items()} if out.losses else None
         made.append(
             result_of(

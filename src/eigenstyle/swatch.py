@@ -55,6 +55,7 @@ def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tor
         content_layers=(),
         content_weight=0.0,
         chroma_tv_weight=0.0,  # the swatch's colour is cleaned after (clean_colour), as it always was
+        stop_at=0.0,  # every swatch runs its iterations: one genome, one swatch, whatever the run asks
         iterations=iterations,
         init="random",
         save_every=0,
