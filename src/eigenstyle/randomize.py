@@ -63,15 +63,14 @@ class Randomization:
     @classmethod
     def of(cls, opts) -> "Randomization":
         """The randomisation an Options asks for (its genome, else its variant seed)."""
-        o = opts
         return cls(
-            o.mode,
-            tuple(o.spread),
-            o.fantasy,
-            o.symmetric,
-            o.strength,
-            o.gram_scale,
-            o.genome or {"seed": o.variant_seed},
+            opts.mode,
+            tuple(opts.spread),
+            opts.fantasy,
+            opts.symmetric,
+            opts.strength,
+            opts.gram_scale,
+            opts.genome or {"seed": opts.variant_seed},
         )
 
 
