@@ -2,7 +2,7 @@
 threshold the iteration the rule stops at, the time saved and the loss there over the full run's.
 
 The rule is the loop's (loop.STOP_WINDOW): stop at the first multiple of 10 iterations where every
-image's total loss fell by less than the threshold's fraction over the last 10. The curve comes from one
+image's total loss changed by less than the threshold's fraction over the last 10. The curve comes from one
 run of ``--iterations`` (the API's per-iteration losses), so every threshold is read from the same run.
 Results: docs/benchmarks.md ("--stop-at").
 
@@ -27,7 +27,7 @@ THRESHOLDS = (0.01, 0.005, 0.002, 0.001, 0.0005, 0.0002)
 def stop_of(totals: dict, threshold: float, last: int) -> int:
     """The iteration the loop's rule stops at (``last`` if it never does)."""
     for it in range(2 * STOP_WINDOW, last, STOP_WINDOW):
-        if totals[it - STOP_WINDOW] - totals[it] < threshold * abs(totals[it]):
+        if abs(totals[it - STOP_WINDOW] - totals[it]) < threshold * abs(totals[it]):
             return it
     return last
 

@@ -65,8 +65,8 @@ class Options:
     )
     stop_at: float = opt(
         0.0,
-        "Stop before --iterations once the picture stops changing: when the total loss fell by less than this "
-        "fraction over the last 10 iterations (of every image of a batch), e.g. 0.001. The recipe records the "
+        "Stop before --iterations once the picture stops changing: when the total loss changed by less than this "
+        "fraction over the last 10 iterations (of every image of a batch), e.g. 0.002. The recipe records the "
         "iteration it stopped at (converged_at). 0: run every iteration, as neural-style.",
         low=0,
         high=1,
