@@ -79,7 +79,7 @@ class Outcome:
     interrupted: bool = False
     error: Optional[str] = None
     stopped: Optional[str] = None
-    converged: Optional[int] = None  # --stop-at: the iteration the run ended at, its loss no longer falling
+    converged: Optional[int] = None  # --stop-at: the iteration the run ended at, its loss no longer changing
 
 
 def evaluate(problem: Problem, x: torch.Tensor) -> dict:
