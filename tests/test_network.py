@@ -250,18 +250,6 @@ def test_winograd_network_agrees_with_direct_features_and_gradient(monkeypatch):
     assert rel(grads[1][1], grads[0][1]) < 1e-5
 
 
-def test_conv_algorithm_resolution():
-    from eigenstyle.vgg.network import resolve_conv
-
-    cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert resolve_conv("auto", cpu, "fp32") == "winograd"
-    assert resolve_conv("auto", cpu, "bf16") == "direct"
-    assert resolve_conv("auto", cuda, "fp32") == "direct"
-    assert resolve_conv("direct", cpu, "fp32") == "direct"
-    with pytest.raises(EigenstyleError, match="^conv winograd runs in fp32; it cannot be combined with precision bf16"):
-        resolve_conv("winograd", cpu, "bf16")
-
-
 @pytest.mark.parametrize("conv", ["direct", "winograd"])
 def test_the_periodic_network_sees_an_endless_tiling(conv):
     """Float64 reference: with circular padding every layer's features of an image are the middle of the

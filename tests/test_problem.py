@@ -20,8 +20,8 @@ def test_the_preparation_key_is_what_prepare_reads(content_path, style_path, mon
             return super().__getattribute__(name)
 
     monkeypatch.setattr(problem, "vary", lambda plain, o, swatch=None: plain)
-    # (an explicit history: settling auto replaces the options, and a replace reads every field)
-    opts = Recording(size=48, iterations=2, seed=1, lbfgs_history=100).validate()
+    # (an explicit history and arithmetic: settling auto replaces the options, and a replace reads every field)
+    opts = Recording(size=48, iterations=2, seed=1, lbfgs_history=100, precision="fp32", conv="direct").validate()
     read.clear()
     problem.prepare(content_path, [style_path], opts)
     assert read == set(problem.PREPARED_FROM)

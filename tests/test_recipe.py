@@ -33,7 +33,9 @@ def test_recipe_carries_everything(made, content_path, style_path):
     assert data["styles"][0]["path"] == style_path
     assert data["iterations_done"] == SMALL["iterations"] and data["interrupted"] is False
     assert data["losses"]["total"] > 0 and data["device"] == "cpu"
-    assert data["precision"] == "fp32" and 50 < data["peak_memory_mb"] < 24 * 1024
+    assert data["precision"] == data["options"]["precision"] in ("fp32", "bf16")  # --precision auto, settled
+    assert data["conv"] == data["options"]["conv"] and data["arithmetic"]["chosen_by"] == "timing"
+    assert 50 < data["peak_memory_mb"] < 24 * 1024
 
 
 def test_reproduce_gives_the_same_image(made, tmp_path):

@@ -14,7 +14,6 @@ import warnings
 
 from .errors import EigenstyleError
 from .flags import EXIT_ERROR, build_parser, options_from
-from .options import Options
 from .values import cli_spelling, split
 
 EXIT_INTERRUPTED = 130
@@ -140,14 +139,14 @@ def _sheet_report(tiles, sheet) -> int:
 
 def cmd_variants(args) -> int:
     from .explore import Brood, run_all, variant_options
-    from .recipe import read_recipe
+    from .recipe import options_of, read_recipe
 
     if args.mutate and args.between:
         raise EigenstyleError("give either --mutate or --between, not both")
     Brood.of(args.count, amount=args.amount, t=args.t)  # bad numbers fail before any file is read
     parents = tuple(read_recipe(p) for p in ([args.mutate] if args.mutate else args.between or []))
     brood = Brood.of(args.count, parents=parents, amount=args.amount, t=args.t)
-    base = options_from(args, Options.from_dict(parents[0]["options"]) if parents else None)
+    base = options_from(args, options_of(parents[0]) if parents else None)
     content, styles = _inputs(args, parents[0] if parents else None)
     runs = variant_options(base, brood)
     tiles, sheet = run_all(

@@ -288,7 +288,7 @@ def warm(opts: Options) -> None:
     workers do this as they start, before the first Generate."""
     device = resolve_device(opts.device)
     with torch.no_grad():
-        network_of(opts, device)[2](torch.zeros(1, 3, opts.size, opts.size, device=device))
+        network_of(opts, device)[1](torch.zeros(1, 3, opts.size, opts.size, device=device))
 
 
 def save_style_of(
@@ -318,13 +318,13 @@ def reproduce(
     """
     data = recipe.read_recipe(path)
     content, styles = recorded_inputs(data, path, content, styles, allow_changed_inputs)
-    return stylize(content, styles, Options.from_dict(data["options"]), progress=progress, output=output, **overrides)
+    return stylize(content, styles, recipe.options_of(data), progress=progress, output=output, **overrides)
 
 
 def recorded_inputs(data: dict, path: str, content=None, styles=None, allow_changed_inputs: bool = False):
     """The content and style files of a recipe (``data``, read from ``path``), found where they were or
     where ``content``/``styles`` say, checked against their recorded hashes."""
-    opts = Options.from_dict(data["options"])
+    opts = recipe.options_of(data)
     content = content or data["content"].get("path")
     styles = list(styles or [s.get("path") for s in data["styles"]])
     if not content or not all(styles):

@@ -192,10 +192,11 @@ class Options:
     )
     pooling: str = opt("max", "Pooling layers of the network.", alias=("-pooling",), choices=("max", "avg"))
     precision: str = opt(
-        "fp32",
-        "Arithmetic of the network: fp32, tf32 (CUDA matmuls), bf16 (autocast "
-        "convolutions; Grams, losses and optimiser stay fp32) or auto (bf16 where the hardware "
-        "has it, else tf32 on CUDA, else fp32).",
+        "auto",
+        "Arithmetic of the network: fp32, tf32 (CUDA matmuls), bf16 (autocast convolutions; Grams, "
+        "losses and optimiser stay fp32; its final losses are within 2 % of fp32's) or auto (the "
+        "fastest on this machine, timed once: bf16 where the hardware has it and it wins, else fp32, "
+        "tf32 on CUDA). fp32 reproduces neural-style's arithmetic.",
         choices=("fp32", "tf32", "bf16", "auto"),
         differs="neural-style runs fp32 only.",
     )
@@ -203,7 +204,7 @@ class Options:
         "auto",
         "Convolution algorithm: direct, winograd (F(4x4,3x3) for the layers with >= 256 "
         "input channels: a quarter of the multiplications, results within ~3e-6 of direct; fp32 "
-        "only) or auto (winograd on a CPU in fp32, else direct).",
+        "on a CPU) or auto (the fastest on this machine, timed once with --precision auto).",
         choices=("auto", "direct", "winograd"),
         differs="neural-style always runs the library's direct convolutions.",
     )

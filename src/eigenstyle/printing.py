@@ -56,7 +56,7 @@ def start_of(path: str, data: dict) -> str:
 def render_options(data: dict, start: str, size: int, **overrides) -> Options:
     """A favourite's recipe (``data``) as the options of its render at ``size``, from ``start``:
     the same style, the new size, the schedule, auto memory settings; ``overrides`` on top."""
-    o = Options.from_dict(data["options"])
+    o = recipe.options_of(data)
     scales = schedule(o.size, size)
     plan = o.replace(
         size=size,

@@ -27,7 +27,7 @@ from .options import LBFGS_HISTORY, Options
 from .randomize import Randomization, randomize_targets
 from .targets import Targets, check_size, content_targets, style_grams, to_tensor, with_swatch
 from .values import option_name
-from .vgg.network import VGG, Preprocessing, Weights, built, load_weights, resolve_conv, resolve_precision
+from .vgg.network import VGG, Preprocessing, Weights, arithmetic, built, load_weights
 
 ImageInput = Union[str, os.PathLike, Image.Image]
 
@@ -71,6 +71,7 @@ class Problem:
     swatch: Optional[Image.Image] = None  # a picture of the randomised style (its swatch)
     swatch_due: bool = False  # a randomised style whose swatch is still to be made (swatch.reach)
     anchor: Optional[torch.Tensor] = None  # the coarser image a scale keeps (--anchor-weight), network units
+    arithmetic: dict = field(default_factory=dict)  # how precision and conv were chosen (speed.Choice.recipe)
 
     @property
     def pre(self) -> Preprocessing:
@@ -89,13 +90,14 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def network_of(opts: Options, device: torch.device) -> tuple[Weights, str, VGG]:
-    """The weights, the precision in force and the network (shared: see ``network.built``) of a run."""
+def network_of(opts: Options, device: torch.device) -> tuple[Weights, VGG, dict]:
+    """The weights and network (shared: see ``network.built``) of a run, and how its arithmetic was
+    chosen (the recipe's ``arithmetic``: ``--precision``/``--conv`` auto time the candidates once)."""
     weights = load_weights(opts.model, opts.model_file)
-    precision = resolve_precision(opts.precision, device)
     layers = tuple(opts.content_layers) + tuple(opts.style_layers)
-    conv = resolve_conv(opts.conv, device, precision)
-    return weights, precision, built(weights, layers, opts.pooling, precision, conv, device)
+    choice = arithmetic(opts.precision, opts.conv, device, weights, layers, opts.pooling, opts.size)
+    net = built(weights, layers, opts.pooling, choice.precision, choice.conv, device)
+    return weights, net, choice.recipe()
 
 
 def _load(im: ImageInput, what: str) -> tuple[Image.Image, dict]:
@@ -133,16 +135,17 @@ def prepare(
     content_im, content_id = _load(content, "content image")
     style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
     device = resolve_device(opts.device)
-    weights, precision, net = network_of(opts, device)
-    if opts.precision == "auto":  # settled here, so the recipe records the arithmetic that ran
-        opts = opts.replace(precision=precision)
+    weights, net, chosen = network_of(opts, device)
+    # settled here, so that the recipe records the arithmetic that ran and reproduces it exactly
+    if (opts.precision, opts.conv) != (net.precision, net.conv):
+        opts = opts.replace(precision=net.precision, conv=net.conv)
 
     content_im = images.resize(content_im, images.fit_size(*content_im.size, opts.size))
     check_size(content_im.size, net, "the content image")
     free = available_bytes(device)
     opts = _fit_memory(opts, net, content_im.size, free)
     try:
-        return _targets(
+        problem = _targets(
             opts,
             net,
             weights,
@@ -155,6 +158,7 @@ def prepare(
             meta if file_grams is not None else None,
             swatch,
         )
+        return dataclasses.replace(problem, arithmetic=chosen)
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise

@@ -65,6 +65,7 @@ def build(
         "device": str(problem.device),
         "precision": problem.net.precision,
         "conv": problem.net.conv,
+        "arithmetic": problem.arithmetic,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "content": problem.inputs["content"],
         "styles": problem.inputs["styles"],
@@ -113,12 +114,23 @@ def parse(text: str, source: str = "recipe") -> dict:
         ):
             raise EigenstyleError(f"{source}: recipe input {i} is malformed (needs a path and a sha256)")
     try:
-        Options.from_dict(data["options"]).validate()
+        options_of(data).validate()
     except EigenstyleError as e:
         raise EigenstyleError(f"{source}: recipe options: {e}") from None
     except (TypeError, ValueError, AttributeError) as e:
         raise EigenstyleError(f"{source}: recipe options are malformed ({type(e).__name__}: {e})") from None
     return data
+
+
+def options_of(data: dict) -> Options:
+    """The options of a recipe, with the arithmetic that ran: a recipe from before the choice by timing
+    (speed.py) says ``--conv auto`` where the top-level ``conv`` records what ran (Winograd on a CPU in
+    fp32), so that it reproduces exactly."""
+    opts = dict(data["options"])
+    for key in ("precision", "conv"):
+        if opts.get(key) == "auto" and isinstance(data.get(key), str):
+            opts[key] = data[key]
+    return Options.from_dict(opts)
 
 
 def read_recipe(path: str) -> dict:

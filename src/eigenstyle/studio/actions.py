@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from .. import explore
+from .. import explore, recipe
 from ..errors import EigenstyleError
 from ..options import Options
 from .jobs import Job, Run
@@ -165,7 +165,7 @@ def _start(store: Store, rec: dict) -> str:
 def _parent_options(rec: dict) -> Options:
     """A parent's recipe options, made fresh: default device, no coarse scales, and its start
     (noise or the content) unless it was warm-started from a file (a refined tile): then noise."""
-    o = Options.from_dict(rec["recipe"]["options"])
+    o = recipe.options_of(rec["recipe"])
     return o.replace(
         init=o.init if o.init in STARTS else None,
         device="auto",

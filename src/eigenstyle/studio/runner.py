@@ -213,9 +213,7 @@ def style_file(store, rec: dict, path: str) -> None:
     second synthesis: the targets are that picture's Grams, exactly what the tile optimised against)."""
     from PIL import Image
 
-    from ..options import Options
-
-    opts = Options.from_dict(rec["recipe"]["options"]).replace(init="random", device="auto", scales=None)
+    opts = recipe.options_of(rec["recipe"]).replace(init="random", device="auto", scales=None)
     swatch = store.swatch_path(rec["id"])
     picture = Image.open(swatch).convert("RGB") if os.path.isfile(swatch) else None
     engine.save_style_of(store.input_path(rec["content_id"]), [store.input_path(rec["style_id"])], opts, path, picture)

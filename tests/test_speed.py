@@ -1,0 +1,134 @@
+"""--precision auto and --conv auto: the fastest allowed arithmetic on this machine, timed once on real
+networks, cached on disk, recorded in the recipe, and reproduced from it."""
+
+import json
+import os
+
+import pytest
+import torch
+
+import eigenstyle
+from eigenstyle import recipe
+from eigenstyle.errors import EigenstyleError
+from eigenstyle.vgg import network, speed
+
+from conftest import SMALL
+
+CPU = torch.device("cpu")
+LAYERS = ("relu4_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+@pytest.fixture
+def fresh(tmp_path, monkeypatch):
+    """An empty disk cache and no choice remembered in this process."""
+    monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(speed, "_MEMO", {})
+    return tmp_path / "cache" / "speed.json"
+
+
+def build_counting(built: list):
+    weights = network.embedded_weights()
+
+    def build(p, c):
+        built.append((p, c))
+        return network.VGG(weights, LAYERS, "max", p, c)
+
+    return build
+
+
+def test_candidates_follow_the_options_and_the_hardware():
+    both = speed.candidates("auto", "auto", CPU)
+    assert both[:2] == [("fp32", "direct"), ("fp32", "winograd")]
+    # bf16 is timed only where the CPU has bf16 units: emulated, it is ~40x slower
+    assert (("bf16", "direct") in both) == speed.hardware_bf16(CPU)
+    assert speed.candidates("auto", "direct", CPU) == [("fp32", "direct")] + (
+        [("bf16", "direct")] if speed.hardware_bf16(CPU) else []
+    )
+    assert speed.candidates("bf16", "auto", CPU) == [("bf16", "direct")]
+    assert speed.candidates("fp32", "winograd", CPU) == [("fp32", "winograd")]
+    assert speed.candidates("tf32", "auto", torch.device("cuda")) == [("tf32", "direct")]
+    weights = network.embedded_weights()
+    with pytest.raises(EigenstyleError, match="^conv winograd runs in fp32; it cannot be combined with precision bf16"):
+        network.arithmetic("bf16", "winograd", CPU, weights, LAYERS, "max", 64)
+
+
+def test_auto_times_every_candidate_keeps_the_fastest_and_caches_it(fresh):
+    built = []
+    choice = speed.choose(build_counting(built), "auto", "auto", CPU, 64, "relu5_1")
+    pairs = speed.candidates("auto", "auto", CPU)
+    assert built == pairs  # each allowed network was built and timed
+    assert set(choice.seconds) == {f"{p}/{c}" for p, c in pairs}
+    assert all(0 < s < 30 for s in choice.seconds.values())
+    assert f"{choice.precision}/{choice.conv}" == min(choice.seconds, key=choice.seconds.get)
+    assert choice.probe_px == 128 and not choice.cached
+    assert choice.recipe()["chosen_by"] == "timing"
+
+    # the disk cache answers a new process (an empty memo): nothing is built or timed again
+    stored = json.loads(fresh.read_text())
+    assert list(stored.values()) == [choice.seconds]
+    speed._MEMO.clear()
+    again = speed.choose(build_counting(built), "auto", "auto", CPU, 100, "relu5_1")
+    assert (again.precision, again.conv, again.seconds, again.cached) == (
+        choice.precision,
+        choice.conv,
+        choice.seconds,
+        True,
+    )
+    assert len(built) == len(pairs)
+    # another size class or another deepest layer is timed afresh
+    speed.choose(build_counting(built), "auto", "auto", CPU, 64, "relu4_2")
+    assert len(built) == 2 * len(pairs)
+    assert len(json.loads(fresh.read_text())) == 2
+
+
+def test_fixed_options_time_nothing(fresh):
+    built = []
+    choice = speed.choose(build_counting(built), "fp32", "direct", CPU, 64, "relu5_1")
+    assert (choice.precision, choice.conv, built) == ("fp32", "direct", [])
+    assert choice.recipe() == {"chosen_by": "options"} and not fresh.exists()
+
+
+@pytest.mark.parametrize("damage", ["not json", '{"a": 1}', "[1, 2]", ""])
+def test_a_damaged_cache_is_timed_again_and_rewritten(fresh, damage):
+    fresh.parent.mkdir(parents=True)
+    fresh.write_text(damage)
+    built = []
+    choice = speed.choose(build_counting(built), "fp32", "auto", CPU, 64, "relu5_1")
+    assert built == [("fp32", "direct"), ("fp32", "winograd")]
+    assert choice.seconds == next(v for k, v in json.loads(fresh.read_text()).items() if k != "a")
+
+
+def test_no_disk_cache_still_times_once_per_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", "off")
+    monkeypatch.setattr(speed, "_MEMO", {})
+    built = []
+    first = speed.choose(build_counting(built), "fp32", "auto", CPU, 64, "relu5_1")
+    second = speed.choose(build_counting(built), "fp32", "auto", CPU, 64, "relu5_1")
+    assert len(built) == 2 and first == second
+
+
+def test_a_run_records_the_choice_and_reproduces_it(content_path, style_path, tmp_path, fresh):
+    out = str(tmp_path / "a.png")
+    result = eigenstyle.stylize(content_path, style_path, output=out, **{**SMALL, "iterations": 3})
+    r = result.recipe
+    chosen = r["arithmetic"]
+    assert chosen["chosen_by"] == "timing" and chosen["probe_px"] == 128
+    assert f"{r['precision']}/{r['conv']}" == min(chosen["seconds"], key=chosen["seconds"].get)
+    # settled into the options, so the recipe runs the same arithmetic on any machine
+    assert (r["options"]["precision"], r["options"]["conv"]) == (r["precision"], r["conv"])
+    again = eigenstyle.reproduce(out, str(tmp_path / "b.png"))
+    assert again.image.tobytes() == result.image.tobytes()
+    assert again.recipe["arithmetic"] == {"chosen_by": "options"}
+
+
+def test_a_recipe_from_before_the_timing_keeps_its_recorded_convolutions():
+    """Before the choice by timing, recipes said --conv auto and ran Winograd on a CPU in fp32."""
+    old = {"options": {"conv": "auto", "precision": "fp32"}, "conv": "winograd", "precision": "fp32"}
+    opts = recipe.options_of(old)
+    assert (opts.conv, opts.precision) == ("winograd", "fp32")
+    assert recipe.options_of({"options": {"conv": "direct"}, "conv": "winograd"}).conv == "direct"
+
+
+def test_the_cache_file_lives_in_the_cache_folder(fresh):
+    speed.choose(build_counting([]), "fp32", "auto", CPU, 64, "relu5_1")
+    assert os.path.isfile(fresh)
