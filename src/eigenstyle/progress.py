@@ -65,7 +65,7 @@ class Progress(Observer):
         self.bar.set_postfix_str(shown, refresh=False)
         if self.wants(it):
             self.bar.write(
-                f"iteration {it}/{step.iterations}  {shown}  {step.elapsed / it:.3f} s/iter, "
+                f"{self.label}iteration {it}/{step.iterations}  {shown}  {step.elapsed / it:.3f} s/iter, "
                 f"peak memory {peak_memory_mb(step.problem.device):.0f} MB"
             )
 
