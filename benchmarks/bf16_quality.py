@@ -18,11 +18,12 @@ import numpy as np
 
 from eigenstyle import Options, engine
 from eigenstyle.demo import sample
+from eigenstyle.errors import EigenstyleError
 from eigenstyle.loop import evaluate
 from eigenstyle.problem import prepare, vary
 from eigenstyle.swatch import reach
 from eigenstyle.targets import to_tensor
-from eigenstyle.vgg.network import fast_bf16
+from eigenstyle.vgg.speed import hardware_bf16
 
 
 def main():
@@ -34,7 +35,7 @@ def main():
     ap.add_argument("--modes", default="none,variant")
     ap.add_argument("--keep", help="save both pictures of every run here")
     args = ap.parse_args()
-    print(f"bf16 fast on this CPU: {fast_bf16(__import__('torch').device('cpu'))}")
+    print(f"bf16 units on this CPU: {hardware_bf16(__import__('torch').device('cpu'))}")
     print(
         "| layers | mode | seed | fp32 loss | bf16 loss | bf16 / fp32 | mean abs pixel diff (0-255) "
         "| s/it fp32 | s/it bf16 |"
@@ -47,7 +48,9 @@ def main():
             p: prepare(
                 content,
                 [style],
-                Options(size=args.size, iterations=args.iterations, precision=p, print_every=0, **layers).validate(),
+                Options(
+                    size=args.size, iterations=args.iterations, precision=p, conv="auto", print_every=0, **layers
+                ).validate(),
             )
             for p in ("fp32", "bf16")
         }
@@ -57,13 +60,19 @@ def main():
                 for p, base in bases.items():
                     o = base.opts.replace(seed=seed, mode=mode, variant_seed=seed if mode != "none" else None)
                     o = o.replace(init=o.init_value())
-                    problem = reach([vary(base, o)])[0]
+                    try:
+                        problem = reach([vary(base, o)])[0]
+                    except EigenstyleError as e:  # a diverged swatch: say so, and go on with the next seed
+                        print(f"| {spec} | {mode} | {seed} | {p}: {e} |", flush=True)
+                        break
                     started = time.perf_counter()
                     (r,) = engine.run_batch([problem])
                     got[p] = (r, (time.perf_counter() - started) / args.iterations, problem)
                     if args.keep:
                         os.makedirs(args.keep, exist_ok=True)
                         r.image.save(os.path.join(args.keep, f"{spec}-{mode}-{seed}-{p}.png"))
+                if len(got) < 2:
+                    continue
                 (a, ta, _), (b, tb, _) = got["fp32"], got["bf16"]
                 # one arithmetic for both: each written (8-bit) picture's loss against its own run's targets (a
                 # randomised run's swatch, made in that run's precision), evaluated by the fp32 network
