@@ -5,8 +5,8 @@ One command runs the three command-line tools as child processes, alternating
 iteration count: neural-style's defaults (content relu4_2 weight 5, style
 relu1_1..relu5_1 weight 100, TV 1e-3, random init, max pooling, L-BFGS lr 1 with
 history 100), no seed (each tool draws its own noise) unless --seed. ``eigenstyle`` runs its
-default (--conv auto: Winograd convolutions on a CPU), ``eigenstyle-direct`` the library's direct
-convolutions, which every peer uses.
+default (--precision auto --conv auto: the path timed fastest on this machine), ``eigenstyle-direct``
+fp32 with the library's direct convolutions, which every peer uses.
 
 * eigenstyle and pastiche: their console scripts beside --python (default: this interpreter).
 * neural-style-pt: PyPI ``neural-style`` in its own venv (--neural-style-python; it needs
@@ -36,12 +36,13 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 import re
 import sys
 import tempfile
 
 import torch
+
+from eigenstyle.vgg import speed
 
 import common
 
@@ -71,33 +72,21 @@ def own_loss(tool: str, output: str) -> float | None:
 
 
 def command(tool, args, content, style, out, hw):
+    settings = dict(style_layers=args.style_layers, style_weight=args.style_weight)
     if tool.startswith("eigenstyle"):
+        direct = tool.endswith("direct")  # the peers' arithmetic; else eigenstyle's default (auto: timed)
         return common.eigenstyle_cmd(
-            args.python,
-            content,
-            style,
-            out,
-            args.size,
-            args.iterations,
-            args.device,
-            seed=args.seed,
-            conv="direct" if tool.endswith("direct") else "auto",
-        )
+            args.python, content, style, out, args.size, args.iterations, args.device, seed=args.seed,
+            precision="fp32" if direct else "auto", conv="direct" if direct else "auto", **settings,
+        )  # fmt: skip
     if tool == "pastiche":
         return common.pastiche_cmd(
-            args.python, content, style, out, args.size, args.iterations, args.device, hw, seed=args.seed
+            args.python, content, style, out, args.size, args.iterations, args.device, hw, seed=args.seed, **settings
         )
     return common.neural_style_cmd(
-        args.neural_style_python,
-        content,
-        style,
-        out,
-        args.size,
-        args.iterations,
-        args.device,
-        args.model_file,
-        seed=args.seed,
-    )
+        args.neural_style_python, content, style, out, args.size, args.iterations, args.device, args.model_file,
+        seed=args.seed, **settings,
+    )  # fmt: skip
 
 
 def ratio(v, best):
@@ -132,7 +121,9 @@ def main(argv=None):
     ap = common.parser(__doc__, size=256, device="cpu")
     ap.add_argument("--seed", type=int, help="pass this seed to every tool (default: none, each draws its own)")
     ap.add_argument("--python", default=sys.executable, help="interpreter with eigenstyle and pastiche")
-    ap.add_argument("--neural-style-python", required=True, help="interpreter of a venv with PyPI neural-style")
+    ap.add_argument("--neural-style-python", help="interpreter of a venv with PyPI neural-style (else not run)")
+    ap.add_argument("--layers", default="default", help="style layers, comma-separated, or 'default' (the five)")
+    ap.add_argument("--style-weight", type=float, default=100.0)
     ap.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated subset of {','.join(TOOLS)}")
     ap.add_argument("--threads", type=int, help="OMP/MKL_NUM_THREADS for every tool (default: torch's own)")
     ap.add_argument(
@@ -141,7 +132,8 @@ def main(argv=None):
         help="let each tool resize the original files itself (default: all load the same pre-resized PNGs)",
     )
     args = ap.parse_args(argv)
-    tools = [t for t in args.tools.split(",") if t]
+    tools = [t for t in args.tools.split(",") if t and (args.neural_style_python or t != "neural-style-pt")]
+    args.style_layers = common.STYLE_LAYERS if args.layers == "default" else tuple(args.layers.split(","))
     if set(tools) - set(TOOLS) or not tools:
         ap.error(f"--tools: choose from {','.join(TOOLS)}")
     if args.iterations < 2:
@@ -195,7 +187,9 @@ def main(argv=None):
                 flush=True,
             )
 
-    problem = common.evaluator(content, style, args.size, args.device)
+    problem = common.evaluator(
+        content, style, args.size, args.device, style_layers=args.style_layers, style_weight=args.style_weight
+    )
     for tool in tools:
         for run in runs[tool]:
             run.update(common.score_file(problem, run["out"], tool, notes))
@@ -203,9 +197,11 @@ def main(argv=None):
     rows = {t: common.medians(runs[t], keys) for t in tools}
     fastest = min(rows, key=lambda t: rows[t]["s_iter"])
     h, w = hw
+    cpu = speed.machine_key(torch.device(args.device))
     notes += [
-        f"{datetime.date.today()}, {platform.node()}, {os.cpu_count()} CPUs, device {args.device}; "
-        f"{args.size} px ({w}x{h}), {args.iterations} iterations, median of {args.repeats} repeat(s), "
+        f"{datetime.date.today()}, {cpu['name']} ({cpu['isa']}), {os.cpu_count()} CPUs, device {args.device}; "
+        f"{args.size} px ({w}x{h}), style layers {','.join(args.style_layers)} (weight {args.style_weight:g}), "
+        f"{args.iterations} iterations, median of {args.repeats} repeat(s), "
         "tools alternated; "
         f"parent torch {torch.__version__}, {torch.get_num_threads()} threads"
         + (f"; OMP/MKL_NUM_THREADS={args.threads}" if args.threads else "")

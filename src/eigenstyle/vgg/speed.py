@@ -30,8 +30,8 @@ from ..files import atomic_path
 from ..layers import LAYER_INDEX, LAYER_NAMES
 from .cache import cache_dir
 
-FORMAT = "1"  # bump when what is timed changes, so old choices are timed again
-PASSES = 2  # timed passes per candidate (after one untimed warm-up); the fastest counts
+FORMAT = "2"  # bump when what is timed changes, so old choices are timed again
+ROUNDS = 3  # timed passes per candidate (after one untimed warm-up), taken in turn; the fastest counts
 _MEMO: dict = {}  # key -> Choice: one timing per process even without a disk cache
 
 
@@ -164,27 +164,30 @@ def choose(
 
 
 def time_pairs(build, pairs, device: torch.device, side: int) -> dict:
-    """Seconds of one forward+backward pass of each pair's network on a ``side`` px square (the
-    fastest of PASSES after a warm-up: the first pass pays one-off costs, such as oneDNN's kernel
-    creation and the Winograd weights' transform). A pair already 2x slower than the best stops early."""
+    """Seconds of one forward+backward pass of each pair's network on a ``side`` px square: the fastest
+    of ROUNDS, after one warm-up pass each (it pays one-off costs: oneDNN's kernel creation, the
+    Winograd weights' transform). The rounds take the pairs in turn, so that a load that comes and
+    goes (another job on the machine) slows every pair alike rather than the ones timed during it; a
+    pair 2x slower than the best after a round is not timed again."""
     x = torch.rand(1, 3, side, side, device=device, generator=torch.Generator(device).manual_seed(0))
+    nets = {f"{p}/{c}": build(p, c) for p, c in pairs}
+    for net in nets.values():
+        _pass(net, x, device)
     seconds: dict = {}
-    for p, c in pairs:
-        net = build(p, c)
-        times = []
-        for i in range(PASSES + 1):
-            img = x.clone().requires_grad_(True)
-            _sync(device)
-            start = time.perf_counter()
-            out = net(img)
-            sum(v.square().mean() for v in out.values()).backward()
-            _sync(device)
-            if i:
-                times.append(time.perf_counter() - start)
-                if seconds and times[-1] > 2 * min(seconds.values()):
-                    break
-        seconds[f"{p}/{c}"] = min(times)
+    for _ in range(ROUNDS):
+        for name, net in nets.items():
+            if name not in seconds or seconds[name] <= 2 * min(seconds.values()):
+                seconds[name] = min(seconds.get(name, float("inf")), _pass(net, x, device))
     return seconds
+
+
+def _pass(net, x: torch.Tensor, device: torch.device) -> float:
+    img = x.clone().requires_grad_(True)
+    _sync(device)
+    start = time.perf_counter()
+    sum(v.square().mean() for v in net(img).values()).backward()
+    _sync(device)
+    return time.perf_counter() - start
 
 
 def _sync(device: torch.device) -> None:
