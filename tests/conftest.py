@@ -42,3 +42,9 @@ def run_cli(*args, cwd=None, timeout=300):
         timeout=timeout,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def said(err: str) -> list:
+    """stderr's lines but the one-off note of the first run of a kind on a machine (the arithmetic's
+    timing, vgg/speed.py): whether it shows depends on which tests ran before."""
+    return [line for line in err.strip().splitlines() if not line.startswith("eigenstyle: note: timed the network")]

@@ -305,3 +305,22 @@ def test_variants_command_with_batch_size(content_path, style_path, tmp_path):
     assert len(pngs) == 3
     sizes = [eigenstyle.read_recipe(str(tmp_path / f)).get("batch", {}).get("size", 1) for f in pngs]
     assert sizes == [2, 2, 1]
+
+
+def test_coarse_to_fine_variants_run_their_scales_and_reproduce(content_path, style_path, tmp_path):
+    """A variant's recipe says which scales ran, and the variants command runs them: each variant goes
+    through its scales as stylize does (not in a batch at the final size only), so it reproduces."""
+    tiny = [a if a != "48" else "64" for a in TINY]
+    r = run_cli(
+        "variants", content_path, style_path, "--count", "2", "--batch-size", "2", "--variant-seed", "5",
+        "--scales", "32", "-o", tmp_path, *tiny,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    pngs = results_in(tmp_path)
+    assert len(pngs) == 2
+    for name in pngs:
+        data = eigenstyle.read_recipe(str(tmp_path / name))
+        assert data["options"]["scales"] == [32] and "batch" not in data
+        again = tmp_path / f"again-{name}"
+        eigenstyle.reproduce(str(tmp_path / name), str(again))
+        assert np.array_equal(pixels(tmp_path / name), pixels(again))

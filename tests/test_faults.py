@@ -9,6 +9,8 @@ import pytest
 
 from eigenstyle.memory import bytes_per_pixel, is_out_of_memory
 
+from conftest import said
+
 # Enough address space for Python, torch and the weights (about 0.7 GB mapped), not for a 1000 px run
 # whole (about 4 GB), nor for a 3000 px one even in tiles: real allocation failures in the CLI process.
 ADDRESS_SPACE = int(2.7 * 2**30)
@@ -34,7 +36,7 @@ def test_a_size_too_large_to_run_whole_runs_in_tiles_within_the_memory(content_p
     out = tmp_path / "big.png"
     r = _limited_cli("stylize", content_path, style_path, "--size", 1000, "--iterations", 1, "-o", out, "-q")
     assert r.returncode == 0, r.stderr
-    notes = r.stderr.strip().splitlines()
+    notes = said(r.stderr)
     assert len(notes) == 2 and "L-BFGS correction pairs" in notes[0] and "px tiles" in notes[1], r.stderr
     assert out.exists()
 

@@ -26,7 +26,7 @@ from eigenstyle.files import atomic_path, default_file_mode
 from eigenstyle.images import save_atomic
 
 import corpus
-from conftest import run_cli
+from conftest import run_cli, said
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 DOC = os.path.join(ROOT, "docs", "robustness.md")
@@ -245,12 +245,6 @@ def _main(argv, capsys):
         code = e.code
     out, err = capsys.readouterr()
     return code, out, err
-
-
-def said(err: str) -> list:
-    """stderr's lines but the one-off note of the first run of a kind on a machine (the arithmetic's
-    timing, vgg/speed.py): whether it shows depends on which tests ran before."""
-    return [line for line in err.strip().splitlines() if not line.startswith("eigenstyle: note: timed the network")]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -132,3 +132,10 @@ def test_a_recipe_from_before_the_timing_keeps_its_recorded_convolutions():
 def test_the_cache_file_lives_in_the_cache_folder(fresh):
     speed.choose(build_counting([]), "fp32", "auto", CPU, 64, "relu5_1")
     assert os.path.isfile(fresh)
+
+
+def test_a_tiled_run_keeps_the_arithmetic_its_memory_model_measured(content_path, style_path):
+    """Tiles are chosen by memory.py's fp32 model: a run evaluated in tiles with --precision auto runs fp32."""
+    r = eigenstyle.stylize(content_path, style_path, **{**SMALL, "size": 64, "iterations": 1, "tile": 32})
+    assert r.recipe["precision"] == r.recipe["options"]["precision"] == "fp32"
+    assert r.recipe["options"]["tile"] == 32

@@ -648,10 +648,11 @@ def test_a_worker_warms_the_default_network_first_and_serves_when_that_fails(tmp
         while not any(k[1] == layers for k in list(network._BUILT)) and time.time() < deadline:
             time.sleep(0.05)
         (net, _), *_ = [v for k, v in network._BUILT.items() if k[1] == layers]
-        deadline = time.time() + 60
-        while not any(getattr(m, "u", None) is not None for m in net.layers) and time.time() < deadline:
-            time.sleep(0.05)  # the Winograd transforms follow the build
-        assert any(getattr(m, "u", None) is not None for m in net.layers)
+        if net.conv == "winograd":  # the arithmetic timed fastest here (vgg/speed.py)
+            deadline = time.time() + 60
+            while not any(getattr(m, "u", None) is not None for m in net.layers) and time.time() < deadline:
+                time.sleep(0.05)  # the Winograd transforms follow the build
+            assert any(getattr(m, "u", None) is not None for m in net.layers)
 
     def broken(device, queue):
         raise RuntimeError("no network today")

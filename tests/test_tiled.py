@@ -16,7 +16,7 @@ LAYERS = ("relu1_1", "relu2_1", "relu3_2", "relu4_1", "relu5_1")
 
 
 def _problem(content_path, style_path, size, dtype, layers=LAYERS, **kw):
-    opts = Options(size=size, style_layers=layers, conv="direct", seed=1, print_every=0, **kw)
+    opts = Options(size=size, style_layers=layers, precision="fp32", conv="direct", seed=1, print_every=0, **kw)
     p = prepare(content_path, [style_path], opts)
     if dtype == torch.float64:
         t = p.targets
@@ -98,7 +98,7 @@ def test_a_tiled_run_follows_the_untiled_one_and_records_its_tiles(content_path,
 
     import eigenstyle
 
-    kw = dict(size=128, iterations=5, style_layers=("relu2_1", "relu3_2"), seed=3, conv="direct", print_every=0)
+    kw = dict(size=128, iterations=5, style_layers=("relu2_1", "relu3_2"), seed=3, precision="fp32", conv="direct")
     whole = eigenstyle.stylize(content_path, style_path, **kw)
     tiles = eigenstyle.stylize(content_path, style_path, tile=32, **kw)  # crops at offsets: halo 53
     a, b = (np.asarray(r.image, dtype=float) for r in (whole, tiles))
@@ -118,7 +118,13 @@ def test_a_size_too_large_for_the_budget_is_tiled_to_fit(content_path, style_pat
     from eigenstyle.memory import HEADROOM, RESERVE, split_bytes_per_pixel, tile_for
 
     opts = Options(
-        size=320, iterations=1, style_layers=("relu2_1", "relu3_2"), seed=3, conv="direct", lbfgs_history=100
+        size=320,
+        iterations=1,
+        style_layers=("relu2_1", "relu3_2"),
+        seed=3,
+        precision="fp32",
+        conv="direct",
+        lbfgs_history=100,
     )
     act, state = split_bytes_per_pixel(("relu4_2", "relu2_1", "relu3_2"), "lbfgs", 100)
     h, w, halo, align = 240, 320, 45 + 8, 8  # relu4_2: radius 45, stride 8 (+ one stride: the pooling offset)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageDraw, ImageFont
 
 from . import images
-from .engine import run_batch
+from .engine import run_batch, stylize
 from .errors import EigenstyleError
 from .options import Options
 from .plan import Preparation, planned
@@ -168,9 +168,15 @@ def run_all(
         raise EigenstyleError(f"cannot create output folder {out_dir}: {e.strerror}") from None
     images.check_writable(os.path.join(out_dir, "sheet.jpg"))
     tiles = []
-    for batch, problems in planned(preparation, runs, batch_size, options=lambda run: run[0]):
+    # coarse-to-fine runs go through stylize one at a time (its scales one after the other, as reproduce runs them)
+    multi = any(o.scales for o, _ in runs)
+    lone = (lambda group, batch: None) if multi else None
+    for batch, problems in planned(preparation, runs, 1 if multi else batch_size, lambda run: run[0], lone):
         paths = [_output(out_dir, stem, label, overwrite, progress) for _, label in batch]
-        results = run_batch(problems, progress=progress, outputs=paths)
+        if problems is None:
+            results = [stylize(content, styles, batch[0][0], progress=progress, output=paths[0])]
+        else:
+            results = run_batch(problems, progress=progress, outputs=paths)
         tiles += [Tile(path, label, r) for path, (_, label), r in zip(paths, batch, results)]
         if results[0].interrupted:
             break

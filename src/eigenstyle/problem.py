@@ -135,6 +135,7 @@ def prepare(
     content_im, content_id = _load(content, "content image")
     style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
     device = resolve_device(opts.device)
+    asked = opts
     weights, net, chosen = network_of(opts, device)
     # settled here, so that the recipe records the arithmetic that ran and reproduces it exactly
     if (opts.precision, opts.conv) != (net.precision, net.conv):
@@ -144,6 +145,11 @@ def prepare(
     check_size(content_im.size, net, "the content image")
     free = available_bytes(device)
     opts = _fit_memory(opts, net, content_im.size, free)
+    if opts.tile and net.bf16 and asked.precision == "auto":
+        # memory.py's model of a tile is fp32's (autocast keeps bf16 copies beside the fp32 features):
+        # a run too large to run whole stays in the arithmetic whose memory was measured
+        weights, net, chosen = network_of(opts.replace(precision="fp32", conv=asked.conv), device)
+        opts = opts.replace(precision=net.precision, conv=net.conv)
     try:
         problem = _targets(
             opts,

@@ -181,6 +181,7 @@ def time_pairs(build, pairs, device: torch.device, side: int) -> dict:
     return seconds
 
 
+@torch.enable_grad()  # a caller may be in no_grad (the studio's warm-up): an iteration has a backward
 def _pass(net, x: torch.Tensor, device: torch.device) -> float:
     img = x.clone().requires_grad_(True)
     _sync(device)
