@@ -58,16 +58,21 @@ class Choice:
         }
 
 
-def cpu_flags() -> set:
-    """The CPU's instruction-set flags (/proc/cpuinfo; empty where there is none)."""
+def _cpuinfo(field: str) -> str:
+    """The first /proc/cpuinfo line of ``field`` (its value; empty where there is none)."""
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
+                if line.split(":", 1)[0].strip() == field:
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return set()
+    return ""
+
+
+def cpu_flags() -> set:
+    """The CPU's instruction-set flags."""
+    return set(_cpuinfo("flags").split())
 
 
 def hardware_bf16(device: torch.device) -> bool:
@@ -109,7 +114,7 @@ def machine_key(device: torch.device) -> dict:
         name = torch.cuda.get_device_name(device)
         isa = "sm_%d%d" % torch.cuda.get_device_capability(device)
     else:
-        name = _cpu_model() or platform.processor() or platform.machine()
+        name = _cpuinfo("model name") or platform.processor() or platform.machine()
         wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile", "asimd", "sve")
         isa = ",".join(sorted(f for f in cpu_flags() if f in wanted))
     return {
@@ -119,17 +124,6 @@ def machine_key(device: torch.device) -> dict:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
 
 
 def choose(
