@@ -13,7 +13,7 @@ import sys
 import warnings
 
 from .errors import EigenstyleError
-from .flags import EXIT_ERROR, build_parser, options_from
+from .flags import EXIT_ERROR, build_parser, executor_settings, options_from
 from .values import cli_spelling, split
 
 EXIT_INTERRUPTED = 130
@@ -130,11 +130,32 @@ def _stem(content, styles, style_file=None) -> str:
     return f"{name(content)}-{name(styles[0] if styles else style_file)}"
 
 
-def _sheet_report(tiles, sheet) -> int:
+def _sheet_report(tiles, sheet, expected: int | None = None) -> int:
     for t in tiles:
         print(f"wrote {t.path} ({t.label}, loss {t.result.recipe['losses']['total']:.4g})")
-    print(f"wrote {sheet} ({len(tiles)} tiles)")
-    return EXIT_INTERRUPTED if tiles and tiles[-1].result.interrupted else 0
+    for s in [sheet] if isinstance(sheet, str) else sheet or []:
+        print(f"wrote {s} ({len(tiles)} tiles)")
+    if any(t.result.interrupted for t in tiles):
+        return EXIT_INTERRUPTED
+    return 1 if expected is not None and len(tiles) < expected else 0  # a run failed (said above)
+
+
+def _explore(run, executor_args) -> int:
+    """Run ``run(executor)`` (explore.run_all underneath) and report: Ctrl-C keeps what was done."""
+    from .executors import make
+    from .explore import Interrupted
+
+    executor = make(**executor_args)
+    try:
+        return run(executor)
+    except Interrupted as stop:
+        _sheet_report(stop.tiles, stop.sheet)
+        print(
+            f"eigenstyle: interrupted; kept {len(stop.tiles)} images (finished, or as far as they got)", file=sys.stderr
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        executor.close()
 
 
 def cmd_variants(args) -> int:
@@ -149,17 +170,14 @@ def cmd_variants(args) -> int:
     base = options_from(args, options_of(parents[0]) if parents else None)
     content, styles = _inputs(args, parents[0] if parents else None)
     runs = variant_options(base, brood)
-    tiles, sheet = run_all(
-        content,
-        styles,
-        runs,
-        args.out,
-        _stem(content, styles, getattr(args, "style_file", None)),
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-        batch_size=args.batch_size,
-    )
-    return _sheet_report(tiles, sheet)
+
+    def run(executor):
+        stem = _stem(content, styles, getattr(args, "style_file", None))
+        tiles, sheet = run_all(content, styles, runs, args.out, stem, overwrite=args.overwrite,
+                               progress=not args.quiet, batch_size=args.batch_size, executor=executor)  # fmt: skip
+        return _sheet_report(tiles, sheet, len(runs))
+
+    return _explore(run, executor_settings(args))
 
 
 def cmd_layers(args) -> int:
@@ -172,8 +190,33 @@ def cmd_layers(args) -> int:
     base = options_from(args)
     runs = layer_options(base, layers, getattr(args, "style_weight", None))
     stem = _stem(content, styles, getattr(args, "style_file", None)) + "-layers"
-    tiles, sheet = run_all(content, styles, runs, args.out, stem, overwrite=args.overwrite, progress=not args.quiet)
-    return _sheet_report(tiles, sheet)
+
+    def run(executor):
+        tiles, sheet = run_all(content, styles, runs, args.out, stem, overwrite=args.overwrite,
+                               progress=not args.quiet, executor=executor)  # fmt: skip
+        return _sheet_report(tiles, sheet, len(runs))
+
+    return _explore(run, executor_settings(args))
+
+
+def cmd_sweep(args) -> int:
+    from .explore import run_all
+    from .sweep import Grid, describe, sheets, sweep_options
+
+    axes = dict(modes=args.modes, seeds=args.seeds, layers=args.layers, weights=args.weights)
+    grid = Grid.read(args.grid, **axes) if args.grid else Grid.of(**axes)
+    content, styles = _inputs(args)
+    runs, cells = sweep_options(options_from(args), grid)
+    print(describe(grid, runs))
+    stem = _stem(content, styles, getattr(args, "style_file", None))
+
+    def run(executor):
+        tiles, _ = run_all(content, styles, runs, args.out, stem, overwrite=args.overwrite, progress=not args.quiet,
+                           batch_size=args.batch_size, executor=executor, sheet=False)  # fmt: skip
+        by_run = {next(i for i, (_, label) in enumerate(runs) if label == t.label): t for t in tiles}
+        return _sheet_report(tiles, sheets(grid, cells, by_run, args.out, stem, args.overwrite), len(runs))
+
+    return _explore(run, executor_settings(args))
 
 
 def cmd_list_layers(args) -> int:
@@ -196,8 +239,15 @@ def cmd_serve(args) -> int:
     from .studio.server import serve  # starlette, uvicorn and torch load only for this command
 
     token = args.token or os.environ.get("EIGENSTYLE_TOKEN") or None  # an empty variable counts as unset
+    settings = executor_settings(args)
     return serve(
-        args.workspace, args.host, args.port, token=token, allow_hosts=args.allow_host, max_queued=args.max_queued
+        args.workspace,
+        args.host,
+        args.port,
+        token=token,
+        allow_hosts=args.allow_host,
+        max_queued=args.max_queued,
+        executor=settings if settings["name"] != "local" else None,
     )
 
 
@@ -207,6 +257,7 @@ COMMANDS = {
     "render": cmd_render,
     "variants": cmd_variants,
     "layers": cmd_layers,
+    "sweep": cmd_sweep,
     "list-layers": cmd_list_layers,
     "serve": cmd_serve,
     "demo": cmd_demo,

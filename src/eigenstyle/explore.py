@@ -11,15 +11,17 @@ Each result is written with its recipe, and a labelled contact sheet beside them
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
+from typing import Optional
 
 from PIL import Image, ImageDraw, ImageFont
 
 from . import images
-from .engine import run_batch, stylize
 from .errors import EigenstyleError
+from .executors import Executor, Work, make
 from .options import Options
-from .plan import Preparation, planned
+from .plan import batches
 from .problem import resolve_seeds
 from .results import Result
 from .values import option_name, parse
@@ -143,6 +145,15 @@ def variant_options(base: Options, brood: Brood | int = 4) -> list[tuple[Options
     return out
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_all`: what was finished (and the running runs' current images) is
+    written, with its sheet."""
+
+    def __init__(self, tiles: list, sheet: Optional[str]):
+        super().__init__()
+        self.tiles, self.sheet = tiles, sheet
+
+
 def run_all(
     content,
     styles,
@@ -154,43 +165,67 @@ def run_all(
     progress: bool = True,
     columns: int = 4,
     batch_size: int = 1,
-) -> tuple[list[Tile], str]:
-    """Run each (options, label) on one prepared problem; write images and a sheet.
-    Consecutive runs that differ only in their Gram targets go through the network
-    together, ``batch_size`` at a time (planned as the studio plans its jobs: plan.py)."""
+    executor: Optional[Executor] = None,
+    sheet: bool = True,
+) -> tuple[list[Tile], Optional[str]]:
+    """Run each (options, label) through ``executor`` (default: this process); write images and a sheet.
+    Consecutive runs that differ only in their Gram targets go through the network together,
+    ``batch_size`` at a time (plan.batches, as the studio batches its jobs); coarse-to-fine runs go
+    one at a time, every scale in turn (as ``reproduce`` runs them). Tiles come in the order the runs
+    finish. A failed run (another machine's error) does not stop the others: after the sheet,
+    one line says what failed."""
     if batch_size < 1:
         raise EigenstyleError(f"{option_name('batch_size')} must be >= 1, got {batch_size}")
-    preparation = Preparation(content, styles)
-    preparation.plain_for(runs[0][0])  # bad inputs fail here, before anything is written
+    executor = executor or make("local")
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
         raise EigenstyleError(f"cannot create output folder {out_dir}: {e.strerror}") from None
     images.check_writable(os.path.join(out_dir, "sheet.jpg"))
-    tiles = []
-    # coarse-to-fine runs go through stylize one at a time (its scales one after the other, as reproduce runs them)
+    executor.check(Work(content, styles, [runs[0][0]]))  # bad inputs fail here, before anything is written
     multi = any(o.scales for o, _ in runs)
-    lone = (lambda group, batch: None) if multi else None
-    for batch, problems in planned(preparation, runs, 1 if multi else batch_size, lambda run: run[0], lone):
-        paths = [_output(out_dir, stem, label, overwrite, progress) for _, label in batch]
-        if problems is None:
-            results = [stylize(content, styles, batch[0][0], progress=progress, output=paths[0])]
-        else:
-            results = run_batch(problems, progress=progress, outputs=paths)
-        tiles += [Tile(path, label, r) for path, (_, label), r in zip(paths, batch, results)]
-        if results[0].interrupted:
-            break
-    sheet_path = os.path.join(out_dir, f"{stem}-sheet.jpg")
-    sheet_path = sheet_path if overwrite else images.free_name(sheet_path)
-    images.save_atomic(contact_sheet([(t.result.image, t.label) for t in tiles], columns), sheet_path)
+    taken: set = set()
+    handles = []
+    for group in [[run] for run in runs] if multi else batches(runs, batch_size, lambda run: run[0]):
+        paths = [_output(out_dir, stem, label, overwrite, progress, taken) for _, label in group]
+        work = Work(content, styles, [o for o, _ in group], outputs=paths)
+        handles.append((executor.submit(work), [label for _, label in group]))
+    tiles, errors = [], []
+    try:
+        for h in executor.completed([h for h, _ in handles], progress=progress):
+            labels = next(ls for hh, ls in handles if hh is h)
+            if h.error:
+                errors.append(f"{labels[0]}: {h.error}")
+            tiles += [Tile(path, label, r) for path, label, r in zip(h.work.outputs, labels, h.results or ())]
+            if h.results and h.results[0].interrupted:  # Ctrl-C here: nothing after it runs
+                executor.cancel_all([hh for hh, _ in handles], "interrupted")
+    except KeyboardInterrupt:  # Ctrl-C while another machine ran them: what came back is written
+        raise Interrupted(
+            tiles, _sheet(tiles, out_dir, stem, overwrite, columns) if tiles and sheet else None
+        ) from None
+    sheet_path = _sheet(tiles, out_dir, stem, overwrite, columns) if tiles and sheet else None
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        print(f"eigenstyle: error: {errors[0]}{more}", file=sys.stderr)
     return tiles, sheet_path
 
 
-def _output(out_dir: str, stem: str, label: str, overwrite: bool, say: bool) -> str:
-    """A run's file, named after its label (the next free name unless ``overwrite``)."""
-    name = label.split(" (")[0].replace(" ", "-").replace("=", "")
-    path = os.path.join(out_dir, f"{stem}-{name}.png")
+def _sheet(tiles: list, out_dir: str, stem: str, overwrite: bool, columns: int) -> str:
+    path = os.path.join(out_dir, f"{stem}-sheet.jpg")
     path = path if overwrite else images.free_name(path)
+    return images.save_atomic(contact_sheet([(t.result.image, t.label) for t in tiles], columns), path)
+
+
+def _output(out_dir: str, stem: str, label: str, overwrite: bool, say: bool, taken: set) -> str:
+    """A run's file, named after its label (the next free name unless ``overwrite``; never one that
+    another run of this command was given)."""
+    name = label.split(" (")[0].replace(" ", "-").replace("=", "")
+    first = path = os.path.join(out_dir, f"{stem}-{name}.png")
+    n = 0
+    while path in taken or (not overwrite and images.name_taken(path)):
+        n += 1
+        path = f"{first[:-4]}-{n}.png"
+    taken.add(path)
     if say:
         print(f"{label} -> {path}")
     return path

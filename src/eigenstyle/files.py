@@ -56,3 +56,37 @@ def sha256_of_file(path: str) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class Carried:
+    """An input file travelling by content (to another machine's worker): its bytes, with the path and
+    hash it had where it was read, so a recipe made anywhere names the artist's own file.
+
+    ``local()`` is a copy of the bytes on the machine that runs (written once, named by the hash, in
+    the temporary folder), for the readers that want a path. Example::
+
+        >>> c = Carried.read(__file__)
+        >>> c.sha256 == sha256_of_file(__file__) and open(c.local(), "rb").read() == c.data
+        True
+    """
+
+    def __init__(self, path: str, data: bytes):
+        self.path, self.data = os.path.abspath(path), data
+        self.sha256 = hashlib.sha256(data).hexdigest()
+
+    @classmethod
+    def read(cls, path) -> "Carried":
+        with open(path, "rb") as f:
+            return cls(os.fspath(path), f.read())
+
+    def local(self) -> str:
+        folder = os.path.join(tempfile.gettempdir(), "eigenstyle-inputs")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, self.sha256 + os.path.splitext(self.path)[1].lower())
+        if not os.path.isfile(path):
+            with atomic_path(path, fsync=False) as tmp, open(tmp, "wb") as f:
+                f.write(self.data)
+        return path
+
+    def __repr__(self) -> str:
+        return f"Carried({self.path!r}, {len(self.data)} bytes)"

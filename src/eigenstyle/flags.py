@@ -197,6 +197,7 @@ def _variants(sub) -> None:
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _executor_options(p)
     add_style_options(p)
 
 
@@ -218,6 +219,76 @@ def _layers(sub) -> None:
     p.add_argument("-o", "--out", default="layers", help="output folder (default: layers)")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _executor_options(p, "each layer's run")
+    add_style_options(p)
+
+
+def _executor_options(p, runs: str = "each batch of runs") -> None:
+    g = p.add_argument_group("where the runs happen")
+    g.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help=f"local: in this process (default); ray: {runs} as a task on a Ray cluster (pip install "
+        "'eigenstyle[ray]'; docs/cluster.md)",
+    )
+    g.add_argument(
+        "--address",
+        default="auto",
+        help="with --executor ray: the cluster, 'auto' (the one `ray start` joined this machine to; "
+        "default), HOST:PORT, or 'local' (a new one-machine cluster for this command)",
+    )
+    g.add_argument(
+        "--cpus-per-run", type=_reader("float"), default=1.0, help="with --executor ray: CPUs a task takes (default: 1)"
+    )
+    g.add_argument(
+        "--gpus-per-run", type=_reader("float"), default=0.0, help="with --executor ray: GPUs a task takes (default: 0)"
+    )
+    g.add_argument(
+        "--max-retries",
+        type=_reader("int"),
+        default=3,
+        help="with --executor ray: times a task whose worker died is run again (default: 3)",
+    )
+
+
+def executor_settings(args) -> dict:
+    """executors.make's arguments from the flags (only the local executor's, for the default)."""
+    if args.executor == "local":
+        return {"name": "local"}
+    return {
+        "name": args.executor,
+        "address": args.address,
+        "cpus_per_run": args.cpus_per_run,
+        "gpus_per_run": args.gpus_per_run,
+        "max_retries": args.max_retries,
+    }
+
+
+def _sweep(sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="a grid of modes x variant seeds x style layers x style weights, a sheet per pair of axes",
+        allow_abbrev=False,
+        description="Run every combination of the axes given (flags, or --grid FILE.toml/.json with the keys "
+        "modes, seeds, layers, weights; flags win) and write one contact sheet per pair of axes that vary.",
+    )
+    p.add_argument("images", nargs="*", metavar="IMAGE", help="content, then style image(s)")
+    p.add_argument("--grid", metavar="FILE", help="the axes from a .toml or .json file")
+    p.add_argument("--modes", help="modes to sweep, e.g. variant,fantasy (default: --mode's, else variant)")
+    p.add_argument("--seeds", help="variant seeds, e.g. 1-8 or 1,5,9 (default: --variant-seed's, else drawn)")
+    p.add_argument("--layers", help="single style layers, e.g. relu3_1,relu3_2; 'all': the run's own layers")
+    p.add_argument("--weights", help="style weights, e.g. 250,500,1000 (default: each layer's balanced one)")
+    p.add_argument("-o", "--out", default="sweep", help="output folder (default: sweep)")
+    p.add_argument(
+        "--batch-size",
+        type=_reader("int"),
+        default=1,
+        help="optimise this many runs together in one batch where they differ only in their style (default: 1)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _executor_options(p)
     add_style_options(p)
 
 
@@ -265,6 +336,7 @@ def _serve(sub) -> None:
         default=4,
         help="jobs that may wait in the queue; past it requests get a 'busy' answer (default: 4)",
     )
+    _executor_options(p, "each job's batch of runs")
 
 
 def _demo(sub) -> None:
@@ -280,6 +352,6 @@ def build_parser() -> Parser:
     parser = Parser(prog="eigenstyle", description="Neural style transfer for exploring styles.", allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"eigenstyle {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for add in (_stylize, _reproduce, _render, _variants, _layers, _list_layers, _serve, _demo):
+    for add in (_stylize, _reproduce, _render, _variants, _layers, _sweep, _list_layers, _serve, _demo):
         add(sub)
     return parser

@@ -22,6 +22,7 @@ from PIL import Image
 
 from . import images, recipe, tiled
 from .errors import EigenstyleError
+from .files import Carried
 from .memory import available_bytes, history_for, is_out_of_memory, out_of_memory_error, tile_for
 from .options import LBFGS_HISTORY, Options
 from .randomize import Randomization, randomize_targets
@@ -29,7 +30,7 @@ from .targets import Targets, check_size, content_targets, style_grams, to_tenso
 from .values import option_name
 from .vgg.network import VGG, Preprocessing, Weights, arithmetic, built, load_weights
 
-ImageInput = Union[str, os.PathLike, Image.Image]
+ImageInput = Union[str, os.PathLike, Image.Image, Carried]
 
 # The options that prepare() reads (the network, the content features, the style's own Grams);
 # everything else is vary()'s, redone per run. Runs that agree on these share one preparation
@@ -101,6 +102,8 @@ def network_of(opts: Options, device: torch.device) -> tuple[Weights, VGG, dict]
 
 
 def _load(im: ImageInput, what: str) -> tuple[Image.Image, dict]:
+    if isinstance(im, Carried):  # a file read on another machine (executors): its identity is that file's
+        return images.load_rgb(im.local(), what), {"path": im.path, "sha256": im.sha256}
     if isinstance(im, Image.Image):
         rgb = images._to_rgb(im)
         return rgb, recipe.identity_of_pixels(rgb)
@@ -136,6 +139,10 @@ def prepare(
     style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
     device = resolve_device(opts.device)
     asked = opts
+    if opts.precision == "auto" and _at_the_memory_edge(opts, content_im.size, available_bytes(device)):
+        # memory.py's model is fp32's (autocast keeps bf16 copies beside the fp32 features), and timing bf16
+        # maps memory of its own: a run that must save memory runs in the arithmetic whose memory was measured
+        opts = opts.replace(precision="fp32")
     weights, net, chosen = network_of(opts, device)
     # settled here, so that the recipe records the arithmetic that ran and reproduces it exactly
     if (opts.precision, opts.conv) != (net.precision, net.conv):
@@ -170,6 +177,14 @@ def prepare(
             raise
         error = out_of_memory_error(opts, content_im.size[0] * content_im.size[1], 1, device, net.min_side(), free)
     raise error
+
+
+def _at_the_memory_edge(opts: Options, size: tuple[int, int], free: Optional[int]) -> bool:
+    """Whether the memory budget (--max-memory, else what is free) shortens the run's L-BFGS history: the
+    first sign of a run at print size, before any network is built."""
+    budget = int(opts.max_memory * 2**30) if opts.max_memory else free
+    pixels = images.fit_size(*size, opts.size)
+    return opts.lbfgs_history is None and history_for(opts, pixels[0] * pixels[1], budget) < LBFGS_HISTORY
 
 
 def _fit_memory(opts: Options, net: VGG, size: tuple[int, int], free: Optional[int]) -> Options:

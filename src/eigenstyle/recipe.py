@@ -52,6 +52,10 @@ def build(
     never edited after it is made."""
     import torch
 
+    from .vgg.speed import machine_key
+
+    machine = {k: v for k, v in machine_key(problem.device).items() if k != "torch"}
+
     def first(k):
         v = (losses or {}).get(k)
         return v[0] if v is not None and len(v) == 1 else v
@@ -63,6 +67,7 @@ def build(
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(problem.device),
+        "machine": machine,  # where it ran (a cluster's worker, another GPU): its processor and threads
         "precision": problem.net.precision,
         "conv": problem.net.conv,
         "arithmetic": problem.arithmetic,

@@ -52,23 +52,32 @@ class Studio:
         devices: list[str] | None = None,
         max_upload_bytes: int = uploads.MAX_BYTES,
         max_upload_pixels: int = uploads.MAX_PIXELS,
+        executor: dict | None = None,
     ):
-        from .runner import run_job, warm
+        """``executor``: where jobs run, ``{"name": "ray", "address": ...}`` (executors.make's options) for
+        a Ray cluster; default: this process, one worker per device."""
+        from .runner import PREVIEW_SIDE, run_job, warm
 
         self.store = Store(workspace)
         uploads.add_samples(self.store)
         self.limits = limits or actions.Limits()
         self.max_upload_bytes, self.max_upload_pixels = max_upload_bytes, max_upload_pixels
         self.broker = Broker()
+        remote = None
+        if executor and executor.get("name", "local") != "local":  # reached now: a bad address fails the launch
+            from ..executors import make
+
+            remote = make(**executor, every=preview_every, preview_side=PREVIEW_SIDE)
         self.queue = JobQueue(
             self.store,
             self.broker,
             run_job,
-            devices or default_devices(),
+            [remote.name] if remote else devices or default_devices(),
             max_queued=max_queued,
             preview_every=preview_every,
             batch_size=batch_size,
-            warm=warm,
+            warm=None if remote else warm,
+            executor=(lambda device: remote) if remote else None,
         )
         self._style_lock = threading.Lock()
 

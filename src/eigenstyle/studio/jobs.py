@@ -114,8 +114,13 @@ class JobQueue:
         preview_every: int = 5,
         batch_size: int = 4,
         warm: Callable | None = None,
+        executor: Callable | None = None,
     ):
+        """``executor(device)``: the executor a device's worker runs its jobs through (default: a local
+        one per device, making previews of ``runner.PREVIEW_SIDE``)."""
         self.store, self.broker, self.runner, self.warm = store, broker, runner, warm
+        self._executors: dict = {}
+        self._make_executor = executor
         self.devices = devices
         self.max_queued, self.preview_every, self.batch_size = max_queued, preview_every, batch_size
         self._pending: deque = deque()
@@ -125,6 +130,18 @@ class JobQueue:
         self._workers = [
             threading.Thread(target=self._work, args=(d,), name=f"eigenstyle-worker-{d}", daemon=True) for d in devices
         ]
+
+    def executor(self, device: str):
+        """This device's executor (one per worker thread: a local one keeps its inputs' preparation)."""
+        if device not in self._executors:
+            if self._make_executor is not None:
+                self._executors[device] = self._make_executor(device)
+            else:
+                from ..executors import make
+                from .runner import PREVIEW_SIDE
+
+                self._executors[device] = make("local", every=self.preview_every, preview_side=PREVIEW_SIDE)
+        return self._executors[device]
 
     def start(self) -> None:
         for w in self._workers:

@@ -1,13 +1,12 @@
-"""What a worker does with a stylisation job, through the engine's own API.
+"""What a worker does with a stylisation job: its runs, through the queue's executor.
 
-A job's runs are planned as the CLI plans variants (``plan.planned``: one driver for both):
-runs that differ only in their Gram targets go through the network together
-(``engine.run_batch``), so all tiles of a job fill at the same pace, and the network and
-the style's Grams are prepared again only when a run needs another preparation. A render
-(Render large: one run, coarse to fine) goes through ``engine.stylize``, which runs every scale.
-:class:`Previews` watches the loop: level-adjusted previews every few iterations, announced
-with the scale and an ETA of the whole run, and the job's cancel; the final image goes
-through ``Result.save`` (atomic, recipe embedded).
+A job's runs are batched as the CLI batches variants (``plan.batches``: one rule for both):
+runs that differ only in their Gram targets go through the network together, so all tiles of
+a job fill at the same pace. Each batch (a render: its one coarse-to-fine run) is a
+:class:`~eigenstyle.executors.Work` for the executor (in this process, or a Ray cluster's: the
+runner does not know which). :class:`Previews` turns the Work's Ticks into level-adjusted
+previews, announced with the scale and an ETA of the whole run, and answers the job's cancel;
+the final image goes through ``Result.save`` (atomic, recipe embedded).
 """
 
 from __future__ import annotations
@@ -17,10 +16,9 @@ import os
 import time
 
 from .. import engine, recipe
-from ..engine import Observer, Step, to_pil
+from ..executors import Tick, Work
 from ..files import atomic_path
-from ..levels import stretch
-from ..plan import Preparation, planned
+from ..plan import batches
 from ..progress import Schedule
 from . import urls
 from .jobs import Job, JobQueue
@@ -40,18 +38,6 @@ def write_preview(im, path: str) -> None:
         im.save(tmp, "JPEG", quality=85)
 
 
-def _small(x):
-    """The loop's image at preview size, shrunk on its device: a print-size image is never copied whole."""
-    h, w = x.shape[2:]
-    if max(h, w) <= PREVIEW_SIDE:
-        return x
-    import torch.nn.functional as F
-
-    f = PREVIEW_SIDE / max(h, w)
-    size = (max(1, round(h * f)), max(1, round(w * f)))
-    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-
-
 def warm(device: str, q: JobQueue) -> None:
     """A worker's first step: the network of a job at the studio's defaults, built and run once, so the
     first Generate's first preview does not wait for it (0.3 s of it on a 2-core CPU)."""
@@ -61,82 +47,68 @@ def warm(device: str, q: JobQueue) -> None:
 
 
 def run_job(job: Job, device: str, q: JobQueue) -> None:
+    """A job's runs, batch by batch (``plan.batches``), each through the queue's executor for this
+    device (local or Ray: runner does not know which), its Ticks turned into previews."""
     store = q.store
     inputs = store.input_path(job.content_id), [store.input_path(job.style_id)]
     explicit = len(q.devices) > 1  # with one device, recipes keep "auto" and reproduce anywhere
-    if job.kind == "render":
-        return _render(job, device if explicit else None, q, inputs)
-    preparation = Preparation(*inputs)
 
     def options(run):
         return run.options.replace(device=device) if explicit else run.options
 
-    for group, problems in planned(
-        preparation,
-        job.runs,
-        q.batch_size,
-        options=options,
-        problems=lambda group, batch: _problems(job, group, batch, preparation, store),
-        stop=job.cancel.is_set,
-    ):
+    executor = q.executor(device)
+    for group in batches(job.runs, 1 if job.kind == "render" else q.batch_size, options):
+        if job.cancel.is_set():  # a cancelled job starts nothing more
+            return
         now = time.time()
         for r in group:
             store.update_result(r.result_id, status="running", started=now)
             q.result_changed(r.result_id)
-        _save(group, engine.run_batch(problems, observers=[Previews(job, group, options(group[0]), q)]), q)
+        watch = Previews(job, group, options(group[0]), q)
+        work = Work(*inputs, [options(r) for r in group], _refined_swatch(job, group, store))
+        results = executor.run(work, on_tick=watch.tick, stop=watch.stop)
+        if job.kind == "render":
+            coarse = results[0].recipe.get("stopped_at_coarse_scale")
+            if coarse and results[0].error is None:
+                results[0].error = f"stopped at the {coarse} px scale; the image is that scale's"
+        _save(group, results, q)
 
 
-def _problems(job: Job, group: list, batch: list, preparation: Preparation, store) -> list:
-    """Each run's problem on the shared preparation: a refine takes its parent's own swatch file
-    (exactly the picture the tile optimised against, no second synthesis; ``Preparation.problems``)."""
+def _refined_swatch(job: Job, group: list, store):
+    """A refine's parent's own swatch picture (exactly the picture the tile optimised against: no second
+    synthesis, ``Preparation.problems``); None for every other run."""
     parent = group[0].parent_id if job.kind == "refine" else None  # a refine is one run
     swatch = store.swatch_path(parent) if parent else None
     if swatch is None or not os.path.isfile(swatch):
-        return preparation.problems(batch)
+        return None
     from PIL import Image
 
     with Image.open(swatch) as im:
-        return preparation.problems(batch, im.convert("RGB"))
+        return im.convert("RGB")
 
 
-def _render(job: Job, device, q: JobQueue, inputs) -> None:
-    """Render large: one run, every scale through ``engine.stylize``, previews and ETA across the scales."""
-    (r,) = job.runs
-    if job.cancel.is_set():
-        return
-    opts = r.options if device is None else r.options.replace(device=device)
-    q.store.update_result(r.result_id, status="running", started=time.time())
-    q.result_changed(r.result_id)
-    watch = Previews(job, [r], opts, q)
-    res = engine.stylize(*inputs, opts, observers=[watch])
-    coarse = res.recipe.get("stopped_at_coarse_scale")
-    if coarse and res.error is None:
-        res.error = f"stopped at the {coarse} px scale; the image is that scale's"
-    _save([r], [res], q)
-
-
-class Previews(Observer):
-    """A job's tiles fill live: the first iteration, every ``preview_every``-th and the last are
-    written (level-adjusted as the final image will be, at preview size) and announced, with the
-    scale of a coarse-to-fine run and the ETA of the whole run. A randomised style's swatch is
-    shown the same way while it is made (phase "swatch": the new style appearing, the first thing
-    that moves after Generate). A cancelled job (or a stopping server) ends the run, with its
-    reason in the recipes."""
-
-    phases = ("swatch", "run")
+class Previews:
+    """A job's tiles fill live, from the Ticks of its Work (executors.Watch): the first iteration,
+    every ``preview_every``-th and the last are written (level-adjusted as the final image will be,
+    at preview size) and announced, with the scale of a coarse-to-fine run and the ETA of the whole
+    run. A randomised style's swatch is shown the same way while it is made (phase "swatch": the
+    new style appearing, the first thing that moves after Generate). A cancelled job (or a stopping
+    server) ends the run, with its reason in the recipes."""
 
     def __init__(self, job: Job, group: list, opts, q: JobQueue):
         self.job, self.group, self.q = job, group, q
         self.schedule = Schedule(opts)
         self.sizes = [s for s, _ in self.schedule.steps]
 
-    def wants(self, iteration: int) -> bool:
-        return self.job.cancel.is_set() or iteration == 1 or iteration % self.q.preview_every == 0
+    def stop(self):
+        if self.job.cancel.is_set():
+            return "server stopped" if self.job.stopped_by_server else "cancelled in the studio"
+        return None
 
-    def where(self, step: Step) -> dict:
+    def where(self, tick: Tick) -> dict:
         """The event's place in the whole run: scale (1-based) of scales, its size, fraction of the work, ETA."""
-        if step.phase == "swatch":  # before the run: its share is the swatch's own progress
-            left = (step.iterations - step.iteration) * step.elapsed / max(1, step.iteration)
+        if tick.phase == "swatch":  # before the run: its share is the swatch's own progress
+            left = (tick.iterations - tick.iteration) * tick.elapsed / max(1, tick.iteration)
             return {
                 "phase": "swatch",
                 "scale": 1,
@@ -146,45 +118,38 @@ class Previews(Observer):
                 "eta_s": None,
                 "swatch_eta_s": round(left, 1),
             }
-        size = step.problem.opts.size
-        k = self.schedule.index(size) if size in self.sizes else len(self.sizes) - 1
+        k = self.schedule.index(tick.size) if tick.size in self.sizes else len(self.sizes) - 1
         return {
             "phase": "run",
             "scale": k + 1,
             "scales": len(self.sizes),
             "scale_size": self.sizes[k],
-            "fraction": round(self.schedule.fraction(k, step.iteration), 4),
-            "eta_s": round(self.schedule.left(k, step.iteration, step.elapsed), 1),
+            "fraction": round(self.schedule.fraction(k, tick.iteration), 4),
+            "eta_s": round(self.schedule.left(k, tick.iteration, tick.elapsed), 1),
         }
 
-    def seen(self, step: Step):
-        it, store = step.iteration, self.q.store
-        if step.values is not None and (it == 1 or it % self.q.preview_every == 0 or it == step.iterations):
-            swatch = step.phase == "swatch"
-            clip = None if swatch else step.problem.opts.levels_clip()
-            ims = to_pil(_small(step.x), step.problem.pre)
-            where = self.where(step)
-            # a new scale's (or the run's after its swatch) iteration 1 is a new picture
-            v = f"s{it}" if swatch else it if where["scales"] == 1 else f"{where['scale']}.{it}"
-            for r, im, loss in zip(self.group, ims, step.values["total"]):
-                write_preview(stretch(im, clip) if clip is not None else im, store.preview_path(r.result_id))
-                loss = _finite(loss)
-                store.update_result(r.result_id, iterations_done=0 if swatch else it, loss=loss, has_preview=1)
-                self.q.broker.publish(
-                    {
-                        "type": "progress",
-                        "id": r.result_id,
-                        "job_id": self.job.id,
-                        "iteration": it,
-                        "iterations": step.iterations,
-                        "loss": loss,
-                        "preview_url": urls.result(r.result_id, "preview", v),
-                        **where,
-                    }
-                )
-        if self.job.cancel.is_set():
-            return "server stopped" if self.job.stopped_by_server else "cancelled in the studio"
-        return None
+    def tick(self, handle, tick: Tick) -> None:
+        it, store = tick.iteration, self.q.store
+        where = self.where(tick)
+        # a new scale's (or the run's after its swatch) iteration 1 is a new picture
+        v = f"s{it}" if tick.phase == "swatch" else it if where["scales"] == 1 else f"{where['scale']}.{it}"
+        for r, im, loss in zip(self.group, tick.pictures or (), tick.losses):
+            write_preview(im, store.preview_path(r.result_id))
+            store.update_result(
+                r.result_id, iterations_done=0 if tick.phase == "swatch" else it, loss=loss, has_preview=1
+            )
+            self.q.broker.publish(
+                {
+                    "type": "progress",
+                    "id": r.result_id,
+                    "job_id": self.job.id,
+                    "iteration": it,
+                    "iterations": tick.iterations,
+                    "loss": loss,
+                    "preview_url": urls.result(r.result_id, "preview", v),
+                    **where,
+                }
+            )
 
 
 def _save(group: list, results: list, q: JobQueue) -> None:
