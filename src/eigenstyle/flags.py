@@ -189,16 +189,7 @@ def _variants(sub) -> None:
         help="position between A (0) and B (1) with --count 1 (default: 0.5; with a larger "
         "count, evenly spaced points)",
     )
-    p.add_argument(
-        "--batch-size",
-        type=_reader("int"),
-        default=1,
-        help="optimise this many variants together in one batch (bounds memory; default: 1)",
-    )
-    p.add_argument("--overwrite", action="store_true", help="replace existing files")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _executor_options(p)
-    add_style_options(p)
+    _many_runs(p, "each batch of runs", "optimise this many variants together in one batch (bounds memory; default: 1)")
 
 
 def _layers(sub) -> None:
@@ -217,9 +208,16 @@ def _layers(sub) -> None:
         help="layers to compare (default: relu3_1,relu3_2,relu3_3,relu3_4)",
     )
     p.add_argument("-o", "--out", default="layers", help="output folder (default: layers)")
+    _many_runs(p, "each layer's run")
+
+
+def _many_runs(p, runs: str, batch_help: str | None = None) -> None:
+    """The options of every command that makes many runs and a sheet (variants, layers, sweep)."""
+    if batch_help:
+        p.add_argument("--batch-size", type=_reader("int"), default=1, help=batch_help)
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _executor_options(p, "each layer's run")
+    _executor_options(p, runs)
     add_style_options(p)
 
 
@@ -280,16 +278,9 @@ def _sweep(sub) -> None:
     p.add_argument("--layers", help="single style layers, e.g. relu3_1,relu3_2; 'all': the run's own layers")
     p.add_argument("--weights", help="style weights, e.g. 250,500,1000 (default: each layer's balanced one)")
     p.add_argument("-o", "--out", default="sweep", help="output folder (default: sweep)")
-    p.add_argument(
-        "--batch-size",
-        type=_reader("int"),
-        default=1,
-        help="optimise this many runs together in one batch where they differ only in their style (default: 1)",
+    _many_runs(
+        p, "each batch of runs", "optimise this many runs together where they differ only in their style (default: 1)"
     )
-    p.add_argument("--overwrite", action="store_true", help="replace existing files")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    _executor_options(p)
-    add_style_options(p)
 
 
 def _list_layers(sub) -> None:
