@@ -43,8 +43,6 @@ def _free_port() -> int:
 def main(argv=None):
     ap = common.parser(__doc__, size=256, device="cpu")
     ap.add_argument("--count", type=int, default=8)
-    ap.add_argument("--iterations", type=int, default=100)
-    ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--address", help="an existing cluster (default: start one here)")
     args = ap.parse_args(argv)
     ray_bin = os.path.join(os.path.dirname(sys.executable), "ray")

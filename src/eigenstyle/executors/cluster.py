@@ -82,7 +82,7 @@ class _Asking:
 _PREPARED: dict = {}  # in a worker process: the last inputs' Preparation, reused by the next task on them
 
 
-def _task(key, work: Work, channel, every: int, preview_side: int) -> list:
+def _task(key, work: Work, channel, every: int, preview_side: int, content: Carried, *styles: Carried) -> list:
     """A Work on a worker: its results (written by the driver). It never waits on Ray (``ray.get`` in a task
     lends its CPUs to the next task: two runs would share a task's cores)."""
     import platform
@@ -90,7 +90,8 @@ def _task(key, work: Work, channel, every: int, preview_side: int) -> list:
     from ..plan import Preparation
 
     channel.push.remote(key, ("started", {"node": platform.node(), "pid": os.getpid()}))
-    inputs = (work.content.sha256, tuple(s.sha256 for s in work.styles))
+    work = Work(content, list(styles), work.options, work.swatch)  # the inputs came as arguments: Ray had them here
+    inputs = (content.sha256, tuple(s.sha256 for s in styles))
     if inputs not in _PREPARED:
         _PREPARED.clear()
         _PREPARED[inputs] = Preparation(work.content, work.styles)
@@ -144,7 +145,7 @@ class RayExecutor(Executor):
 
             load_rgb(path, "input image")  # a bad file fails here, in one line, before anything is sent
             try:
-                self.carried[path] = Carried.read(path)
+                self.carried[path] = self.ray.put(Carried.read(path))  # once: every task gets the same object
             except OSError as e:
                 raise EigenstyleError(f"cannot read {path}: {e.strerror}") from None
         return self.carried[path]
@@ -159,10 +160,11 @@ class RayExecutor(Executor):
         if any(o.init not in (None, "random", "image") for o in work.options):
             raise EigenstyleError("--executor ray sends image files only: give --init random or image")
         handle = Handle(work, on_tick, stop)
-        travelling = Work(self._carry(work.content), [self._carry(s) for s in work.styles], list(work.options),
-                          work.swatch)  # fmt: skip
+        inputs = [self._carry(work.content)] + [self._carry(s) for s in work.styles]  # refs: resolved before it runs
+        spec = Work(None, [], list(work.options), work.swatch)
         key = next(self.keys)
-        handle.state.update(key=key, ref=self.task.remote(key, travelling, self.channel, self.every, self.preview_side))
+        ref = self.task.remote(key, spec, self.channel, self.every, self.preview_side, *inputs)
+        handle.state.update(key=key, ref=ref)
         return handle
 
     def completed(self, handles: Sequence[Handle], progress: bool = False) -> Iterator[Handle]:
