@@ -2,7 +2,7 @@
 
 
 def test_plan_batches_and_prepares_again_only_for_another_preparation(monkeypatch):
-    """One planner for the CLI and the studio: consecutive runs that differ only in their Gram
+    """One batching rule for the CLI and the studio: consecutive runs that differ only in their Gram
     targets share a batch; a new preparation only where a run changes what prepare() reads."""
     from eigenstyle import plan
     from eigenstyle.options import Options
@@ -20,13 +20,3 @@ def test_plan_batches_and_prepares_again_only_for_another_preparation(monkeypatc
     preparation = plan.Preparation("content.jpg", ["style.jpg"])
     assert [preparation.problems(g) for g in groups] == groups
     assert made == [("relu3_2",), ("relu3_3",), ("relu3_2",)]  # a style weight is vary()'s: no new preparation
-
-    # the driver both use: each batch's problems made only when it is due, none once told to stop
-    made.clear()
-    seen = []
-    for group, problems in plan.planned(plan.Preparation("c.jpg", ["s.jpg"]), runs, 2, stop=lambda: len(seen) == 2):
-        seen.append(group)
-        assert problems == group
-    assert seen == groups[:2] and made == [("relu3_2",)]  # relu3_3, the third batch's, never prepared
-    pairs = list(plan.planned(None, runs[:2], 2, options=lambda o: o.replace(seed=7), problems=lambda g, b: b))
-    assert pairs == [(runs[:2], [o.replace(seed=7) for o in runs[:2]])]

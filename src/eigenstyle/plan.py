@@ -1,14 +1,14 @@
 """Planning many runs of one content/style pair: which share a batch, when to prepare again.
 
-The variants and layers commands and the studio's jobs all plan here, so the rules are one:
+The variants, layers and sweep commands and the studio's jobs all batch here, so the rules are one:
 consecutive runs that differ only in their Gram targets share a batch (one pass through the
-network), and the network, content features and style Grams are prepared again only when a
-run changes an option that :func:`problem.prepare` reads (``problem.PREPARED_FROM``).
+network: one executor Work), and the network, content features and style Grams are prepared again
+only when a run changes an option that :func:`problem.prepare` reads (``problem.PREPARED_FROM``).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from PIL import Image
 
@@ -72,22 +72,3 @@ class Preparation:
             )
             for o in batch
         ]
-
-
-def planned(
-    preparation: Preparation,
-    runs: Sequence,
-    size: int,
-    options: Callable = lambda run: run,
-    problems: Optional[Callable] = None,
-    stop: Callable[[], bool] = lambda: False,
-) -> Iterator[tuple[list, list[Problem]]]:
-    """The one batch driver of the variants command and the studio's jobs: yields each batch of runs
-    (:func:`batches`) with its problems on ``preparation``, made only when the batch is due (a cancelled
-    job prepares nothing more: ``stop`` is asked before each). ``options(run)`` is a run's Options as it
-    will run; ``problems(group, batch)`` makes them where a caller knows better (a refine's own swatch)."""
-    for group in batches(runs, size, options):
-        if stop():
-            return
-        batch = [options(run) for run in group]
-        yield group, problems(group, batch) if problems else preparation.problems(batch)
