@@ -60,6 +60,15 @@ def cluster(tmp_path_factory):
     shutil.rmtree(temp, ignore_errors=True)
 
 
+def test_an_address_nobody_answers_is_one_line_at_once(content_path, style_path, tmp_path):
+    started = time.monotonic()
+    r = run_cli("variants", content_path, style_path, "--count", "1", *FAST, "-o", tmp_path / "v",
+                "--executor", "ray", "--address", f"127.0.0.1:{_free_port()}")  # fmt: skip
+    assert r.returncode == 2 and time.monotonic() - started < 60
+    assert r.stderr.strip().splitlines()[-1].startswith("eigenstyle: error: cannot reach a Ray cluster at '127.0.0.1:")
+    assert "Traceback" not in r.stderr and not os.path.exists(tmp_path / "v")
+
+
 def _pixels(path):
     return np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
 

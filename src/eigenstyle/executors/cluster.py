@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
 import sys
 import time
 from typing import Iterator, Optional, Sequence
@@ -99,6 +100,20 @@ def _task(key, work: Work, channel, every: int, preview_side: int, content: Carr
     return perform(work, _PREPARED[inputs], [watch])
 
 
+def _reachable(address: str) -> None:
+    """A HOST:PORT that answers nothing fails now, in one line: Ray itself would retry for minutes."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.split("://")[-1].rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]") or "127.0.0.1", int(port)), timeout=5).close()
+    except (OSError, ValueError) as e:
+        why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+        raise EigenstyleError(
+            f"cannot reach a Ray cluster at {address!r} ({why}); is `ray start` running there?"
+        ) from None
+
+
 class RayExecutor(Executor):
     """Work as Ray tasks. ``address``: "auto" (the cluster this machine belongs to: ``ray start``),
     "HOST:PORT", or "local" (a new single-machine cluster for this process)."""
@@ -119,6 +134,7 @@ class RayExecutor(Executor):
             raise EigenstyleError("--cpus-per-run must be > 0, --gpus-per-run and --max-retries >= 0")
         self.address, self.every, self.preview_side = address, every, preview_side
         if not ray.is_initialized():
+            _reachable(address)
             try:
                 ray.init(
                     address=None if address == "local" else address,
