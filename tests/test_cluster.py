@@ -67,6 +67,13 @@ def test_an_address_nobody_answers_is_one_line_at_once(content_path, style_path,
     assert r.returncode == 2 and time.monotonic() - started < 60
     assert r.stderr.strip().splitlines()[-1].startswith("eigenstyle: error: cannot reach a Ray cluster at '127.0.0.1:")
     assert "Traceback" not in r.stderr and not os.path.exists(tmp_path / "v")
+    # nor does it start a cluster of its own (Ray's token file would keep later clients out: docs/cluster.md)
+    r = run_cli("variants", content_path, style_path, *FAST, "-o", tmp_path / "v", "--executor", "ray",
+                "--address", "local")  # fmt: skip
+    assert r.returncode == 2 and r.stderr.strip() == (
+        "eigenstyle: error: --address local is not offered: "
+        "start a cluster with `ray start --head`, then --address auto"
+    )
 
 
 def _pixels(path):

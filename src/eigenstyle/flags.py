@@ -234,7 +234,7 @@ def _executor_options(p, runs: str = "each batch of runs") -> None:
         "--address",
         default="auto",
         help="with --executor ray: the cluster, 'auto' (the one `ray start` joined this machine to; "
-        "default), HOST:PORT, or 'local' (a new one-machine cluster for this command)",
+        "default) or HOST:PORT",
     )
     g.add_argument(
         "--cpus-per-run", type=_reader("float"), default=1.0, help="with --executor ray: CPUs a task takes (default: 1)"

@@ -102,7 +102,11 @@ def _task(key, work: Work, channel, every: int, preview_side: int, content: Carr
 
 def _reachable(address: str) -> None:
     """A HOST:PORT that answers nothing fails now, in one line: Ray itself would retry for minutes."""
-    if address in ("auto", "local"):
+    if address == "local":  # ray.init would start a cluster of its own (see RayExecutor)
+        raise EigenstyleError(
+            "--address local is not offered: start a cluster with `ray start --head`, then --address auto"
+        )
+    if address == "auto":
         return
     host, _, port = address.split("://")[-1].rpartition(":")
     try:
@@ -115,8 +119,9 @@ def _reachable(address: str) -> None:
 
 
 class RayExecutor(Executor):
-    """Work as Ray tasks. ``address``: "auto" (the cluster this machine belongs to: ``ray start``),
-    "HOST:PORT", or "local" (a new single-machine cluster for this process)."""
+    """Work as Ray tasks. ``address``: "auto" (the cluster this machine belongs to: ``ray start``) or
+    "HOST:PORT". Never a cluster of its own: one that ``ray.init`` starts leaves a token file behind (Ray
+    2.60) that keeps later clients out of ``ray start`` clusters (docs/cluster.md)."""
 
     name = "ray"
 
@@ -136,13 +141,7 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             _reachable(address)
             try:
-                ray.init(
-                    address=None if address == "local" else address,
-                    log_to_driver=False,
-                    logging_level="ERROR",
-                    configure_logging=False,
-                    **({"include_dashboard": False} if address == "local" else {}),
-                )
+                ray.init(address=address, log_to_driver=False, logging_level="ERROR", configure_logging=False)
             except Exception as e:  # ConnectionError, RuntimeError, ValueError: the address is off
                 raise EigenstyleError(f"cannot reach a Ray cluster at {address!r} ({_first_line(e)})") from None
         self.channel = ray.remote(num_cpus=0)(_Channel).remote()
