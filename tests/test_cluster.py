@@ -189,7 +189,7 @@ def test_the_studio_runs_a_job_through_ray_with_previews_and_cancel(cluster, tmp
             its = [d["iteration"] for d in progress if d["id"] == r["id"] and d["phase"] == "run"]
             assert its[0] == 1 and its[-1] == 6, its
             rec = client.get(f"/api/results/{r['id']}").json()["result"]
-            assert rec["status"] == "done" and rec["iterations_done"] == 6
+            assert rec["status"] == "done" and rec["iterations_done"] == 6, rec
             assert client.get(rec["image_url"]).status_code == 200 and client.get(rec["preview_url"]).status_code == 200
 
         # Cancel: the running tile keeps its current image, as interrupted
@@ -199,7 +199,7 @@ def test_the_studio_runs_a_job_through_ray_with_previews_and_cancel(cluster, tmp
         assert client.post(f"/api/jobs/{long['job']['id']}/cancel").status_code == 200
         evs = finish(client, long["job"]["id"])
         rec = client.get(f"/api/results/{rid}").json()["result"]
-        assert rec["status"] == "interrupted" and 1 <= rec["iterations_done"] < 5000
+        assert rec["status"] == "interrupted" and 1 <= rec["iterations_done"] < 5000, rec
         assert client.get(rec["image_url"]).status_code == 200
 
 

@@ -17,31 +17,56 @@ def test_the_stop_rule_takes_a_rise_for_a_change():
     assert not loop.converged([100.0], [99.0], 0.0)  # 0: never
 
 
-@pytest.mark.slow
-def test_divergence_stops_with_a_message_and_keeps_the_last_good_image(content_path, style_path):
-    """Normalised gradients break L-BFGS's curvature model at this size: a real divergence."""
-    result = eigenstyle.stylize(
-        content_path, style_path, **{**SMALL, "size": 64, "iterations": 40, "seed": 1, "normalize_gradients": True}
-    )
-    assert result.error and "loss became" in result.error
-    assert result.recipe["iterations_done"] < 40
-    assert np.isfinite(result.recipe["losses"]["total"])
-    assert result.image.size == (64, 48)
-
-
-@pytest.mark.slow
-def test_deferred_divergence_guard_keeps_the_same_image(content_path, style_path):
-    """The GPU loop reads the loss back only every few iterations; its on-device
-    guard must stop at the same iteration with the same image as the CPU's."""
+def _diverging(content_path, style_path, iterations=40):
+    """Normalised gradients break L-BFGS's curvature model at 64 px: a real divergence (at iteration 16)."""
     opts = problem.resolve_seeds(
-        Options(**{**SMALL, "size": 64, "iterations": 40, "seed": 1, "normalize_gradients": True}).validate()
+        Options(**{**SMALL, "size": 64, "iterations": iterations, "seed": 1, "normalize_gradients": True}).validate()
     )
     p = problem.prepare(content_path, style_path, opts)
-    x0 = loop.initial_image(p, opts.seed)
+    return p, loop.initial_image(p, opts.seed)
+
+
+@pytest.mark.slow
+def test_a_divergence_starts_afresh_from_the_last_sane_image_and_the_recipe_says_where(content_path, style_path):
+    kw = {**SMALL, "size": 64, "iterations": 40, "seed": 1, "normalize_gradients": True}
+    result = eigenstyle.stylize(content_path, style_path, **kw)
+    at = result.recipe["restarted_at"]
+    assert result.error is None and result.recipe["iterations_done"] == 40 and len(at) == 1
+    p, x0 = _diverging(content_path, style_path, at[0] - 2)  # the run up to its last sane image
+    before = loop.optimise(p, x0)
+    assert before.error is None and result.recipe["losses"]["total"] < before.losses["total"][0]  # and on, lower
+    again = eigenstyle.stylize(content_path, style_path, **kw)  # a restart is part of the run: it reproduces
+    assert again.recipe["restarted_at"] == at and np.array_equal(np.asarray(again.image), np.asarray(result.image))
+
+
+@pytest.mark.slow
+def test_a_run_that_keeps_diverging_stops_with_a_message_and_keeps_the_last_sane_image(
+    content_path, style_path, monkeypatch
+):
+    monkeypatch.setattr(loop, "MAX_RESTARTS", 0)
+    p, x0 = _diverging(content_path, style_path)
+    out = loop.optimise(p, x0)
+    assert out.error == f"the loss diverged at iteration {out.done + 1} (after 0 fresh starts); kept the image of iteration {out.done}"
+    assert 1 < out.done < 40 and all(np.isfinite(v) for v in out.losses["total"])
+    p_short, _ = _diverging(content_path, style_path, out.done)
+    assert torch.equal(out.x, loop.optimise(p_short, x0).x)  # exactly the image of that iteration
+
+
+@pytest.mark.slow
+def test_deferred_divergence_guard_puts_back_the_same_image(content_path, style_path, monkeypatch):
+    """The GPU loop reads the loss back only every few iterations; its on-device guard must put back
+    the same image as the CPU's, which checks every iteration: the deferred run is the prompt one
+    with the iterations it spent before it saw the divergence."""
+    p, x0 = _diverging(content_path, style_path)
     every = loop.optimise(p, x0, sync_every=1)
     deferred = loop.optimise(p, x0, sync_every=7)
-    assert every.error and every.error == deferred.error  # same message, same iteration
-    assert every.done == deferred.done < 40
+    ((seen,),), ((late,),) = every.restarts, deferred.restarts
+    assert late % 7 == 0 and seen < late and every.error is None and deferred.error is None
+    p_short, _ = _diverging(content_path, style_path, 40 - (late - seen))
+    assert torch.equal(loop.optimise(p_short, x0, sync_every=1).x, deferred.x)
+    monkeypatch.setattr(loop, "MAX_RESTARTS", 0)  # and where it gives up: the same message and image
+    every, deferred = loop.optimise(p, x0, sync_every=1), loop.optimise(p, x0, sync_every=7)
+    assert every.error and every.error == deferred.error and every.done == deferred.done < 40
     assert torch.equal(every.x, deferred.x) and every.losses == deferred.losses
 
 

@@ -124,3 +124,54 @@ def test_step_never_waits_for_the_host():
             opt.step(x.grad)
     syncing = {"aten._local_scalar_dense", "aten.nonzero", "aten.masked_select", "aten.unique"}
     assert "aten.bmm" in rec.ops and not (rec.ops & syncing), rec.ops & syncing
+
+
+def test_a_step_without_history_is_scaled_as_the_first_one():
+    """Where no pair has passed the curvature test yet, torch takes a full, unscaled gradient step
+    (lr 1): from neural-style's tiny first step a bf16 gradient's change is round-off, its pair fails,
+    and that full step blew studio runs up (loss 2e8 -> 1.8e19). Ours scales it as the first step."""
+    g = torch.linspace(1, 40, 20, dtype=torch.float64)[None]  # |g|_1 = 410: the first step is g / 410
+    x = torch.zeros(1, 20, dtype=torch.float64)
+    opt = LBFGS(x, history=5)
+    opt.step(g)
+    first = x.clone()
+    torch.testing.assert_close(first, -g / g.abs().sum(), rtol=1e-12, atol=0)
+    opt.step(g)  # the same gradient again: y = 0, the pair fails (yᵀs = 0)
+    assert history_lengths(opt).tolist() == [0]
+    torch.testing.assert_close(x - first, -g / g.abs().sum(), rtol=1e-12, atol=0)  # torch: -g, 410x as far
+
+    ref = torch.zeros(20, dtype=torch.float64, requires_grad=True)
+    torch_opt = torch.optim.LBFGS([ref], lr=1, max_iter=1, history_size=5, tolerance_grad=-1, tolerance_change=-1)
+
+    def closure():
+        ref.grad = g[0].clone()
+        return torch.zeros((), dtype=torch.float64)
+
+    torch_opt.step(closure)
+    torch_opt.step(closure)
+    torch.testing.assert_close(ref.detach() - first[0], -g[0], rtol=1e-12, atol=0)  # the step ours does not take
+
+
+def test_forget_starts_one_image_afresh_and_leaves_the_others_alone():
+    """The loop's restart after a divergence: the image put back steps as a new optimiser would from
+    there; its neighbour in the batch goes on exactly as if nothing happened."""
+    bs = torch.stack([torch.linspace(-1, 1, 20), torch.linspace(2, 0, 20)]).double()
+    f = problem(bs)
+    x0 = torch.stack([torch.full((20,), 0.5), torch.full((20,), -0.3)]).double()
+    x = x0.clone().requires_grad_(True)
+    opt = LBFGS(x, history=10)
+    for _ in range(8):
+        x.grad = None
+        f(x).sum().backward()
+        opt.step(x.grad)
+    with torch.no_grad():
+        x[0] = x0[0]  # image 0 put back at its start
+    opt.forget(torch.tensor([True, False]))
+    for _ in range(6):
+        x.grad = None
+        f(x).sum().backward()
+        opt.step(x.grad)
+    fresh = run_ours(problem(bs[0]), x0[0:1], 6, 10)
+    torch.testing.assert_close(x.detach()[0:1], fresh, rtol=1e-10, atol=1e-10)
+    undisturbed = run_ours(problem(bs[1]), x0[1:2], 14, 10)
+    torch.testing.assert_close(x.detach()[1:2], undisturbed, rtol=1e-10, atol=1e-10)

@@ -158,9 +158,14 @@ FAULTS = [
     ),
     ("SIGTERM during a run", "as Ctrl-C", "tests/test_cli.py::test_signal_saves_the_current_image_with_its_recipe"),
     (
-        "NaN or infinite loss",
-        "stops with a message, keeps the last image whose loss was finite; exit 1",
-        "tests/test_loop.py::test_divergence_stops_with_a_message_and_keeps_the_last_good_image",
+        "NaN, infinite or exploding loss (a divergence)",
+        "starts afresh from the last sane image (fresh L-BFGS; the recipe's `restarted_at` says where)",
+        "tests/test_loop.py::test_a_divergence_starts_afresh_from_the_last_sane_image_and_the_recipe_says_where",
+    ),
+    (
+        "a run that keeps diverging (a fourth time)",
+        "stops with a message, keeps the last sane image; exit 1",
+        "tests/test_loop.py::test_a_run_that_keeps_diverging_stops_with_a_message_and_keeps_the_last_sane_image",
     ),
     (
         "out of device memory",

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from .problem import Problem
 
 SYNC_EVERY = 20  # on a GPU, iterations between reads of the loss (the divergence guard's latency)
+BLOW_UP = 1e4  # a loss this many times an image's lowest is a divergence (L-BFGS's overshoots stay under 3x)
+MAX_RESTARTS = 3  # fresh starts from the last sane image before a diverging run gives up
 STOP_WINDOW = 10  # --stop-at: the iterations over which the loss's change is measured (a rise is no convergence)
 
 
@@ -80,6 +82,7 @@ class Outcome:
     error: Optional[str] = None
     stopped: Optional[str] = None
     converged: Optional[int] = None  # --stop-at: the iteration the run ended at, its loss no longer changing
+    restarts: Optional[list] = None  # per image, the iterations it diverged at and started afresh from
 
 
 def evaluate(problem: Problem, x: torch.Tensor) -> dict:
@@ -154,28 +157,54 @@ def initial_image(problem: Problem, seed: int, batch: int = 1) -> torch.Tensor:
 
 
 class _Guard:
-    """The divergence guard, kept on the device: the last image whose loss was finite, its
-    losses and iteration, and whether a non-finite loss was seen (sticky), with no read-back."""
+    """The divergence guard, kept on the device, per image: the last image whose loss was sane
+    (finite, and under BLOW_UP times the lowest loss the image had reached), its losses and
+    iteration, and whether a divergence was seen since the image's last restart; no read-back."""
 
     def __init__(self, x: torch.Tensor):
+        n = x.shape[0]
         self.last_good = x.detach().clone()
-        self.losses = None  # [5, N] losses of the last finite iteration (set at iteration 1)
-        self.good = torch.zeros((), dtype=torch.long, device=x.device)
-        self.bad = torch.zeros((), dtype=torch.bool, device=x.device)
+        self.losses = None  # [5, N] losses of each image's last sane iteration (set at iteration 1)
+        self.good = torch.zeros(n, dtype=torch.long, device=x.device)
+        self.bad = torch.zeros(n, dtype=torch.bool, device=x.device)
+        self.best = torch.full((n,), math.inf, device=x.device)
+        self.restarts: list = [[] for _ in range(n)]  # the iterations each image was restarted at
 
     @torch.no_grad()
     def record(self, it: int, x: torch.Tensor, now: torch.Tensor) -> None:
-        self.bad |= ~torch.isfinite(now[0]).all()
-        self.last_good = torch.where(self.bad, self.last_good, x.detach())
+        total = now[0]
+        self.bad |= ~torch.isfinite(total) | (total > BLOW_UP * self.best)
+        self.best = torch.where(self.bad, self.best, torch.minimum(self.best, total))
+        rows = self.bad.view(-1, *([1] * (x.dim() - 1)))
+        self.last_good = torch.where(rows, self.last_good, x.detach())
         self.losses = now if it == 1 else torch.where(self.bad, self.losses, now)
         self.good = torch.where(self.bad, self.good, it - 1)
 
+    def diverged(self) -> Optional[list]:
+        """The images that diverged since their last restart (a host read), or None."""
+        return self.bad.nonzero().flatten().tolist() if bool(self.bad.any()) else None
+
+    @torch.no_grad()
+    def restart(self, x: torch.Tensor, rows: list, it: int, optimisers: list) -> None:
+        """Put ``rows`` back at their last sane image; their optimisers forget them (a fresh start there)."""
+        mask = torch.zeros_like(self.bad)
+        mask[rows] = True
+        x[rows] = self.last_good[rows]
+        for opt, part in optimisers:
+            opt.forget(mask[part])
+        self.bad &= ~mask
+        for r in rows:
+            self.restarts[r].append(it)
+
     @torch.no_grad()
     def fall_back(self, x: torch.Tensor, out: Outcome, keys) -> None:
-        """A non-finite loss was seen: keep the last good image, its losses and iteration."""
-        out.done = int(self.good)
+        """An image diverged once more than MAX_RESTARTS: keep every image's last sane one, its losses and iteration."""
+        out.done = int(self.good.min())
         out.losses = dict(zip(keys, self.losses.tolist())) if out.done else None
-        out.error = f"the loss became non-finite at iteration {out.done + 1}; kept the image of iteration {out.done}"
+        out.error = (
+            f"the loss diverged at iteration {out.done + 1} (after {MAX_RESTARTS} fresh starts); "
+            f"kept the image of iteration {out.done}"
+        )
         x.copy_(self.last_good)
 
 
@@ -224,6 +253,7 @@ def optimise(
     finally:
         for ob in observers:
             ob.close()
+    out.restarts = guard.restarts if any(guard.restarts) else None
     _last_check(problem, x, singles, guard, out)
     out.x = x.detach()
     return out
@@ -259,13 +289,17 @@ def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out
         guard.record(it, x, now)
         values = None
         window = stop_at > 0 and it % STOP_WINDOW == 0
+        diverged = None
         if any(ob.wants(it) for ob in observers) or it % sync_every == 0 or it == n or window:
-            if bool(guard.bad):
+            diverged = guard.diverged()
+            if diverged and any(len(guard.restarts[r]) >= MAX_RESTARTS for r in diverged):
                 guard.fall_back(x, out, parts)
                 return
-            values = out.losses = dict(zip(parts, now.tolist()))
+            values = out.losses = dict(zip(parts, guard.losses.tolist()))  # a diverged image's: its last sane
         for opt, rows in optimisers:
             opt.step(x.grad[rows])
+        if diverged:  # back to its last sane image, with a fresh optimiser there
+            guard.restart(x, diverged, it, optimisers)
         out.done = it
         step = Step(it, n, values, x.detach(), time.perf_counter() - start, problem, phase)
         answers = [ob.seen(step) for ob in observers]

@@ -3,7 +3,7 @@
 :class:`LBFGS` follows ``torch.optim.LBFGS`` without line search (lr 1, as
 neural-style runs it), step for step: same first-step scaling
 ``min(1, 1/|g|_1)``, same curvature test ``yᵀs > 1e-10``, same history
-eviction and initial Hessian ``γ = yᵀs / yᵀy``. Two differences:
+eviction and initial Hessian ``γ = yᵀs / yᵀy``. Three differences:
 
 * every image of the batch keeps its own history and step, so a batch of N
   variants gives the same N results as N single runs;
@@ -14,7 +14,11 @@ eviction and initial Hessian ``γ = yᵀs / yᵀy``. Two differences:
   the stacked history, one matrix product each, plus a few 100×100 triangular
   solves, with no ``.item()`` anywhere, so on a GPU the step is a handful of
   launches and never waits for the host. In exact arithmetic both give the
-  same direction; the tests check it against torch.optim.LBFGS in float64.
+  same direction; the tests check it against torch.optim.LBFGS in float64;
+* a step taken with no history (every pair so far failed the curvature test) is
+  scaled as the first step is, where torch takes the full gradient step: after
+  neural-style's tiny first step, a bf16 gradient's change is round-off, the
+  pair fails, and that full step blew runs up.
 
 The history lives in one tensor ``[B, 2m, D]``: rows ``0..m-1`` are the steps
 ``s``, rows ``m..2m-1`` the gradient changes ``y``, used as a ring buffer. The
@@ -54,8 +58,10 @@ class LBFGS:
         self.n_iter += 1
         d = -g if self.n_iter == 1 else self._direction(g, self._remember(g))
         # Not a descent direction (round-off in a long history): forget the
-        # history and take a steepest-descent step, as at the start.
-        restart = (g * d).sum(1) >= 0
+        # history and take a steepest-descent step, as at the start. So too
+        # with no history at all (every pair so far failed the curvature test):
+        # torch's full, unscaled gradient step there blows the image up.
+        restart = ((g * d).sum(1) >= 0) | (self.age < 0).all(1)
         self.age.masked_fill_(restart[:, None], -1)
         self.gamma.masked_fill_(restart, 1.0)
         d = torch.where(restart[:, None], -g, d)
@@ -67,6 +73,16 @@ class LBFGS:
         self.prev_grad = g.clone()
         self.prev_step = d * t[:, None].to(d.dtype)
         self.x.add_(self.prev_step.view_as(self.x))
+
+    @torch.no_grad()
+    def forget(self, rows: torch.Tensor) -> None:
+        """Start ``rows`` (a [B] mask) afresh: no history, and no pair from the step just taken
+        (their images were put back), so their next step is a scaled steepest descent."""
+        self.age.masked_fill_(rows[:, None], -1)
+        self.gamma.masked_fill_(rows, 1.0)
+        if self.prev_step is not None:
+            self.prev_step.masked_fill_(rows[:, None], 0.0)  # s = 0: the next pair fails the curvature test
+            self.prev_grad.masked_fill_(rows[:, None], 0.0)
 
     def _remember(self, g: torch.Tensor) -> torch.Tensor:
         """Add the last step's pair (s, y) where its curvature is positive,
@@ -136,6 +152,14 @@ class Adam:
 
     def step(self, grad: torch.Tensor) -> None:
         self.opt.step()
+
+    @torch.no_grad()
+    def forget(self, rows: torch.Tensor) -> None:
+        """Start ``rows`` (a [B] mask) afresh: their moments cleared."""
+        for state in self.opt.state.values():
+            for k in ("exp_avg", "exp_avg_sq"):
+                if k in state:
+                    state[k][rows] = 0
 
 
 def make_optimizer(name: str, x: torch.Tensor, lr: float, history: int):

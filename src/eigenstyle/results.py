@@ -119,6 +119,8 @@ def results_of(problems: Sequence[Problem], out: Outcome, elapsed: float) -> lis
             extra["stopped"] = out.stopped
         if out.converged:
             extra["converged_at"] = out.converged
+        if out.restarts and out.restarts[i]:
+            extra["restarted_at"] = out.restarts[i]  # diverged there, and went on from its last sane image
         mine = {k: [v[i]] for k, v in out.losses.items()} if out.losses else None
         made.append(
             result_of(
