@@ -126,19 +126,13 @@ def test_step_never_waits_for_the_host():
     assert "aten.bmm" in rec.ops and not (rec.ops & syncing), rec.ops & syncing
 
 
-def test_a_step_without_history_is_scaled_as_the_first_one():
-    """Where no pair has passed the curvature test yet, torch takes a full, unscaled gradient step
-    (lr 1): from neural-style's tiny first step a bf16 gradient's change is round-off, its pair fails,
-    and that full step blew studio runs up (loss 2e8 -> 1.8e19). Ours scales it as the first step."""
+def test_without_history_torchs_full_step_but_an_image_started_afresh_grows_its_steps():
+    """Where no pair has passed the curvature test yet, torch takes the full gradient step (lr 1), and
+    so do we (neural-style's runs reproduce). From a tiny first step a bf16 gradient's change is
+    round-off, the pair fails, and that full step blew studio tiles up (loss 2e8 -> 1.8e19): an image
+    the loop starts afresh (forget) instead steps 10x further each time, from the first step's length."""
     g = torch.linspace(1, 40, 20, dtype=torch.float64)[None]  # |g|_1 = 410: the first step is g / 410
-    x = torch.zeros(1, 20, dtype=torch.float64)
-    opt = LBFGS(x, history=5)
-    opt.step(g)
-    first = x.clone()
-    torch.testing.assert_close(first, -g / g.abs().sum(), rtol=1e-12, atol=0)
-    opt.step(g)  # the same gradient again: y = 0, the pair fails (yᵀs = 0)
-    assert history_lengths(opt).tolist() == [0]
-    torch.testing.assert_close(x - first, -g / g.abs().sum(), rtol=1e-12, atol=0)  # torch: -g, 410x as far
+    unit = -g / g.abs().sum()
 
     ref = torch.zeros(20, dtype=torch.float64, requires_grad=True)
     torch_opt = torch.optim.LBFGS([ref], lr=1, max_iter=1, history_size=5, tolerance_grad=-1, tolerance_change=-1)
@@ -147,9 +141,26 @@ def test_a_step_without_history_is_scaled_as_the_first_one():
         ref.grad = g[0].clone()
         return torch.zeros((), dtype=torch.float64)
 
-    torch_opt.step(closure)
-    torch_opt.step(closure)
-    torch.testing.assert_close(ref.detach() - first[0], -g[0], rtol=1e-12, atol=0)  # the step ours does not take
+    x = torch.zeros(1, 20, dtype=torch.float64)
+    opt = LBFGS(x, history=5)
+    positions = []
+    for _ in range(2):  # the same gradient twice: y = 0, the pair fails (yᵀs = 0)
+        opt.step(g)
+        torch_opt.step(closure)
+        positions.append(x.clone())
+    assert history_lengths(opt).tolist() == [0]
+    torch.testing.assert_close(x[0], ref.detach(), rtol=1e-12, atol=0)  # torch's steps, exactly
+    torch.testing.assert_close(positions[1] - positions[0], -g, rtol=1e-12, atol=0)  # the full step
+
+    opt.forget(torch.tensor([True]))
+    steps = []
+    for _ in range(4):
+        before = x.clone()
+        opt.step(g)
+        steps.append(x - before)
+    for k, step in enumerate(steps[:3]):  # first, 10x, 100x the first step's length ...
+        torch.testing.assert_close(step, unit * 10**k, rtol=1e-12, atol=0)
+    torch.testing.assert_close(steps[3], -g, rtol=1e-12, atol=0)  # ... never more than lr's full step
 
 
 def test_forget_starts_one_image_afresh_and_leaves_the_others_alone():

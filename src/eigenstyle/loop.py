@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .problem import Problem
 
 SYNC_EVERY = 20  # on a GPU, iterations between reads of the loss (the divergence guard's latency)
-BLOW_UP = 1e4  # a loss this many times an image's lowest is a divergence (L-BFGS's overshoots stay under 3x)
+BLOW_UP = 1e6  # a loss this many times an image's lowest is a divergence (overshoots of 1e4x came back by themselves)
 MAX_RESTARTS = 3  # fresh starts from the last sane image before a diverging run gives up
 STOP_WINDOW = 10  # --stop-at: the iterations over which the loss's change is measured (a rise is no convergence)
 

@@ -15,10 +15,11 @@ eviction and initial Hessian ``γ = yᵀs / yᵀy``. Three differences:
   solves, with no ``.item()`` anywhere, so on a GPU the step is a handful of
   launches and never waits for the host. In exact arithmetic both give the
   same direction; the tests check it against torch.optim.LBFGS in float64;
-* a step taken with no history (every pair so far failed the curvature test) is
-  scaled as the first step is, where torch takes the full gradient step: after
-  neural-style's tiny first step, a bf16 gradient's change is round-off, the
-  pair fails, and that full step blew runs up.
+* :meth:`forget` starts images afresh (the loop's restart after a divergence);
+  such an image's steps without history grow tenfold from the first step's
+  length, where torch takes the full gradient step: after neural-style's tiny
+  first step a bf16 gradient's change is round-off, the pair fails, and that
+  full step is what blew the image up.
 
 The history lives in one tensor ``[B, 2m, D]``: rows ``0..m-1`` are the steps
 ``s``, rows ``m..2m-1`` the gradient changes ``y``, used as a ring buffer. The
@@ -47,6 +48,8 @@ class LBFGS:
         self.yy = torch.zeros(b, history, history, **small)  # yy[i, j] = y_i·y_j
         self.age = torch.full((b, history), -1, dtype=torch.long, device=dev)  # step that filled a slot, -1 empty
         self.gamma = torch.ones(b, **small)  # initial inverse Hessian scale γ
+        self.blind = torch.zeros(b, **small)  # steps in a row taken without history (see step)
+        self.careful = torch.zeros(b, dtype=torch.bool, device=dev)  # started afresh (forget): see step
         self.prev_grad = None
         self.prev_step = None  # t·d of the last update, [B, D]
         self.n_iter = 0
@@ -58,18 +61,24 @@ class LBFGS:
         self.n_iter += 1
         d = -g if self.n_iter == 1 else self._direction(g, self._remember(g))
         # Not a descent direction (round-off in a long history): forget the
-        # history and take a steepest-descent step, as at the start. So too
-        # with no history at all (every pair so far failed the curvature test):
-        # torch's full, unscaled gradient step there blows the image up.
-        restart = ((g * d).sum(1) >= 0) | (self.age < 0).all(1)
+        # history and take a steepest-descent step, as at the start.
+        empty = (self.age < 0).all(1)
+        restart = (g * d).sum(1) >= 0
         self.age.masked_fill_(restart[:, None], -1)
         self.gamma.masked_fill_(restart, 1.0)
         d = torch.where(restart[:, None], -g, d)
         first = torch.clamp(1.0 / g.abs().sum(1).clamp_min(1e-30), max=1.0) * self.lr
+        full = torch.full_like(first, self.lr)
         if self.n_iter == 1:
             t = first
         else:
-            t = torch.where(restart, first, torch.full_like(first, self.lr))
+            # Without history (every pair so far failed the curvature test) torch takes the full
+            # gradient step, lr, as neural-style does: an image started afresh after a divergence
+            # (forget) instead steps ten times further each time, from the first step's length up
+            # to lr, until a pair passes (in bf16 a tiny step's gradient change is round-off).
+            careful = torch.clamp(first * 10.0**self.blind, max=self.lr)
+            t = torch.where(restart, first, torch.where(empty & self.careful, careful, full))
+        self.blind = torch.where(empty, self.blind + 1, 0)
         self.prev_grad = g.clone()
         self.prev_step = d * t[:, None].to(d.dtype)
         self.x.add_(self.prev_step.view_as(self.x))
@@ -80,6 +89,8 @@ class LBFGS:
         (their images were put back), so their next step is a scaled steepest descent."""
         self.age.masked_fill_(rows[:, None], -1)
         self.gamma.masked_fill_(rows, 1.0)
+        self.blind.masked_fill_(rows, 0.0)
+        self.careful |= rows
         if self.prev_step is not None:
             self.prev_step.masked_fill_(rows[:, None], 0.0)  # s = 0: the next pair fails the curvature test
             self.prev_grad.masked_fill_(rows[:, None], 0.0)
