@@ -12,7 +12,6 @@ Results: docs/benchmarks.md ("divergence").
 
 import argparse
 import os
-import platform
 import subprocess
 import time
 
@@ -20,6 +19,7 @@ import torch
 
 import eigenstyle
 from eigenstyle.studio.actions import STUDIO
+from eigenstyle.vgg import speed
 
 SAMPLES = os.path.join(os.path.dirname(os.path.abspath(eigenstyle.__file__)), "samples")
 
@@ -42,8 +42,12 @@ def main():
     a = ap.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=os.path.dirname(eigenstyle.__file__)).stdout.strip()  # fmt: skip
-    print(f"# eigenstyle {commit} ({eigenstyle.__file__}), torch {torch.__version__}, {platform.processor() or platform.machine()},"
-          f" {torch.get_num_threads()} threads; {a.size} px, {a.iterations} iterations, init {a.init}, precision {a.precision}")
+    cpu = speed.machine_key(torch.device("cpu"))["name"]
+    print(
+        f"# eigenstyle {commit} ({eigenstyle.__file__}), torch {torch.__version__}, {cpu}, "
+        f"{torch.get_num_threads()} threads; {a.size} px, {a.iterations} iterations, init {a.init}, "
+        f"precision {a.precision}"
+    )
     print("| mode | seed | precision | end | iterations | final loss | s |")
     print("|---|---:|---|---|---:|---:|---:|")
     ends = {}
