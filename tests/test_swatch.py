@@ -105,6 +105,27 @@ def test_a_result_saves_its_swatch_with_the_recipe_and_reproduces(content_path, 
     assert meta["target"] == "reachable" and set(grams) == set(LAYERS)
 
 
+@pytest.mark.slow
+def test_a_swatch_that_diverges_starts_afresh_and_its_recipe_says_where(
+    content_path, style_path, tmp_path, monkeypatch
+):
+    """The swatch's synthesis is guarded as a run is: a divergence restarts it from its last sane
+    picture (loop.optimise). Every rise of the loss counts as one here (BLOW_UP 1: L-BFGS without a
+    line search rises now and then), so that it happens on any CPU's arithmetic."""
+    from eigenstyle import loop
+
+    monkeypatch.setattr(loop, "BLOW_UP", 1.0)
+    monkeypatch.setattr(loop, "MAX_RESTARTS", 1000)
+    out = str(tmp_path / "v.png")
+    r = eigenstyle.stylize(content_path, style_path, Options(**FAST), mode="variant", variant_seed=3, output=out)
+    at = r.recipe["swatch_restarted_at"]
+    assert r.error is None and at and all(1 < a <= FAST["swatch_iterations"] for a in at)
+    again = eigenstyle.reproduce(out)  # the restarts are part of the recipe's run
+    assert again.recipe["swatch_restarted_at"] == at
+    assert np.array_equal(np.asarray(again.swatch), np.asarray(r.swatch))
+    assert np.array_equal(np.asarray(again.image), np.asarray(r.image))
+
+
 def test_recipes_from_before_the_target_option_reproduce_raw_targets():
     old = Options(**FAST).replace(mode="variant", variant_seed=1).to_dict()
     for key in ("target", "swatch_size", "swatch_iterations"):

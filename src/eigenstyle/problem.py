@@ -71,6 +71,7 @@ class Problem:
     report: dict = field(default_factory=dict)  # what the randomisation did, per layer
     swatch: Optional[Image.Image] = None  # a picture of the randomised style (its swatch)
     swatch_due: bool = False  # a randomised style whose swatch is still to be made (swatch.reach)
+    swatch_restarted_at: Optional[list] = None  # iterations its swatch's synthesis diverged at (loop.optimise)
     anchor: Optional[torch.Tensor] = None  # the coarser image a scale keeps (--anchor-weight), network units
     arithmetic: dict = field(default_factory=dict)  # how precision and conv were chosen (speed.Choice.recipe)
 

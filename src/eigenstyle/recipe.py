@@ -86,6 +86,7 @@ def build(
         "levels": problem.opts.levels_clip(),
         "elapsed_s": round(elapsed, 3),
         "peak_memory_mb": round(peak_memory_mb, 1),
+        **({"swatch_restarted_at": problem.swatch_restarted_at} if problem.swatch_restarted_at else {}),
         **(extra or {}),
     }
 

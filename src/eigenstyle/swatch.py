@@ -45,9 +45,10 @@ class Stopped(Exception):
         self.reason = reason
 
 
-def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> torch.Tensor:
+def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tuple:
     """Texture synthesis against each problem's style targets, as one batch (every image as its single
-    run: per-image targets, noise and L-BFGS state): an [N, 3, size, size] image in network units.
+    run: per-image targets, noise and L-BFGS state): an [N, 3, size, size] image in network units, and
+    per image the iterations it diverged at and started afresh from (loop.optimise).
     ``observers`` that watch the "swatch" phase see its iterations."""
     first = problems[0]
     o = first.opts.replace(
@@ -80,7 +81,7 @@ def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tor
         raise Stopped(out.stopped)
     if out.error or not out.done:
         raise EigenstyleError(f"the swatch synthesis failed ({out.error}); try {option_name('target')} raw")
-    return out.x
+    return out.x, out.restarts or [[] for _ in seeds]
 
 
 def reach(problems, observers=()) -> list:
@@ -99,10 +100,12 @@ def reach(problems, observers=()) -> list:
     for (side, iterations, _), rows in groups.items():
         chosen = [problems[i] for i in rows]
         seeds = [swatch_seed(p.opts.genome or {"seed": p.opts.variant_seed}) for p in chosen]
-        made = to_pil(synthesize(chosen, side, iterations, seeds, observers), chosen[0].pre)
-        for i, picture in zip(rows, made):
+        x, restarts = synthesize(chosen, side, iterations, seeds, observers)
+        for i, picture, restarted in zip(rows, to_pil(x, chosen[0].pre), restarts):
             picture = clean_colour(picture, problems[i].opts.swatch_chroma_blur)
             problems[i] = with_swatch(problems[i], problems[i].opts.target == "reachable", picture)
+            if restarted:  # recorded in its recipe (swatch_restarted_at)
+                problems[i] = dataclasses.replace(problems[i], swatch_restarted_at=restarted)
     return problems
 
 
