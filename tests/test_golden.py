@@ -20,15 +20,15 @@ from eigenstyle import recipe
 from eigenstyle.demo import sample
 from eigenstyle.engine import stylize
 
+from golden.make import cpu
+
 HERE = os.path.join(os.path.dirname(__file__), "golden")
 MANIFEST = json.load(open(os.path.join(HERE, "manifest.json")))
 IMAGES = [(name, f) for name, case in MANIFEST["cases"].items() for f in case["files"] if f.endswith(".png")]
 
 
 def same_cpu() -> bool:
-    import golden.make as make  # noqa: PLC0415  (the set's own description of a CPU)
-
-    return make.cpu() == MANIFEST["cpu"]
+    return cpu() == MANIFEST["cpu"]  # the set's own description of a CPU (golden/make.py)
 
 
 def pixels(path: str) -> np.ndarray:
