@@ -28,7 +28,8 @@ def test_the_preparation_key_is_what_prepare_reads(content_path, style_path, mon
 
 
 def test_fantasy_and_random_default_to_the_raw_target_at_a_share_of_the_balanced_weight():
-    from eigenstyle.options import CHROMA_TV_WEIGHT, RAW_STYLE_SHARE
+    from eigenstyle.modes import RAW_CHROMA_TV as CHROMA_TV_WEIGHT
+    from eigenstyle.modes import RAW_STYLE_SHARE
     from eigenstyle.problem import resolve_seeds
 
     for several, layers in enumerate((("relu3_2",), Options().style_layers)):

@@ -37,10 +37,6 @@ def parse_levels(value) -> float | None:
     return p
 
 
-def default_levels(mode: str) -> str:
-    return "auto" if mode in ("fantasy", "random") else "none"
-
-
 def stretch(im: Image.Image, clip: float) -> Image.Image:
     """Map each channel's clip-th and (100-clip)-th percentiles to 0 and 255."""
     a = np.asarray(im.convert("RGB"), dtype=np.float64)

@@ -11,24 +11,17 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional
 
+from . import modes
 from .errors import EigenstyleError
 from .values import check, complete_kinds, opt, option_name, parse
 
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
 MODELS = ("vgg19-caffe-q8", "torchvision-vgg19")
-MODES = ("none", "variant", "fantasy", "random")
 FANTASY_DRAWS = ("uniform", "normal", "signed-uniform")
 GRAM_SCALES = ("frobenius", "trace", "none")
 TARGETS = ("reachable", "raw")
 SWATCH_PADDINGS = ("circular", "zeros")
-SWATCH_CHROMA_BLUR = 2.0  # auto for fantasy and random: their colour speckle within plain's (docs/quality.md)
-# Fantasy and random at their defaults (docs/quality.md, "Fantasy from the raw target"): the randomised Gram
-# itself as the target (the article's way: colourful and dream-like), at a share of the balanced style weight,
-# with colour-only TV against the coloured speckle an unreachable target leaves. The share by the number of
-# style layers (one, several), measured on relu3_2 and the five default layers.
-RAW_STYLE_SHARE = (0.3, 0.6)
-CHROMA_TV_WEIGHT = 0.05
 MULTI_LAYER_STYLE_WEIGHT = 100.0
 SWATCH_SIDE = 128  # the default swatch's side (at most --size): docs/quality.md
 LBFGS_HISTORY = 100  # neural-style's; the auto history where it fits (memory.history_for)
@@ -254,9 +247,9 @@ class Options:
     # --- randomised styles (eigenstyle's own) ---
     mode: str = opt(
         "none",
-        "Gram randomisation: none (plain neural style), variant (eigenvectors times "
-        "U[spread]), fantasy (random eigenvectors), random (a random Gram).",
-        choices=MODES,
+        "Gram randomisation: none (plain neural style) or a mode of eigenstyle.modes: variant (eigenvectors "
+        "times U[spread]), fantasy (random eigenvectors), random (a random Gram), ... (docs/options.md).",
+        choices=modes.NAMES,
     )
     spread: tuple = opt((0.1, 1.9), "Range lo,hi of the variant multipliers.", metavar="LO,HI", kind="floats")
     fantasy: str = opt(
@@ -397,7 +390,7 @@ class Options:
         may still change (a style file brings its own: problem.prepare).
 
         >>> o = Options(mode="fantasy", style_layers=("relu3_2",)).settled()
-        >>> (o.init, o.target, o.chroma_tv_weight, o.style_weight) == ("random", "raw", CHROMA_TV_WEIGHT, 750.0)
+        >>> (o.init, o.target, o.chroma_tv_weight, o.style_weight) == ("random", "raw", 0.05, 750.0)
         True
         >>> Options().settled(style_weight=False).style_weight is None
         True
@@ -418,8 +411,8 @@ class Options:
         balanced = MULTI_LAYER_STYLE_WEIGHT
         if len(self.style_layers) == 1:
             balanced = SINGLE_LAYER_STYLE_WEIGHT.get(self.style_layers[0], MULTI_LAYER_STYLE_WEIGHT)
-        if self.mode != "none" and self.target_value() == "raw":
-            return RAW_STYLE_SHARE[self._several()] * balanced  # its unreachable residual would swamp the content
+        if self.mode != "none" and self.target_value() == "raw":  # its unreachable residual would swamp the content
+            return modes.get(self.mode).raw_style_share[self._several()] * balanced
         return balanced
 
     def target_value(self) -> str:
@@ -427,13 +420,13 @@ class Options:
         swatches came out as grey gratings (everything everywhere: docs/quality.md), reachable for variants."""
         if self.target is not None:
             return self.target
-        return "raw" if self.mode in ("fantasy", "random") else "reachable"
+        return modes.get(self.mode).target
 
     def chroma_tv_weight_value(self) -> float:
         """The colour-only TV weight in force (auto resolved): on for the raw target's speckle."""
         if self.chroma_tv_weight is not None:
             return float(self.chroma_tv_weight)
-        return CHROMA_TV_WEIGHT if self.mode != "none" and self.target_value() == "raw" else 0.0
+        return modes.get(self.mode).raw_chroma_tv if self.mode != "none" and self.target_value() == "raw" else 0.0
 
     def _several(self) -> int:
         """0 for one style layer, 1 for several: the index of the raw target's measured style share."""
@@ -454,7 +447,7 @@ class Options:
         plain's colour speckle; variants are within it already."""
         if self.swatch_chroma_blur is not None:
             return float(self.swatch_chroma_blur)
-        return SWATCH_CHROMA_BLUR if self.mode in ("fantasy", "random") else 0.0
+        return modes.get(self.mode).swatch_chroma_blur
 
     def swatch_side(self) -> int:
         """The swatch's side in force (auto resolved)."""
@@ -462,9 +455,9 @@ class Options:
 
     def levels_clip(self):
         """The clip percentage to apply, or None (mode-dependent default)."""
-        from .levels import default_levels, parse_levels
+        from .levels import parse_levels
 
-        return parse_levels(self.levels if self.levels is not None else default_levels(self.mode))
+        return parse_levels(self.levels if self.levels is not None else modes.get(self.mode).levels)
 
     def replace(self, **changes) -> "Options":
         unknown = set(changes) - set(FIELDS)

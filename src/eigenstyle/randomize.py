@@ -3,14 +3,11 @@
 The method of *Randomizing neural style transfer*, per style layer, on the Gram
 target G = V diag(e) Vᵀ (eigh in float64):
 
-* ``variant``: V' = V ⊙ M, M ~ U[lo, hi] elementwise; G' = V' diag(e) V'ᵀ.
-  Same eigen-energies, bent eigenvectors: the same style, re-coloured and re-stroked.
-* ``fantasy``: V' drawn at random (U[0,1) as the original code's torch.rand did,
-  or N(0,1) / U[-1,1)); G' = V' diag(e) V'ᵀ. Drastic, dream-like.
-* ``random``: G replaced by a random matrix (U[0,1), not symmetric, as the
-  first experiment did), or with ``symmetric`` a random symmetric PSD R Rᵀ.
+What each mode draws and how it rebuilds G' is its own declaration in :mod:`eigenstyle.modes`
+(``variant``: V ⊙ M, M ~ U[lo, hi]; ``fantasy``: random V; ``random``: a random G; ...); this module
+is what every mode shares.
 
-Every random matrix R (M, V' or the random G) comes from a *genome*: a seed,
+Every mode's random matrix R (M, V' or the random G) comes from a *genome*: a seed,
 or a mutation of a parent genome (R ⊙ U[1-a, 1+a]), or a blend of two
 (1-t)·R_A + t·R_B. Draws happen on the CPU in float64 from a generator derived
 from (seed, layer), so a genome gives the same G' on every device.
@@ -28,7 +25,9 @@ from dataclasses import dataclass, field
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
 
+from . import modes
 from .errors import EigenstyleError
+from .modes import Draws
 
 # The options that make a randomised style, in one list: Randomization.of reads what draws G', the style
 # file (stylefile.save_style) records them all, with how its swatch was made and which target it chased.
@@ -82,16 +81,7 @@ def derived_generator(seed: int, layer: str, tag: str) -> torch.Generator:
 
 def draw(r: Randomization, layer: str, c: int, seed: int) -> torch.Tensor:
     """The mode's base random matrix (C×C, float64) for one seed and layer."""
-    g = derived_generator(seed, layer, r.mode)
-    u = torch.rand((c, c), generator=g, dtype=torch.float64)
-    if r.mode == "variant":
-        lo, hi = r.spread
-        return lo + (hi - lo) * u
-    if r.mode == "fantasy" and r.fantasy == "normal":
-        return torch.randn((c, c), generator=g, dtype=torch.float64)
-    if r.mode == "fantasy" and r.fantasy == "signed-uniform":
-        return 2.0 * u - 1.0
-    return u
+    return modes.get(r.mode).draw(Draws(derived_generator(seed, layer, r.mode), torch.float64), c, r)
 
 
 def genome_matrix(r: Randomization, genome: dict, layer: str, c: int) -> torch.Tensor:
@@ -132,15 +122,9 @@ def decompose(g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
 
 
 def rebuild(r: Randomization, g: torch.Tensor, v: torch.Tensor, e: torch.Tensor, rand: torch.Tensor) -> torch.Tensor:
-    """G' from the decomposition and the genome's random matrix."""
-    if r.mode == "variant":
-        vp = v * rand
-        return (vp * e) @ vp.T
-    if r.mode == "fantasy":
-        return (rand * e) @ rand.T
-    if r.mode == "random":
-        return rand @ rand.T / rand.shape[0] if r.symmetric else rand.clone()
-    return g.clone()
+    """G' from the decomposition and the genome's random matrix, as the mode rebuilds it."""
+    mode = modes.get(r.mode)
+    return mode.rebuild(g, v, e, rand, r) if mode.randomises else g.clone()
 
 
 def scale_like(gp: torch.Tensor, g: torch.Tensor, how: str) -> torch.Tensor:
@@ -157,7 +141,7 @@ def randomize_gram(g: torch.Tensor, layer: str, r: Randomization, decomposition=
     """One layer's randomised target (float64, CPU) and a report of what happened
     (``decomposition``: g's :func:`decompose`, when made before)."""
     g64 = g.detach().to("cpu", torch.float64)
-    if r.mode == "none":
+    if not modes.get(r.mode).randomises:
         return g64.clone(), {}
     c = g64.shape[0]
     v, e, report = decomposition or decompose(g64)

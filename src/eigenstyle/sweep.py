@@ -29,12 +29,12 @@ from PIL import Image
 
 from .errors import EigenstyleError
 from .layers import check_layers
+from .modes import NAMES
 from .options import Options
 from .problem import resolve_seeds
 from .values import split
 
 AXES = ("mode", "seed", "layer", "weight")
-MODES = ("none", "variant", "fantasy", "random")
 
 
 def _seeds(v) -> tuple:
@@ -71,9 +71,9 @@ class Grid:
         g = {}
         if modes is not None:
             g["modes"] = tuple(_list(modes))
-            bad = [m for m in g["modes"] if m not in MODES]
+            bad = [m for m in g["modes"] if m not in NAMES]
             if bad or not g["modes"]:
-                raise EigenstyleError(f"modes: {bad or modes} is not one of {', '.join(MODES)}")
+                raise EigenstyleError(f"modes: {bad or modes} is not one of {', '.join(NAMES)}")
         if seeds is not None:
             g["seeds"] = _seeds(seeds)
         if layers is not None:

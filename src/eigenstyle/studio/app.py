@@ -26,6 +26,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from .. import modes
 from ..errors import EigenstyleError
 from ..options import FIELDS
 from . import actions, uploads, urls
@@ -155,12 +156,11 @@ async def index(request: Request):
 
 
 async def config(request: Request):
-    from ..options import MODES
-
     s = _studio(request)
     return JSONResponse(
         {
-            "modes": list(MODES),
+            "modes": list(modes.NAMES),
+            "mode_help": {m: modes.get(m).help for m in modes.NAMES},
             "layers": list(actions.LAYER_CHOICES),
             "devices": s.queue.devices,
             "defaults": actions.defaults(),

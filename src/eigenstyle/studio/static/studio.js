@@ -75,7 +75,7 @@ function settings() {
 
 function fillForm(cfg) {
   const d = cfg.defaults, f = $("#settings");
-  $("#mode").replaceChildren(...cfg.modes.map((m) => new Option(m, m)));
+  $("#mode").replaceChildren(...cfg.modes.map((m) => Object.assign(new Option(m, m), { title: cfg.mode_help[m] })));
   $("#f-mode").replaceChildren(new Option("all", ""), ...cfg.modes.map((m) => new Option(m, m)));
   f.mode.value = d.mode; f.init.value = d.init; f.count.value = d.count; f.size.value = d.size; f.iterations.value = d.iterations;
   f.spread_lo.value = d.spread[0]; f.spread_hi.value = d.spread[1]; f.amount.value = d.amount;

@@ -1,0 +1,26 @@
+"""variant: the article's variants. Every element of the eigenvectors V times a random factor in
+[lo, hi] (--spread, 0.1-1.9): the same eigen-energies on bent directions, "reasonable and not too
+far-out modifications of the same style"."""
+
+from . import Mode, register
+
+
+def draw(rng, c, r):
+    lo, hi = r.spread
+    return lo + (hi - lo) * rng.uniform(c)
+
+
+def rebuild(g, v, e, m, r):
+    bent = v * m
+    return (bent * e) @ bent.T
+
+
+register(
+    Mode(
+        "variant",
+        "eigenvectors times U[spread]: the same style, re-coloured and re-stroked",
+        draw,
+        rebuild,
+        options=("spread",),
+    )
+)
