@@ -199,13 +199,13 @@ def stylize(
         images.check_writable(output, opts.bit_depth)
     if isinstance(style, (str, os.PathLike, Image.Image)):
         style = [style]
-    swatch = None  # a favourite's swatch, made once for every scale of its render
+    reference = None  # a favourite's swatch, made once for every scale of its render
     if needs_reference_swatch(opts) or any(needs_reference_swatch(opts.replace(size=s)) for s in opts.scales or ()):
-        swatch = reference_swatch(content, style, opts)
+        reference = reference_swatch(content, style, opts)
     x0, schedule = None, Schedule(opts)
     for k, size in enumerate(opts.scales or ()):
         coarse = opts.replace(size=size, iterations=opts.scale_iterations or opts.iterations, save_every=0)
-        p = anchored(prepare(content, style, coarse, swatch), x0)
+        p = anchored(prepare(content, style, coarse, reference), x0)
         try:
             p = _reached([p], progress, observers)[0]
         except swatch.Stopped as stop:
@@ -220,7 +220,7 @@ def stylize(
             done = result_of(p, out.x, done=out.done, losses=out.losses, elapsed=time.perf_counter() - started)
             dataclasses.replace(done, raw_images=None, raw_floats=None, swatch=None).save(f"{stem}_{size}px{ext}")
         x0 = out.x
-    problem = anchored(prepare(content, style, opts, swatch), x0)
+    problem = anchored(prepare(content, style, opts, reference), x0)
     if save_style:
         try:
             problem = _reached([problem], progress, observers)[0]
