@@ -283,6 +283,13 @@ def _notes_as_lines(previous):
 
 
 def main(argv=None) -> int:
+    from .modes import load
+
+    try:
+        load(os.environ.get("EIGENSTYLE_MODES", ""))  # modes of the user's own, before --mode's choices are read
+    except EigenstyleError as e:
+        print(f"eigenstyle: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command not in COMMANDS:

@@ -4,7 +4,8 @@ A mode is one :class:`Mode`, declared once and registered by name, in a module o
 package holds the built-in ones (``variant.py``, ``fantasy.py``, ``random.py``, ``eigenvalues.py``),
 and every module dropped in it is registered when eigenstyle starts. Everything else reads the
 registry: ``--mode``'s choices, ``sweep --modes``, the studio's Mode menu, recipes, reproduce, style
-files and the docs' mode table. A mode from your own code: ``register(Mode(...))`` before the run.
+files and the docs' mode table. A mode from your own code: ``register(Mode(...))`` before the run; for
+the command line and the studio, name its file in ``$EIGENSTYLE_MODES`` (:func:`load`).
 docs/extending.md walks through writing one.
 
 A mode gives two functions (they see tensors only, so a mode module needs no import of torch):
@@ -23,6 +24,8 @@ The mode's defaults settle the ``auto`` options of its runs (Options.settled).
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import pkgutil
 from dataclasses import dataclass
 from typing import Callable, Optional
@@ -101,6 +104,24 @@ def get(name: str) -> Mode:
         return _REGISTRY[name]
     except KeyError:
         raise EigenstyleError(f"unknown mode {name!r}: one of {', '.join(NAMES)}") from None
+
+
+def load(spec: str) -> None:
+    """Register the modes of ``spec``: comma-separated module names or ``.py`` files (the command line
+    and the studio read $EIGENSTYLE_MODES this way: a mode of your own, in a file of your own)."""
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        try:
+            if item.endswith(".py"):
+                found = importlib.util.spec_from_file_location(f"eigenstyle_user_mode_{len(_REGISTRY)}", item)
+                if found is None or not os.path.isfile(item):
+                    raise FileNotFoundError(item)
+                found.loader.exec_module(importlib.util.module_from_spec(found))
+            else:
+                importlib.import_module(item)
+        except EigenstyleError:
+            raise
+        except Exception as e:  # a user's file: any error is theirs, said in one line
+            raise EigenstyleError(f"EIGENSTYLE_MODES: cannot load {item}: {type(e).__name__}: {e}") from None
 
 
 class _Names:
