@@ -1,11 +1,10 @@
-"""The command line's flags (flags.py): neural-style's spellings, a flag and help per option, the README's table."""
-
-import os
+"""The command line's flags (flags.py): neural-style's spellings, a flag and help per option
+(the option reference, docs/options.md: test_docs.py)."""
 
 import pytest
 
 from eigenstyle.flags import build_parser, options_from
-from eigenstyle.options import FIELDS, Options
+from eigenstyle.options import FIELDS
 
 
 def test_neural_style_spellings_are_aliases():
@@ -87,20 +86,3 @@ def test_every_option_has_a_long_flag_and_help(capsys):
     text = capsys.readouterr().out
     for name, f in FIELDS.items():
         assert ("--" + name.replace("_", "-") in text) == f.metadata["cli"]
-
-
-def test_readme_documents_every_option_with_its_default():
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md"), encoding="utf-8").read()
-    defaults = Options()
-    for name, f in FIELDS.items():
-        if not f.metadata["cli"]:
-            continue
-        row = [line for line in readme.splitlines() if line.startswith(f"| `--{name.replace('_', '-')}`")]
-        assert row, f"README option table lacks --{name}"
-        value = getattr(defaults, name)
-        cell = row[0].split("|")[2].strip().lower()
-        if value is None:  # None means "not set": drawn, all, or a mode/layer-dependent default
-            assert cell in ("none", "auto"), (name, cell)
-        else:
-            shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
-            assert cell == shown.lower(), (name, shown, cell)

@@ -1,0 +1,61 @@
+"""The docs a newcomer reads: docs/options.md is what the code generates (eigenstyle.reference), every
+option is in it with its default, and the README stays a short guide whose links lead somewhere."""
+
+import os
+import re
+
+from eigenstyle import reference
+from eigenstyle.options import FIELDS, Options
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+
+
+def _read(path: str) -> str:
+    return open(os.path.join(ROOT, path), encoding="utf-8").read()
+
+
+def test_options_md_is_what_the_code_generates():
+    assert _read("docs/options.md") == reference.markdown(), (
+        "docs/options.md is out of date: run `python -m eigenstyle.reference > docs/options.md`"
+    )
+
+
+def test_options_md_documents_every_option_with_its_default():
+    text = _read("docs/options.md")
+    defaults = Options()
+    for name, f in FIELDS.items():
+        if not f.metadata["cli"]:
+            continue
+        flag = re.compile(rf"\| `--{name.replace('_', '-')}[ `]")
+        row = [line for line in text.splitlines() if flag.match(line) and line.count(" | ") == 4]  # a style option's
+        assert len(row) == 1, f"docs/options.md lacks --{name}"
+        value = getattr(defaults, name)
+        cell = row[0].split(" | ")[1].strip().lower()
+        if value is None:  # None means "not set": drawn, all, or a mode/layer-dependent default
+            assert cell in ("none", "auto"), (name, cell)
+        else:
+            shown = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+            assert cell == shown.lower(), (name, shown, cell)
+        for alias in f.metadata["alias"]:
+            assert f"`{alias}`" in row[0], (name, alias)
+
+
+def test_options_md_lists_every_mode_and_command():
+    from eigenstyle import modes
+    from eigenstyle.flags import build_parser
+
+    text = _read("docs/options.md")
+    for name in modes.NAMES:
+        assert f"| `{name}` |" in text, name
+    sub = next(a for a in build_parser()._actions if hasattr(a, "choices") and isinstance(a.choices, dict))
+    for command in sub.choices:
+        assert f"### `eigenstyle {command}`" in text, command
+
+
+def test_readme_and_docs_links_lead_somewhere():
+    for path in ["README.md"] + [f"docs/{n}" for n in os.listdir(os.path.join(ROOT, "docs")) if n.endswith(".md")]:
+        base = os.path.dirname(os.path.join(ROOT, path))
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", _read(path)):
+            if "://" in target or target == "docs/extending.md":  # extending.md: written alongside
+                continue
+            assert os.path.exists(os.path.join(base, target)), f"{path} links to missing {target}"
