@@ -13,7 +13,7 @@ from typing import Optional
 
 from . import modes
 from .errors import EigenstyleError
-from .values import check, complete_kinds, opt, option_name, parse
+from .values import USES, check, complete_kinds, opt, option_name, parse
 
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
@@ -51,10 +51,21 @@ SINGLE_LAYER_STYLE_WEIGHT = {
 class Options:
     """Every setting of a stylisation run, with neural-style's defaults."""
 
-    # --- size and layers ---
-    size: int = opt(512, "Longest side of the output image, in pixels.", alias=("-image_size",), low=16)
+    size: int = opt(
+        512,
+        "Longest side of the output image, in pixels.",
+        alias=("-image_size",),
+        low=16,
+        group="size and layers",
+        uses=("prepare", "studio"),
+    )
     iterations: int = opt(
-        1000, "Number of optimiser iterations (one loss evaluation each).", alias=("-num_iterations",), low=1
+        1000,
+        "Number of optimiser iterations (one loss evaluation each).",
+        alias=("-num_iterations",),
+        low=1,
+        group="size and layers",
+        uses=("studio",),
     )
     stop_at: float = opt(
         0.0,
@@ -63,6 +74,7 @@ class Options:
         "iteration it stopped at (converged_at). 0: run every iteration, as neural-style.",
         low=0,
         high=1,
+        group="size and layers",
     )
     content_layers: tuple = opt(
         DEFAULT_CONTENT_LAYERS,
@@ -70,6 +82,8 @@ class Options:
         alias=("-content_layers",),
         metavar="LAYERS",
         kind="layers",
+        group="size and layers",
+        uses=("prepare",),
     )
     style_layers: tuple = opt(
         DEFAULT_STYLE_LAYERS,
@@ -77,10 +91,16 @@ class Options:
         alias=("-style_layers",),
         metavar="LAYERS",
         kind="layers",
+        group="size and layers",
+        uses=("prepare", "studio"),
     )
-    # --- loss weights ---
     content_weight: float = opt(
-        5.0, "Weight of the content loss (0 gives pure texture synthesis).", alias=("-content_weight",), low=0
+        5.0,
+        "Weight of the content loss (0 gives pure texture synthesis).",
+        alias=("-content_weight",),
+        low=0,
+        group="loss weights",
+        uses=("studio",),
     )
     style_weight: Optional[float] = opt(
         None,
@@ -92,9 +112,16 @@ class Options:
         "layers and uses a measured per-layer weight for a single layer, whose scale differs by up to 1e4x.",
         low=0,
         strict=True,
+        group="loss weights",
+        uses=("studio",),
     )
     tv_weight: float = opt(
-        1e-3, "Weight of the total-variation smoothing loss (0 disables it).", alias=("-tv_weight",), low=0
+        1e-3,
+        "Weight of the total-variation smoothing loss (0 disables it).",
+        alias=("-tv_weight",),
+        low=0,
+        group="loss weights",
+        uses=("studio",),
     )
     chroma_tv_weight: Optional[float] = opt(
         None,
@@ -102,6 +129,7 @@ class Options:
         "light and dark strokes free. Default (auto): 0.05 for fantasy and random with the raw target, whose "
         "unreachable Grams leave speckle; 0 otherwise (docs/quality.md).",
         low=0,
+        group="loss weights",
     )
     style_blend_weights: Optional[tuple] = opt(
         None,
@@ -110,12 +138,23 @@ class Options:
         metavar="WEIGHTS",
         kind="floats",
         low=0,
+        group="loss weights",
+        uses=("prepare",),
     )
-    style_scale: float = opt(1.0, "Style image size relative to --size.", alias=("-style_scale",), low=0, strict=True)
+    style_scale: float = opt(
+        1.0,
+        "Style image size relative to --size.",
+        alias=("-style_scale",),
+        low=0,
+        strict=True,
+        group="loss weights",
+        uses=("prepare",),
+    )
     normalize_gradients: bool = opt(
         False,
         "Divide each loss term's gradient by its L1 norm (neural-style's -normalize_gradients).",
         alias=("-normalize_gradients",),
+        group="loss weights",
     )
     scales: Optional[tuple] = opt(
         None,
@@ -125,8 +164,11 @@ class Options:
         metavar="SIZES",
         kind="ints",
         low=16,
+        group="coarse to fine",
     )
-    scale_iterations: Optional[int] = opt(None, "Iterations at each coarser scale (default: --iterations).", low=1)
+    scale_iterations: Optional[int] = opt(
+        None, "Iterations at each coarser scale (default: --iterations).", low=1, group="coarse to fine"
+    )
     anchor_weight: float = opt(
         0.0,
         "How firmly each scale of a coarse-to-fine run keeps the image it started from: the scale's result, "
@@ -134,6 +176,7 @@ class Options:
         "held to it, so a finer scale adds detail without repainting the picture. 0: free. `eigenstyle render` "
         "uses 1e4 (docs/render.md).",
         low=0,
+        group="coarse to fine",
     )
     reference_size: Optional[int] = opt(
         None,
@@ -142,21 +185,40 @@ class Options:
         "the swatch scaled by --size / this, so the strokes keep their size relative to the picture. "
         "Default: --size. Set by `eigenstyle render`.",
         low=16,
+        group="coarse to fine",
     )
-    # --- initialisation and optimiser ---
     init: Optional[str] = opt(
         None,
         "Start image: 'random' (small noise), 'image' (the content) or a file path. Default (auto): noise, "
         "for every mode.",
         alias=("-init",),
         metavar="random|image|PATH",
+        group="start and optimiser",
+        uses=("studio",),
     )
     seed: Optional[int] = opt(
-        None, "Seed for the random start image; drawn and recorded when not given.", alias=("-seed",), kind="seed"
+        None,
+        "Seed for the random start image; drawn and recorded when not given.",
+        alias=("-seed",),
+        kind="seed",
+        group="start and optimiser",
+        uses=("studio",),
     )
-    optimizer: str = opt("lbfgs", "Optimiser.", alias=("-optimizer",), choices=("lbfgs", "adam"))
+    optimizer: str = opt(
+        "lbfgs",
+        "Optimiser.",
+        alias=("-optimizer",),
+        choices=("lbfgs", "adam"),
+        group="start and optimiser",
+        uses=("prepare",),
+    )
     learning_rate: float = opt(
-        1.0, "Step size (L-BFGS) or learning rate (Adam).", alias=("-learning_rate",), low=0, strict=True
+        1.0,
+        "Step size (L-BFGS) or learning rate (Adam).",
+        alias=("-learning_rate",),
+        low=0,
+        strict=True,
+        group="start and optimiser",
     )
     lbfgs_history: Optional[int] = opt(
         None,
@@ -166,8 +228,9 @@ class Options:
         low=1,
         differs="neural-style keeps 100 at any size; at print sizes 100 image-sized vectors alone exceed a "
         "machine's memory (2048 px: 7.5 GB), so eigenstyle keeps fewer there.",
+        group="start and optimiser",
+        uses=("prepare",),
     )
-    # --- network ---
     model: str = opt(
         "vgg19-caffe-q8",
         "Network weights: the embedded 8-bit Caffe VGG-19, or torchvision's "
@@ -175,6 +238,8 @@ class Options:
         choices=MODELS,
         differs="neural-style loads a full-precision Caffe model file by default; eigenstyle "
         "embeds the same Caffe VGG-19, quantised to 8 bits, so it runs offline with no download.",
+        group="network and arithmetic",
+        uses=("prepare",),
     )
     model_file: Optional[str] = opt(
         None,
@@ -182,8 +247,17 @@ class Options:
         "vgg19-d01eb7cb.pth format, `features.N.weight`); overrides --model.",
         alias=("-model_file",),
         metavar="PATH",
+        group="network and arithmetic",
+        uses=("prepare",),
     )
-    pooling: str = opt("max", "Pooling layers of the network.", alias=("-pooling",), choices=("max", "avg"))
+    pooling: str = opt(
+        "max",
+        "Pooling layers of the network.",
+        alias=("-pooling",),
+        choices=("max", "avg"),
+        group="network and arithmetic",
+        uses=("prepare",),
+    )
     precision: str = opt(
         "auto",
         "Arithmetic of the network: fp32, tf32 (CUDA matmuls), bf16 (autocast convolutions; Grams, "
@@ -192,6 +266,8 @@ class Options:
         "tf32 on CUDA). fp32 reproduces neural-style's arithmetic.",
         choices=("fp32", "tf32", "bf16", "auto"),
         differs="neural-style runs fp32 only.",
+        group="network and arithmetic",
+        uses=("prepare",),
     )
     conv: str = opt(
         "auto",
@@ -200,6 +276,8 @@ class Options:
         "on a CPU) or auto (the fastest on this machine, timed once with --precision auto).",
         choices=("auto", "direct", "winograd"),
         differs="neural-style always runs the library's direct convolutions.",
+        group="network and arithmetic",
+        uses=("prepare",),
     )
     tile: Optional[int] = opt(
         None,
@@ -207,6 +285,8 @@ class Options:
         "run whole: the losses and gradient are exact (equal to an untiled run's to float precision). "
         "Default: untiled.",
         low=16,
+        group="network and arithmetic",
+        uses=("prepare",),
     )
     max_memory: Optional[float] = opt(
         None,
@@ -214,6 +294,8 @@ class Options:
         "the largest tiles that do (see --tile). Default: what the machine has free.",
         low=0,
         strict=True,
+        group="network and arithmetic",
+        uses=("prepare",),
     )
     device: str = opt(
         "auto",
@@ -221,13 +303,21 @@ class Options:
         alias=("-gpu",),
         differs="neural-style's -gpu takes an index (default 0, 'c' for CPU); eigenstyle "
         "picks the GPU when there is one and accepts -gpu c / -gpu N as aliases.",
+        group="network and arithmetic",
+        uses=("prepare",),
     )
-    # --- output ---
     original_colors: bool = opt(
-        False, "Keep the content's colours (luminance-only transfer).", alias=("-original_colors",)
+        False,
+        "Keep the content's colours (luminance-only transfer).",
+        alias=("-original_colors",),
+        group="output",
     )
     print_every: int = opt(
-        50, "Print the losses every N iterations (0: only the progress bar).", alias=("-print_iter",), low=0
+        50,
+        "Print the losses every N iterations (0: only the progress bar).",
+        alias=("-print_iter",),
+        low=0,
+        group="output",
     )
     save_every: int = opt(
         0,
@@ -236,38 +326,69 @@ class Options:
         differs="neural-style saves every 100 iterations by default; eigenstyle writes only "
         "the final image unless asked, to keep folders of variants clean.",
         low=0,
+        group="output",
     )
     bit_depth: int = opt(
         8,
         "Bits per channel of PNG and TIFF outputs: 8, or 16 to keep the optimiser's float image "
         "without 8-bit rounding (for print and further editing). JPEG is always 8-bit.",
         choices=(8, 16),
+        group="output",
     )
 
-    # --- randomised styles (eigenstyle's own) ---
     mode: str = opt(
         "none",
         "Gram randomisation: none (plain neural style) or a mode of eigenstyle.modes: variant (eigenvectors "
         "times U[spread]), fantasy (random eigenvectors), random (a random Gram), ... (docs/options.md).",
         choices=modes.NAMES,
+        group="randomised styles",
+        uses=("style", "studio"),
     )
-    spread: tuple = opt((0.1, 1.9), "Range lo,hi of the variant multipliers.", metavar="LO,HI", kind="floats")
+    spread: tuple = opt(
+        (0.1, 1.9),
+        "Range lo,hi of the variant multipliers.",
+        metavar="LO,HI",
+        kind="floats",
+        group="randomised styles",
+        uses=("style", "studio"),
+    )
     fantasy: str = opt(
         "uniform",
         "Fantasy eigenvector draw: uniform U[0,1) (colourful), normal or "
         "signed-uniform U[-1,1) (zero-mean: bleak, grey).",
         choices=FANTASY_DRAWS,
+        group="randomised styles",
+        uses=("style", "studio"),
     )
-    symmetric: bool = opt(False, "Random mode: a random symmetric PSD matrix instead of a plain random one.")
-    strength: float = opt(1.0, "Blend between the style's Gram (0) and the randomised one (1).", low=0, high=1)
+    symmetric: bool = opt(
+        False,
+        "Random mode: a random symmetric PSD matrix instead of a plain random one.",
+        group="randomised styles",
+        uses=("style",),
+    )
+    strength: float = opt(
+        1.0,
+        "Blend between the style's Gram (0) and the randomised one (1).",
+        low=0,
+        high=1,
+        group="randomised styles",
+        uses=("style", "studio"),
+    )
     random_layers: Optional[tuple] = opt(
-        None, "Style layers to randomise (default: all style layers).", metavar="LAYERS", kind="layers"
+        None,
+        "Style layers to randomise (default: all style layers).",
+        metavar="LAYERS",
+        kind="layers",
+        group="randomised styles",
+        uses=("style",),
     )
     gram_scale: str = opt(
         "frobenius",
         "Scale the randomised Gram to the original's Frobenius norm or trace "
         "(or not at all), so the style weight keeps its meaning.",
         choices=GRAM_SCALES,
+        group="randomised styles",
+        uses=("style",),
     )
     target: Optional[str] = opt(
         None,
@@ -277,19 +398,27 @@ class Options:
         "for variants; raw for fantasy and random, at 0.3x the balanced style weight (0.6x with several "
         "style layers) and with --chroma-tv-weight (docs/quality.md).",
         choices=TARGETS,
+        group="randomised styles",
+        uses=("style", "studio"),
     )
     swatch_size: Optional[int] = opt(
         None,
         "Side of the square swatch (the randomised style's picture), in pixels; default: --size, at most 128.",
         low=16,
+        group="swatch",
+        uses=("style", "studio"),
     )
-    swatch_iterations: int = opt(100, "Iterations of the swatch synthesis.", low=1)
+    swatch_iterations: int = opt(
+        100, "Iterations of the swatch synthesis.", low=1, group="swatch", uses=("style", "studio")
+    )
     swatch_padding: str = opt(
         "circular",
         "How the swatch's synthesis sees its border: circular (the swatch is one period of an endless "
         "texture: no frame, it tiles seamlessly, and its Grams carry no border) or zeros (the network's zero "
         "padding, which gives the swatch a darker frame; recipes from before this option).",
         choices=SWATCH_PADDINGS,
+        group="swatch",
+        uses=("style",),
     )
     swatch_chroma_blur: Optional[float] = opt(
         None,
@@ -298,9 +427,15 @@ class Options:
         "a fine coloured checker that every result would copy. Default (auto): 2 for fantasy and random, 0 "
         "(off) for variants (docs/quality.md).",
         low=0,
+        group="swatch",
+        uses=("style",),
     )
     variant_seed: Optional[int] = opt(
-        None, "Seed of the randomisation, independent of --seed; drawn and recorded when not given.", kind="seed"
+        None,
+        "Seed of the randomisation, independent of --seed; drawn and recorded when not given.",
+        kind="seed",
+        group="randomised styles",
+        uses=("style", "batch", "studio"),
     )
     levels: Optional[str] = opt(
         None,
@@ -308,6 +443,8 @@ class Options:
         "percentage, or none. Default: auto for fantasy and random, none otherwise. "
         "The raw image is kept as NAME.raw.png.",
         metavar="auto|none|P",
+        group="output",
+        uses=("studio",),
     )
     style_file: Optional[str] = opt(
         None,
@@ -315,9 +452,15 @@ class Options:
         "(see --save-style) instead of style images; its layers become the style "
         "layers, and --mode randomises on top of it.",
         metavar="FILE",
+        group="randomised styles",
+        uses=("prepare",),
     )
     genome: Optional[dict] = opt(
-        None, "Lineage of a mutated or in-between variant (set by --mutate/--between; recorded in recipes).", cli=False
+        None,
+        "Lineage of a mutated or in-between variant (set by --mutate/--between; recorded in recipes).",
+        cli=False,
+        group="randomised styles",
+        uses=("style", "batch"),
     )
 
     # ------------------------------------------------------------------
@@ -490,3 +633,16 @@ class Options:
 
 
 FIELDS = complete_kinds(Options)
+GROUPS = tuple(dict.fromkeys(f.metadata["group"] for f in FIELDS.values()))  # in declaration order (docs, --help)
+
+
+def names(use: str) -> tuple:
+    """The options declared with ``use`` (values.USES), in declaration order: every list of options that
+    one part of eigenstyle treats alike is read here, never kept by hand.
+
+    >>> names("batch")
+    ('variant_seed', 'genome')
+    """
+    if use not in USES:
+        raise ValueError(f"unknown use {use!r}: one of {', '.join(USES)}")
+    return tuple(name for name, f in FIELDS.items() if use in f.metadata["uses"])

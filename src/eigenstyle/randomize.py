@@ -28,25 +28,11 @@ from torch.utils.weak import WeakIdKeyDictionary
 from . import modes
 from .errors import EigenstyleError
 from .modes import Draws
+from .options import names
 
-# The options that make a randomised style, in one list: Randomization.of reads what draws G', the style
-# file (stylefile.save_style) records them all, with how its swatch was made and which target it chased.
-STYLE_OPTIONS = (
-    "mode",
-    "variant_seed",
-    "genome",
-    "spread",
-    "fantasy",
-    "symmetric",
-    "strength",
-    "gram_scale",
-    "random_layers",
-    "target",
-    "swatch_size",
-    "swatch_iterations",
-    "swatch_padding",
-    "swatch_chroma_blur",
-)
+# The options that make a randomised style (declared with the options: uses "style"): Randomization.of reads
+# what draws G', the style file (stylefile.save_style) records them all, with how its swatch was made.
+STYLE_OPTIONS = names("style")
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,14 @@ from typing import Any, Optional
 from .errors import EigenstyleError
 
 KINDS = ("int", "float", "bool", "text", "choice", "layers", "ints", "floats", "seed", "mapping")
+# What an option is used for beyond its own run, declared with it (opt's ``uses``; options.names lists them):
+USES = {
+    "prepare": "problem.prepare reads it (the network, content features, the style's Grams): runs that agree on "
+    "these share one preparation",
+    "style": "it makes a randomised style: Randomization and the swatch read it, style files record it",
+    "batch": "it may differ between the images of one batch (their Gram targets alone differ)",
+    "studio": "the studio's page sets it",
+}
 _SPELLING = contextvars.ContextVar("eigenstyle_option_spelling", default="python")
 
 
@@ -156,6 +164,8 @@ def opt(
     default: Any,
     help: str,
     *,
+    group: str,
+    uses: tuple[str, ...] = (),
     kind: Optional[str] = None,
     low=None,
     high=None,
@@ -169,8 +179,14 @@ def opt(
     """A field with how it is read and checked and its CLI metadata. ``kind`` (values.KINDS; default
     from the field's type) with ``low``/``high`` (inclusive bounds; ``strict``: low excluded) is all
     the checking a field needs on its own; ``differs`` says where and why the default departs from
-    neural-style's; ``cli=False`` keeps a field off the command line."""
+    neural-style's; ``cli=False`` keeps a field off the command line. ``group`` is its place in the docs and
+    ``--help``; ``uses`` (:data:`USES`) the lists of options it belongs to."""
+    unknown = set(uses) - set(USES)
+    if unknown:
+        raise ValueError(f"unknown use(s) {sorted(unknown)}: one of {', '.join(USES)}")
     meta = {
+        "group": group,
+        "uses": tuple(uses),
         "help": help,
         "kind": kind,
         "low": low,

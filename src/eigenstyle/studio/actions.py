@@ -16,32 +16,14 @@ from dataclasses import dataclass
 
 from .. import explore, recipe
 from ..errors import EigenstyleError
-from ..options import Options
+from ..options import Options, names
 from .jobs import Job, Run
 from .store import Store, new_id
 
 LAYER_COMPARISON = ("relu3_1", "relu3_2", "relu3_3", "relu3_4")
 # the style layers the page offers as checkboxes: the five default ones, the comparison's, relu4_2
 LAYER_CHOICES = ("relu1_1", "relu2_1", "relu3_1", "relu3_2", "relu3_3", "relu3_4", "relu4_1", "relu4_2", "relu5_1")
-SETTINGS = (
-    "mode",
-    "style_layers",
-    "style_weight",
-    "spread",
-    "size",
-    "iterations",
-    "seed",
-    "variant_seed",
-    "fantasy",
-    "strength",
-    "levels",
-    "content_weight",
-    "tv_weight",
-    "init",
-    "target",
-    "swatch_size",
-    "swatch_iterations",
-)
+SETTINGS = names("studio")  # the settings the page sends (declared with the options: uses "studio")
 STARTS = ("random", "image")  # the studio's start images; a file path is never taken from a request
 OTHER_FIELDS = ("content", "style", "count", "amount", "a", "b")
 RENDER_FIELDS = ("size", "bit_depth", "iterations", "scale_iterations")
