@@ -11,7 +11,7 @@ import dataclasses
 import sys
 
 from ._version import __version__
-from .options import FIELDS, Options
+from .options import FIELDS, GROUPS, Options
 from .values import parse
 
 EXIT_ERROR = 2
@@ -76,10 +76,14 @@ def _add_option(group, name: str, f) -> None:
 
 
 def add_style_options(parser) -> None:
-    group = parser.add_argument_group("style-transfer options (neural-style's -spellings also work)")
-    for name, f in FIELDS.items():
-        if f.metadata["cli"]:
-            _add_option(group, name, f)
+    """Every option of Options, in its declared group (neural-style's -spellings also work)."""
+    for title in GROUPS:
+        group = parser.add_argument_group(
+            f"{title} (neural-style's -spellings work too)" if title == GROUPS[0] else title
+        )
+        for name, f in FIELDS.items():
+            if f.metadata["cli"] and f.metadata["group"] == title:
+                _add_option(group, name, f)
     for alias in IGNORED_NEURAL_STYLE:
         group.add_argument(alias, nargs="?", dest="ignored_" + alias.lstrip("-"), help=argparse.SUPPRESS)
 
