@@ -79,14 +79,15 @@ def main():
     print("| scale | px | s/iteration | " + " | ".join(f"drop at {m}" for m in MARKS if m <= n) + " |")
     print("|---|---:|---:|" + "---:|" * len([m for m in MARKS if m <= n]))
     x, swatch = None, None
-    from eigenstyle.plan import reference_swatch
+    from eigenstyle.swatch import given, reference
 
     if opts.mode != "none" and opts.target == "reachable":
-        swatch = reference_swatch(content, [style], opts)
+        swatch = reference(content, [style], opts)
     sizes = list(opts.scales or ()) + [opts.size]
     starts = {}
     for k, size in enumerate(sizes):
-        p = prepare(content, [style], opts.replace(size=size, scales=None, iterations=n), swatch)
+        p = prepare(content, [style], opts.replace(size=size, scales=None, iterations=n))
+        p = given(p, swatch) if swatch is not None else p
         start = initial_image(p, opts.seed) if x is None else upscale(x, p)
         starts[size] = (p, start)
         last = k == len(sizes) - 1

@@ -211,7 +211,6 @@ def test_batched_network_pass_agrees_with_the_split_pass(content_path, style_pat
     singles = reach([problem.vary(prepared, o) for o in runs])
     stacked = dataclasses.replace(
         prepared,
-        swatch_due=False,  # the stacked targets are the swatches' (made above)
         targets=Targets(
             prepared.targets.content,
             {k: torch.cat([p.targets.style[k] for p in singles]) for k in prepared.targets.style},

@@ -8,13 +8,13 @@ import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from eigenstyle import Options, cli, memory, plan, printing, problem
+from eigenstyle import Options, cli, memory, printing, problem
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.images import read_embedded_recipe, swatch_path
 from eigenstyle.plan import Preparation
 from eigenstyle.printing import render_options, schedule, start_of
-from eigenstyle.swatch import reach
-from eigenstyle.targets import at_scale, image_grams, network_for, to_tensor
+from eigenstyle.swatch import at_scale, given, network_for, reach, reference
+from eigenstyle.targets import image_grams, to_tensor
 
 from conftest import SMALL
 
@@ -61,7 +61,7 @@ def test_the_render_optimises_against_the_favourites_swatch_scaled(favourite, co
     picture: the style's Grams at another scale give another texture."""
     data = recipe_of(favourite)
     opts = problem.resolve_seeds(render_options(data, str(favourite), 96).replace(scales=None))
-    p = problem.prepare(content_path, [style_path], opts, plan.reference_swatch(content_path, [style_path], opts))
+    p = given(problem.prepare(content_path, [style_path], opts), reference(content_path, [style_path], opts))
     saved = Image.open(swatch_path(str(favourite))).convert("RGB")
     assert np.array_equal(np.asarray(p.swatch), np.asarray(saved))
     scaled = at_scale(saved, p.opts)
@@ -72,7 +72,7 @@ def test_the_render_optimises_against_the_favourites_swatch_scaled(favourite, co
     fresh = reach([problem.prepare(content_path, [style_path], opts.replace(reference_size=None))])[0]
     assert not np.array_equal(np.asarray(fresh.swatch), np.asarray(saved))
     with pytest.raises(EigenstyleError, match="reference_size needs the swatch"):
-        problem.prepare(content_path, [style_path], opts)  # never silently another swatch
+        reach([problem.prepare(content_path, [style_path], opts)])  # never silently another swatch
     planned = Preparation(content_path, [style_path]).problems([opts])[0]  # the studio's and variants' way
     assert np.array_equal(np.asarray(planned.swatch), np.asarray(saved))
 

@@ -1,5 +1,6 @@
 """Reachable targets and swatches: the randomised style as a picture, and its Grams as the target."""
 
+import os
 import re
 
 import numpy as np
@@ -10,12 +11,12 @@ from PIL import Image
 import eigenstyle
 from eigenstyle import Options, problem
 from eigenstyle.images import name_taken, read_embedded_recipe, swatch_path
-from eigenstyle.loop import Observer, initial_image, optimise
+from eigenstyle.loop import Observer
 from eigenstyle.losses import gram
 from eigenstyle.recipe import parse
 from eigenstyle.stylefile import load_style
-from eigenstyle.swatch import reach
-from eigenstyle.targets import network_for, to_tensor
+from eigenstyle.swatch import missing, network_for, reach
+from eigenstyle.targets import to_tensor
 from eigenstyle.values import cli_spelling
 
 from conftest import SMALL
@@ -39,7 +40,7 @@ def grams_of(problem, im):
 def made(base, opts):
     """A variant's problem with its swatch made (vary leaves it due; the runner makes it)."""
     p = problem.vary(base, opts)
-    assert p.swatch_due and p.swatch is None  # preparing optimises nothing
+    assert missing(p) and p.swatch is None  # preparing optimises nothing
     return reach([p])[0]
 
 
@@ -268,11 +269,23 @@ def test_a_stop_during_the_swatch_ends_the_run_before_it_starts(base):
     assert r.interrupted and r.recipe["iterations_done"] == 0 and r.recipe["stopped"] == "stopped by the test"
 
 
-def test_an_unmade_swatch_is_never_optimised_against(base):
-    """A problem whose swatch is due cannot reach the loop: it would optimise against G' silently."""
+def test_an_unmade_swatch_is_never_optimised_against(base, tmp_path):
+    """vary gives a randomised style without its swatch (its targets G' alone); the runner completes them
+    (swatch.reach: every run goes through it, and it does nothing for a problem that has its swatch), and a
+    style file is only written from complete targets: the caller makes the swatch, stylefile only writes."""
+    from eigenstyle.stylefile import save_style
+    from eigenstyle.swatch import given
+
     p = problem.vary(base, base.opts.replace(mode="variant", variant_seed=1))
-    with pytest.raises(RuntimeError, match="swatch"):
-        optimise(p, initial_image(p, 1))
+    assert missing(p) and not missing(problem.vary(base, base.opts.replace(mode="none")))
+    with pytest.raises(ValueError, match="swatch"):
+        save_style(str(tmp_path / "s.safetensors"), p)
+    assert os.listdir(tmp_path) == []
+    done = reach([p])[0]
+    assert not missing(done) and reach([done])[0] is done
+    again = given(p, done.swatch)  # a picture made before: the same targets, nothing optimised
+    for k in LAYERS:
+        assert torch.equal(again.targets.style[k], done.targets.style[k])
 
 
 @pytest.mark.slow

@@ -18,21 +18,13 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 from PIL import Image
 
-from . import images, recipe, swatch
+from . import images, recipe
+from . import swatch as swatches
 from .errors import EigenstyleError
 from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
 from .options import Options
-from .plan import batchable, reference_swatch
-from .problem import (
-    ImageInput,
-    Problem,
-    needs_reference_swatch,
-    network_of,
-    prepare,
-    resolve_device,
-    resolve_seeds,
-    vary,
-)
+from .plan import batchable
+from .problem import ImageInput, Problem, network_of, prepare, resolve_device, resolve_seeds, vary
 from .progress import Progress, Schedule
 from .results import Result, result_of, results_of
 from .targets import Targets, to_pil, to_tensor
@@ -120,7 +112,7 @@ def run_batch(
     Swatches still due are made first, as their own step (``observers`` watching "swatch" see it)."""
     try:
         problems = _reached(problems, progress, observers)
-    except swatch.Stopped as stop:  # an observer stopped the swatch (the studio's cancel): nothing to run
+    except swatches.Stopped as stop:  # an observer stopped the swatch (the studio's cancel): nothing to run
         return _not_run(problems, stop.reason)
     first, n = problems[0], len(problems)
     if not all(batchable(p.opts, first.opts) for p in problems):
@@ -150,10 +142,10 @@ def run_batch(
 def _reached(problems: Sequence[Problem], progress, observers: Sequence[Observer]) -> list[Problem]:
     """``problems`` with their swatches made (swatch.reach), with a progress bar of their own where the
     run shows one. An observer's stop during the synthesis raises swatch.Stopped."""
-    if not any(p.swatch_due for p in problems):
+    if not any(swatches.missing(p) for p in problems):
         return list(problems)
     shown = [SwatchProgress(problems[0].opts)] if progress else []
-    return swatch.reach(problems, shown + list(observers))
+    return swatches.reach(problems, shown + list(observers))
 
 
 def _not_run(problems: Sequence[Problem], reason: str) -> list[Result]:
@@ -200,15 +192,15 @@ def stylize(
     if isinstance(style, (str, os.PathLike, Image.Image)):
         style = [style]
     reference = None  # a favourite's swatch, made once for every scale of its render
-    if needs_reference_swatch(opts) or any(needs_reference_swatch(opts.replace(size=s)) for s in opts.scales or ()):
-        reference = reference_swatch(content, style, opts)
+    if swatches.needs_reference(opts) or any(swatches.needs_reference(opts.replace(size=s)) for s in opts.scales or ()):
+        reference = swatches.reference(content, style, opts)
     x0, schedule = None, Schedule(opts)
     for k, size in enumerate(opts.scales or ()):
         coarse = opts.replace(size=size, iterations=opts.scale_iterations or opts.iterations, save_every=0)
-        p = anchored(prepare(content, style, coarse, reference), x0)
+        p = anchored(_given(prepare(content, style, coarse), reference), x0)
         try:
             p = _reached([p], progress, observers)[0]
-        except swatch.Stopped as stop:
+        except swatches.Stopped as stop:
             return _not_run([p], stop.reason)[0]
         start = initial_image(p, opts.seed) if x0 is None else upscale(x0, p)
         started = time.perf_counter()
@@ -220,11 +212,11 @@ def stylize(
             done = result_of(p, out.x, done=out.done, losses=out.losses, elapsed=time.perf_counter() - started)
             dataclasses.replace(done, raw_images=None, raw_floats=None, swatch=None).save(f"{stem}_{size}px{ext}")
         x0 = out.x
-    problem = anchored(prepare(content, style, opts, reference), x0)
+    problem = anchored(_given(prepare(content, style, opts), reference), x0)
     if save_style:
         try:
             problem = _reached([problem], progress, observers)[0]
-        except swatch.Stopped as stop:
+        except swatches.Stopped as stop:
             return _not_run([problem], stop.reason)[0]
         from .stylefile import save_style as write_style
 
@@ -236,6 +228,11 @@ def stylize(
         outputs=[output] if output is not None else None,
         x0=None if x0 is None else upscale(x0, problem),
     )[0]
+
+
+def _given(problem: Problem, reference: Optional[Image.Image]) -> Problem:
+    """``problem`` with the favourite's swatch (``reference``: made at its size, for every scale) where there is one."""
+    return swatches.given(problem, reference) if reference is not None and problem.opts.mode != "none" else problem
 
 
 def _stopped_at_coarse_scale(problem: Problem, out: Outcome, output: Optional[str]) -> Result:
@@ -295,10 +292,14 @@ def save_style_of(
     content: ImageInput, styles: Sequence[ImageInput], opts: Options, path: str, swatch: Optional[Image.Image] = None
 ) -> str:
     """Write the style file of a run like ``opts`` (a finished result's recipe) without running it: its
-    Gram targets, from ``swatch`` (the run's own picture, no second synthesis) where given."""
+    Gram targets, from ``swatch`` (the run's own picture, no second synthesis) where given, else from its
+    swatch made now."""
     from .stylefile import save_style
 
-    return save_style(path, vary(prepare(content, styles, opts.replace(mode="none")), opts, swatch))
+    problem = vary(prepare(content, styles, opts.replace(mode="none")), opts)
+    if swatch is not None and problem.opts.mode != "none":
+        problem = swatches.given(problem, swatch)
+    return save_style(path, swatches.reach([problem])[0])
 
 
 def reproduce(

@@ -224,8 +224,6 @@ def optimise(
     the image made so far (or, before the first step, raises with a size that fits).
     A CPU computes synchronously anyway, so it checks every iteration (``sync_every`` 1).
     """
-    if problem.swatch_due:
-        raise RuntimeError("a reachable target's swatch must be made first (swatch.reach)")
     observers = [ob for ob in observers if phase in ob.phases]
     x = x0.detach().clone().requires_grad_(True)
     out, guard = Outcome(x), _Guard(x)

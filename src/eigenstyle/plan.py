@@ -12,14 +12,15 @@ from typing import Callable, Optional, Sequence
 
 from PIL import Image
 
-from .options import Options
-from .problem import PREPARED_FROM, ImageInput, Problem, needs_reference_swatch, prepare, vary
-from .swatch import reach
+from . import swatch as swatches
+from .options import Options, names
+from .problem import PREPARED_FROM, ImageInput, Problem, prepare, vary
 
 
 def batchable(a: Options, b: Options) -> bool:
-    """Runs that differ only in their Gram targets can share one batch."""
-    return a.replace(variant_seed=None, genome=None) == b.replace(variant_seed=None, genome=None)
+    """Runs that differ only in their Gram targets (the options declared for "batch") can share one batch."""
+    per_image = dict.fromkeys(names("batch"))
+    return a.replace(**per_image) == b.replace(**per_image)
 
 
 def preparation_key(opts: Options) -> tuple:
@@ -36,13 +37,6 @@ def batches(runs: Sequence, size: int, options: Callable = lambda run: run) -> l
         else:
             out.append([run])
     return out
-
-
-def reference_swatch(content: ImageInput, styles: Sequence[ImageInput], opts: Options) -> Image.Image:
-    """The swatch of ``opts``' randomised style as it was made at ``reference_size`` (a favourite's size):
-    the same picture the favourite optimised against, whatever size it is now rendered at."""
-    at = opts.replace(size=opts.reference_size, reference_size=None, scales=None, tile=None, init="random")
-    return reach([prepare(content, styles, at)])[0].swatch
 
 
 class Preparation:
@@ -62,13 +56,13 @@ class Preparation:
     def problems(self, batch: Sequence[Options], swatch: Optional[Image.Image] = None) -> list[Problem]:
         """Each run's own problem on the shared preparation. A style found at another size (a refined
         tile's, ``reference_size``) optimises against its swatch as made there: ``swatch`` where the
-        caller has that picture (a refine's parent's file), else made again at that size."""
+        caller has that picture (a refine's parent's file), else made again at that size
+        (swatch.reference). Other randomised styles' swatches are made by the run (swatch.reach)."""
         plain = self.plain_for(batch[0])
-        return [
-            vary(
-                plain,
-                o,
-                (swatch or reference_swatch(self.content, self.styles, o)) if needs_reference_swatch(o) else None,
-            )
-            for o in batch
-        ]
+        out = []
+        for o in batch:
+            p = vary(plain, o)
+            if swatches.needs_reference(o):
+                p = swatches.given(p, swatch or swatches.reference(self.content, self.styles, o))
+            out.append(p)
+        return out

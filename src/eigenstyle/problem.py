@@ -26,7 +26,7 @@ from .files import Carried
 from .memory import available_bytes, history_for, is_out_of_memory, out_of_memory_error, tile_for
 from .options import LBFGS_HISTORY, Options
 from .randomize import Randomization, randomize_targets
-from .targets import Targets, check_size, content_targets, style_grams, to_tensor, with_swatch
+from .targets import Targets, check_size, content_targets, style_grams, to_tensor
 from .values import option_name
 from .vgg.network import VGG, Preprocessing, Weights, arithmetic, built, load_weights
 
@@ -69,8 +69,7 @@ class Problem:
     inputs: dict = field(default_factory=dict)  # recipe identity of content and styles
     base_style: dict = field(default_factory=dict)  # the style's own Grams, before randomisation
     report: dict = field(default_factory=dict)  # what the randomisation did, per layer
-    swatch: Optional[Image.Image] = None  # a picture of the randomised style (its swatch)
-    swatch_due: bool = False  # a randomised style whose swatch is still to be made (swatch.reach)
+    swatch: Optional[Image.Image] = None  # a picture of the randomised style (its swatch: swatch.py puts it in)
     swatch_restarted_at: Optional[list] = None  # iterations its swatch's synthesis diverged at (loop.optimise)
     anchor: Optional[torch.Tensor] = None  # the coarser image a scale keeps (--anchor-weight), network units
     arithmetic: dict = field(default_factory=dict)  # how precision and conv were chosen (speed.Choice.recipe)
@@ -112,11 +111,9 @@ def _load(im: ImageInput, what: str) -> tuple[Image.Image, dict]:
     return images.load_rgb(path, what), recipe.identity_of_file(path)
 
 
-def prepare(
-    content: ImageInput, styles: Sequence[ImageInput], opts: Options, swatch: Optional[Image.Image] = None
-) -> Problem:
-    """Load and check everything before any long computation starts. ``swatch``: the randomised
-    style's swatch made before (see vary; a render's: :func:`plan.reference_swatch`)."""
+def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) -> Problem:
+    """Load and check everything before any long computation starts. A randomised style comes without
+    its swatch (see vary): swatch.given or swatch.reach puts it in."""
     if isinstance(styles, (str, os.PathLike, Image.Image)):
         styles = [styles]
     styles = list(styles or [])
@@ -170,7 +167,6 @@ def prepare(
             blend,
             file_grams,
             meta if file_grams is not None else None,
-            swatch,
         )
         return dataclasses.replace(problem, arithmetic=chosen)
     except Exception as exc:
@@ -219,14 +215,7 @@ def _fit_memory(opts: Options, net: VGG, size: tuple[int, int], free: Optional[i
     return opts.replace(tile=tile)
 
 
-def needs_reference_swatch(opts: Options) -> bool:
-    """Whether a run optimises against a swatch made at another size (a favourite's, rendered larger):
-    a randomised style with reachable targets and a ``reference_size`` other than its size."""
-    reachable = opts.mode != "none" and opts.target_value() == "reachable"
-    return reachable and opts.reference_size is not None and opts.reference_size != opts.size
-
-
-def _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta, swatch) -> Problem:
+def _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta) -> Problem:
     """The content features and style Grams: the first large allocations of a run."""
     content_tensor = to_tensor(content_im, weights.preprocessing, device)
     inputs = {"content": content_id, "styles": [sid for _, sid in style_ims]}
@@ -258,7 +247,7 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
         inputs,
         base,
     )
-    return vary(problem, opts, swatch)
+    return vary(problem, opts)
 
 
 def resolve_seeds(opts: Options) -> Options:
@@ -272,12 +261,13 @@ def resolve_seeds(opts: Options) -> Options:
     return opts
 
 
-def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) -> Problem:
+def vary(problem: Problem, opts: Options) -> Problem:
     """The same content and style with other options' Gram targets (a variant):
     the network and base Grams are reused, only the randomisation is redone.
-    Every auto value is settled here (Options.settled), once the style layers are known. A reachable target takes
-    ``swatch``, the variant's swatch made before (a saved result's); without one the problem waits for
-    it (``swatch_due``): the runner makes it, as a visible step (swatch.reach)."""
+    Every auto value is settled here (Options.settled), once the style layers are known. A randomised
+    style comes without its swatch, its targets G' alone: they are complete once the swatch is put in,
+    one made before (a saved result's: swatch.given) or made now, as a visible step (swatch.reach, which
+    every run goes through)."""
     opts = opts.settled()
     if opts.tile is None and problem.opts.tile:  # the tiles prepare chose for this size
         opts = opts.replace(tile=problem.opts.tile)
@@ -302,10 +292,6 @@ def vary(problem: Problem, opts: Options, swatch: Optional[Image.Image] = None) 
     varied = dataclasses.replace(
         problem, opts=opts, report=report, swatch=None, targets=Targets(problem.targets.content, style)
     )
-    # Every randomised style gets its picture, the swatch; reachable targets also optimise against it.
+    # Every randomised style gets its picture, the swatch (swatch.py); reachable targets also optimise against it.
     check_size((opts.swatch_side(), opts.swatch_side()), problem.net, f"the swatch ({option_name('swatch_size')})")
-    if swatch is None and needs_reference_swatch(opts):
-        raise EigenstyleError(f"{option_name('reference_size')} needs the swatch made at that size (see prepare)")
-    if swatch is None:
-        return dataclasses.replace(varied, swatch_due=True)
-    return with_swatch(varied, use_as_target=opts.target == "reachable", picture=swatch)
+    return varied

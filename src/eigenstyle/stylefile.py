@@ -29,14 +29,13 @@ SWATCH = "swatch"
 
 
 def save_style(path: str, problem) -> str:
-    """Write the problem's style targets and their provenance, atomically (a reachable target's swatch
-    is made first, where it is still due)."""
+    """Write the problem's style targets and their provenance, atomically. A randomised style's swatch
+    is made by the caller first (swatch.reach or swatch.given): this only writes."""
     from safetensors.torch import save
 
-    from .swatch import reach
-
-    problem = reach([problem])[0]
     o = problem.opts
+    if o.mode != "none" and problem.swatch is None:
+        raise ValueError("a randomised style's swatch must be made before its style file is written (swatch.reach)")
     tensors = {
         name: problem.targets.style[name][0].detach().to("cpu", torch.float32).contiguous() for name in o.style_layers
     }

@@ -11,6 +11,12 @@ image can tile it). The run then optimises against them as against an ordinary s
 The swatch's noise is seeded from the genome's root, so one variant has one swatch whatever ``--seed``.
 It is synthesised with circular padding (``--swatch-padding``): one period of an endless texture, with
 no frame, that tiles seamlessly, and whose Grams carry no border into the runs that use them.
+
+This module is the swatch's one home: making it (:func:`reach`, a visible step before the run), turning it
+into targets (:func:`given`), and the size it is made at for a render (:func:`reference`). A randomised
+problem from :func:`problem.vary` has no swatch yet: its targets are complete once :func:`given` (a
+picture made before) or :func:`reach` (one made now) has put it in. Style files only read and write
+(stylefile.py): the caller makes the swatch first.
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import torch
 
 from .errors import EigenstyleError
 from .loop import initial_image, optimise
-from .targets import Targets, network_for, to_pil, with_swatch
+from .problem import Problem, prepare
+from .targets import Targets, image_grams, to_pil, to_tensor
 from .values import option_name
 
 
@@ -71,7 +78,6 @@ def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tup
         content_tensor=first.content_tensor.new_zeros(shape),
         targets=Targets({}, {k: torch.cat([q.targets.style[k] for q in problems]) for k in first.targets.style}),
         anchor=None,
-        swatch_due=False,
     )
     x0 = torch.cat([initial_image(p, seed) for seed in seeds])
     out = optimise(p, x0, observers, phase="swatch")
@@ -84,15 +90,27 @@ def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tup
     return out.x, out.restarts or [[] for _ in seeds]
 
 
+def missing(problem: Problem) -> bool:
+    """Whether ``problem`` is a randomised style whose swatch is still to be made (its targets are then
+    G' alone: a reachable target is complete only with its swatch's Grams, :func:`given`)."""
+    return problem.opts.mode != "none" and problem.swatch is None
+
+
 def reach(problems, observers=()) -> list:
-    """The problems with their swatches made: those waiting for one (``swatch_due``: a randomised
-    style) get it synthesised, as one batch per swatch size, and with a reachable target optimise
+    """The problems with their swatches made: those without one (:func:`missing`: a randomised style)
+    get it synthesised, as one batch per swatch size, and with a reachable target optimise
     against its Grams (a raw target keeps G', the swatch only shows the style). This is
     a step of its own, before the run and visible to ``observers`` watching the "swatch" phase (the
     CLI's progress, the studio's live previews), so preparing a problem never optimises anything.
+    Every run goes through it (engine.run_batch, each scale of engine.stylize); for the others it does nothing.
     Ctrl-C raises KeyboardInterrupt; an observer's stop raises :class:`Stopped`."""
     problems = list(problems)
-    due = [i for i, p in enumerate(problems) if p.swatch_due]
+    due = [i for i, p in enumerate(problems) if missing(p)]
+    for i in due:
+        if needs_reference(problems[i].opts):
+            raise EigenstyleError(
+                f"{option_name('reference_size')} needs the swatch made at that size (swatch.reference)"
+            )
     groups: dict = {}
     for i in due:
         o = problems[i].opts
@@ -102,11 +120,69 @@ def reach(problems, observers=()) -> list:
         seeds = [swatch_seed(p.opts.genome or {"seed": p.opts.variant_seed}) for p in chosen]
         x, restarts = synthesize(chosen, side, iterations, seeds, observers)
         for i, picture, restarted in zip(rows, to_pil(x, chosen[0].pre), restarts):
-            picture = clean_colour(picture, problems[i].opts.swatch_chroma_blur)
-            problems[i] = with_swatch(problems[i], problems[i].opts.target == "reachable", picture)
+            problems[i] = given(problems[i], clean_colour(picture, problems[i].opts.swatch_chroma_blur))
             if restarted:  # recorded in its recipe (swatch_restarted_at)
                 problems[i] = dataclasses.replace(problems[i], swatch_restarted_at=restarted)
     return problems
+
+
+def network_for(problem: Problem):
+    """The network a swatch is made and measured with: circular padding (``swatch_padding``), so the swatch
+    is one period of an endless texture, with no frame; zeros for recipes from before it."""
+    return problem.net.periodic() if problem.opts.swatch_padding == "circular" else problem.net
+
+
+def at_scale(picture, opts):
+    """The swatch as the run at ``opts.size`` sees it: made for ``reference_size`` (a favourite's), it is
+    scaled by size / reference_size, as a style image scales with --size, so a render at print size
+    keeps the favourite's strokes at the same size relative to the picture."""
+    if not opts.reference_size or opts.reference_size == opts.size:
+        return picture
+    from .images import resize
+
+    side = max(1, round(picture.width * opts.size / opts.reference_size))
+    return resize(picture, (side, max(1, round(picture.height * opts.size / opts.reference_size))))
+
+
+def given(problem: Problem, picture) -> Problem:
+    """``problem`` (a randomised style, from vary) with its swatch ``picture`` (made by :func:`reach`, or
+    before: it is deterministic, and its Grams are those of its 8-bit picture), and, for a reachable
+    target, its style targets replaced by the swatch's Grams, measured as it was made (circular
+    padding: the endless tiling's). Applying a swatch optimises nothing.
+
+    Every style layer takes the swatch's Gram (also those left unrandomised), so the layers
+    agree with each other as a real image's do. The report records, per layer, how far the
+    swatch got from G' (relative Frobenius error): large values mean a far-out G'."""
+    o = problem.opts
+    # the Grams of the 8-bit picture itself: the swatch PNG as a style image gives these
+    picture_tensor = to_tensor(at_scale(picture.convert("RGB"), o), problem.pre, problem.device)
+    net = network_for(problem)
+    tile = None if net is not problem.net else o.tile  # a periodic swatch is measured whole (it is small)
+    grams = image_grams(net, picture_tensor, o.style_layers, tile)
+    style, report = {}, {k: dict(v) for k, v in problem.report.items()}
+    for name in o.style_layers:
+        g, target = grams[name].detach(), problem.targets.style[name]
+        style[name] = g.to(target.dtype)
+        err = torch.linalg.matrix_norm(g[0].double() - target[0].double()) / torch.linalg.matrix_norm(
+            target[0].double()
+        )
+        report.setdefault(name, {})["swatch_error"] = round(float(err), 4)
+    targets = Targets(problem.targets.content, style) if o.target == "reachable" else problem.targets
+    return dataclasses.replace(problem, targets=targets, report=report, swatch=picture)
+
+
+def needs_reference(opts) -> bool:
+    """Whether a run optimises against a swatch made at another size (a favourite's, rendered larger):
+    a randomised style with reachable targets and a ``reference_size`` other than its size."""
+    reachable = opts.mode != "none" and opts.target_value() == "reachable"
+    return reachable and opts.reference_size is not None and opts.reference_size != opts.size
+
+
+def reference(content, styles, opts):
+    """The swatch of ``opts``' randomised style as it was made at ``reference_size`` (a favourite's size):
+    the same picture the favourite optimised against, whatever size it is now rendered at."""
+    at = opts.replace(size=opts.reference_size, reference_size=None, scales=None, tile=None, init="random")
+    return reach([prepare(content, styles, at)])[0].swatch
 
 
 def clean_colour(picture, sigma: float):

@@ -8,7 +8,6 @@ gets N different styles (the randomisation builds on exactly this).
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,50 +105,3 @@ def style_grams(net: VGG, styles: list[torch.Tensor], layers, blend: list[float]
             g = grams[name] * (w / total)
             out[name] = g if name not in out else out[name] + g
     return out
-
-
-# A randomised style's swatch as its target (swatch.py makes the picture; applying one optimises nothing).
-
-
-def network_for(problem):
-    """The network a swatch is made and measured with: circular padding (``swatch_padding``), so the swatch
-    is one period of an endless texture, with no frame; zeros for recipes from before it."""
-    return problem.net.periodic() if problem.opts.swatch_padding == "circular" else problem.net
-
-
-def at_scale(picture, opts):
-    """The swatch as the run at ``opts.size`` sees it: made for ``reference_size`` (a favourite's), it is
-    scaled by size / reference_size, as a style image scales with --size, so a render at print size
-    keeps the favourite's strokes at the same size relative to the picture."""
-    if not opts.reference_size or opts.reference_size == opts.size:
-        return picture
-    from .images import resize
-
-    side = max(1, round(picture.width * opts.size / opts.reference_size))
-    return resize(picture, (side, max(1, round(picture.height * opts.size / opts.reference_size))))
-
-
-def with_swatch(problem, use_as_target: bool, picture):
-    """``problem`` with its swatch ``picture`` (made by :func:`reach`, or before: it is deterministic, and
-    its Grams are those of its 8-bit picture), and (``use_as_target``) its style targets replaced by
-    the swatch's Grams, measured as it was made (circular padding: the endless tiling's).
-
-    Every style layer takes the swatch's Gram (also those left unrandomised), so the layers
-    agree with each other as a real image's do. The report records, per layer, how far the
-    swatch got from G' (relative Frobenius error): large values mean a far-out G'."""
-    o = problem.opts
-    # the Grams of the 8-bit picture itself: the swatch PNG as a style image gives these
-    picture_tensor = to_tensor(at_scale(picture.convert("RGB"), o), problem.pre, problem.device)
-    net = network_for(problem)
-    tile = None if net is not problem.net else o.tile  # a periodic swatch is measured whole (it is small)
-    grams = image_grams(net, picture_tensor, o.style_layers, tile)
-    style, report = {}, {k: dict(v) for k, v in problem.report.items()}
-    for name in o.style_layers:
-        g, target = grams[name].detach(), problem.targets.style[name]
-        style[name] = g.to(target.dtype)
-        err = torch.linalg.matrix_norm(g[0].double() - target[0].double()) / torch.linalg.matrix_norm(
-            target[0].double()
-        )
-        report.setdefault(name, {})["swatch_error"] = round(float(err), 4)
-    targets = Targets(problem.targets.content, style) if use_as_target else problem.targets
-    return dataclasses.replace(problem, targets=targets, report=report, swatch=picture, swatch_due=False)
