@@ -155,7 +155,10 @@ def test_demo_runs_on_bundled_samples(tmp_path):
     r = run_cli("demo", "--out", tmp_path / "demo", "--size", "48", "--iterations", "3", "-q")
     assert r.returncode == 0, r.stderr
     files = sorted(os.listdir(tmp_path / "demo"))
-    assert files == ["sheet.jpg", "tubingen_starry_night.png"]
+    randomised = [f"tubingen_starry_night-{r}" for r in ("variant-1", "variant-2", "fantasy-1")]
+    expected = ["sheet.jpg", "tubingen_starry_night.png"] + [f"{r}.png" for r in randomised]
+    expected += [f"{r}.swatch.png" for r in randomised] + ["tubingen_starry_night-fantasy-1.raw.png"]
+    assert files == sorted(expected)  # plain, two variants and a fantasy, each randomised one with its swatch
     assert eigenstyle.read_recipe(str(tmp_path / "demo" / "tubingen_starry_night.png"))["options"]["init"] == "image"
 
 

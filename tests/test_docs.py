@@ -52,6 +52,16 @@ def test_options_md_lists_every_mode_and_command():
         assert f"### `eigenstyle {command}`" in text, command
 
 
+def test_readme_is_a_short_guide():
+    readme = _read("README.md")
+    lines = readme.splitlines()
+    assert len(lines) <= 250, len(lines)
+    long = [i + 1 for i, line in enumerate(lines) if len(line) > 200 and not line.startswith("![")]
+    assert not long, f"README lines over 200 characters: {long}"
+    assert not re.search(r"\b20\d\d-\d\d-\d\d\b", readme), "a dated caption: history belongs to git"
+    assert not re.search(r"\bissue \d+", readme, re.I), "an issue number: history belongs to git"
+
+
 def test_readme_and_docs_links_lead_somewhere():
     for path in ["README.md"] + [f"docs/{n}" for n in os.listdir(os.path.join(ROOT, "docs")) if n.endswith(".md")]:
         base = os.path.dirname(os.path.join(ROOT, path))

@@ -335,10 +335,14 @@ def _serve(sub) -> None:
 
 
 def _demo(sub) -> None:
-    p = sub.add_parser("demo", help="stylise the bundled sample images", allow_abbrev=False)
+    p = sub.add_parser(
+        "demo",
+        help="the bundled samples: plain neural style, two variants and a fantasy of the style, on one sheet",
+        allow_abbrev=False,
+    )
     p.add_argument("--out", default="eigenstyle-demo", help="output folder (default: eigenstyle-demo)")
-    p.add_argument("--size", type=_reader("int"), default=256, help="longest side (default: 256)")
-    p.add_argument("--iterations", type=_reader("int"), default=200, help="iterations (default: 200)")
+    p.add_argument("--size", type=_reader("int"), default=192, help="longest side (default: 192)")
+    p.add_argument("--iterations", type=_reader("int"), default=60, help="iterations of each run (default: 60)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
