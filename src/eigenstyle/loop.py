@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 import torch
 
 from . import images, tiled
-from .losses import content_loss, gram, named, normalize_grad, pixel_losses, style_loss
 from .memory import available_bytes, is_out_of_memory, out_of_memory_error
+from .objective import evaluate
 from .optim import make_optimizer
 from .targets import Targets, to_tensor
 
@@ -35,7 +35,7 @@ STOP_WINDOW = 10  # --stop-at: the iterations over which the loss's change is me
 @dataclass
 class Step:
     """One iteration as observers see it. ``values`` (per-image losses of the image the step
-    started from, lists by 'total', 'content', 'style', 'tv', 'anchor') are ``None`` where not read back."""
+    started from, lists by 'total' and each term's name: objective.names) are ``None`` where not read back."""
 
     iteration: int
     iterations: int
@@ -83,24 +83,6 @@ class Outcome:
     stopped: Optional[str] = None
     converged: Optional[int] = None  # --stop-at: the iteration the run ended at, its loss no longer changing
     restarts: Optional[list] = None  # per image, the iterations it diverged at and started afresh from
-
-
-def evaluate(problem: Problem, x: torch.Tensor) -> dict:
-    """Per-image losses (each a [N] tensor) at ``x``; 'total' is what is minimised."""
-    o, t = problem.opts, problem.targets
-    feats = problem.net(x)
-    n = x.shape[0]
-    c_loss = x.new_zeros(n)
-    s_loss = x.new_zeros(n)
-    style_weight = o.style_weight
-    for name in o.content_layers:
-        f = normalize_grad(feats[name], o.content_weight) if o.normalize_gradients else feats[name]
-        c_loss = c_loss + o.content_weight * content_loss(f, t.content[name])
-    for name in o.style_layers:
-        f = normalize_grad(feats[name], style_weight) if o.normalize_gradients else feats[name]
-        s_loss = s_loss + style_weight * style_loss(gram(f), t.style[name])
-    tv, anchor = pixel_losses(x, o, problem.anchor, problem.pre)
-    return named(c_loss, s_loss, tv, anchor)
 
 
 def evaluate_and_backward(
@@ -164,7 +146,7 @@ class _Guard:
     def __init__(self, x: torch.Tensor):
         n = x.shape[0]
         self.last_good = x.detach().clone()
-        self.losses = None  # [5, N] losses of each image's last sane iteration (set at iteration 1)
+        self.losses = None  # [K, N] losses of each image's last sane iteration (set at iteration 1)
         self.good = torch.zeros(n, dtype=torch.long, device=x.device)
         self.bad = torch.zeros(n, dtype=torch.bool, device=x.device)
         self.best = torch.full((n,), math.inf, device=x.device)
@@ -283,7 +265,7 @@ def _iterate(problem, x, singles, observers, sync_every: int, guard: _Guard, out
     for it in range(1, n + 1):
         x.grad = None
         parts = evaluate_and_backward(problem, x, singles, on_tile=on_tile if problem.opts.tile else None)
-        now = torch.stack(list(parts.values())).detach()  # [5, N]: total, content, style, tv, anchor
+        now = torch.stack(list(parts.values())).detach()  # [K, N]: total, then each term (objective.names)
         guard.record(it, x, now)
         values = None
         window = stop_at > 0 and it % STOP_WINDOW == 0

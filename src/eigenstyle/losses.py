@@ -1,5 +1,5 @@
-"""Gram matrices and the losses, batched: every function takes a batch of
-N images and returns one value per image, so N variants with N different Gram
+"""Gram matrices and the losses that the objective's terms weigh (objective.py), batched: every function
+takes a batch of N images and returns one value per image, so N variants with N different Gram
 targets optimise together while each keeps its own loss (and optimiser state).
 
 Conventions are neural-style's: Gram = F Fᵀ / (C·H·W), MSE for content and
@@ -83,25 +83,6 @@ def anchor_loss(x: torch.Tensor, anchor: torch.Tensor, sigma: float = ANCHOR_BLU
     (docs/render.md)."""
     small = F.interpolate(x, size=tuple(anchor.shape[-2:]), mode="bilinear", antialias=True, align_corners=False)
     return _blur(small - anchor, sigma).pow(2).flatten(1).mean(1)
-
-
-def pixel_losses(x: torch.Tensor, opts, anchor, pre) -> tuple[torch.Tensor, torch.Tensor]:
-    """The two terms taken on the whole image, tiled or not: TV (of the pixels, and of the colour alone)
-    and the anchor (zeros where off). ``pre``: the network's preprocessing, which says what x's units are."""
-    n = x.shape[0]
-    tv = opts.tv_weight * tv_loss(x) if opts.tv_weight > 0 else x.new_zeros(n)
-    chroma = opts.chroma_tv_weight
-    if chroma > 0:
-        tv = tv + chroma * chroma_tv_loss(x, pre)
-    held = x.new_zeros(n)
-    if anchor is not None and opts.anchor_weight > 0:
-        held = opts.anchor_weight * anchor_loss(x, anchor)
-    return tv, held
-
-
-def named(content, style, tv, anchor) -> dict:
-    """A run's per-image losses by name, as every evaluation (whole or tiled) returns them."""
-    return {"total": content + style + tv + anchor, "content": content, "style": style, "tv": tv, "anchor": anchor}
 
 
 class _NormalizeGrad(torch.autograd.Function):

@@ -24,7 +24,7 @@ from . import images, recipe, tiled
 from .errors import EigenstyleError
 from .files import Carried
 from .memory import available_bytes, history_for, is_out_of_memory, out_of_memory_error, tile_for
-from .options import LBFGS_HISTORY, Options
+from .options import LBFGS_HISTORY, Options, names
 from .randomize import Randomization, randomize_targets
 from .targets import Targets, check_size, content_targets, style_grams, to_tensor
 from .values import option_name
@@ -32,27 +32,10 @@ from .vgg.network import VGG, Preprocessing, Weights, arithmetic, built, load_we
 
 ImageInput = Union[str, os.PathLike, Image.Image, Carried]
 
-# The options that prepare() reads (the network, the content features, the style's own Grams);
-# everything else is vary()'s, redone per run. Runs that agree on these share one preparation
-# (a test records what prepare() reads).
-PREPARED_FROM = (
-    "size",
-    "style_scale",
-    "style_layers",
-    "content_layers",
-    "model",
-    "model_file",
-    "pooling",
-    "precision",
-    "conv",
-    "device",
-    "style_file",
-    "style_blend_weights",
-    "tile",  # and what the tile chosen for a large size depends on:
-    "max_memory",
-    "optimizer",
-    "lbfgs_history",
-)
+# The options that prepare() reads (the network, the content features, the style's own Grams: declared with the
+# options, uses "prepare"); everything else is vary()'s, redone per run. Runs that agree on these share one
+# preparation (a test records what prepare() reads).
+PREPARED_FROM = names("prepare")
 
 
 @dataclass
@@ -73,6 +56,7 @@ class Problem:
     swatch_restarted_at: Optional[list] = None  # iterations its swatch's synthesis diverged at (loop.optimise)
     anchor: Optional[torch.Tensor] = None  # the coarser image a scale keeps (--anchor-weight), network units
     arithmetic: dict = field(default_factory=dict)  # how precision and conv were chosen (speed.Choice.recipe)
+    terms: tuple = ()  # objective terms of the caller's own, after the options' (objective.terms_of)
 
     @property
     def pre(self) -> Preprocessing:

@@ -131,11 +131,11 @@ def duration(seconds: float) -> str:
 
 
 def losses_text(values: dict) -> str:
-    total, c, s = values["total"], values["content"], values["style"]
+    """The loss line: the total and each term by name (content and style always, the others where not 0)."""
+    total = values["total"]
     if len(total) == 1:
-        held = values.get("anchor") or [0.0]
-        anchor = f", anchor {held[0]:.4g}" if held[0] else ""
-        return f"loss {total[0]:.4g} (content {c[0]:.4g}, style {s[0]:.4g}, tv {values['tv'][0]:.3g}{anchor})"
+        shown = [f"{k} {v[0]:.4g}" for k, v in values.items() if k != "total" and (v[0] or k in ("content", "style"))]
+        return f"loss {total[0]:.4g} ({', '.join(shown)})"
     return f"mean loss {sum(total) / len(total):.4g} over {len(total)} images"
 
 

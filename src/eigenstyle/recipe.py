@@ -52,6 +52,7 @@ def build(
     never edited after it is made."""
     import torch
 
+    from . import objective
     from .vgg.speed import machine_key
 
     machine = {k: v for k, v in machine_key(problem.device).items() if k != "torch"}
@@ -81,7 +82,7 @@ def build(
         "size": list(problem.content.size),
         "iterations_done": iterations_done,
         "interrupted": interrupted,
-        "losses": {k: first(k) for k in ("total", "content", "style", "tv", "anchor")},
+        "losses": {k: first(k) for k in objective.names(problem)},  # total, then each term's
         "randomization": problem.report,
         "levels": problem.opts.levels_clip(),
         "elapsed_s": round(elapsed, 3),

@@ -20,7 +20,7 @@ import torch
 
 from .errors import EigenstyleError
 from .layers import CHANNELS
-from .losses import named, pixel_losses
+from .objective import FeatureTerm, summed, terms_of
 
 
 @dataclass(frozen=True)
@@ -127,63 +127,62 @@ def features(net, x: torch.Tensor, layers, tile: int) -> dict:
 def losses_and_gradient(
     problem, x: torch.Tensor, tile: int, backward: bool = True, on_tile=None
 ) -> tuple[dict, torch.Tensor]:
-    """Per-image losses (as loop.evaluate gives them) and d(total)/dx, computed tile by tile
+    """Per-image losses (as objective.evaluate gives them) and d(total)/dx, computed tile by tile
     (``backward=False``: the losses only, one pass, gradient None). ``on_tile(done, total)`` is told
-    after each tile of each pass."""
-    o, targets, net = problem.opts, problem.targets, problem.net
-    if o.normalize_gradients:
+    after each tile of each pass. Every term of the objective comes from objective.terms_of: a term of the
+    features adds up over the tiles as it says (FeatureTerm), a term of the pixels is taken on the whole image."""
+    terms, net = terms_of(problem), problem.net
+    if problem.opts.normalize_gradients:
         raise EigenstyleError("tiled evaluation does not support normalize_gradients")
+    featured = [t for t in terms if t.layers]
+    for t in featured:
+        if not isinstance(t, FeatureTerm) or not t.tiles:
+            raise EigenstyleError(f"the term {t.name!r} cannot be evaluated in tiles; run untiled (a smaller --size)")
     n, _, height, width = x.shape
-    size, style_w, cw = (height, width), o.style_weight, o.content_weight
+    size, content = (height, width), problem.targets.content
     geo, tiles, crop_interiors = _tiles(net, x, tile)
-    layers = tuple(dict.fromkeys(tuple(o.content_layers) + tuple(o.style_layers)))
+    layers = tuple(dict.fromkeys(name for t in featured for name in t.layers))
 
     def interiors(feats, t, c):
         return crop_interiors(feats, t, c, layers)
 
+    def target(name, t):  # the tile's share of a content target (features of the whole image)
+        return _interior(content[name], geo.scale[name], t, WHOLE, size) if name in content else None
+
     passes = len(tiles) * (2 if backward else 1)
     tell = on_tile or (lambda done, total: None)
-    sums, squares, positions = {}, {}, dict.fromkeys(layers, 0)
-    with torch.no_grad():  # pass 1: the global Grams and content errors
+    sums, positions = [{} for _ in featured], dict.fromkeys(layers, 0)
+    with torch.no_grad():  # pass 1: each term's sums over positions (the global Grams, the content errors)
         for i, (t, c) in enumerate(tiles):
             for name, f in interiors(net(x[:, :, c[0] : c[1], c[2] : c[3]]), t, c).items():
                 positions[name] += f.shape[2] * f.shape[3]
-                if name in o.style_layers:
-                    flat = f.flatten(2)
-                    sums[name] = sums.get(name, 0) + torch.bmm(flat, flat.transpose(1, 2))
-                if name in o.content_layers:
-                    error = f - _interior(targets.content[name], geo.scale[name], t, WHOLE, size)
-                    squares[name] = squares.get(name, 0) + error.pow(2).flatten(1).sum(1)
+                for term, own in zip(featured, sums):
+                    if name in term.layers:
+                        own[name] = own.get(name, 0) + term.accumulate(name, f, target(name, t))
             tell(i + 1, passes)
     numel = {name: CHANNELS[name] * positions[name] for name in layers}
-    grams = {name: s / numel[name] for name, s in sums.items()}
-    diffs = {name: g - targets.style[name] for name, g in grams.items()}
-    style = sum(style_w * d.pow(2).flatten(1).mean(1) for d in diffs.values())
-    content = sum((cw * sq / numel[name] for name, sq in squares.items()), x.new_zeros(n))
-    # dL/dF: style 2·w·(G − G')/C² · 2F/(C·H·W) (G symmetric); content 2·cw·(F − T)/(C·H·W)
+    totals = {term.name: term.total(own, numel, problem) for term, own in zip(featured, sums)}
     if not backward:
-        tv, anchor = pixel_losses(x.detach(), o, problem.anchor, problem.pre)
-        return named(content, style, tv, anchor), None
-    coef = {name: 4 * style_w * d / (d.shape[-1] ** 2 * numel[name]) for name, d in diffs.items()}
+        pixels = {t.name: t(x.detach(), {}, problem) for t in terms if not t.layers}
+        return summed({t.name: totals[t.name][0] if t.layers else pixels[t.name] for t in terms}), None
     grad = torch.zeros_like(x)
     for i, (t, c) in enumerate(tiles):  # pass 2: each tile's exact share of the gradient
         crop = x[:, :, c[0] : c[1], c[2] : c[3]].detach().requires_grad_(True)
         surrogate = crop.new_zeros(())
         for name, f in interiors(net(crop), t, c).items():
             dfeat = torch.zeros_like(f)
-            if name in coef:
-                dfeat += torch.bmm(coef[name].expand(n, -1, -1), f.detach().flatten(2)).view_as(f)
-            if name in o.content_layers:
-                target = _interior(targets.content[name], geo.scale[name], t, WHOLE, size)
-                dfeat += 2 * cw * (f.detach() - target) / numel[name]
+            for term in featured:
+                if name in term.layers:
+                    dfeat += term.gradient(name, f.detach(), target(name, t), totals[term.name][1])
             surrogate = surrogate + (dfeat * f).sum()
         surrogate.backward()
         grad[:, :, c[0] : c[1], c[2] : c[3]] += crop.grad
         tell(len(tiles) + i + 1, passes)
-    xt = x.detach().requires_grad_(True)  # TV and the anchor: on the whole image, cheap next to the network
-    tv, anchor = pixel_losses(xt, o, problem.anchor, problem.pre)
-    if tv.requires_grad or anchor.requires_grad:
-        (tv + anchor).sum().backward()
+    xt = x.detach().requires_grad_(True)  # the pixels' terms: on the whole image, cheap next to the network
+    pixels = {t.name: t(xt, {}, problem) for t in terms if not t.layers}
+    held = sum(pixels.values())
+    if torch.is_tensor(held) and held.requires_grad:
+        held.sum().backward()
         grad += xt.grad
-    tv, anchor = tv.detach(), anchor.detach()
-    return named(content, style, tv, anchor), grad
+    values = {t.name: totals[t.name][0] if t.layers else pixels[t.name].detach() for t in terms}
+    return summed(values), grad

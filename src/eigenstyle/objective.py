@@ -1,0 +1,169 @@
+"""The objective: named, weighted terms, summed. What the optimiser minimises, in one place.
+
+A run's objective is its options' terms (:func:`terms_of`): content, style, TV, colour TV and the
+anchor, each ``weight · loss`` per image of a batch, plus any :class:`Term` of your own (``stylize(...,
+terms=[...])``: docs/extending.md). :func:`evaluate` sums them on the whole image; tiled.py on an image
+too large to run whole, from the same terms (a term reading the network's features says how its loss
+adds up over tiles: :class:`FeatureTerm`). The losses of a run are reported by the terms' names, in
+their order after ``total``: the recipe, the progress lines and the API's callback read them so.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .losses import anchor_loss, chroma_tv_loss, content_loss, gram, normalize_grad, style_loss, tv_loss
+
+
+class Term:
+    """One term: ``weight · loss`` per image. ``layers``: the network layers it reads (none: a term of the
+    pixels alone, taken on the whole image even when the network runs in tiles)."""
+
+    name = "term"
+    layers: tuple = ()
+
+    def __init__(self, weight: float):
+        self.weight = float(weight)
+
+    def __call__(self, x: torch.Tensor, feats: dict, problem) -> torch.Tensor:
+        """The weighted loss, [N], of images ``x`` [N, 3, H, W] (network units) whose features are ``feats``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(weight={self.weight:g})"
+
+
+class FeatureTerm(Term):
+    """A term of the network's features. To run in tiles (tiled.py) it says how its loss is a function of
+    sums over positions: pass 1 adds :meth:`accumulate` over the tiles, :meth:`total` makes the loss of the
+    sums (and what pass 2 needs), pass 2 back-propagates :meth:`gradient`, dL/dF on each tile. ``target``
+    is the tile's share of the layer's content target (features of the whole image, cut to the tile)."""
+
+    def __init__(self, weight: float, layers):
+        super().__init__(weight)
+        self.layers = tuple(layers)
+
+    def accumulate(self, layer: str, f: torch.Tensor, target: Optional[torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError(f"the term {self.name!r} cannot be evaluated in tiles")
+
+    def total(self, sums: dict, numel: dict, problem) -> tuple[torch.Tensor, object]:
+        raise NotImplementedError
+
+    def gradient(self, layer: str, f: torch.Tensor, target, state) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def tiles(self) -> bool:
+        """Whether the term can be evaluated in tiles."""
+        return type(self).accumulate is not FeatureTerm.accumulate
+
+
+class Content(FeatureTerm):
+    """neural-style's content loss: mean squared feature difference to the content's, per content layer."""
+
+    name = "content"
+
+    def __call__(self, x, feats, problem):
+        o, loss = problem.opts, x.new_zeros(x.shape[0])
+        for name in self.layers:
+            f = normalize_grad(feats[name], self.weight) if o.normalize_gradients else feats[name]
+            loss = loss + self.weight * content_loss(f, problem.targets.content[name])
+        return loss
+
+    def accumulate(self, layer, f, target):
+        return (f - target).pow(2).flatten(1).sum(1)
+
+    def total(self, sums, numel, problem):
+        zero = problem.content_tensor.new_zeros(next(iter(sums.values())).shape[0])
+        return sum((self.weight * sq / numel[name] for name, sq in sums.items()), zero), numel
+
+    def gradient(self, layer, f, target, numel):
+        return 2 * self.weight * (f - target) / numel[layer]
+
+
+class Style(FeatureTerm):
+    """neural-style's style loss: mean squared Gram difference to the style's (or a randomised) Gram."""
+
+    name = "style"
+
+    def __call__(self, x, feats, problem):
+        o, loss = problem.opts, x.new_zeros(x.shape[0])
+        for name in self.layers:
+            f = normalize_grad(feats[name], self.weight) if o.normalize_gradients else feats[name]
+            loss = loss + self.weight * style_loss(gram(f), problem.targets.style[name])
+        return loss
+
+    def accumulate(self, layer, f, target):
+        flat = f.flatten(2)
+        return torch.bmm(flat, flat.transpose(1, 2))
+
+    def total(self, sums, numel, problem):
+        diffs = {name: s / numel[name] - problem.targets.style[name] for name, s in sums.items()}
+        loss = sum(self.weight * d.pow(2).flatten(1).mean(1) for d in diffs.values())
+        # dL/dF = 2·w·(G − G')/C² · 2F/(C·H·W) (G symmetric): the coefficient of F, per layer
+        return loss, {name: 4 * self.weight * d / (d.shape[-1] ** 2 * numel[name]) for name, d in diffs.items()}
+
+    def gradient(self, layer, f, target, state):
+        coef = state[layer]
+        return torch.bmm(coef.expand(f.shape[0], -1, -1), f.flatten(2)).view_as(f)
+
+
+class TV(Term):
+    """Total variation of the pixels (neural-style-pt's form): smooths."""
+
+    name = "tv"
+
+    def __call__(self, x, feats, problem):
+        return self.weight * tv_loss(x) if self.weight > 0 else x.new_zeros(x.shape[0])
+
+
+class ChromaTV(Term):
+    """Total variation of the colour alone (Cb, Cr): calms coloured speckle, leaves strokes free."""
+
+    name = "chroma_tv"
+
+    def __call__(self, x, feats, problem):
+        return self.weight * chroma_tv_loss(x, problem.pre) if self.weight > 0 else x.new_zeros(x.shape[0])
+
+
+class Anchor(Term):
+    """A scale of a coarse-to-fine run held to the coarser image it started from (--anchor-weight)."""
+
+    name = "anchor"
+
+    def __call__(self, x, feats, problem):
+        if problem.anchor is None or self.weight <= 0:
+            return x.new_zeros(x.shape[0])
+        return self.weight * anchor_loss(x, problem.anchor)
+
+
+def terms_of(problem) -> list:
+    """The run's terms: its options' (settled) and then its own (``problem.terms``)."""
+    o = problem.opts
+    return [
+        Content(o.content_weight, o.content_layers),
+        Style(o.style_weight, o.style_layers),
+        TV(o.tv_weight),
+        ChromaTV(o.chroma_tv_weight),
+        Anchor(o.anchor_weight),
+        *problem.terms,
+    ]
+
+
+def names(problem) -> tuple:
+    """The names its losses are reported by: total, then each term's."""
+    return ("total", *(t.name for t in terms_of(problem)))
+
+
+def evaluate(problem, x: torch.Tensor) -> dict:
+    """Per-image losses (each [N]) at ``x``, by name; 'total' is what is minimised."""
+    terms = terms_of(problem)
+    feats = problem.net(x) if any(t.layers for t in terms) else {}
+    return summed({t.name: t(x, feats, problem) for t in terms})
+
+
+def summed(values: dict) -> dict:
+    """``values`` by name, with their sum first as 'total'."""
+    return {"total": sum(values.values()), **values}
