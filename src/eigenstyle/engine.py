@@ -113,7 +113,10 @@ def run_batch(
     try:
         problems = _reached(problems, progress, observers)
     except swatches.Stopped as stop:  # an observer stopped the swatch (the studio's cancel): nothing to run
-        return _not_run(problems, stop.reason)
+        made = _not_run(problems, stop.reason)
+        for r, path in zip(made, outputs or []):  # every result returned is written, as the others are
+            r.save(path)
+        return made
     first, n = problems[0], len(problems)
     if not all(batchable(p.opts, first.opts) for p in problems):
         raise EigenstyleError("a batch needs runs that differ only in their Gram targets")
@@ -149,9 +152,47 @@ def _reached(problems: Sequence[Problem], progress, observers: Sequence[Observer
 
 
 def _not_run(problems: Sequence[Problem], reason: str) -> list[Result]:
-    """Runs stopped before their first iteration (during their swatch): each its start image, interrupted."""
-    x = initial_image(problems[0], problems[0].opts.seed, batch=len(problems))
-    return results_of(problems, Outcome(x, None, 0, stopped=reason), 0.0)
+    """Runs stopped before their first iteration (during their swatch): each its start image, interrupted,
+    its recipe saying so (``stopped_in_swatch``: the size whose swatch was being made)."""
+    x, n = initial_image(problems[0], problems[0].opts.seed, batch=len(problems)), len(problems)
+    return [
+        result_of(
+            p,
+            x[i : i + 1],
+            interrupted=True,
+            extra={
+                **({"batch": {"size": n, "index": i}} if n > 1 else {}),
+                "stopped": reason,
+                "stopped_in_swatch": p.opts.size,
+            },
+        )
+        for i, p in enumerate(problems)
+    ]
+
+
+def _stopped_in_swatch(problem: Problem, stop: BaseException, before: Optional[tuple], output: Optional[str]) -> Result:
+    """A run stopped while ``problem``'s swatch was made (Ctrl-C, or an observer's :class:`swatch.Stopped`):
+    it keeps what the scale ``before`` made ((problem, outcome): a coarser scale's image), written as a
+    stopped coarse scale; with nothing made yet, Ctrl-C goes on up ("interrupted before the run started;
+    nothing written") and an observer's stop gets the start image, interrupted. Its recipe says where:
+    ``stopped_in_swatch``, the size whose swatch was being made."""
+    reason = stop.reason if isinstance(stop, swatches.Stopped) else None
+    if before is None:
+        if reason is None:
+            raise KeyboardInterrupt
+        result = _not_run([problem], reason)[0]
+        if output is not None:
+            result.save(output)
+        return result
+    kept, out = before
+    out = dataclasses.replace(out, interrupted=reason is None, stopped=reason)
+    return _stopped_at_coarse_scale(kept, out, output, {"stopped_in_swatch": problem.opts.size})
+
+
+def _swatch_watchers(opts: Options, progress, observers: Sequence[Observer]) -> list:
+    """Who watches a swatch made on its own (a render's reference swatch): its progress bar where the run
+    shows one, and the run's observers (the studio's previews and Cancel)."""
+    return ([SwatchProgress(opts)] if progress else []) + list(observers)
 
 
 class SwatchProgress(Progress):
@@ -173,6 +214,7 @@ def stylize(
     output: Optional[str] = None,
     save_style: Optional[str] = None,
     observers: Sequence[Observer] = (),
+    terms: Sequence = (),
     **overrides,
 ) -> Result:
     """Stylise ``content`` with one or more style images; returns a :class:`Result`.
@@ -184,40 +226,49 @@ def stylize(
     ``stem_ITER.ext``, and each coarser scale's last as ``stem_SIZEpx.ext``) is written
     atomically; with ``save_style`` the (randomised)
     Gram targets go to a .safetensors style file for reuse with ``style_file=``.
-    ``observers`` watch every scale's loop (a step's ``problem.opts.size`` says which scale).
+    ``observers`` watch every scale's loop (a step's ``problem.opts.size`` says which scale). ``terms``: objective
+    terms of your own (objective.Term), added to the options' at every scale (docs/extending.md).
     """
     opts = resolve_seeds(Options.from_mapping(overrides, options))
     if output is not None:
         images.check_writable(output, opts.bit_depth)
     if isinstance(style, (str, os.PathLike, Image.Image)):
         style = [style]
+    x0, before, schedule = None, None, Schedule(opts)  # before: the last scale's (problem, outcome)
+    # each coarse scale as a run of its own (no scales of its own: its recipe, a stopped run's or a kept scale's
+    # NAME_SIZEpx.png, must read back: a size with itself among its scales is refused)
+    scales = [opts.replace(size=s, iterations=opts.scale_iterations or opts.iterations, save_every=0, scales=None,
+                           scale_iterations=None) for s in opts.scales or ()]  # fmt: skip
     reference = None  # a favourite's swatch, made once for every scale of its render
-    if swatches.needs_reference(opts) or any(swatches.needs_reference(opts.replace(size=s)) for s in opts.scales or ()):
-        reference = swatches.reference(content, style, opts)
-    x0, schedule = None, Schedule(opts)
-    for k, size in enumerate(opts.scales or ()):
-        coarse = opts.replace(size=size, iterations=opts.scale_iterations or opts.iterations, save_every=0)
-        p = anchored(_given(prepare(content, style, coarse), reference), x0)
+    if any(swatches.needs_reference(o) for o in scales + [opts]):
+        try:
+            reference = swatches.reference(content, style, opts, _swatch_watchers(opts, progress, observers))
+        except swatches.Stopped as stop:
+            return _stopped_in_swatch(prepare(content, style, (scales + [opts])[0]), stop, None, output)
+    for k, coarse in enumerate(scales):
+        size = coarse.size
+        p = anchored(_given(prepare(content, style, coarse, terms), reference), x0)
         try:
             p = _reached([p], progress, observers)[0]
-        except swatches.Stopped as stop:
-            return _not_run([p], stop.reason)[0]
+        except (swatches.Stopped, KeyboardInterrupt) as stop:
+            return _stopped_in_swatch(p, stop, before, output)
         start = initial_image(p, opts.seed) if x0 is None else upscale(x0, p)
         started = time.perf_counter()
         out = optimise(p, start, ([schedule.progress(k, p)] if progress else []) + list(observers))
         if out.interrupted or out.error or out.stopped is not None:
             return _stopped_at_coarse_scale(p, out, output)
+        before = (p, out)
         if output is not None and opts.save_every:  # each finished scale: hours of a render kept, resumable
             stem, ext = os.path.splitext(output)
             done = result_of(p, out.x, done=out.done, losses=out.losses, elapsed=time.perf_counter() - started)
             dataclasses.replace(done, raw_images=None, raw_floats=None, swatch=None).save(f"{stem}_{size}px{ext}")
         x0 = out.x
-    problem = anchored(_given(prepare(content, style, opts), reference), x0)
+    problem = anchored(_given(prepare(content, style, opts, terms), reference), x0)
+    try:  # its swatch made here, not in run_batch: a stop then keeps the scale before's image
+        problem = _reached([problem], progress, observers)[0]
+    except (swatches.Stopped, KeyboardInterrupt) as stop:
+        return _stopped_in_swatch(problem, stop, before, output)
     if save_style:
-        try:
-            problem = _reached([problem], progress, observers)[0]
-        except swatches.Stopped as stop:
-            return _not_run([problem], stop.reason)[0]
         from .stylefile import save_style as write_style
 
         write_style(save_style, problem)
@@ -235,10 +286,13 @@ def _given(problem: Problem, reference: Optional[Image.Image]) -> Problem:
     return swatches.given(problem, reference) if reference is not None and problem.opts.mode != "none" else problem
 
 
-def _stopped_at_coarse_scale(problem: Problem, out: Outcome, output: Optional[str]) -> Result:
-    """A multi-scale run stopped early keeps what its coarse scale made, as its own result."""
+def _stopped_at_coarse_scale(
+    problem: Problem, out: Outcome, output: Optional[str], more: Optional[dict] = None
+) -> Result:
+    """A multi-scale run stopped early keeps what its coarse scale made, as its own result (``more``: what
+    its recipe adds)."""
     losses = None if out.error else {k: v.tolist() for k, v in evaluate(problem, out.x).items()}
-    extra = {"stopped_at_coarse_scale": problem.opts.size}
+    extra = {"stopped_at_coarse_scale": problem.opts.size, **(more or {})}
     if out.stopped:  # an observer's reason (the studio's cancel), as results_of records it
         extra["stopped"] = out.stopped
     result = result_of(
@@ -310,16 +364,22 @@ def reproduce(
     styles=None,
     progress: bool = False,
     allow_changed_inputs: bool = False,
+    terms=(),
     **overrides,
 ) -> Result:
     """Run an image's recipe again (same options and seed).
 
     Inputs are found at their recorded paths unless ``content``/``styles`` point
-    elsewhere; their hashes must match unless ``allow_changed_inputs``.
+    elsewhere; their hashes must match unless ``allow_changed_inputs``. A recipe made with objective
+    terms of the caller's own needs them again (``terms``, the same names and weights).
     """
     data = recipe.read_recipe(path)
     content, styles = recorded_inputs(data, path, content, styles, allow_changed_inputs)
-    return stylize(content, styles, recipe.options_of(data), progress=progress, output=output, **overrides)
+    recorded = [(t["name"], t["weight"]) for t in data.get("terms", [])]
+    if recorded != [(t.name, t.weight) for t in terms]:
+        names = ", ".join(f"{n} (weight {w:g})" for n, w in recorded) or "none"
+        raise EigenstyleError(f"{path} was made with objective terms of its own: {names}; pass the same terms")
+    return stylize(content, styles, recipe.options_of(data), progress=progress, output=output, terms=terms, **overrides)
 
 
 def recorded_inputs(data: dict, path: str, content=None, styles=None, allow_changed_inputs: bool = False):

@@ -178,11 +178,12 @@ def needs_reference(opts) -> bool:
     return reachable and opts.reference_size is not None and opts.reference_size != opts.size
 
 
-def reference(content, styles, opts):
+def reference(content, styles, opts, observers=()):
     """The swatch of ``opts``' randomised style as it was made at ``reference_size`` (a favourite's size):
-    the same picture the favourite optimised against, whatever size it is now rendered at."""
+    the same picture the favourite optimised against, whatever size it is now rendered at. ``observers``
+    watching the "swatch" phase see it made (and may stop it: :class:`Stopped`)."""
     at = opts.replace(size=opts.reference_size, reference_size=None, scales=None, tile=None, init="random")
-    return reach([prepare(content, styles, at)])[0].swatch
+    return reach([prepare(content, styles, at)], observers)[0].swatch
 
 
 def clean_colour(picture, sigma: float):
