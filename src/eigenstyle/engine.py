@@ -34,7 +34,8 @@ from .vgg.network import Preprocessing
 
 @dataclass
 class IterationInfo:
-    """What a per-iteration callback sees. Losses are per image of the batch."""
+    """What a per-iteration callback sees. Losses are per image of the batch: ``losses`` has every term by
+    name (objective.names: a term of your own too), the fields below the options' own."""
 
     iteration: int
     iterations: int
@@ -46,6 +47,7 @@ class IterationInfo:
     _x: torch.Tensor = field(repr=False, default=None)
     _pre: Preprocessing = field(repr=False, default=None)
     anchor: Optional[list] = None  # the anchor term (--anchor-weight), where a scale keeps a coarser image
+    losses: dict = field(default_factory=dict)  # total and every term, by name
 
     def images(self) -> list[Image.Image]:
         return to_pil(self._x, self._pre)
@@ -73,6 +75,7 @@ class Callback(Observer):
             step.x,
             step.problem.pre,
             v.get("anchor"),
+            dict(v),
         )
         return False if self.fn(info) is False else None
 

@@ -139,6 +139,9 @@ class Anchor(Term):
         return self.weight * anchor_loss(x, problem.anchor)
 
 
+BUILT_IN = ("content", "style", "tv", "chroma_tv", "anchor")  # the options' terms' names, in order
+
+
 def terms_of(problem) -> list:
     """The run's terms: its options' (settled) and then its own (``problem.terms``)."""
     o = problem.opts
@@ -155,6 +158,11 @@ def terms_of(problem) -> list:
 def names(problem) -> tuple:
     """The names its losses are reported by: total, then each term's."""
     return ("total", *(t.name for t in terms_of(problem)))
+
+
+def described(term: Term) -> dict:
+    """A term of the caller's own as its recipe records it (its code is the caller's: reproduce takes it again)."""
+    return {"name": term.name, "weight": term.weight, "class": f"{type(term).__module__}.{type(term).__qualname__}"}
 
 
 def evaluate(problem, x: torch.Tensor) -> dict:

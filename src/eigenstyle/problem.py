@@ -95,9 +95,10 @@ def _load(im: ImageInput, what: str) -> tuple[Image.Image, dict]:
     return images.load_rgb(path, what), recipe.identity_of_file(path)
 
 
-def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) -> Problem:
+def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options, terms: Sequence = ()) -> Problem:
     """Load and check everything before any long computation starts. A randomised style comes without
-    its swatch (see vary): swatch.given or swatch.reach puts it in."""
+    its swatch (see vary): swatch.given or swatch.reach puts it in. ``terms``: objective terms of the caller's
+    own (objective.Term), checked here."""
     if isinstance(styles, (str, os.PathLike, Image.Image)):
         styles = [styles]
     styles = list(styles or [])
@@ -152,12 +153,29 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options) ->
             file_grams,
             meta if file_grams is not None else None,
         )
-        return dataclasses.replace(problem, arithmetic=chosen)
+        return dataclasses.replace(problem, arithmetic=chosen, terms=own_terms(terms, opts))
     except Exception as exc:
         if not is_out_of_memory(exc):
             raise
         error = out_of_memory_error(opts, content_im.size[0] * content_im.size[1], 1, device, net.min_side(), free)
     raise error
+
+
+def own_terms(terms: Sequence, opts: Options) -> tuple:
+    """A caller's objective terms, checked: Terms, named apart from each other and from the options' own."""
+    from .objective import BUILT_IN, Term
+
+    terms, seen = tuple(terms or ()), set(BUILT_IN)
+    for t in terms:
+        if not isinstance(t, Term):
+            raise EigenstyleError(f"terms: {t!r} is not an objective.Term")
+        if t.name in seen or t.name == "total":
+            raise EigenstyleError(f"terms: the name {t.name!r} is taken; give your term another")
+        seen.add(t.name)
+        missing = [layer for layer in t.layers if layer not in tuple(opts.content_layers) + tuple(opts.style_layers)]
+        if missing:
+            raise EigenstyleError(f"terms: {t.name} reads {', '.join(missing)}: add it to the content or style layers")
+    return terms
 
 
 def _at_the_memory_edge(opts: Options, size: tuple[int, int], free: Optional[int]) -> bool:

@@ -83,6 +83,7 @@ def build(
         "iterations_done": iterations_done,
         "interrupted": interrupted,
         "losses": {k: first(k) for k in objective.names(problem)},  # total, then each term's
+        **({"terms": [objective.described(t) for t in problem.terms]} if problem.terms else {}),
         "randomization": problem.report,
         "levels": problem.opts.levels_clip(),
         "elapsed_s": round(elapsed, 3),
