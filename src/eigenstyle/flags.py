@@ -341,8 +341,8 @@ def _demo(sub) -> None:
         allow_abbrev=False,
     )
     p.add_argument("--out", default="eigenstyle-demo", help="output folder (default: eigenstyle-demo)")
-    p.add_argument("--size", type=_reader("int"), default=192, help="longest side (default: 192)")
-    p.add_argument("--iterations", type=_reader("int"), default=60, help="iterations of each run (default: 60)")
+    p.add_argument("--size", type=_reader("int"), default=160, help="longest side (default: 160)")
+    p.add_argument("--iterations", type=_reader("int"), default=50, help="iterations of each run (default: 50)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
