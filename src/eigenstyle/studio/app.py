@@ -64,11 +64,15 @@ class Studio:
         self.limits = limits or actions.Limits()
         self.max_upload_bytes, self.max_upload_pixels = max_upload_bytes, max_upload_pixels
         self.broker = Broker()
+        from ..executors import make
+
         remote = None
         if executor and executor.get("name", "local") != "local":  # reached now: a bad address fails the launch
-            from ..executors import make
-
             remote = make(**executor, every=preview_every, preview_side=PREVIEW_SIDE)
+
+        def executor_for(device):  # the queue's for each device: the remote one, or a local one making previews
+            return remote or make("local", every=preview_every, preview_side=PREVIEW_SIDE)
+
         self.queue = JobQueue(
             self.store,
             self.broker,
@@ -78,7 +82,7 @@ class Studio:
             preview_every=preview_every,
             batch_size=batch_size,
             warm=None if remote else warm,
-            executor=(lambda device: remote) if remote else None,
+            executor=executor_for,
         )
         self._style_lock = threading.Lock()
 

@@ -13,6 +13,7 @@ any other response. Nothing here ever grants CORS: no Access-Control-* header.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import re
 import secrets
@@ -22,7 +23,6 @@ from starlette.applications import Starlette
 
 from ..errors import EigenstyleError
 from . import urls
-from .server import is_loopback
 
 SAFE_METHODS = ("GET", "HEAD")
 TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]{16,200}")
@@ -64,6 +64,16 @@ def split_host(value: str) -> tuple[str, str] | None:
     if not m:
         return None
     return (m.group(1) or m.group(3)), (m.group(2) or m.group(4) or "")
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): always an allowed Host; ``serve`` warns for any other."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def host_allowed(host: str, extra: frozenset[str]) -> bool:

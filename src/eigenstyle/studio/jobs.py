@@ -116,8 +116,9 @@ class JobQueue:
         warm: Callable | None = None,
         executor: Callable | None = None,
     ):
-        """``executor(device)``: the executor a device's worker runs its jobs through (default: a local
-        one per device, making previews of ``runner.PREVIEW_SIDE``)."""
+        """``runner(job, device, queue)``: what a worker does with a job (the studio hands its runner in:
+        the queue knows none). ``executor(device)``: the executor a device's worker runs its jobs through
+        (default: a local one per device, its Ticks without pictures)."""
         self.store, self.broker, self.runner, self.warm = store, broker, runner, warm
         self._executors: dict = {}
         self._make_executor = executor
@@ -138,9 +139,8 @@ class JobQueue:
                 self._executors[device] = self._make_executor(device)
             else:
                 from ..executors import make
-                from .runner import PREVIEW_SIDE
 
-                self._executors[device] = make("local", every=self.preview_every, preview_side=PREVIEW_SIDE)
+                self._executors[device] = make("local", every=self.preview_every)
         return self._executors[device]
 
     def start(self) -> None:

@@ -10,20 +10,11 @@ and without proxy headers (nothing in front of the studio may rewrite the scheme
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import sys
 
 from ..errors import EigenstyleError
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from .guard import check_token, is_loopback
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -56,7 +47,6 @@ def serve(
     import uvicorn
 
     from .app import create_app
-    from .guard import check_token
 
     if studio_options.get("max_queued", 1) < 1:
         raise EigenstyleError(f"--max-queued must be >= 1, got {studio_options['max_queued']}")
