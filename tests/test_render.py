@@ -12,7 +12,8 @@ from eigenstyle import Options, cli, memory, printing, problem
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.images import read_embedded_recipe, swatch_path
 from eigenstyle.plan import Preparation
-from eigenstyle.printing import render_options, schedule, start_of
+from eigenstyle.printing import render_options, start_of
+from eigenstyle.pyramid import for_render as schedule
 from eigenstyle.swatch import at_scale, given, network_for, reach, reference
 from eigenstyle.targets import image_grams, to_tensor
 
@@ -164,9 +165,9 @@ def test_the_eta_of_the_2048_px_render_in_the_docs():
     """The schedule's ETA from the first scale's pace, for the default 2048 px render measured in
     docs/render.md (scales 512, 1024, 2048 px; 100, 100, 50 iterations; 1.08 s an iteration at the
     first, 2184 s in all): within 10 %, where a cost linear in pixels said 23 min."""
-    from eigenstyle.progress import Schedule
+    from eigenstyle.pyramid import Pyramid
 
-    schedule = Schedule(Options(size=2048, scales=(512, 1024), scale_iterations=100, iterations=50))
+    schedule = Pyramid.of(Options(size=2048, scales=(512, 1024), scale_iterations=100, iterations=50))
     eta = schedule.left(0, 10, 10 * 1.08) + 10 * 1.08
     assert abs(eta / 2184 - 1) < 0.1, eta
     assert schedule.fraction(0, 0) == 0 and schedule.fraction(2, 50) == 1

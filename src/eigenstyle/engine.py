@@ -25,7 +25,8 @@ from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
 from .options import Options
 from .plan import batchable
 from .problem import ImageInput, Problem, network_of, prepare, resolve_device, resolve_seeds, vary
-from .progress import Progress, Schedule
+from .progress import Progress, level_progress
+from .pyramid import Pyramid
 from .results import Result, result_of, results_of
 from .targets import Targets, to_pil, to_tensor
 from .values import option_name
@@ -237,11 +238,8 @@ def stylize(
         images.check_writable(output, opts.bit_depth)
     if isinstance(style, (str, os.PathLike, Image.Image)):
         style = [style]
-    x0, before, schedule = None, None, Schedule(opts)  # before: the last scale's (problem, outcome)
-    # each coarse scale as a run of its own (no scales of its own: its recipe, a stopped run's or a kept scale's
-    # NAME_SIZEpx.png, must read back: a size with itself among its scales is refused)
-    scales = [opts.replace(size=s, iterations=opts.scale_iterations or opts.iterations, save_every=0, scales=None,
-                           scale_iterations=None) for s in opts.scales or ()]  # fmt: skip
+    x0, before, pyramid = None, None, Pyramid.of(opts)  # before: the last level's (problem, outcome)
+    scales = [pyramid.options(opts, k) for k in range(len(pyramid) - 1)]  # the coarser levels' runs
     reference = None  # a favourite's swatch, made once for every scale of its render
     if any(swatches.needs_reference(o) for o in scales + [opts]):
         try:
@@ -257,7 +255,7 @@ def stylize(
             return _stopped_in_swatch(p, stop, before, output)
         start = initial_image(p, opts.seed) if x0 is None else upscale(x0, p)
         started = time.perf_counter()
-        out = optimise(p, start, ([schedule.progress(k, p)] if progress else []) + list(observers))
+        out = optimise(p, start, ([level_progress(pyramid, k, p)] if progress else []) + list(observers))
         if out.interrupted or out.error or out.stopped is not None:
             return _stopped_at_coarse_scale(p, out, output)
         before = (p, out)
@@ -277,7 +275,7 @@ def stylize(
         write_style(save_style, problem)
     return run_batch(
         [problem],
-        progress=schedule.progress(len(opts.scales or ()), problem) if progress else False,
+        progress=level_progress(pyramid, len(pyramid) - 1, problem) if progress else False,
         observers=([] if callback is None else [Callback(callback)]) + list(observers),
         outputs=[output] if output is not None else None,
         x0=None if x0 is None else upscale(x0, problem),

@@ -20,6 +20,7 @@ from typing import Optional
 from . import recipe
 from .engine import recorded_inputs, stylize
 from .options import LBFGS_HISTORY, Options
+from .pyramid import for_render
 from .results import Result
 
 # Iterations at each coarser scale and at the final one: measured in docs/render.md. A scale started
@@ -34,17 +35,6 @@ ANCHOR_WEIGHT = 1e4
 SAVE_EVERY = 25  # the last scale's image half-way, and every scale's own (stem_SIZEpx.png)
 
 
-def schedule(favourite: int, size: int) -> tuple[int, ...]:
-    """The coarser scales between a favourite's size and ``size``: ``size`` halved, and halved again,
-    while at least 1.5x the favourite (256 -> 4000: 500, 1000, 2000; 256 -> 2048: 512, 1024). Every
-    step is at most 2x, the first at most 3x; none within a factor of 3."""
-    scales, s = [], size // 2
-    while s >= 1.5 * favourite:
-        scales.append(s)
-        s //= 2
-    return tuple(reversed(scales))
-
-
 def start_of(path: str, data: dict) -> str:
     """What a render starts from: the favourite's raw image when levels were applied (what its optimiser
     reached; the levels are applied again at the end), else the favourite itself."""
@@ -57,7 +47,7 @@ def render_options(data: dict, start: str, size: int, **overrides) -> Options:
     """A favourite's recipe (``data``) as the options of its render at ``size``, from ``start``:
     the same style, the new size, the schedule, auto memory settings; ``overrides`` on top."""
     o = recipe.options_of(data)
-    scales = schedule(o.size, size)
+    scales = for_render(o.size, size)
     plan = o.replace(
         size=size,
         reference_size=o.reference_size or o.size,  # a render of a render keeps the style's own size

@@ -78,47 +78,14 @@ class Progress(Observer):
         )
 
 
-# An iteration's cost grows a little faster than its pixels (caches): measured on the 2 CPU cores of
-# the render in docs/render.md, 512x384 px 1.08 s, 1024x768 px 5.28 s, 2048x1536 px 31.0 s an
-# iteration, 4.9x and 28.7x for 4x and 16x the pixels: pixels**1.2 gives 5.3x and 27.9x.
-COST_EXPONENT = 1.2
-
-
-class Schedule:
-    """The scales of a coarse-to-fine run, for its progress: each scale's bar is labelled with its
-    place and size, and shows an ETA for the whole run (a scale's s/iteration grows with its pixels,
-    as ``pixels ** COST_EXPONENT``; the ETA is measured again at every scale)."""
-
-    def __init__(self, opts):
-        sizes = list(opts.scales or ()) + [opts.size]
-        counts = [opts.scale_iterations or opts.iterations] * (len(sizes) - 1) + [opts.iterations]
-        self.opts, self.steps = opts, list(zip(sizes, counts))
-        self.cost = [s ** (2 * COST_EXPONENT) for s in sizes]  # an iteration's, in arbitrary units
-
-    def index(self, size: int) -> int:
-        """Which scale (0-based) a step at ``size`` belongs to."""
-        return [s for s, _ in self.steps].index(size)
-
-    def later(self, k: int) -> float:
-        """The work of the scales after scale ``k``, in iterations of scale ``k`` (cost grows with pixels)."""
-        return sum(n * c / self.cost[k] for (_, n), c in zip(self.steps[k + 1 :], self.cost[k + 1 :]))
-
-    def fraction(self, k: int, iteration: int) -> float:
-        """The share of the whole run's work done at scale ``k``'s ``iteration`` (cost grows with pixels)."""
-        work = [n * c for (_, n), c in zip(self.steps, self.cost)]
-        return min(1.0, (sum(work[:k]) + iteration * self.cost[k]) / sum(work))
-
-    def left(self, k: int, iteration: int, elapsed: float) -> float:
-        """Seconds until the whole run is done, from scale ``k``'s ``iteration`` reached in ``elapsed`` s."""
-        return (self.steps[k][1] - iteration + self.later(k)) * elapsed / max(1, iteration)
-
-    def progress(self, k: int, problem) -> Progress:
-        """The display of scale ``k`` (0-based), with the ETA of the whole run."""
-        if len(self.steps) == 1:
-            return Progress(problem.opts)
-        h, w = problem.content_tensor.shape[2:]
-        label = f"scale {k + 1}/{len(self.steps)} ({w}x{h} px)"
-        return Progress(problem.opts, label=label, later=self.later(k))
+def level_progress(pyramid, k: int, problem) -> Progress:
+    """The display of level ``k`` (0-based) of a coarse-to-fine run (pyramid.Pyramid): its bar labelled with
+    its place and size, with the ETA of the whole run."""
+    if len(pyramid) == 1:
+        return Progress(problem.opts)
+    h, w = problem.content_tensor.shape[2:]
+    label = f"scale {k + 1}/{len(pyramid)} ({w}x{h} px)"
+    return Progress(problem.opts, label=label, later=pyramid.later(k))
 
 
 def duration(seconds: float) -> str:

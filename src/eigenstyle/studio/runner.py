@@ -19,7 +19,7 @@ from .. import engine, recipe
 from ..executors import Tick, Work
 from ..files import atomic_path
 from ..plan import batches
-from ..progress import Schedule
+from ..pyramid import Pyramid
 from . import urls
 from .jobs import Job, JobQueue
 
@@ -97,8 +97,8 @@ class Previews:
 
     def __init__(self, job: Job, group: list, opts, q: JobQueue):
         self.job, self.group, self.q = job, group, q
-        self.schedule = Schedule(opts)
-        self.sizes = [s for s, _ in self.schedule.steps]
+        self.pyramid = Pyramid.of(opts)
+        self.sizes = self.pyramid.sizes
 
     def stop(self):
         if self.job.cancel.is_set():
@@ -118,14 +118,14 @@ class Previews:
                 "eta_s": None,
                 "swatch_eta_s": round(left, 1),
             }
-        k = self.schedule.index(tick.size) if tick.size in self.sizes else len(self.sizes) - 1
+        k = self.pyramid.index(tick.size) if tick.size in self.sizes else len(self.sizes) - 1
         return {
             "phase": "run",
             "scale": k + 1,
             "scales": len(self.sizes),
             "scale_size": self.sizes[k],
-            "fraction": round(self.schedule.fraction(k, tick.iteration), 4),
-            "eta_s": round(self.schedule.left(k, tick.iteration, tick.elapsed), 1),
+            "fraction": round(self.pyramid.fraction(k, tick.iteration), 4),
+            "eta_s": round(self.pyramid.left(k, tick.iteration, tick.elapsed), 1),
         }
 
     def tick(self, handle, tick: Tick) -> None:
