@@ -178,3 +178,169 @@ def test_ctrl_c_during_a_batchs_swatch_writes_nothing_half_made(content_path, st
     assert "Traceback" not in err
     assert complaints(err) == ["eigenstyle: interrupted; kept 0 images (finished, or as far as they got)"], err
     assert os.listdir(tmp_path / "out") == []
+
+
+# --- preparing, timing the arithmetic, writing ------------------------------------------------------------
+
+
+def _patched_cli(patch: str, args, tmp_path, env=None):
+    """The CLI in a subprocess after ``patch`` (Python run first: a phase made slow, saying when it starts)."""
+    code = f"import sys\n{patch}\nfrom eigenstyle.cli import main\nsys.exit(main())"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+# vgg/speed.py times the candidates (never read from the cache), each pass slow and said
+SLOW_TIMING = """
+import time, eigenstyle.vgg.speed as speed
+speed._read = lambda key: None
+def _pass(net, x, device):
+    print("test: timing a pass", file=sys.stderr, flush=True)
+    time.sleep(30)
+    return 1.0
+speed._pass = _pass
+"""
+
+# each atomic write waits 2 s (said) between its temporary file and its rename
+SLOW_WRITES = """
+import contextlib, os, time, eigenstyle.images as images
+_atomic = images.atomic_path
+@contextlib.contextmanager
+def atomic_path(path, *a, **k):
+    with _atomic(path, *a, **k) as tmp:
+        yield tmp
+        print("test: writing " + os.path.basename(path), file=sys.stderr, flush=True)
+        time.sleep(2)
+images.atomic_path = atomic_path
+"""
+
+
+def _speed_cache() -> tuple:
+    """The private cache's speed.json (bytes, or None) and its temporary files."""
+    folder = os.environ["EIGENSTYLE_CACHE_DIR"]
+    path = os.path.join(folder, "speed.json")
+    kept = open(path, "rb").read() if os.path.exists(path) else None
+    return kept, [n for n in os.listdir(folder) if n.startswith(".")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_arithmetic_is_timed_writes_nothing(content_path, style_path, tmp_path, sig):
+    before = _speed_cache()
+    args = ["stylize", content_path, style_path, "-o", "x.png", "--size", "48", "--iterations", "4"]
+    proc = _patched_cli(SLOW_TIMING, args + ["--precision", "auto", "--conv", "auto"], tmp_path)
+    _, err = signal_when(proc, sig, "test: timing a pass")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert complaints(err) == ["eigenstyle: interrupted before the run started; nothing written"], err
+    assert os.listdir(tmp_path) == [] and _speed_cache() == before  # no choice remembered from half a timing
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_arithmetic_is_timed_remembers_nothing(content_path, style_path, tmp_path, monkeypatch):
+    """The API: the timing's Ctrl-C goes on up, no choice is kept (in memory or the cache), the next run times again."""
+    from eigenstyle.vgg import speed
+
+    before, passes = _speed_cache(), []
+
+    def interrupted(net, x, device):
+        passes.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(speed, "_MEMO", {})
+    monkeypatch.setattr(speed, "_read", lambda key: None)
+    monkeypatch.setattr(speed, "_pass", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        eigenstyle.stylize(content_path, style_path, output=str(tmp_path / "x.png"), precision="auto", conv="auto",
+                           **{**TINY, "mode": "none"})  # fmt: skip
+    assert passes and speed._MEMO == {} and _speed_cache() == before and os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("final", [False, True], ids=["coarse scale", "final scale"])
+def test_ctrl_c_while_a_later_scale_is_prepared_keeps_the_scale_before(content_path, style_path, tmp_path, final,
+                                                                       monkeypatch):  # fmt: skip
+    """Preparing a scale (its features, Grams, the arithmetic timed the first time) after a coarser one ran."""
+    from eigenstyle import engine
+
+    prepare, stopped_at = engine.prepare, 64 if final else 56
+
+    def prepared(content, style, opts, *rest):
+        if opts.size == stopped_at:
+            raise KeyboardInterrupt
+        return prepare(content, style, opts, *rest)
+
+    monkeypatch.setattr(engine, "prepare", prepared)
+    out = tmp_path / "x.png"
+    r = eigenstyle.stylize(content_path, style_path, output=str(out), **{**TINY, "mode": "none", "size": 64,
+                                                                       "scales": (48, 56)})  # fmt: skip
+    kept = 56 if final else 48
+    assert r.interrupted and max(r.image.size) == kept  # the scale before's image, as it was
+    data = eigenstyle.read_recipe(str(out))
+    assert data["stopped_at_coarse_scale"] == kept and data["stopped_preparing"] == stopped_at
+    assert data["interrupted"] and data["iterations_done"] == 4 and "stopped" not in data
+    assert sorted(os.listdir(tmp_path)) == ["x.png"]
+
+
+@pytest.mark.slow
+def test_a_signal_while_writing_waits_until_the_image_and_its_companions_are_written(content_path, style_path,
+                                                                                      tmp_path):  # fmt: skip
+    args = ["stylize", content_path, style_path, "-o", "x.png", "--mode", "variant", "--size", "48"]
+    args += ["--iterations", "4", "--swatch-iterations", "10", "--style-layers", "relu2_1", "--levels", "auto"]
+    proc = _patched_cli(SLOW_WRITES, args, tmp_path)
+    _, err = signal_when(proc, signal.SIGINT, "test: writing x.raw.png")  # the first of the three
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert complaints(err) == ["eigenstyle: interrupted while writing; wrote x.png whole first"], err
+    assert sorted(os.listdir(tmp_path)) == ["x.png", "x.raw.png", "x.swatch.png"]
+    data = eigenstyle.read_recipe(str(tmp_path / "x.png"))
+    assert not data["interrupted"] and data["iterations_done"] == 4  # the run had finished: written as it was
+
+
+def test_stops_held_lets_a_set_of_files_be_written_whole_then_stops(tmp_path):
+    from eigenstyle.files import StoppedWhileWriting, stops_held
+
+    with pytest.raises(StoppedWhileWriting) as stop:
+        with stops_held() as written:
+            os.kill(os.getpid(), signal.SIGINT)  # held: the block goes on
+            time.sleep(0.05)
+            with stops_held() as inner:  # an inner hold is the outer one's
+                (tmp_path / "a").write_text("a")
+                inner.append("a")
+            written.append("b")
+    assert stop.value.paths == ["a", "b"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with stops_held() as written:  # no signal: nothing raised
+        written.append("c")
+
+
+def test_a_failed_image_write_removes_the_companions_it_made(tmp_path, monkeypatch):
+    """Result.save: the image is written last and commits the set (its raw picture and swatch)."""
+    from PIL import Image
+
+    from eigenstyle import images
+    from eigenstyle.errors import EigenstyleError
+    from eigenstyle.results import Result
+
+    im = Image.new("RGB", (8, 8))
+    r = Result([im], {"options": {}}, raw_images=[im], swatch=im)
+    save = images.save_atomic
+
+    def failing(picture, path, *rest):
+        if path.endswith("x.png"):
+            raise EigenstyleError(f"could not write {path}: disk full; nothing was written")
+        return save(picture, path, *rest)
+
+    monkeypatch.setattr(images, "save_atomic", failing)
+    with pytest.raises(EigenstyleError, match="disk full"):
+        r.save(str(tmp_path / "x.png"))
+    assert os.listdir(tmp_path) == []
+    monkeypatch.setattr(images, "save_atomic", save)
+    r.save(str(tmp_path / "x.png"))
+    assert sorted(os.listdir(tmp_path)) == ["x.png", "x.raw.png", "x.swatch.png"]

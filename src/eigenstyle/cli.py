@@ -13,6 +13,7 @@ import sys
 import warnings
 
 from .errors import EigenstyleError
+from .files import StoppedWhileWriting
 from .flags import EXIT_ERROR, build_parser, executor_settings, options_from
 from .values import cli_spelling, split
 
@@ -303,6 +304,9 @@ def main(argv=None) -> int:
     except EigenstyleError as e:
         print(f"eigenstyle: error: {e}", file=sys.stderr)
         return EXIT_ERROR
+    except StoppedWhileWriting as stop:  # the run was over: what it was writing was written whole first
+        print(f"eigenstyle: interrupted while writing; wrote {', '.join(stop.paths)} whole first", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("eigenstyle: interrupted before the run started; nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED

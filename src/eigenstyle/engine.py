@@ -18,7 +18,7 @@ from typing import Callable, Optional, Sequence, Union
 import torch
 from PIL import Image
 
-from . import images, recipe
+from . import files, images, recipe
 from . import swatch as swatches
 from .errors import EigenstyleError
 from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
@@ -141,8 +141,9 @@ def run_batch(
         watching.append(Intermediates(problems, outputs, started))
     start = initial_image(batched, first.opts.seed, batch=n) if x0 is None else x0
     made = results_of(problems, optimise(batched, start, watching + list(observers)), time.perf_counter() - started)
-    for r, path in zip(made, outputs or []):
-        r.save(path)
+    with files.stops_held():  # a stop while writing waits until the batch is written
+        for r, path in zip(made, outputs or []):
+            r.save(path)
     return made
 
 
@@ -174,12 +175,15 @@ def _not_run(problems: Sequence[Problem], reason: str) -> list[Result]:
     ]
 
 
-def _stopped_in_swatch(problem: Problem, stop: BaseException, before: Optional[tuple], output: Optional[str]) -> Result:
-    """A run stopped while ``problem``'s swatch was made (Ctrl-C, or an observer's :class:`swatch.Stopped`):
-    it keeps what the scale ``before`` made ((problem, outcome): a coarser scale's image), written as a
-    stopped coarse scale; with nothing made yet, Ctrl-C goes on up ("interrupted before the run started;
-    nothing written") and an observer's stop gets the start image, interrupted. Its recipe says where:
-    ``stopped_in_swatch``, the size whose swatch was being made."""
+def _stopped_in_swatch(
+    problem: Optional[Problem], stop: BaseException, before: Optional[tuple], output: Optional[str], size: int
+) -> Result:
+    """A run stopped before the scale of ``size`` ran: while it was prepared (``problem`` None: Ctrl-C, the
+    arithmetic being timed, or the scale before's image being written) or its swatch made (Ctrl-C, or an
+    observer's :class:`swatch.Stopped`). It keeps what the scale ``before`` made ((problem, outcome): a
+    coarser scale's image), written as a stopped coarse scale; with nothing made yet, Ctrl-C goes on up
+    ("interrupted before the run started; nothing written") and an observer's stop gets the start image,
+    interrupted. Its recipe says where: ``stopped_in_swatch`` or ``stopped_preparing``, that scale's size."""
     reason = stop.reason if isinstance(stop, swatches.Stopped) else None
     if before is None:
         if reason is None:
@@ -190,7 +194,8 @@ def _stopped_in_swatch(problem: Problem, stop: BaseException, before: Optional[t
         return result
     kept, out = before
     out = dataclasses.replace(out, interrupted=reason is None, stopped=reason)
-    return _stopped_at_coarse_scale(kept, out, output, {"stopped_in_swatch": problem.opts.size})
+    where = "stopped_preparing" if problem is None else "stopped_in_swatch"
+    return _stopped_at_coarse_scale(kept, out, output, {where: size})
 
 
 def _swatch_watchers(opts: Options, progress, observers: Sequence[Observer]) -> list:
@@ -245,14 +250,15 @@ def stylize(
         try:
             reference = swatches.reference(content, style, opts, _swatch_watchers(opts, progress, observers))
         except swatches.Stopped as stop:
-            return _stopped_in_swatch(prepare(content, style, (scales + [opts])[0]), stop, None, output)
+            first = (scales + [opts])[0]
+            return _stopped_in_swatch(prepare(content, style, first), stop, None, output, first.size)
     for k, coarse in enumerate(scales):
-        size = coarse.size
-        p = anchored(_given(prepare(content, style, coarse, terms), reference), x0)
-        try:
+        size, p = coarse.size, None
+        try:  # preparing it (the arithmetic timed, the first time), then its swatch
+            p = anchored(_given(prepare(content, style, coarse, terms), reference), x0)
             p = _reached([p], progress, observers)[0]
         except (swatches.Stopped, KeyboardInterrupt) as stop:
-            return _stopped_in_swatch(p, stop, before, output)
+            return _stopped_in_swatch(p, stop, before, output, size)
         start = initial_image(p, opts.seed) if x0 is None else upscale(x0, p)
         started = time.perf_counter()
         out = optimise(p, start, ([level_progress(pyramid, k, p)] if progress else []) + list(observers))
@@ -262,13 +268,17 @@ def stylize(
         if output is not None and opts.save_every:  # each finished scale: hours of a render kept, resumable
             stem, ext = os.path.splitext(output)
             done = result_of(p, out.x, done=out.done, losses=out.losses, elapsed=time.perf_counter() - started)
-            dataclasses.replace(done, raw_images=None, raw_floats=None, swatch=None).save(f"{stem}_{size}px{ext}")
+            try:
+                dataclasses.replace(done, raw_images=None, raw_floats=None, swatch=None).save(f"{stem}_{size}px{ext}")
+            except KeyboardInterrupt as stop:  # written whole (files.stops_held); the stop keeps this scale
+                return _stopped_in_swatch(None, stop, before, output, (scales + [opts])[k + 1].size)
         x0 = out.x
-    problem = anchored(_given(prepare(content, style, opts, terms), reference), x0)
-    try:  # its swatch made here, not in run_batch: a stop then keeps the scale before's image
+    problem = None
+    try:  # prepared, and its swatch made, here (not in run_batch): a stop then keeps the scale before's image
+        problem = anchored(_given(prepare(content, style, opts, terms), reference), x0)
         problem = _reached([problem], progress, observers)[0]
     except (swatches.Stopped, KeyboardInterrupt) as stop:
-        return _stopped_in_swatch(problem, stop, before, output)
+        return _stopped_in_swatch(problem, stop, before, output, opts.size)
     if save_style:
         from .stylefile import save_style as write_style
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import signal
 import tempfile
+import threading
 from typing import Iterator
 
 
@@ -40,6 +42,49 @@ def atomic_path(path: str, suffix: str = "", *, prefix: str = ".eigenstyle-", fs
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+class StoppedWhileWriting(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM that came while :func:`stops_held` wrote ``paths``: they were written whole first."""
+
+    def __init__(self, paths: list):
+        super().__init__()
+        self.paths = paths
+
+
+_held: list = []  # the outermost stops_held's (signals seen, paths written)
+
+
+@contextlib.contextmanager
+def stops_held() -> Iterator[list]:
+    """Ctrl-C and SIGTERM wait while the block writes a set of files (an image and its companions, a
+    batch's images): they are written whole, then the stop comes as :class:`StoppedWhileWriting` naming
+    them. The block adds each path it writes to the list it is given. Only the main thread can hold
+    signals; elsewhere (a worker) and inside an outer hold the block runs as it is."""
+    if _held or threading.current_thread() is not threading.main_thread():
+        yield _held[0][1] if _held else []
+        return
+    seen, paths = [], []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: h for s, h in previous.items() if h is not signal.SIG_IGN and h is not None}
+    for s in previous:
+        signal.signal(s, lambda signum, frame: seen.append(signum))
+    _held.append((seen, paths))
+    try:
+        yield paths
+    finally:
+        _held.pop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    for signum in seen[:1]:  # now as it would have come: its own handler (KeyboardInterrupt), or the default
+        handler = previous[signum]
+        if not callable(handler):
+            signal.raise_signal(signum)
+            continue
+        try:
+            handler(signum, None)
+        except KeyboardInterrupt:
+            raise StoppedWhileWriting(paths) from None
 
 
 def default_file_mode() -> int:

@@ -9,6 +9,7 @@ atomically, the recipe embedded in each file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
@@ -16,7 +17,7 @@ from typing import Optional, Sequence
 import torch
 from PIL import Image
 
-from . import images, recipe
+from . import files, images, recipe
 from .levels import stretch, stretch_float
 from .loop import Outcome
 from .memory import peak_memory_mb
@@ -49,7 +50,9 @@ class Result:
         """Write atomically, with the recipe embedded (PNG text chunk, JPEG comment or TIFF
         description); with bit_depth 16, PNG and TIFF from the float image. With levels applied,
         the raw image goes beside it as NAME.raw.EXT; a randomised style's swatch as
-        NAME.swatch.png (always 8-bit: a style image for any tool, with the recipe)."""
+        NAME.swatch.png (always 8-bit: a style image for any tool, with the recipe). The image is written
+        last and commits the set: a failed write removes the companions it made; Ctrl-C and SIGTERM wait
+        until the set is written (files.stops_held), then end the run."""
         depth = self.bit_depth
         images.check_format(path, depth)  # before any file: a JPEG at 16 bits writes nothing
 
@@ -58,12 +61,28 @@ class Result:
 
         text = recipe.dumps(self.recipe)
         stem, ext = os.path.splitext(path)
+        companions = []  # (picture, path, recipe, depth): each written before the image, which commits them
         if self.raw_images is not None:
-            images.save_atomic(picture(self.raw_images, self.raw_floats), f"{stem}.raw{ext}", text, depth)
+            companions.append((picture(self.raw_images, self.raw_floats), f"{stem}.raw{ext}", text, depth))
         if self.swatch is not None:
-            swatch_recipe = recipe.dumps({**self.recipe, "picture": "swatch"})
-            images.save_atomic(self.swatch, images.swatch_path(path), swatch_recipe)
-        return images.save_atomic(picture(self.images, self.floats), path, text, depth)
+            companions.append(
+                (self.swatch, images.swatch_path(path), recipe.dumps({**self.recipe, "picture": "swatch"}), 8)
+            )
+        with files.stops_held() as written:  # Ctrl-C and SIGTERM wait: the set is written whole
+            new = []  # companions that were not there before: removed if the image is not written
+            try:
+                for im, where, data, bits in companions:
+                    existed = os.path.exists(where)
+                    images.save_atomic(im, where, data, bits)
+                    new += [] if existed else [where]
+                images.save_atomic(picture(self.images, self.floats), path, text, depth)
+            except BaseException:
+                for where in new:
+                    with contextlib.suppress(OSError):
+                        os.unlink(where)
+                raise
+            written.append(path)
+        return path
 
 
 def finish_images(problem: Problem, x: torch.Tensor) -> tuple[list, Optional[list]]:
