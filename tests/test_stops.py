@@ -67,7 +67,7 @@ def test_an_observer_stopping_the_first_swatch_ends_the_run_cleanly(content_path
 def test_an_observer_stopping_the_final_scales_swatch_keeps_the_coarse_scale(content_path, style_path, tmp_path):
     out = tmp_path / "x.png"
     stop = StopAt("swatch", size=64)
-    r = eigenstyle.stylize(content_path, style_path, swatch_iterations=20, observers=[stop], output=str(out),
+    r = eigenstyle.stylize(content_path, style_path, swatch_iterations=10, observers=[stop], output=str(out),
                            **{**TINY, "size": 64, "scales": (48,)})  # fmt: skip
     assert stop.fired and r.interrupted and r.image.size == (48, 36)  # the coarse scale's image, as it was
     data = eigenstyle.read_recipe(str(out))
@@ -132,7 +132,7 @@ def complaints(err: str) -> list:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_during_the_first_swatch_of_a_coarse_to_fine_run_is_one_line(content_path, tmp_path, style_path, sig):
     args = ["stylize", content_path, style_path, "-o", "x.png", "--mode", "variant", "--size", "64", "--scales", "48"]
-    args += ["--swatch-iterations", "200", "--style-layers", "relu2_1", "--iterations", "4"]
+    args += ["--swatch-iterations", "50", "--style-layers", "relu2_1", "--iterations", "4"]  # a line every 5
     proc = _cli(args, tmp_path)
     _, err = signal_when(proc, sig, "swatch: iteration")
     assert proc.returncode == 130, err
@@ -144,7 +144,7 @@ def test_a_signal_during_the_first_swatch_of_a_coarse_to_fine_run_is_one_line(co
 @pytest.mark.slow
 def test_a_signal_during_the_final_scales_swatch_keeps_the_coarse_scale(content_path, tmp_path, style_path):
     args = ["stylize", content_path, style_path, "-o", "x.png", "--mode", "variant", "--size", "64", "--scales", "48"]
-    args += ["--swatch-iterations", "20", "--style-layers", "relu2_1", "--iterations", "4"]  # a line every 2
+    args += ["--swatch-iterations", "10", "--style-layers", "relu2_1", "--iterations", "4"]  # a line each
     proc = _cli(args, tmp_path)
     seen, deadline = [], time.time() + 600
     try:
@@ -170,7 +170,7 @@ def test_a_signal_during_the_final_scales_swatch_keeps_the_coarse_scale(content_
 @pytest.mark.parametrize("command", ["variants", "sweep"])
 def test_ctrl_c_during_a_batchs_swatch_writes_nothing_half_made(content_path, style_path, tmp_path, command):
     args = [command, content_path, style_path, "-o", "out", "--size", "48", "--style-layers", "relu2_1"]
-    args += ["--iterations", "4", "--swatch-iterations", "200", "--batch-size", "2"]
+    args += ["--iterations", "4", "--swatch-iterations", "50", "--batch-size", "2"]
     args += ["--count", "2"] if command == "variants" else ["--modes", "variant", "--seeds", "1,2"]
     proc = _cli(args, tmp_path)
     _, err = signal_when(proc, signal.SIGINT, "swatch: iteration")
@@ -344,3 +344,74 @@ def test_a_failed_image_write_removes_the_companions_it_made(tmp_path, monkeypat
     monkeypatch.setattr(images, "save_atomic", save)
     r.save(str(tmp_path / "x.png"))
     assert sorted(os.listdir(tmp_path)) == ["x.png", "x.raw.png", "x.swatch.png"]
+
+
+# --- render: its reference swatch and its run ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def favourite(tmp_path_factory, content_path, style_path):
+    """A 48 px variant, rendered larger: its swatch made again at 48 px (the reference), then the run."""
+    path = tmp_path_factory.mktemp("favourite") / "fav.png"
+    eigenstyle.stylize(content_path, style_path, output=str(path), **{**TINY, "swatch_iterations": 10})
+    return path
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_renders_reference_swatch_writes_nothing(favourite, tmp_path):
+    args = ["render", favourite, "--size", "64", "-o", "r.png", "--iterations", "4", "--swatch-iterations", "50"]
+    proc = _cli(args, tmp_path)
+    _, err = signal_when(proc, signal.SIGINT, "swatch: iteration")
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert complaints(err) == ["eigenstyle: interrupted before the run started; nothing written"], err
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_renders_run_saves_its_current_image(favourite, tmp_path):
+    args = ["render", favourite, "--size", "64", "-o", "r.png", "--iterations", "100", "--swatch-iterations", "10"]
+    proc = _cli(args, tmp_path)
+    _, err = signal_when(proc, signal.SIGTERM, "iteration 10/100", timeout=600)  # the run's own line
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    (line,) = complaints(err)
+    assert line.startswith("eigenstyle: interrupted at iteration ") and line.endswith("the current image to r.png")
+    data = eigenstyle.read_recipe(str(tmp_path / "r.png"))
+    assert data["interrupted"] and 10 <= data["iterations_done"] < 100 and data["options"]["size"] == 64
+    assert leftovers(tmp_path) == [] and "r.png" in os.listdir(tmp_path)
+
+
+# --- variants and sweep: an executor's cancel (the studio's) ---------------------------------------------
+
+
+def _cancelling(phase: str):
+    """A local executor whose caller cancels each Work at its first tick of ``phase`` (the studio's Cancel)."""
+    from eigenstyle.executors.local import LocalExecutor
+
+    class CancelIn(LocalExecutor):
+        def submit(self, work, on_tick=None, stop=lambda: None):
+            return super().submit(work, lambda h, tick: tick.phase == phase and h.cancel("cancelled"), stop)
+
+    return CancelIn(every=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command,phase", [("variants", "swatch"), ("sweep", "swatch")])
+def test_an_executors_cancel_ends_variants_and_sweep_with_every_image_written(content_path, style_path, tmp_path,
+                                                                              command, phase):  # fmt: skip
+    from eigenstyle.explore import run_all, variant_options
+    from eigenstyle.sweep import Grid, sweep_options
+
+    base = eigenstyle.Options(**{**TINY, "swatch_iterations": 10})
+    runs = variant_options(base, 2) if command == "variants" else sweep_options(base, Grid.of(seeds="1,2"))[0]
+    tiles, _ = run_all(content_path, [style_path], runs, str(tmp_path), "x", progress=False, batch_size=2,
+                       executor=_cancelling(phase), sheet=False)  # fmt: skip
+    assert len(tiles) == 2 and leftovers(tmp_path) == []
+    for t in tiles:
+        data = eigenstyle.read_recipe(t.path)
+        assert t.result.interrupted and data["interrupted"] and data["stopped"] == "cancelled"
+        if phase == "swatch":
+            assert data["stopped_in_swatch"] == 48 and data["iterations_done"] == 0
+        else:
+            assert "stopped_in_swatch" not in data and data["iterations_done"] == 1
