@@ -194,6 +194,30 @@ FAULTS = [
         "tests/test_robustness.py::test_interrupted_write_keeps_the_previous_file",
     ),
     (
+        "Ctrl-C or SIGTERM before the first iteration: preparing, timing the arithmetic, the first swatch, "
+        "a render's reference swatch",
+        "one line (`interrupted before the run started; nothing written`), nothing written, no timing "
+        "remembered; exit 130",
+        "tests/test_stops.py::test_a_signal_while_the_arithmetic_is_timed_writes_nothing",
+    ),
+    (
+        "Ctrl-C or SIGTERM while a later scale is prepared or its swatch made",
+        "the scale before's image is written as a stopped coarse scale (see below); exit 130",
+        "tests/test_stops.py::test_a_signal_during_the_final_scales_swatch_keeps_the_coarse_scale",
+    ),
+    (
+        "Ctrl-C or SIGTERM while a result is written",
+        "waits until the image and its raw picture and swatch are written whole (the image last: a failed "
+        "image write removes the others), then one line (`interrupted while writing; wrote X whole first`); "
+        "exit 130",
+        "tests/test_stops.py::test_a_signal_while_writing_waits_until_the_image_and_its_companions_are_written",
+    ),
+    (
+        "an observer's stop (the studio's Cancel) during a swatch",
+        "each run's start image (or a coarser scale's) written, interrupted, its recipe's `stopped` the reason",
+        "tests/test_stops.py::test_an_executors_cancel_ends_variants_and_sweep_with_every_image_written",
+    ),
+    (
         "studio worker crash",
         "the job is marked failed with a message, the server keeps serving the next job",
         "tests/test_studio_api.py::test_a_crashing_job_fails_with_a_message_and_the_next_job_runs",
@@ -477,6 +501,16 @@ def robustness_doc() -> str:
         lines.append(f"| {i} | {c.kind} | `{command}` | {outcome} | {c.message or '-'} | `test_corpus[{c.id}]`{how} |")
     lines += ["", "## Faults", "", "| fault | behaviour | test |", "|---|---|---|"]
     lines += [f"| {kind} | {what} | `{test}` |" for kind, what, test in FAULTS]
+    lines += [
+        "",
+        "A stop keeps what was made, whatever the phase (`tests/test_stops.py`: `stylize`, `variants`, `render` "
+        "and `sweep`, each stopped by Ctrl-C, SIGTERM or an observer). A coarse-to-fine run stopped after a "
+        "coarser scale, while the next scale is prepared, its swatch made or it runs, writes that coarser "
+        "scale's image to the output, marked interrupted: its recipe's `stopped_at_coarse_scale` is the size "
+        "it has, `stopped_preparing` or `stopped_in_swatch` the size the run was on (a run stopped in its "
+        "first swatch by an observer gets its start image, `iterations_done` 0). Such a recipe has no scales of "
+        "its own, so `reproduce` runs it at the size it has.",
+    ]
     import test_fuzz
 
     fuzz = [
