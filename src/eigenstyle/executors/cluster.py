@@ -26,7 +26,7 @@ from typing import Iterator, Optional, Sequence
 
 from ..errors import EigenstyleError
 from ..files import Carried
-from . import Executor, Handle, Tick, Watch, Work, perform
+from .work import Executor, Handle, Tick, Watch, Work, perform
 
 POLL_S = 0.2  # how often the driver reads the channel while it waits
 ASK_S = 0.5  # how often a running task asks whether it is cancelled

@@ -12,7 +12,7 @@ import os
 from typing import Iterator, Sequence
 
 from ..plan import Preparation
-from . import Executor, Handle, Watch, perform
+from .work import Executor, Handle, Watch, perform
 
 
 def _identity(im) -> object:
