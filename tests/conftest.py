@@ -4,6 +4,7 @@ Every test uses the real embedded VGG-19 weights; images are kept small
 (48-64 px) so the whole suite runs in a few minutes on a 2-core CPU.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -19,7 +20,33 @@ SMALL = dict(size=48, iterations=12, seed=3, print_every=0)
 def private_weight_cache(tmp_path_factory):
     """Tests (and the CLI processes they start) use their own weight cache, not the user's."""
     os.environ["EIGENSTYLE_CACHE_DIR"] = str(tmp_path_factory.mktemp("weight-cache"))
+    _settle_the_arithmetic(os.environ["EIGENSTYLE_CACHE_DIR"])
     yield
+
+
+def _settle_the_arithmetic(folder: str) -> None:
+    """``--precision auto`` and ``--conv auto`` read their choice from the private cache: fp32/direct,
+    as if timed fastest. Timing the candidates (vgg/speed.py) costs 10-30 s of full network passes at
+    128-384 px, again for each deepest layer and size class and in each CLI process started before the
+    first wrote it; test_speed.py times them with a cache of its own. The choice is also this machine's
+    no more: every run of the suite takes the same arithmetic."""
+    import torch
+
+    from eigenstyle.layers import LAYER_NAMES
+    from eigenstyle.vgg import speed
+
+    cpu = torch.device("cpu")
+    key = {**speed.machine_key(cpu), "format": speed.FORMAT}
+    convs = ("auto", "direct", "winograd")
+    sets = {tuple(speed.candidates(p, c, cpu)) for p in ("auto", "fp32", "bf16") for c in convs}
+    table = {}
+    for pairs in (list(s) for s in sets if len(s) > 1):
+        seconds = {f"{p}/{c}": 1.0 + i for i, (p, c) in enumerate(pairs)}  # the plain pair first: fastest
+        for side in (128, 256, 384):
+            for deepest in LAYER_NAMES:
+                table[json.dumps({**key, "side": side, "deepest": deepest, "pairs": pairs}, sort_keys=True)] = seconds
+    with open(os.path.join(folder, "speed.json"), "w", encoding="utf-8") as f:
+        json.dump(table, f)
 
 
 @pytest.fixture(scope="session")
