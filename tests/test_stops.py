@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -142,28 +143,38 @@ def test_a_signal_during_the_first_swatch_of_a_coarse_to_fine_run_is_one_line(co
 
 
 @pytest.mark.slow
-def test_a_signal_during_the_final_scales_swatch_keeps_the_coarse_scale(content_path, tmp_path, style_path):
+@pytest.mark.parametrize("phase", ["final swatch", "coarse run"])
+def test_a_signal_during_the_final_scales_swatch_keeps_the_coarse_scale(content_path, tmp_path, style_path, phase):
+    """SIGTERM in the final scale's swatch, or Ctrl-C in the coarse scale's run: that scale's image is written."""
     args = ["stylize", content_path, style_path, "-o", "x.png", "--mode", "variant", "--size", "64", "--scales", "48"]
-    args += ["--swatch-iterations", "10", "--style-layers", "relu2_1", "--iterations", "4"]  # a line each
+    args += ["--swatch-iterations", "10", "--style-layers", "relu2_1"]  # a swatch line each iteration
+    args += ["--iterations", "4"] if phase == "final swatch" else ["--iterations", "200", "--scale-iterations", "200"]
     proc = _cli(args, tmp_path)
     seen, deadline = [], time.time() + 600
     try:
         for line in proc.stderr:  # the second swatch: the final scale's, after the coarse scale's run
             seen.append(line)
-            if (line.startswith("swatch: iteration") and any(x.startswith("scale 1/2") for x in seen)) or (
-                time.time() > deadline
-            ):
-                proc.send_signal(signal.SIGTERM)
+            if phase == "final swatch":
+                due = line.startswith("swatch: iteration") and any(x.startswith("scale 1/2") for x in seen)
+            else:
+                due = line.startswith("scale 1/2") and "iteration 20/200" in line
+            if due or time.time() > deadline:
+                proc.send_signal(signal.SIGTERM if phase == "final swatch" else signal.SIGINT)
                 break
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     err = "".join(seen) + err
     assert proc.returncode == 130, err
-    assert complaints(err) == ["eigenstyle: interrupted at iteration 4; saved the current image to x.png"], err
+    (line,) = complaints(err)
+    assert line.startswith("eigenstyle: interrupted at iteration ") and line.endswith("image to x.png"), err
     data = eigenstyle.read_recipe(str(tmp_path / "x.png"))
-    assert data["interrupted"] and data["stopped_at_coarse_scale"] == 48 and data["stopped_in_swatch"] == 64
-    assert leftovers(tmp_path) == []
+    assert data["interrupted"] and data["stopped_at_coarse_scale"] == 48
+    if phase == "final swatch":
+        assert data["stopped_in_swatch"] == 64 and data["iterations_done"] == 4
+    else:
+        assert "stopped_in_swatch" not in data and 20 <= data["iterations_done"] < 200
+    assert leftovers(tmp_path) == [] and sorted(os.listdir(tmp_path)) == ["x.png", "x.swatch.png"]
 
 
 @pytest.mark.slow
@@ -318,6 +329,16 @@ def test_stops_held_lets_a_set_of_files_be_written_whole_then_stops(tmp_path):
     assert stop.value.paths == ["a", "b"] and signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with stops_held() as written:  # no signal: nothing raised
         written.append("c")
+    got = []
+
+    def worker():  # signals reach the main thread only: a worker's block runs as it is
+        with stops_held() as paths:
+            got.append((paths, signal.getsignal(signal.SIGINT)))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert got == [([], signal.default_int_handler)]
 
 
 def test_a_failed_image_write_removes_the_companions_it_made(tmp_path, monkeypatch):

@@ -118,8 +118,9 @@ def run_batch(
         problems = _reached(problems, progress, observers)
     except swatches.Stopped as stop:  # an observer stopped the swatch (the studio's cancel): nothing to run
         made = _not_run(problems, stop.reason)
-        for r, path in zip(made, outputs or []):  # every result returned is written, as the others are
-            r.save(path)
+        with files.stops_held():  # every result returned is written, as the others are
+            for r, path in zip(made, outputs or []):
+                r.save(path)
         return made
     first, n = problems[0], len(problems)
     if not all(batchable(p.opts, first.opts) for p in problems):

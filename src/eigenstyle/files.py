@@ -61,8 +61,11 @@ def stops_held() -> Iterator[list]:
     batch's images): they are written whole, then the stop comes as :class:`StoppedWhileWriting` naming
     them. The block adds each path it writes to the list it is given. Only the main thread can hold
     signals; elsewhere (a worker) and inside an outer hold the block runs as it is."""
-    if _held or threading.current_thread() is not threading.main_thread():
-        yield _held[0][1] if _held else []
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    if _held:
+        yield _held[0][1]
         return
     seen, paths = [], []
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
