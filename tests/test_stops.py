@@ -436,3 +436,21 @@ def test_an_executors_cancel_ends_variants_and_sweep_with_every_image_written(co
             assert data["stopped_in_swatch"] == 48 and data["iterations_done"] == 0
         else:
             assert "stopped_in_swatch" not in data and data["iterations_done"] == 1
+
+
+@pytest.mark.slow
+def test_an_observer_stopping_a_renders_reference_swatch_writes_its_start_image(favourite, tmp_path):
+    """The studio's Cancel in a render's reference swatch (made at the favourite's size): the favourite as
+    the render starts from it, written, its recipe saying so."""
+    from eigenstyle.engine import recorded_inputs
+    from eigenstyle.printing import render_options, start_of
+
+    data = eigenstyle.read_recipe(str(favourite))
+    content, styles = recorded_inputs(data, str(favourite))
+    opts = render_options(data, start_of(str(favourite), data), 64, iterations=4, swatch_iterations=50)
+    stop, out = StopAt("swatch"), tmp_path / "r.png"
+    r = eigenstyle.stylize(content, styles, opts, observers=[stop], output=str(out))
+    assert stop.fired and r.interrupted and max(r.image.size) == 64
+    written = eigenstyle.read_recipe(str(out))
+    assert written["stopped"] == "cancelled" and written["iterations_done"] == 0 and written["stopped_in_swatch"] == 64
+    assert leftovers(tmp_path) == [] and "r.png" in os.listdir(tmp_path)
