@@ -324,3 +324,23 @@ def test_coarse_to_fine_variants_run_their_scales_and_reproduce(content_path, st
         again = tmp_path / f"again-{name}"
         eigenstyle.reproduce(str(tmp_path / name), str(again))
         assert np.array_equal(pixels(tmp_path / name), pixels(again))
+
+
+@pytest.mark.slow
+def test_variants_of_a_style_file_take_its_layers_and_their_weight(content_path, style_path, tmp_path):
+    """Auto values are settled once, after the style source is read: a style file's layers are the runs' (a
+    randomised batch of a relu3_2 style file used to fail with KeyError 'relu1_1'), at their balanced weight."""
+    from eigenstyle import cli, recipe
+
+    small = ["--size", "48", "--iterations", "2", "--swatch-iterations", "2", "-q", "--precision", "fp32"]
+    sf = str(tmp_path / "s.safetensors")
+    assert cli.main(["stylize", content_path, style_path, *small, "--style-layers", "relu3_2", "--save-style", sf,
+                     "-o", str(tmp_path / "a.png")]) == 0  # fmt: skip
+    out = tmp_path / "v"
+    assert cli.main(["variants", content_path, "--style-file", sf, "--mode", "variant", "--count", "2", *small,
+                     "-o", str(out)]) == 0  # fmt: skip
+    made = [f for f in os.listdir(out) if f.endswith(".png") and ".swatch" not in f and "sheet" not in f]
+    assert len(made) == 2
+    for f in made:
+        o = recipe.read_recipe(str(out / f))["options"]
+        assert o["style_layers"] == ["relu3_2"] and o["style_weight"] == 2500.0

@@ -32,18 +32,21 @@ def test_fantasy_and_random_default_to_the_raw_target_at_a_share_of_the_balanced
     from eigenstyle.modes import RAW_STYLE_SHARE
     from eigenstyle.problem import resolve_seeds
 
+    def settled_seeds(o):  # what vary settles: seeds drawn, auto values filled in
+        return resolve_seeds(o).settled()
+
     for several, layers in enumerate((("relu3_2",), Options().style_layers)):
         plain = Options(style_layers=layers)
         for mode in ("fantasy", "random"):
-            o = resolve_seeds(plain.replace(mode=mode))
+            o = settled_seeds(plain.replace(mode=mode))
             assert (o.target, o.chroma_tv_weight) == ("raw", CHROMA_TV_WEIGHT)  # the recipe records them
             assert o.style_weight_value() == pytest.approx(RAW_STYLE_SHARE[several] * plain.style_weight_value())
-        v = resolve_seeds(plain.replace(mode="variant"))
+        v = settled_seeds(plain.replace(mode="variant"))
         assert (v.target, v.chroma_tv_weight, v.style_weight_value()) == ("reachable", 0.0, plain.style_weight_value())
-        assert resolve_seeds(plain).chroma_tv_weight == 0.0
-    given = resolve_seeds(Options(mode="fantasy", target="reachable", style_weight=7.0, chroma_tv_weight=0.5))
+        assert settled_seeds(plain).chroma_tv_weight == 0.0
+    given = settled_seeds(Options(mode="fantasy", target="reachable", style_weight=7.0, chroma_tv_weight=0.5))
     assert (given.target, given.style_weight_value(), given.chroma_tv_weight) == ("reachable", 7.0, 0.5)
-    assert resolve_seeds(Options(mode="fantasy", target="reachable")).chroma_tv_weight == 0.0
+    assert settled_seeds(Options(mode="fantasy", target="reachable")).chroma_tv_weight == 0.0
     # a recipe from before these options reproduces as it was made: its recorded target, no colour TV
     old = Options.from_dict({"mode": "fantasy", "target": "reachable", "style_weight": 2500.0})
     assert (old.target_value(), old.chroma_tv_weight_value(), old.style_weight_value()) == ("reachable", 0.0, 2500.0)

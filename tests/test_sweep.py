@@ -65,7 +65,7 @@ def test_the_same_picture_runs_once_and_labels_are_unique():
     by = {label: o for o, label in runs}
     assert by["variant s2 relu3_3"].variant_seed == 2 and by["variant s2 relu3_3"].style_layers == ("relu3_3",)
     # a single layer without a weight gets its balanced one, as `eigenstyle layers` gives it
-    assert by["variant s2 relu3_3"].style_weight == Options(style_layers=("relu3_3",)).settled().style_weight
+    assert by["variant s2 relu3_3"].style_weight_value() == Options(style_layers=("relu3_3",)).settled().style_weight
     plain = [o for o, _ in runs if o.mode == "none"]
     assert len(plain) == 2 and all(o.variant_seed is None for o in plain)
     # every cell points at its run; both plain cells of a layer at the same one

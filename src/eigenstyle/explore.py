@@ -237,6 +237,5 @@ def layer_options(base: Options, layers, style_weight: float | None) -> list[tup
     out = []
     for layer in layers:
         o = base.replace(style_layers=(layer,), random_layers=None, style_weight=style_weight).validate()
-        o = o.settled()
-        out.append((o, f"{layer} (weight {o.style_weight:g})"))
+        out.append((o, f"{layer} (weight {o.style_weight_value():g})"))
     return out

@@ -524,28 +524,35 @@ class Options:
         parse_levels(self.levels)
         return self
 
-    def settled(self, *, style_weight: bool = True) -> "Options":
-        """These options with every auto value that follows from them filled in (the start image, the
-        target, the colour TV, the swatch's colour blur, the style weight), so that the recipe records
-        what ran and the loop, tiles and losses read plain fields. The one place auto values are
-        settled from the options alone; prepare settles what the device decides (precision, L-BFGS
-        history, tiles). ``style_weight=False`` leaves the style weight auto while the style layers
-        may still change (a style file brings its own: problem.prepare).
+    def settled(self, prepared: Optional["Options"] = None) -> "Options":
+        """These options with every auto value filled in, so that the recipe records what ran and the loop,
+        tiles and losses read plain fields. The one place auto values are settled (problem.vary calls it,
+        once the style source is read): from ``prepared``, the options problem.prepare settled (a style
+        file's layers, the arithmetic, the L-BFGS history and tiles it chose for the device and size), and
+        then from the options themselves (the start image, the target, the colour TV, the swatch's colour
+        blur, the style weight: each mode's defaults, modes.Mode).
 
         >>> o = Options(mode="fantasy", style_layers=("relu3_2",)).settled()
         >>> (o.init, o.target, o.chroma_tv_weight, o.style_weight) == ("random", "raw", 0.05, 750.0)
         True
-        >>> Options().settled(style_weight=False).style_weight is None
-        True
         """
-        randomised = self.mode != "none"
-        o = self.replace(
-            init=self.init_value(),
-            target=self.target_value() if randomised else self.target,
-            swatch_chroma_blur=self.swatch_chroma_blur_value() if randomised else self.swatch_chroma_blur,
+        o = self
+        if prepared is not None:
+            o = o.replace(
+                style_layers=prepared.style_layers if o.style_file else o.style_layers,
+                tile=o.tile if o.tile is not None else prepared.tile,
+                lbfgs_history=o.lbfgs_history if o.lbfgs_history is not None else prepared.lbfgs_history,
+                precision=prepared.precision if o.precision == "auto" else o.precision,
+                conv=prepared.conv if o.conv == "auto" else o.conv,
+            )
+        randomised = o.mode != "none"
+        o = o.replace(
+            init=o.init_value(),
+            target=o.target_value() if randomised else o.target,
+            swatch_chroma_blur=o.swatch_chroma_blur_value() if randomised else o.swatch_chroma_blur,
         )
         o = o.replace(chroma_tv_weight=o.chroma_tv_weight_value())
-        return o.replace(style_weight=o.style_weight_value()) if style_weight else o
+        return o.replace(style_weight=o.style_weight_value())
 
     def style_weight_value(self) -> float:
         """The style weight in force (auto resolved)."""

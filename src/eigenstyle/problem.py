@@ -253,9 +253,8 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
 
 
 def resolve_seeds(opts: Options) -> Options:
-    """Draw the seeds not given, and settle the auto values (Options.settled) but the style weight,
-    which waits for the style layers to be final (vary)."""
-    opts = opts.settled(style_weight=False)
+    """Draw the seeds not given (the recipe records them). Auto values wait for the style source to be read:
+    vary settles them."""
     if opts.seed is None:
         opts = opts.replace(seed=secrets.randbits(63))
     if opts.mode != "none" and opts.variant_seed is None and opts.genome is None:
@@ -266,17 +265,12 @@ def resolve_seeds(opts: Options) -> Options:
 def vary(problem: Problem, opts: Options) -> Problem:
     """The same content and style with other options' Gram targets (a variant):
     the network and base Grams are reused, only the randomisation is redone.
-    Every auto value is settled here (Options.settled), once the style layers are known. A randomised
+    Every auto value is settled here (Options.settled, with what prepare settled), once the style source
+    is read. A randomised
     style comes without its swatch, its targets G' alone: they are complete once the swatch is put in,
     one made before (a saved result's: swatch.given) or made now, as a visible step (swatch.reach, which
     every run goes through)."""
-    opts = opts.settled()
-    if opts.tile is None and problem.opts.tile:  # the tiles prepare chose for this size
-        opts = opts.replace(tile=problem.opts.tile)
-    if opts.lbfgs_history is None:  # and the history
-        opts = opts.replace(lbfgs_history=problem.opts.lbfgs_history)
-    if opts.precision == "auto":  # and the arithmetic auto chose on this device
-        opts = opts.replace(precision=problem.opts.precision)
+    opts = opts.settled(problem.opts)
     inputs = {k: v for k, v in problem.inputs.items() if k != "init"}
     if opts.init not in (None, "random", "image"):  # a warm start (a render's favourite): which file it was
         inputs["init"] = recipe.identity_of_file(opts.init)

@@ -134,7 +134,7 @@ def _label(cell: dict, o: Options, varying: list) -> str:
         "mode": o.mode,
         "seed": f"s{o.variant_seed}" if o.mode != "none" else None,
         "layer": ",".join(o.style_layers) if cell["layer"] else "all-layers",
-        "weight": f"w{o.style_weight:g}",
+        "weight": f"w{o.style_weight_value():g}",
     }
     shown = [parts[a] for a in AXES if a in varying and parts[a]]
     return " ".join(shown) or o.mode
@@ -155,8 +155,8 @@ def sweep_options(base: Options, grid: Grid) -> tuple[list, list]:
             o = o.replace(style_layers=(cell["layer"],), random_layers=None, style_weight=cell["weight"])
         elif cell["weight"] is not None:
             o = o.replace(style_weight=cell["weight"])
-        o = o.validate().settled()
-        key = json.dumps(o.to_dict(), sort_keys=True, default=str)
+        o = o.validate()
+        key = json.dumps(o.settled().to_dict(), sort_keys=True, default=str)  # the same run, however it was asked
         if key not in index:
             index[key] = len(runs)
             label = _label(cell, o, varying)
