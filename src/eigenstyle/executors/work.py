@@ -15,6 +15,7 @@ from PIL import Image
 
 from ..errors import EigenstyleError
 from ..loop import Observer, Step
+from ..pyramid import Pyramid
 
 
 @dataclass
@@ -32,13 +33,13 @@ class Work:
 
     @property
     def coarse_to_fine(self) -> bool:
-        return len(self.options) == 1 and bool(self.options[0].scales)
+        return len(self.options) == 1 and len(Pyramid.of(self.options[0])) > 1
 
     @property
     def iterations(self) -> int:
         """Iterations of the whole Work (every scale's), for one progress bar over many."""
         o = self.options[0]
-        return o.iterations + len(o.scales or ()) * (o.scale_iterations or o.iterations)
+        return Pyramid.of(o).iterations
 
 
 @dataclass
