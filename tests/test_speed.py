@@ -16,6 +16,11 @@ from conftest import SMALL
 
 CPU = torch.device("cpu")
 LAYERS = ("relu4_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+# what the timing tests build and time: the first two blocks, as cheap a network as still runs each candidate
+# (the timing's bookkeeping is the same for any; the deepest layer it is filed under is choose's argument)
+TIMED = ("relu1_1", "relu2_1")
+# a run that times its candidates: its network is only as deep as its layers
+SHALLOW = dict(content_layers=("relu2_1",), style_layers=("relu1_1", "relu2_1"))
 
 
 @pytest.fixture
@@ -31,7 +36,7 @@ def build_counting(built: list):
 
     def build(p, c):
         built.append((p, c))
-        return network.VGG(weights, LAYERS, "max", p, c)
+        return network.VGG(weights, TIMED, "max", p, c)
 
     return build
 
@@ -109,7 +114,7 @@ def test_no_disk_cache_still_times_once_per_process(tmp_path, monkeypatch):
 
 def test_a_run_records_the_choice_and_reproduces_it(content_path, style_path, tmp_path, fresh):
     out = str(tmp_path / "a.png")
-    result = eigenstyle.stylize(content_path, style_path, output=out, **{**SMALL, "iterations": 3})
+    result = eigenstyle.stylize(content_path, style_path, output=out, **{**SMALL, **SHALLOW, "iterations": 3})
     r = result.recipe
     chosen = r["arithmetic"]
     assert chosen["chosen_by"] == "timing" and chosen["probe_px"] == 128
