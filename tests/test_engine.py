@@ -129,6 +129,7 @@ def test_options_change_the_run_and_still_descend(content_path, style_path, over
     assert loop.evaluate(p, x)["total"].item() < before
 
 
+@pytest.mark.slow
 def test_init_from_a_file_and_original_colors(content_path, style_path):
     result = eigenstyle.stylize(content_path, style_path, init=content_path, original_colors=True, **SMALL)
     content = eigenstyle.images.resize(eigenstyle.images.load_rgb(content_path), result.image.size)
@@ -225,6 +226,7 @@ def test_batched_network_pass_agrees_with_the_split_pass(content_path, style_pat
     assert len(set(split.losses["total"])) == 3
 
 
+@pytest.mark.slow
 def test_winograd_run_follows_the_direct_run_and_is_recorded(content_path, style_path):
     """Same start, same objective: the first iterations' losses agree to 1e-4 (before L-BFGS's
     early spike amplifies float-level differences); the recipe names the algorithm used.
@@ -246,6 +248,7 @@ def test_winograd_run_follows_the_direct_run_and_is_recorded(content_path, style
     assert runs["auto"].recipe["options"]["conv"] == chosen and losses["auto"] == losses[chosen]
 
 
+@pytest.mark.slow
 def test_a_winograd_image_reproduces_pixel_for_pixel(content_path, style_path, tmp_path):
     out, again = tmp_path / "w.png", tmp_path / "again.png"
     first = eigenstyle.stylize(

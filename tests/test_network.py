@@ -221,6 +221,7 @@ def test_winograd_bands_give_the_same_convolution(monkeypatch):
         torch.testing.assert_close(winograd.conv3x3(x, u, reverse=True), flipped, rtol=1e-6, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_winograd_network_agrees_with_direct_features_and_gradient(monkeypatch):
     from eigenstyle.vgg import winograd
 
@@ -251,6 +252,7 @@ def test_winograd_network_agrees_with_direct_features_and_gradient(monkeypatch):
 
 
 @pytest.mark.parametrize("conv", ["direct", "winograd"])
+@pytest.mark.slow
 def test_the_periodic_network_sees_an_endless_tiling(conv):
     """Float64 reference: with circular padding every layer's features of an image are the middle of the
     zero-padded network's features of the image tiled 3x3 (where the zeros are too far to reach), and the

@@ -96,6 +96,7 @@ def runs(tmp_path_factory, content_path, style_path):
 
 
 @pytest.mark.parametrize("ext", [".png", ".tif"])
+@pytest.mark.slow
 def test_a_16_bit_run_writes_the_float_image(runs, ext):
     d, eight, sixteen = runs
     samples, depth = read_samples(d / f"s{ext}")
@@ -109,6 +110,7 @@ def test_a_16_bit_run_writes_the_float_image(runs, ext):
 
 
 @pytest.mark.parametrize("ext", [".png", ".tif"])
+@pytest.mark.slow
 def test_reproduce_of_a_16_bit_output_gives_the_same_16_bit_pixels(runs, ext, tmp_path):
     d, _, _ = runs
     again = tmp_path / f"again{ext}"
@@ -117,12 +119,14 @@ def test_reproduce_of_a_16_bit_output_gives_the_same_16_bit_pixels(runs, ext, tm
     assert depth == 16 and np.array_equal(a, read_samples(d / f"s{ext}")[0])
 
 
+@pytest.mark.slow
 def test_a_16_bit_output_starts_another_run(runs, content_path, style_path):
     d, _, _ = runs
     r = eigenstyle.stylize(content_path, style_path, **{**TINY, "iterations": 2, "init": str(d / "s.tif")})
     assert r.image.size == (40, 30)
 
 
+@pytest.mark.slow
 def test_levels_and_original_colors_at_16_bits(content_path, style_path, tmp_path):
     """The raw companion is 16-bit too, and the final image is the float pipeline's."""
     out = tmp_path / "lv.png"

@@ -38,6 +38,7 @@ def test_recipe_carries_everything(made, content_path, style_path):
     assert 50 < data["peak_memory_mb"] < 24 * 1024
 
 
+@pytest.mark.slow
 def test_reproduce_gives_the_same_image(made, tmp_path):
     out, _ = made
     again = tmp_path / "again.png"
@@ -45,6 +46,7 @@ def test_reproduce_gives_the_same_image(made, tmp_path):
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(again)))
 
 
+@pytest.mark.slow
 def test_jpeg_output_carries_the_recipe(content_path, style_path, tmp_path):
     out = tmp_path / "out.jpg"
     eigenstyle.stylize(content_path, style_path, output=str(out), **{**SMALL, "iterations": 2})

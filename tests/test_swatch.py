@@ -44,6 +44,7 @@ def made(base, opts):
     return reach([p])[0]
 
 
+@pytest.mark.slow
 def test_reachable_targets_are_the_grams_of_the_swatch_picture(base):
     p = made(base, base.opts.replace(mode="variant", variant_seed=4, target="reachable"))
     assert p.swatch.size == (48, 48)  # auto: --size, at most 128
@@ -57,6 +58,7 @@ def test_reachable_targets_are_the_grams_of_the_swatch_picture(base):
         assert float(raw.targets.style[k].min()) < 0 <= float(p.targets.style[k].min())
 
 
+@pytest.mark.slow
 def test_raw_targets_are_g_prime_and_still_come_with_a_swatch(base):
     from eigenstyle.randomize import Randomization, randomize_targets
 
@@ -68,6 +70,7 @@ def test_raw_targets_are_g_prime_and_still_come_with_a_swatch(base):
     assert p.swatch.size == (32, 32)
 
 
+@pytest.mark.slow
 def test_the_swatch_depends_on_the_genome_only(base):
     a = made(base, base.opts.replace(mode="variant", variant_seed=7, seed=1))
     b = made(base, base.opts.replace(mode="variant", variant_seed=7, seed=99))
@@ -150,6 +153,7 @@ def test_bad_swatch_options(changes, message):
         Options(**FAST).replace(**changes).validate()
 
 
+@pytest.mark.slow
 def test_random_layers_leave_the_others_alone_unless_the_swatch_sets_them(base):
     o = base.opts.replace(mode="variant", variant_seed=5, random_layers=("relu3_2",))
     raw = made(base, o.replace(target="raw"))
@@ -244,6 +248,7 @@ class _Watch(Observer):
         return None
 
 
+@pytest.mark.slow
 def test_the_swatch_is_a_visible_step_of_the_run(base):
     """Preparing optimises nothing; the runner makes the swatch first, and the observers that watch the
     "swatch" phase see its iterations before the run's (the studio's live previews); the others see the run only."""
@@ -259,6 +264,7 @@ def test_the_swatch_is_a_visible_step_of_the_run(base):
     assert np.array_equal(np.asarray(r.swatch), np.asarray(made(base, o).swatch))  # the same swatch either way
 
 
+@pytest.mark.slow
 def test_a_stop_during_the_swatch_ends_the_run_before_it_starts(base):
     from eigenstyle.engine import run_batch
 
@@ -269,6 +275,7 @@ def test_a_stop_during_the_swatch_ends_the_run_before_it_starts(base):
     assert r.interrupted and r.recipe["iterations_done"] == 0 and r.recipe["stopped"] == "stopped by the test"
 
 
+@pytest.mark.slow
 def test_an_unmade_swatch_is_never_optimised_against(base, tmp_path):
     """vary gives a randomised style without its swatch (its targets G' alone); the runner completes them
     (swatch.reach: every run goes through it, and it does nothing for a problem that has its swatch), and a

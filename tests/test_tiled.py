@@ -165,6 +165,7 @@ def test_tiled_targets_equal_the_whole_images_in_float64(content_path, style_pat
         assert torch.allclose(g, gram(whole[name]), rtol=1e-10, atol=1e-12), name
 
 
+@pytest.mark.slow
 def test_a_tiled_run_prepares_the_same_targets(content_path, style_path):
     """--tile also takes the content targets and the style's Grams tile by tile: the same, to float32 noise."""
     whole = _problem(content_path, style_path, 96, torch.float32)
