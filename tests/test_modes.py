@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from eigenstyle import cli, modes, recipe
-from eigenstyle.engine import reproduce
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.modes import Mode
 from eigenstyle.options import Options
+from eigenstyle.printing import reproduce
 from eigenstyle.randomize import Randomization, randomize_gram
 from eigenstyle.studio.app import create_app
 from eigenstyle.sweep import Grid

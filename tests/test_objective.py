@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from eigenstyle import objective
-from eigenstyle.engine import reproduce, stylize
+from eigenstyle.engine import stylize
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.objective import FeatureTerm, Term
 from eigenstyle.options import Options
+from eigenstyle.printing import reproduce
 from eigenstyle.problem import prepare, vary
 
 FIXED = dict(precision="fp32", conv="direct", print_every=0, seed=2)

@@ -442,8 +442,7 @@ def test_an_executors_cancel_ends_variants_and_sweep_with_every_image_written(co
 def test_an_observer_stopping_a_renders_reference_swatch_writes_its_start_image(favourite, tmp_path):
     """The studio's Cancel in a render's reference swatch (made at the favourite's size): the favourite as
     the render starts from it, written, its recipe saying so."""
-    from eigenstyle.engine import recorded_inputs
-    from eigenstyle.printing import render_options, start_of
+    from eigenstyle.printing import recorded_inputs, render_options, start_of
 
     data = eigenstyle.read_recipe(str(favourite))
     content, styles = recorded_inputs(data, str(favourite))

@@ -523,7 +523,12 @@ def test_render_large_runs_every_scale_with_the_tiles_style(studio, tmp_path):
     assert job["job"]["kind"] == "render" and queued["parent_id"] == fav and queued["label"] == "render 144 px"
     evs = finish(client, job["job"]["id"])
     assert evs[-1][1]["job"]["status"] == "done"
-    progress = [d for e, d in evs if e == "progress"]
+    every = [d for e, d in evs if e == "progress"]
+    phases = [
+        d["phase"] for d in every
+    ]  # the favourite's swatch made again first, shown (and cancellable), then the run
+    assert phases == sorted(phases, key=("swatch", "run").index) and phases[-1] == "run"
+    progress = [d for d in every if d["phase"] == "run"]
     assert [(d["scale"], d["scale_size"], d["iteration"]) for d in progress] == [
         (1, 72, 1),
         (1, 72, 2),

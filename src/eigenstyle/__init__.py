@@ -19,10 +19,14 @@ __all__ = ["__version__", "EigenstyleError", "Options", "stylize", "Result", "re
 
 
 def __getattr__(name):
-    if name in ("stylize", "reproduce"):
-        from . import engine
+    if name == "stylize":
+        from .engine import stylize
 
-        return getattr(engine, name)
+        return stylize
+    if name == "reproduce":
+        from .printing import reproduce
+
+        return reproduce
     if name == "Result":
         from .results import Result
 

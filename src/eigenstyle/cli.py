@@ -83,7 +83,7 @@ def cmd_stylize(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from .engine import reproduce
+    from .printing import reproduce
 
     stem, ext = os.path.splitext(args.image)
     output = pick_output(args.output or f"{stem}.reproduced{ext}", args.overwrite)

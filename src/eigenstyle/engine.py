@@ -1,10 +1,10 @@
 """Runs: prepared problems through the loop into Results, and the public :func:`stylize`.
 
-:func:`stylize` is the one way in from files or images and options (multi-scale included);
-:func:`run_batch` runs prepared problems (:mod:`eigenstyle.problem`), N variants as one batch;
-:func:`reproduce` runs an image's recipe again. The loop itself is :mod:`eigenstyle.loop`:
-what a run shows or writes on the way (progress, intermediate images, the API's callback)
-are its observers, and every result is made by :func:`eigenstyle.results.result_of`.
+:func:`stylize` is the one way in from files or images and options (every level of a coarse-to-fine
+pyramid); :func:`run_batch` runs prepared problems (:mod:`eigenstyle.problem`), N variants as one batch.
+The loop itself is :mod:`eigenstyle.loop`; what a run shows or writes on the way (progress, intermediate
+images, the API's callback) are its observers (observers.py, progress.py); every result is made by
+:func:`eigenstyle.results.result_of`. A recipe run again: printing.reproduce.
 """
 
 from __future__ import annotations
@@ -12,94 +12,23 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence, Union
 
 import torch
 from PIL import Image
 
-from . import files, images, recipe
+from . import files, images
 from . import swatch as swatches
 from .errors import EigenstyleError
-from .loop import Observer, Outcome, Step, evaluate, initial_image, optimise
+from .loop import Observer, Outcome, evaluate, initial_image, optimise
+from .observers import Callback, Intermediates
 from .options import Options
 from .plan import batchable
-from .problem import ImageInput, Problem, network_of, prepare, resolve_device, resolve_seeds, vary
-from .progress import Progress, level_progress
+from .problem import ImageInput, Problem, prepare, resolve_seeds, vary
+from .progress import Progress, SwatchProgress, level_progress
 from .pyramid import Pyramid
 from .results import Result, result_of, results_of
-from .targets import Targets, to_pil, to_tensor
-from .values import option_name
-from .vgg.network import Preprocessing
-
-
-@dataclass
-class IterationInfo:
-    """What a per-iteration callback sees. Losses are per image of the batch: ``losses`` has every term by
-    name (objective.names: a term of your own too), the fields below the options' own."""
-
-    iteration: int
-    iterations: int
-    loss: list
-    content: list
-    style: list
-    tv: list
-    elapsed: float
-    _x: torch.Tensor = field(repr=False, default=None)
-    _pre: Preprocessing = field(repr=False, default=None)
-    anchor: Optional[list] = None  # the anchor term (--anchor-weight), where a scale keeps a coarser image
-    losses: dict = field(default_factory=dict)  # total and every term, by name
-
-    def images(self) -> list[Image.Image]:
-        return to_pil(self._x, self._pre)
-
-
-class Callback(Observer):
-    """The API's ``callback(info)`` as an observer: every iteration, with values; ``False`` stops."""
-
-    def __init__(self, fn: Callable):
-        self.fn = fn
-
-    def wants(self, iteration: int) -> bool:
-        return True
-
-    def seen(self, step: Step) -> Optional[bool]:
-        v = step.values
-        info = IterationInfo(
-            step.iteration,
-            step.iterations,
-            v["total"],
-            v["content"],
-            v["style"],
-            v["tv"],
-            step.elapsed,
-            step.x,
-            step.problem.pre,
-            v.get("anchor"),
-            dict(v),
-        )
-        return False if self.fn(info) is False else None
-
-
-class Intermediates(Observer):
-    """``save_every``: each image as ``stem_ITER.ext`` with its recipe, at the run's bit depth (not the
-    last iteration: the final image is written anyway; no raw copy or swatch)."""
-
-    def __init__(self, problems: Sequence[Problem], outputs: Sequence[str], started: float):
-        self.problems, self.outputs, self.started = problems, outputs, started
-        self.every, self.iterations = problems[0].opts.save_every, problems[0].opts.iterations
-
-    def wants(self, iteration: int) -> bool:
-        return iteration % self.every == 0 and iteration < self.iterations
-
-    def seen(self, step: Step) -> None:
-        if step.values is None or not self.wants(step.iteration):
-            return
-        now = Outcome(step.x, step.values, step.iteration)
-        for r, path in zip(results_of(self.problems, now, time.perf_counter() - self.started), self.outputs):
-            stem, ext = os.path.splitext(path)
-            plain = dataclasses.replace(r, raw_images=None, raw_floats=None, swatch=None)
-            plain.save(f"{stem}_{step.iteration}{ext}")
+from .targets import Targets, to_tensor
 
 
 def run_batch(
@@ -203,15 +132,6 @@ def _swatch_watchers(opts: Options, progress, observers: Sequence[Observer]) -> 
     """Who watches a swatch made on its own (a render's reference swatch): its progress bar where the run
     shows one, and the run's observers (the studio's previews and Cancel)."""
     return ([SwatchProgress(opts)] if progress else []) + list(observers)
-
-
-class SwatchProgress(Progress):
-    """The swatch's synthesis on the progress display: a bar of its own, labelled, before the run's."""
-
-    phases = ("swatch",)
-
-    def __init__(self, opts, stream=None):
-        super().__init__(opts.replace(iterations=opts.swatch_iterations, print_every=0), stream, label="swatch")
 
 
 def stylize(
@@ -345,15 +265,6 @@ def upscale(x: torch.Tensor, problem: Problem) -> torch.Tensor:
     return F.interpolate(x, size=tuple(problem.content_tensor.shape[2:]), mode="bilinear", align_corners=False)
 
 
-def warm(opts: Options) -> None:
-    """Build the network of runs like ``opts`` and run it once at their size (its Winograd weights are
-    transformed on the first large input), so that the first such run starts at once: the studio's
-    workers do this as they start, before the first Generate."""
-    device = resolve_device(opts.device)
-    with torch.no_grad():
-        network_of(opts, device)[1](torch.zeros(1, 3, opts.size, opts.size, device=device))
-
-
 def save_style_of(
     content: ImageInput, styles: Sequence[ImageInput], opts: Options, path: str, swatch: Optional[Image.Image] = None
 ) -> str:
@@ -366,59 +277,3 @@ def save_style_of(
     if swatch is not None and problem.opts.mode != "none":
         problem = swatches.given(problem, swatch)
     return save_style(path, swatches.reach([problem])[0])
-
-
-def reproduce(
-    path: str,
-    output: str | None = None,
-    *,
-    content: str | None = None,
-    styles=None,
-    progress: bool = False,
-    allow_changed_inputs: bool = False,
-    terms=(),
-    **overrides,
-) -> Result:
-    """Run an image's recipe again (same options and seed).
-
-    Inputs are found at their recorded paths unless ``content``/``styles`` point
-    elsewhere; their hashes must match unless ``allow_changed_inputs``. A recipe made with objective
-    terms of the caller's own needs them again (``terms``, the same names and weights).
-    """
-    data = recipe.read_recipe(path)
-    content, styles = recorded_inputs(data, path, content, styles, allow_changed_inputs)
-    recorded = [(t["name"], t["weight"]) for t in data.get("terms", [])]
-    if recorded != [(t.name, t.weight) for t in terms]:
-        names = ", ".join(f"{n} (weight {w:g})" for n, w in recorded) or "none"
-        raise EigenstyleError(f"{path} was made with objective terms of its own: {names}; pass the same terms")
-    return stylize(content, styles, recipe.options_of(data), progress=progress, output=output, terms=terms, **overrides)
-
-
-def recorded_inputs(data: dict, path: str, content=None, styles=None, allow_changed_inputs: bool = False):
-    """The content and style files of a recipe (``data``, read from ``path``), found where they were or
-    where ``content``/``styles`` say, checked against their recorded hashes."""
-    opts = recipe.options_of(data)
-    content = content or data["content"].get("path")
-    styles = list(styles or [s.get("path") for s in data["styles"]])
-    if not content or not all(styles):
-        raise EigenstyleError(
-            f"{path}: the recipe was made from in-memory images; pass {option_name('content')} and "
-            f"{option_name('style', 'styles')}"
-        )
-    if opts.style_file and not os.path.isfile(opts.style_file):
-        raise EigenstyleError(f"style file of the recipe not found: {opts.style_file}")
-    start = data.get("init")  # a warm start (a render's favourite): the same picture, or another run
-    for given, recorded, what in (
-        [(content, data["content"], "content")]
-        + [(s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))]
-        + ([(start["path"], start, "start")] if isinstance(start, dict) and start.get("path") else [])
-    ):
-        if not os.path.isfile(given):
-            where = "it was warm-started from it" if what == "start" else "pass its new place"
-            raise EigenstyleError(f"{what} image of the recipe not found: {given} ({where})")
-        if not allow_changed_inputs and recipe.identity_of_file(given)["sha256"] != recorded.get("sha256"):
-            raise EigenstyleError(
-                f"{what} image {given} differs from the one the recipe used "
-                f"(sha256 mismatch); use {option_name('allow_changed_inputs')} to run anyway"
-            )
-    return content, styles

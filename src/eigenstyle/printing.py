@@ -1,4 +1,5 @@
-"""From a favourite to print: any result rendered again at another size, from its recipe.
+"""Runs from a recipe: the same run again (:func:`reproduce`), or a favourite rendered at another size
+for print (:func:`render`).
 
 A favourite is found at 128-512 px; a print needs 2000-6000 px. :func:`render` runs the
 favourite's recipe (content, style or style file, mode, genome, layers, weights) at the new size,
@@ -18,10 +19,12 @@ import os
 from typing import Optional
 
 from . import recipe
-from .engine import recorded_inputs, stylize
+from .engine import stylize
+from .errors import EigenstyleError
 from .options import LBFGS_HISTORY, Options
 from .pyramid import for_render
 from .results import Result
+from .values import option_name
 
 # Iterations at each coarser scale and at the final one: measured in docs/render.md. A scale started
 # from the last one upscaled is most of the way there: the loss falls fastest in its first iterations,
@@ -83,3 +86,59 @@ def render(
     content, styles = recorded_inputs(data, favourite, content, styles, allow_changed_inputs)
     opts = render_options(data, start_of(favourite, data), size, **overrides)
     return stylize(content, styles, opts, progress=progress, output=output)
+
+
+def reproduce(
+    path: str,
+    output: str | None = None,
+    *,
+    content: str | None = None,
+    styles=None,
+    progress: bool = False,
+    allow_changed_inputs: bool = False,
+    terms=(),
+    **overrides,
+) -> Result:
+    """Run an image's recipe again (same options and seed).
+
+    Inputs are found at their recorded paths unless ``content``/``styles`` point
+    elsewhere; their hashes must match unless ``allow_changed_inputs``. A recipe made with objective
+    terms of the caller's own needs them again (``terms``, the same names and weights).
+    """
+    data = recipe.read_recipe(path)
+    content, styles = recorded_inputs(data, path, content, styles, allow_changed_inputs)
+    recorded = [(t["name"], t["weight"]) for t in data.get("terms", [])]
+    if recorded != [(t.name, t.weight) for t in terms]:
+        names = ", ".join(f"{n} (weight {w:g})" for n, w in recorded) or "none"
+        raise EigenstyleError(f"{path} was made with objective terms of its own: {names}; pass the same terms")
+    return stylize(content, styles, recipe.options_of(data), progress=progress, output=output, terms=terms, **overrides)
+
+
+def recorded_inputs(data: dict, path: str, content=None, styles=None, allow_changed_inputs: bool = False):
+    """The content and style files of a recipe (``data``, read from ``path``), found where they were or
+    where ``content``/``styles`` say, checked against their recorded hashes."""
+    opts = recipe.options_of(data)
+    content = content or data["content"].get("path")
+    styles = list(styles or [s.get("path") for s in data["styles"]])
+    if not content or not all(styles):
+        raise EigenstyleError(
+            f"{path}: the recipe was made from in-memory images; pass {option_name('content')} and "
+            f"{option_name('style', 'styles')}"
+        )
+    if opts.style_file and not os.path.isfile(opts.style_file):
+        raise EigenstyleError(f"style file of the recipe not found: {opts.style_file}")
+    start = data.get("init")  # a warm start (a render's favourite): the same picture, or another run
+    for given, recorded, what in (
+        [(content, data["content"], "content")]
+        + [(s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))]
+        + ([(start["path"], start, "start")] if isinstance(start, dict) and start.get("path") else [])
+    ):
+        if not os.path.isfile(given):
+            where = "it was warm-started from it" if what == "start" else "pass its new place"
+            raise EigenstyleError(f"{what} image of the recipe not found: {given} ({where})")
+        if not allow_changed_inputs and recipe.identity_of_file(given)["sha256"] != recorded.get("sha256"):
+            raise EigenstyleError(
+                f"{what} image {given} differs from the one the recipe used "
+                f"(sha256 mismatch); use {option_name('allow_changed_inputs')} to run anyway"
+            )
+    return content, styles

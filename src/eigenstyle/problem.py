@@ -291,3 +291,12 @@ def vary(problem: Problem, opts: Options) -> Problem:
     # Every randomised style gets its picture, the swatch (swatch.py); reachable targets also optimise against it.
     check_size((opts.swatch_side(), opts.swatch_side()), problem.net, f"the swatch ({option_name('swatch_size')})")
     return varied
+
+
+def warm(opts: Options) -> None:
+    """Build the network of runs like ``opts`` and run it once at their size (its Winograd weights are
+    transformed on the first large input), so that the first such run starts at once: the studio's
+    workers do this as they start, before the first Generate."""
+    device = resolve_device(opts.device)
+    with torch.no_grad():
+        network_of(opts, device)[1](torch.zeros(1, 3, opts.size, opts.size, device=device))

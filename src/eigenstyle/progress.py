@@ -78,6 +78,15 @@ class Progress(Observer):
         )
 
 
+class SwatchProgress(Progress):
+    """The swatch's synthesis on the progress display: a bar of its own, labelled, before the run's."""
+
+    phases = ("swatch",)
+
+    def __init__(self, opts, stream=None):
+        super().__init__(opts.replace(iterations=opts.swatch_iterations, print_every=0), stream, label="swatch")
+
+
 def level_progress(pyramid, k: int, problem) -> Progress:
     """The display of level ``k`` (0-based) of a coarse-to-fine run (pyramid.Pyramid): its bar labelled with
     its place and size, with the ETA of the whole run."""

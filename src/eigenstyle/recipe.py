@@ -3,7 +3,7 @@
 A recipe is JSON: all options (with the seed actually used), the inputs'
 paths and SHA-256 hashes, the weights' identity, the eigenstyle/torch/Python
 versions, the device, how many iterations ran and the losses reached.
-:func:`read_recipe` reads one back (``engine.reproduce`` runs it again).
+:func:`read_recipe` reads one back (``printing.reproduce`` runs it again).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import math
 import os
 import time
 
-from .. import engine, recipe
+from .. import engine, problem, recipe
 from ..executors import Tick, Work
 from ..files import atomic_path
 from ..plan import batches
@@ -43,7 +43,7 @@ def warm(device: str, q: JobQueue) -> None:
     first Generate's first preview does not wait for it (0.3 s of it on a 2-core CPU)."""
     from .actions import STUDIO
 
-    engine.warm(STUDIO.replace(device=device if len(q.devices) > 1 else "auto"))
+    problem.warm(STUDIO.replace(device=device if len(q.devices) > 1 else "auto"))
 
 
 def run_job(job: Job, device: str, q: JobQueue) -> None:
