@@ -453,3 +453,28 @@ def test_an_observer_stopping_a_renders_reference_swatch_writes_its_start_image(
     written = eigenstyle.read_recipe(str(out))
     assert written["stopped"] == "cancelled" and written["iterations_done"] == 0 and written["stopped_in_swatch"] == 64
     assert leftovers(tmp_path) == [] and "r.png" in os.listdir(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_stop_while_a_batch_is_written_keeps_and_counts_its_images(content_path, style_path, tmp_path, monkeypatch):
+    """Ctrl-C while variants' batch is written: every image is written whole first, and the stop names them
+    (explore.Interrupted's tiles: the CLI says "kept 2 images", not 0)."""
+    from eigenstyle import explore, results
+    from eigenstyle.options import Options
+
+    save, calls = results.Result.save, []
+
+    def save_then_ctrl_c(self, path, index=0):
+        out = save(self, path, index)
+        calls.append(path)
+        if len(calls) == 1:
+            signal.raise_signal(signal.SIGINT)  # held until the batch is written
+        return out
+
+    monkeypatch.setattr(results.Result, "save", save_then_ctrl_c)
+    opts = Options(mode="variant", size=48, iterations=2, swatch_iterations=2, seed=1, precision="fp32", print_every=0)
+    runs = explore.variant_options(opts, explore.Brood.of(2))
+    with pytest.raises(explore.Interrupted) as stop:
+        explore.run_all(content_path, [style_path], runs, str(tmp_path), "v", progress=False, batch_size=2)
+    assert len(calls) == 2 and sorted(t.path for t in stop.value.tiles) == sorted(calls)
+    assert all(os.path.isfile(p) for p in calls) and not [f for f in os.listdir(tmp_path) if ".tmp" in f]

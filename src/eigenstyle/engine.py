@@ -46,11 +46,7 @@ def run_batch(
     try:
         problems = _reached(problems, progress, observers)
     except swatches.Stopped as stop:  # an observer stopped the swatch (the studio's cancel): nothing to run
-        made = _not_run(problems, stop.reason)
-        with files.stops_held():  # every result returned is written, as the others are
-            for r, path in zip(made, outputs or []):
-                r.save(path)
-        return made
+        return _written(_not_run(problems, stop.reason), outputs)  # every result returned is written
     first, n = problems[0], len(problems)
     if not all(batchable(p.opts, first.opts) for p in problems):
         raise EigenstyleError("a batch needs runs that differ only in their Gram targets")
@@ -71,9 +67,19 @@ def run_batch(
         watching.append(Intermediates(problems, outputs, started))
     start = initial_image(batched, first.opts.seed, batch=n) if x0 is None else x0
     made = results_of(problems, optimise(batched, start, watching + list(observers)), time.perf_counter() - started)
-    with files.stops_held():  # a stop while writing waits until the batch is written
-        for r, path in zip(made, outputs or []):
-            r.save(path)
+    return _written(made, outputs)
+
+
+def _written(made: list, outputs: Optional[Sequence[str]]) -> list[Result]:
+    """``made`` written to ``outputs``, whole: a stop while writing waits until the batch is written, then
+    comes as files.StoppedWhileWriting carrying the results (the caller keeps them: variants, sweep)."""
+    try:
+        with files.stops_held():
+            for r, path in zip(made, outputs or []):
+                r.save(path)
+    except files.StoppedWhileWriting as stop:
+        stop.results = made
+        raise
     return made
 
 

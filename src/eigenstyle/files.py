@@ -50,6 +50,7 @@ class StoppedWhileWriting(KeyboardInterrupt):
     def __init__(self, paths: list):
         super().__init__()
         self.paths = paths
+        self.results = None  # the results written, where the writer had them (engine's batches)
 
 
 _held: list = []  # the outermost stops_held's (signals seen, paths written)

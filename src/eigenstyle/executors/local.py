@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Iterator, Sequence
 
+from ..files import StoppedWhileWriting
 from ..plan import Preparation
 from .work import Executor, Handle, Watch, perform
 
@@ -41,5 +42,10 @@ class LocalExecutor(Executor):
             if h.reason is None:  # one cancelled before it ran never runs
                 watch = Watch(lambda tick, h=h: h.on_tick and h.on_tick(h, tick), h.stopped, self.every,
                               self.preview_side)  # fmt: skip
-                h.results = perform(h.work, self.preparation(h.work), [watch], progress, h.work.outputs)
+                try:
+                    h.results = perform(h.work, self.preparation(h.work), [watch], progress, h.work.outputs)
+                except StoppedWhileWriting as stop:  # its images were written whole: they count, then the stop
+                    h.results = stop.results
+                    yield h
+                    raise
             yield h
