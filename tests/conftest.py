@@ -25,11 +25,13 @@ def private_weight_cache(tmp_path_factory):
 
 
 def _settle_the_arithmetic(folder: str) -> None:
-    """``--precision auto`` and ``--conv auto`` read their choice from the private cache: fp32/direct,
-    as if timed fastest. Timing the candidates (vgg/speed.py) costs 10-30 s of full network passes at
-    128-384 px, again for each deepest layer and size class and in each CLI process started before the
-    first wrote it; test_speed.py times them with a cache of its own. The choice is also this machine's
-    no more: every run of the suite takes the same arithmetic."""
+    """``--precision auto`` and ``--conv auto`` read their choice from the private cache, ranked as a quiet
+    machine of this kind times them (docs/benchmarks.md): bf16 first where the CPU has bf16 units (AMX,
+    AVX-512 BF16), then direct convolutions; Winograd first on an AVX2 CPU without them. Timing the
+    candidates (vgg/speed.py) costs 10-30 s of full network passes at 128-384 px, again for each deepest
+    layer and size class and in each CLI process started before the first wrote it; test_speed.py times
+    them with a cache of its own. A loaded machine's timing no longer changes the
+    arithmetic (and so test_loop.py's divergences) from one run of the suite to the next."""
     import torch
 
     from eigenstyle.layers import LAYER_NAMES
@@ -39,9 +41,11 @@ def _settle_the_arithmetic(folder: str) -> None:
     key = {**speed.machine_key(cpu), "format": speed.FORMAT}
     convs = ("auto", "direct", "winograd")
     sets = {tuple(speed.candidates(p, c, cpu)) for p in ("auto", "fp32", "bf16") for c in convs}
+    fastest = ["bf16/direct", "fp32/direct", "fp32/winograd"] if speed.hardware_bf16(cpu) else ["fp32/winograd"]
     table = {}
     for pairs in (list(s) for s in sets if len(s) > 1):
-        seconds = {f"{p}/{c}": 1.0 + i for i, (p, c) in enumerate(pairs)}  # the plain pair first: fastest
+        names = sorted((f"{p}/{c}" for p, c in pairs), key=lambda n: fastest.index(n) if n in fastest else 9)
+        seconds = {n: 1.0 + i for i, n in enumerate(names)}
         for side in (128, 256, 384):
             for deepest in LAYER_NAMES:
                 table[json.dumps({**key, "side": side, "deepest": deepest, "pairs": pairs}, sort_keys=True)] = seconds
