@@ -67,6 +67,7 @@ def test_the_total_is_the_sum_of_the_named_terms_in_float64(problem):
     np.testing.assert_allclose(got["total"].double().numpy(), total.numpy(), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_tiled_and_whole_come_from_the_same_terms(problem):
     """A pixel term of one's own is taken on the whole image in tiles too; a feature term without the tiled
     protocol is refused in one line."""
