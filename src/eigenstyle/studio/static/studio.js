@@ -401,7 +401,25 @@ function connect() {
   es.onerror = () => { wasDown = true; $("#status").textContent = "reconnecting…"; };
 }
 
+let ready;
+const loaded = new Promise((resolve) => { ready = resolve; });  // the page's inputs, jobs and gallery are in
+
 async function init() {
+  // The form's buttons answer from the first moment: a click while the page still loads waits for it
+  // (attached after the loading, a quick click submitted the form natively and was lost).
+  $("#settings").addEventListener("submit", guard(async (e) => {
+    e.preventDefault();
+    await loaded;
+    const data = await submitJob("/api/generate", settings());
+    say(`${data.results.length} tile(s) queued`, true);
+  }));
+  $("#compare-layers").addEventListener("click", guard(async () => {
+    await loaded;
+    const { count, ...body } = settings();
+    delete body.style_layers;
+    await submitJob("/api/layers", body);
+    say(`layer comparison queued: ${state.config.layer_comparison.join(", ")}`, true);
+  }));
   state.config = await api("GET", "/api/config");
   fillForm(state.config);
   state.inputs = (await api("GET", "/api/inputs")).inputs;
@@ -413,17 +431,7 @@ async function init() {
   showStatus();
   await loadGallery();
   connect();
-  $("#settings").addEventListener("submit", guard(async (e) => {
-    e.preventDefault();
-    const data = await submitJob("/api/generate", settings());
-    say(`${data.results.length} tile(s) queued`, true);
-  }));
-  $("#compare-layers").addEventListener("click", guard(async () => {
-    const { count, ...body } = settings();
-    delete body.style_layers;
-    await submitJob("/api/layers", body);
-    say(`layer comparison queued: ${state.config.layer_comparison.join(", ")}`, true);
-  }));
+  ready();
   for (const input of document.querySelectorAll(".upload input")) input.addEventListener("change", guard(upload));
   for (const id of ["#f-content", "#f-style", "#f-mode", "#f-starred"]) $(id).addEventListener("change", guard(loadGallery));
   document.addEventListener("keydown", (e) => { if (e.key === "Escape" && state.pick) { state.pick = null; $("#hint").textContent = ""; loadGallery(); } });
