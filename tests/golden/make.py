@@ -136,6 +136,8 @@ CASES = {
             "C",
             "S",
             *SMALL,
+            "--style-layers",
+            "relu2_1,relu3_1",  # a small file: five layers' Grams take 2.4 MB
             "--mode",
             "variant",
             "--variant-seed",
@@ -245,7 +247,10 @@ def main(out: str = HERE) -> None:
                 dest = os.path.join(out, "files", f)
                 os.makedirs(os.path.dirname(dest), exist_ok=True)
                 shutil.copy(os.path.join(work, f), dest)
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=HERE, capture_output=True, text=True).stdout.strip()
+        import eigenstyle  # the code that made the set: its checkout's commit (a worktree of the base commit)
+
+        where = os.path.dirname(os.path.abspath(eigenstyle.__file__))
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True).stdout.strip()
         with open(os.path.join(out, "manifest.json"), "w") as f:
             json.dump({"commit": commit, "cpu": cpu(), "cases": cases}, f, indent=1)
     finally:
