@@ -54,6 +54,15 @@ class FeatureTerm(Term):
     def gradient(self, layer: str, f: torch.Tensor, target, state) -> torch.Tensor:
         raise NotImplementedError
 
+    def summed(self, x, feats, problem, loss) -> torch.Tensor:
+        """``weight · loss(f, layer)`` summed over the term's layers, each layer's features ``f`` with their
+        gradient normalised where the run asks (neural-style's -normalize_gradients)."""
+        total = x.new_zeros(x.shape[0])
+        for name in self.layers:
+            f = normalize_grad(feats[name], self.weight) if problem.opts.normalize_gradients else feats[name]
+            total = total + self.weight * loss(f, name)
+        return total
+
     @property
     def tiles(self) -> bool:
         """Whether the term can be evaluated in tiles."""
@@ -66,11 +75,7 @@ class Content(FeatureTerm):
     name = "content"
 
     def __call__(self, x, feats, problem):
-        o, loss = problem.opts, x.new_zeros(x.shape[0])
-        for name in self.layers:
-            f = normalize_grad(feats[name], self.weight) if o.normalize_gradients else feats[name]
-            loss = loss + self.weight * content_loss(f, problem.targets.content[name])
-        return loss
+        return self.summed(x, feats, problem, lambda f, name: content_loss(f, problem.targets.content[name]))
 
     def accumulate(self, layer, f, target):
         return (f - target).pow(2).flatten(1).sum(1)
@@ -89,11 +94,7 @@ class Style(FeatureTerm):
     name = "style"
 
     def __call__(self, x, feats, problem):
-        o, loss = problem.opts, x.new_zeros(x.shape[0])
-        for name in self.layers:
-            f = normalize_grad(feats[name], self.weight) if o.normalize_gradients else feats[name]
-            loss = loss + self.weight * style_loss(gram(f), problem.targets.style[name])
-        return loss
+        return self.summed(x, feats, problem, lambda f, name: style_loss(gram(f), problem.targets.style[name]))
 
     def accumulate(self, layer, f, target):
         flat = f.flatten(2)
