@@ -105,7 +105,7 @@ class Options:
     style_weight: Optional[float] = opt(
         None,
         "Weight of the style loss. Default (auto): 100, or with a single style layer that layer's "
-        "balanced weight (README table); with the raw target (fantasy and random) 0.3x that, 0.6x with "
+        "balanced weight (docs/options.md); with the raw target (fantasy and random) 0.3x that, 0.6x with "
         "several style layers.",
         alias=("-style_weight",),
         differs="neural-style's default is 100 whatever the layers; eigenstyle keeps 100 for several style "
