@@ -3,6 +3,8 @@ networks, cached on disk, recorded in the recipe, and reproduced from it."""
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -110,6 +112,29 @@ def test_no_disk_cache_still_times_once_per_process(tmp_path, monkeypatch):
     first = speed.choose(build_counting(built), "fp32", "auto", CPU, 64, "relu5_1")
     second = speed.choose(build_counting(built), "fp32", "auto", CPU, 64, "relu5_1")
     assert len(built) == 2 and first == second
+
+
+def test_too_little_memory_to_time_runs_the_plain_path(tmp_path):
+    """Timing builds a network per candidate and passes a 384 px probe through each: where that does not
+    fit (a tight memory limit), the run takes the plain path, remembered in this process only (a later
+    one with room times them), instead of a traceback."""
+    code = """
+import json, os, resource, torch
+from eigenstyle.vgg import network, speed
+weights = network.embedded_weights()
+build = lambda p, c: network.VGG(weights, ("relu1_1", "relu2_1", "relu3_1"), "max", p, c)
+used = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+resource.setrlimit(resource.RLIMIT_AS, (used + 48 * 2**20, hard))  # a real allocation failure, not a mock
+tight = speed.choose(build, "fp32", "auto", torch.device("cpu"), 1000, "relu3_1")
+resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+print(json.dumps([tight.precision, tight.conv, tight.seconds, os.path.exists(speed._path())]))
+"""
+    env = {**os.environ, "EIGENSTYLE_CACHE_DIR": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    precision, conv, seconds, cached = json.loads(r.stdout)
+    assert (precision, conv, seconds, cached) == ("fp32", "direct", {}, False)  # nothing timed, nothing cached
 
 
 def test_a_run_records_the_choice_and_reproduces_it(content_path, style_path, tmp_path, fresh):

@@ -28,6 +28,7 @@ import torch
 
 from ..files import atomic_path
 from ..layers import LAYER_INDEX, LAYER_NAMES
+from ..memory import is_out_of_memory
 from .cache import cache_dir
 
 FORMAT = "2"  # bump when what is timed changes, so old choices are timed again
@@ -149,7 +150,15 @@ def choose(
     seconds = _read(key)
     cached = seconds is not None and set(seconds) == {f"{p}/{c}" for p, c in pairs}
     if not cached:
-        seconds = time_pairs(build, pairs, device, side)
+        try:
+            seconds = time_pairs(build, pairs, device, side)
+        except (RuntimeError, MemoryError) as e:
+            if not is_out_of_memory(e):
+                raise
+            # too little memory to time the candidates (a tight limit, a full GPU): the plain path,
+            # remembered for this process only, so that a later run with room times them
+            _MEMO[key] = choice = Choice(*pairs[0])
+            return choice
         _write(key, seconds)
     best = min(seconds, key=seconds.get)
     p, c = best.split("/")
