@@ -30,8 +30,10 @@ except ImportError:  # skipped with a hint on a developer's machine, never in CI
 
 pytestmark = pytest.mark.slow
 RAY = os.path.join(os.path.dirname(sys.executable), "ray")
-# small and exact: fp32 direct convolutions on every side (the arithmetic's own choice is a timing)
-FAST = ["--size", "64", "--iterations", "15", "--seed", "3", "--precision", "fp32", "--conv", "direct"]
+# small and exact: fp32 direct convolutions on every side (the arithmetic's own choice is a timing), and a
+# short swatch (what is sent to a worker and back is the same whatever its length)
+FAST = ["--size", "64", "--iterations", "15", "--seed", "3", "--precision", "fp32", "--conv", "direct",
+        "--swatch-iterations", "10"]  # fmt: skip
 
 
 def _free_port() -> int:
@@ -115,7 +117,8 @@ def _work(content_path, style_path, tmp_path, seeds, iterations=40, name="w"):
     from eigenstyle.executors import Work
     from eigenstyle.options import Options
 
-    o = Options(size=64, iterations=iterations, seed=3, mode="variant", precision="fp32", conv="direct", print_every=0)
+    o = Options(size=64, iterations=iterations, seed=3, mode="variant", precision="fp32", conv="direct", print_every=0,
+                swatch_iterations=10)  # fmt: skip
     return [
         Work(content_path, [style_path], [o.replace(variant_seed=s)], outputs=[str(tmp_path / f"{name}{s}.png")])
         for s in seeds
