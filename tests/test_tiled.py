@@ -55,13 +55,13 @@ def test_geometry_of_vgg19():
 @pytest.mark.parametrize(
     "size, tile, layers",
     [
-        (96, 16, LAYERS),  # to relu5_1: tiles far smaller than the 101 px halo
+        (80, 16, LAYERS),  # to relu5_1: tiles far smaller than the 101 px halo
         (101, 32, LAYERS),
         (83, 48, LAYERS),
         (96, 1000, LAYERS),  # one tile for the whole image
-        (101, 16, ("relu1_1", "relu2_1", "relu3_2")),  # halo 29 px, content relu4_2 (53): crops at offsets
+        (101, 32, ("relu1_1", "relu2_1", "relu3_2")),  # halo 29 px, content relu4_2 (53): crops at offsets
         (83, 24, ("relu1_1", "relu3_2")),
-        (200, 64, LAYERS),  # crops at offsets to relu5_1
+        (160, 64, LAYERS),  # crops at offsets to relu5_1 (27 px in, across)
     ],
 )
 @pytest.mark.slow
