@@ -6,6 +6,7 @@ Every test uses the real embedded VGG-19 weights; images are kept small
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -73,6 +74,22 @@ def run_cli(*args, cwd=None, timeout=300):
         timeout=timeout,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+
+
+def main_in_process(args, capsys) -> tuple:
+    """cli.main as the console entry point runs it, in this process (a process start costs a second):
+    its exit code and stderr. Anything it does not catch fails the test as a traceback would."""
+    from eigenstyle import cli
+
+    handler = signal.getsignal(signal.SIGTERM)  # main installs its own
+    capsys.readouterr()
+    try:
+        code = cli.main(list(args))
+    except SystemExit as e:  # argparse's errors
+        code = e.code
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+    return code, capsys.readouterr().err
 
 
 def said(err: str) -> list:

@@ -12,7 +12,7 @@ from PIL import Image
 
 import eigenstyle
 
-from conftest import run_cli
+from conftest import main_in_process, run_cli
 
 FAST = ["--size", "48", "--iterations", "3", "--seed", "1", "-q"]
 
@@ -87,22 +87,6 @@ def _bad(tmp_path):
     }
 
 
-def _in_process(args, capsys) -> tuple:
-    """cli.main as the console entry point runs it, in this process (a process start costs a second):
-    its exit code and stderr. Anything it does not catch fails the test as a traceback would."""
-    from eigenstyle import cli
-
-    handler = signal.getsignal(signal.SIGTERM)  # main installs its own
-    capsys.readouterr()
-    try:
-        code = cli.main(list(args))
-    except SystemExit as e:  # argparse's errors
-        code = e.code
-    finally:
-        signal.signal(signal.SIGTERM, handler)
-    return code, capsys.readouterr().err
-
-
 @pytest.mark.slow
 def test_bad_input_gives_one_line_and_exit_2_and_writes_nothing(content_path, style_path, tmp_path, capsys,
                                                                  monkeypatch):  # fmt: skip
@@ -119,7 +103,7 @@ def test_bad_input_gives_one_line_and_exit_2_and_writes_nothing(content_path, st
             r = run_cli("stylize", *args, "-q", cwd=tmp_path)
             code, err = r.returncode, r.stderr
         else:
-            code, err = _in_process(["stylize", *args, "-q"], capsys)
+            code, err = main_in_process(["stylize", *args, "-q"], capsys)
         assert code == 2, (name, err)
         lines = err.strip().splitlines()
         assert len(lines) == 1 and message in lines[0] and "Traceback" not in err, (name, err)

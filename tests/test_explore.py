@@ -9,7 +9,7 @@ from PIL import Image
 import eigenstyle
 from eigenstyle.options import SINGLE_LAYER_STYLE_WEIGHT
 
-from conftest import run_cli
+from conftest import main_in_process, run_cli
 
 pytestmark = pytest.mark.slow  # every test here runs the network or a server for seconds
 
@@ -145,9 +145,9 @@ def test_layer_sheet(content_path, style_path, tmp_path):
         (["--levels", "bright"], "--levels must be"),
     ],
 )
-def test_bad_variant_input(content_path, style_path, tmp_path, args, message):
-    r = run_cli("variants", content_path, style_path, "-o", tmp_path / "o", *TINY, *args)
-    assert r.returncode == 2 and message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+def test_bad_variant_input(content_path, style_path, tmp_path, args, message, capsys):
+    code, err = main_in_process(["variants", content_path, style_path, "-o", str(tmp_path / "o"), *TINY, *args], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "o").exists()
 
 
