@@ -13,7 +13,20 @@ from conftest import main_in_process, run_cli
 
 pytestmark = pytest.mark.slow  # every test here runs the network or a server for seconds
 
-TINY = ["--size", "48", "--iterations", "6", "--seed", "2", "--style-layers", "relu3_2", "-q"]
+# a short swatch: what these tests check (files, recipes, batches, reproduction) does not depend on its length
+TINY = [
+    "--size",
+    "48",
+    "--iterations",
+    "6",
+    "--seed",
+    "2",
+    "--swatch-iterations",
+    "20",
+    "--style-layers",
+    "relu3_2",
+    "-q",
+]
 
 
 def results_in(folder):
@@ -255,7 +268,8 @@ def test_batched_variants_compute_what_single_runs_compute(content_path, style_p
     from eigenstyle.problem import prepare, vary
     from eigenstyle.targets import Targets
 
-    base = Options(size=64, iterations=15, seed=2, style_layers=("relu3_2",), print_every=0, variant_seed=5)
+    base = Options(size=64, iterations=15, seed=2, style_layers=("relu3_2",), print_every=0, variant_seed=5,
+                   swatch_iterations=20)  # fmt: skip
     runs = [o for o, _ in variant_options(base.validate(), 3)]
     problem = prepare(content_path, style_path, runs[0])
     singles = [vary(problem, o) for o in runs]
