@@ -17,18 +17,22 @@ def test_the_stop_rule_takes_a_rise_for_a_change():
     assert not loop.converged([100.0], [99.0], 0.0)  # 0: never
 
 
+# Normalised gradients break L-BFGS's curvature model at 64 px: a real divergence (at iteration 7), once.
+# In fp32 with direct convolutions, which every CPU has: the arithmetic's own choice (bf16 where the CPU has
+# it, Winograd on an AVX2 one) diverges at other iterations, or again and again, from this start.
+DIVERGING = {**SMALL, "size": 64, "seed": 2, "normalize_gradients": True, "precision": "fp32", "conv": "direct"}
+
+
 def _diverging(content_path, style_path, iterations=40):
-    """Normalised gradients break L-BFGS's curvature model at 64 px: a real divergence (at iteration 7)."""
-    opts = problem.resolve_seeds(
-        Options(**{**SMALL, "size": 64, "iterations": iterations, "seed": 1, "normalize_gradients": True}).validate()
-    )
+    """The diverging run's problem, for ``iterations``, and its start."""
+    opts = problem.resolve_seeds(Options(**{**DIVERGING, "iterations": iterations}).validate())
     p = problem.prepare(content_path, style_path, opts)
     return p, loop.initial_image(p, opts.seed)
 
 
 @pytest.mark.slow
 def test_a_divergence_starts_afresh_from_the_last_sane_image_and_the_recipe_says_where(content_path, style_path):
-    kw = {**SMALL, "size": 64, "iterations": 40, "seed": 1, "normalize_gradients": True}
+    kw = {**DIVERGING, "iterations": 40}
     result = eigenstyle.stylize(content_path, style_path, **kw)
     at = result.recipe["restarted_at"]
     assert result.error is None and result.recipe["iterations_done"] == 40 and 1 <= len(at) <= loop.MAX_RESTARTS
