@@ -250,7 +250,7 @@ def test_a_cluster_that_goes_away_is_one_line_and_keeps_what_was_written(cluster
     out = tmp_path / "v"
     proc = subprocess.Popen(
         [sys.executable, "-m", "eigenstyle.cli", "variants", content_path, style_path, "--count", "6", *FAST[:2],
-         "--iterations", "150", *FAST[4:], "-o", out, "-q", "--executor", "ray", "--address", cluster,
+         "--iterations", "60", *FAST[4:], "-o", out, "-q", "--executor", "ray", "--address", cluster,
          "--cpus-per-run", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
@@ -264,7 +264,7 @@ def test_a_cluster_that_goes_away_is_one_line_and_keeps_what_was_written(cluster
     lines = [ln for ln in stderr.strip().splitlines() if ln.startswith("eigenstyle:")]
     assert lines and "Ray cluster" in lines[-1] and "Traceback" not in stderr, stderr
     kept = [n for n in _names(out) if n.endswith(".png") and ".swatch" not in n]
-    assert kept and all(_recipe(out / n)["iterations_done"] == 150 for n in kept)
+    assert kept and all(_recipe(out / n)["iterations_done"] == 60 for n in kept)
     assert not [n for n in _names(out) if n.startswith(".eigenstyle-")]  # no half-written file
 
 

@@ -87,7 +87,7 @@ def test_stop_at_ends_a_run_whose_loss_stopped_falling_records_it_and_reproduces
     def watch(info):
         totals[info.iteration] = info.loss[0]
 
-    kw = {**SMALL, "size": 64, "iterations": 200, "seed": 2, "print_every": 1, "stop_at": 0.1}
+    kw = {**SMALL, "iterations": 200, "seed": 2, "print_every": 1, "stop_at": 0.1}
     out = str(tmp_path / "stopped.png")
     r = eigenstyle.stylize(content_path, style_path, output=out, callback=watch, **kw)
     k = r.recipe["iterations_done"]
