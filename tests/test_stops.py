@@ -228,7 +228,7 @@ def atomic_path(path, *a, **k):
     with _atomic(path, *a, **k) as tmp:
         yield tmp
         print("test: writing " + os.path.basename(path), file=sys.stderr, flush=True)
-        time.sleep(2)
+        time.sleep(0.5)  # the signal, sent on this line, arrives while the file is written
 images.atomic_path = atomic_path
 """
 

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow  # every test here runs the network or a server fo
 
 httpx = testclient.httpx
 TOTAL, IN_FLIGHT, GENERATES, STREAMS = 200, 40, 50, 30
-LONG = {"size": 48, "iterations": 5000, "count": 1, "mode": "variant"}
+SWATCH = {"swatch_size": 32, "swatch_iterations": 4}  # a variant's swatch, kept small
+LONG = {"size": 48, "iterations": 5000, "count": 1, "mode": "variant", **SWATCH}
 
 
 def _pair(url, app):
@@ -110,7 +111,7 @@ def test_two_tabs_watch_the_same_job(tmp_path):
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ready)), 30)
             async with httpx.AsyncClient(base_url=url, timeout=30, headers=headers(app)) as c:
                 r = await c.post(
-                    "/api/generate", json={**pair, "size": 48, "iterations": 6, "count": 2, "mode": "variant"}
+                    "/api/generate", json={**pair, "size": 48, "iterations": 6, "count": 2, "mode": "variant", **SWATCH}
                 )
                 assert r.status_code == 202, r.text
             await asyncio.wait_for(asyncio.gather(*tabs), 120)
