@@ -382,7 +382,7 @@ def test_a_crashing_job_fails_with_a_message_and_the_next_job_runs(studio):
     job_evs = finish(client, job["job"]["id"])
     assert job_evs[-1][1]["job"]["status"] == "failed" and "cannot read" in job_evs[-1][1]["job"]["error"]
 
-    ok = submit(client, "/api/generate", {**pair, **TINY, "count": 1})
+    ok = submit(client, "/api/generate", {**pair, **TINY, **SWATCH, "count": 1})
     assert finish(client, ok["job"]["id"])[-1][1]["job"]["status"] == "done"
 
 
@@ -401,7 +401,7 @@ def test_restart_after_kill_keeps_results_and_marks_the_cut_off_run_interrupted(
         url, token = line.split()[2].split("/?token=")
         with httpx.Client(base_url=url, timeout=60, headers={"X-Eigenstyle-Token": token}) as c:
             pair = samples(c)
-            done = c.post("/api/generate", json={**pair, **TINY, "count": 1}).json()
+            done = c.post("/api/generate", json={**pair, **TINY, **SWATCH, "count": 1}).json()
             long = c.post("/api/generate", json={**pair, **SWATCH, "size": 48, "iterations": 5000, "count": 1}).json()
             cut = wait_running(c, long["results"][0]["id"], timeout=120)
             assert c.get(f"/api/results/{done['results'][0]['id']}").json()["result"]["status"] == "done"
@@ -665,6 +665,6 @@ def test_a_worker_warms_the_default_network_first_and_serves_when_that_fails(tmp
     monkeypatch.setattr(runner, "warm", broken)
     app = create_app(str(tmp_path / "b"))
     with client_of(app) as client:
-        job = submit(client, "/api/generate", {**samples(client), **TINY, "count": 1})
+        job = submit(client, "/api/generate", {**samples(client), **TINY, **SWATCH, "count": 1})
         assert finish(client, job["job"]["id"])[-1][1]["job"]["status"] == "done"
     assert "RuntimeError: no network today" in capfd.readouterr().err
