@@ -2,7 +2,7 @@
 by a random factor in [lo, hi] (--spread): the style's own feature combinations, each with another
 energy. G' = V diag(e ⊙ m) Vᵀ stays a Gram a network can reach."""
 
-from . import Mode, register
+from .registry import Mode, register
 
 
 def draw(rng, c, r):

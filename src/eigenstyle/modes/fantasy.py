@@ -3,7 +3,7 @@
 Its target is the raw G' (its swatches came out as grey gratings: docs/quality.md), levelled, and its
 swatch's colour blurred against a coloured checker."""
 
-from . import Mode, register
+from .registry import Mode, register
 
 
 def draw(rng, c, r):

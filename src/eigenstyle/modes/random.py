@@ -2,7 +2,7 @@
 experiment, or with --symmetric a random symmetric PSD R Rᵀ / C. Nothing of the style is left but its
 norm: colour fields and whatever a ReLU network can make of them."""
 
-from . import Mode, register
+from .registry import Mode, register
 
 
 def draw(rng, c, r):

@@ -2,7 +2,7 @@
 [lo, hi] (--spread, 0.1-1.9): the same eigen-energies on bent directions, "reasonable and not too
 far-out modifications of the same style"."""
 
-from . import Mode, register
+from .registry import Mode, register
 
 
 def draw(rng, c, r):
