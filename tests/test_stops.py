@@ -274,6 +274,79 @@ def test_ctrl_c_while_the_arithmetic_is_timed_remembers_nothing(content_path, st
     assert passes and speed._MEMO == {} and _speed_cache() == before and os.listdir(tmp_path) == []
 
 
+class Cancel(Observer):
+    """The studio's Cancel as the loop's observers see it: once ``when()`` holds, ``stopping()`` (asked where
+    no step is at hand: while a run is prepared, its arithmetic timed) and ``seen`` give the reason."""
+
+    def __init__(self, when, reason: str = "cancelled"):
+        self.when, self.reason, self.asked = when, reason, 0
+
+    def wants(self, iteration: int) -> bool:
+        return True
+
+    def seen(self, step):
+        return self.reason if self.when() else None
+
+    def stopping(self):
+        self.asked += 1
+        return self.reason if self.when() else None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scales", [None, (40,)], ids=["one scale", "coarse to fine"])
+def test_an_observer_stopping_while_the_arithmetic_is_timed_ends_it_between_passes(
+    content_path, style_path, tmp_path, monkeypatch, scales
+):
+    """The studio's Cancel while the first run of a kind times its arithmetic (seconds of full network passes):
+    no further pass, nothing remembered or written, and the executor reports a Work that never ran."""
+    from eigenstyle.executors import Work, make
+    from eigenstyle.vgg import speed
+
+    before, passes, real = _speed_cache(), [], speed._pass
+
+    def counted(net, x, device):
+        passes.append(1)
+        return real(net, x, device)
+
+    monkeypatch.setattr(speed, "_MEMO", {})
+    monkeypatch.setattr(speed, "_read", lambda key: None)
+    monkeypatch.setattr(speed, "_pass", counted)
+    opts = eigenstyle.Options(**{**TINY, "precision": "auto", "conv": "auto", "scales": scales})
+    work = Work(content_path, [style_path], [opts], outputs=[str(tmp_path / "x.png")])
+    executor = make("local")
+    handle = executor.submit(work, stop=lambda: "cancelled in a test" if passes else None)
+    assert list(executor.completed([handle])) == [handle]
+    assert handle.results is None and handle.error is None and handle.reason == "cancelled in a test"
+    assert len(passes) == 1  # of 2-3 candidates' warm-up and timed passes
+    assert speed._MEMO == {} and _speed_cache() == before and os.listdir(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_an_observer_stopping_while_a_later_scale_is_prepared_keeps_the_scale_before(content_path, style_path,
+                                                                                     tmp_path):  # fmt: skip
+    done = []
+
+    class Finished(Observer):
+        def wants(self, iteration: int) -> bool:
+            return True
+
+        def seen(self, step):
+            if step.iteration == step.iterations:
+                done.append(step.problem.opts.size)
+
+    # the Cancel comes once the coarse scale has seen its last step (it is asked before Finished): the next
+    # preparation stops
+    cancel = Cancel(lambda: bool(done))
+    out = tmp_path / "x.png"
+    r = eigenstyle.stylize(content_path, style_path, output=str(out), observers=[cancel, Finished()],
+                           **{**TINY, "mode": "none", "size": 64, "scales": (48,)})  # fmt: skip
+    assert done == [48] and cancel.asked and r.interrupted and max(r.image.size) == 48
+    data = eigenstyle.read_recipe(str(out))
+    assert data["stopped_at_coarse_scale"] == 48 and data["stopped_preparing"] == 64
+    assert data["stopped"] == "cancelled" and data["interrupted"] and data["iterations_done"] == 4
+    assert sorted(os.listdir(tmp_path)) == ["x.png"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("final", [False, True], ids=["coarse scale", "final scale"])
 def test_ctrl_c_while_a_later_scale_is_prepared_keeps_the_scale_before(content_path, style_path, tmp_path, final,

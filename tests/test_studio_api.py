@@ -140,6 +140,38 @@ def test_cancel_keeps_the_current_image_as_interrupted(studio):
     assert rec["recipe"]["interrupted"] is True and client.get(rec["image_url"]).status_code == 200
 
 
+@pytest.mark.slow
+def test_cancel_while_the_arithmetic_is_timed_ends_the_job_at_once(tmp_path, monkeypatch):
+    """The first job of a kind on a machine times its arithmetic (seconds of network passes): Cancel then
+    ends it before the next pass, and its tile is cancelled, with nothing made or remembered."""
+    from eigenstyle.studio import runner
+    from eigenstyle.vgg import speed
+
+    passes, real = [], speed._pass
+
+    def slow(net, x, device):
+        passes.append(1)
+        time.sleep(0.2)
+        return real(net, x, device)
+
+    monkeypatch.setattr(runner, "warm", lambda device, queue: None)  # the first job is the first to time
+    monkeypatch.setattr(speed, "_MEMO", {})
+    monkeypatch.setattr(speed, "_read", lambda key: None)
+    written = []
+    monkeypatch.setattr(speed, "_write", lambda key, seconds: written.append(key))
+    monkeypatch.setattr(speed, "_pass", slow)
+    with client_of(create_app(str(tmp_path / "ws"))) as client:
+        data = submit(client, "/api/generate", {**samples(client), **TINY, "mode": "none", "count": 1})
+        deadline = time.monotonic() + 60
+        while not passes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.post(f"/api/jobs/{data['job']['id']}/cancel").status_code == 200
+        assert finish(client, data["job"]["id"])[-1][1]["job"]["status"] == "cancelled"
+        rec = client.get(f"/api/results/{data['results'][0]['id']}").json()["result"]
+        assert rec["status"] == "cancelled" and not rec["image_url"]
+    assert len(passes) <= 2 and speed._MEMO == {} and written == []  # the pass under way, at most one more
+
+
 def test_queue_full_is_a_clear_busy_answer_and_waiting_jobs_can_be_cancelled(tmp_path):
     app = create_app(str(tmp_path / "ws"), max_queued=1)
     with client_of(app) as client:

@@ -28,6 +28,7 @@ from .problem import ImageInput, Problem, prepare, resolve_seeds, vary
 from .progress import Progress, SwatchProgress, level_progress
 from .pyramid import Pyramid
 from .results import Result, result_of, results_of
+from .stopping import Stopped, asking
 from .targets import Targets, to_tensor
 
 
@@ -45,7 +46,7 @@ def run_batch(
     Swatches still due are made first, as their own step (``observers`` watching "swatch" see it)."""
     try:
         problems = _reached(problems, progress, observers)
-    except swatches.Stopped as stop:  # an observer stopped the swatch (the studio's cancel): nothing to run
+    except Stopped as stop:  # an observer stopped the swatch (the studio's cancel): nothing to run
         return _written(_not_run(problems, stop.reason), outputs)  # every result returned is written
     first, n = problems[0], len(problems)
     if not all(batchable(p.opts, first.opts) for p in problems):
@@ -85,7 +86,7 @@ def _written(made: list, outputs: Optional[Sequence[str]]) -> list[Result]:
 
 def _reached(problems: Sequence[Problem], progress, observers: Sequence[Observer]) -> list[Problem]:
     """``problems`` with their swatches made (swatch.reach), with a progress bar of their own where the
-    run shows one. An observer's stop during the synthesis raises swatch.Stopped."""
+    run shows one. An observer's stop during the synthesis raises stopping.Stopped."""
     if not any(swatches.missing(p) for p in problems):
         return list(problems)
     shown = [SwatchProgress(problems[0].opts)] if progress else []
@@ -114,16 +115,19 @@ def _not_run(problems: Sequence[Problem], reason: str) -> list[Result]:
 def _stopped_in_swatch(
     problem: Optional[Problem], stop: BaseException, before: Optional[tuple], output: Optional[str], size: int
 ) -> Result:
-    """A run stopped before the scale of ``size`` ran: while it was prepared (``problem`` None: Ctrl-C, the
-    arithmetic being timed, or the scale before's image being written) or its swatch made (Ctrl-C, or an
-    observer's :class:`swatch.Stopped`). It keeps what the scale ``before`` made ((problem, outcome): a
-    coarser scale's image), written as a stopped coarse scale; with nothing made yet, Ctrl-C goes on up
-    ("interrupted before the run started; nothing written") and an observer's stop gets the start image,
-    interrupted. Its recipe says where: ``stopped_in_swatch`` or ``stopped_preparing``, that scale's size."""
-    reason = stop.reason if isinstance(stop, swatches.Stopped) else None
+    """A run stopped before the scale of ``size`` ran: while it was prepared (``problem`` None: Ctrl-C or an
+    observer's stop, the arithmetic being timed, or the scale before's image being written) or its swatch
+    made (Ctrl-C, or an observer's :class:`~eigenstyle.stopping.Stopped`). It keeps what the scale ``before``
+    made ((problem, outcome): a coarser scale's image), written as a stopped coarse scale; with nothing made
+    yet, the stop goes on up (the CLI: "interrupted before the run started; nothing written"), but a stop in
+    the first swatch gets the start image, interrupted. Its recipe says where: ``stopped_in_swatch`` or
+    ``stopped_preparing``, that scale's size."""
+    reason = stop.reason if isinstance(stop, Stopped) else None
     if before is None:
         if reason is None:
             raise KeyboardInterrupt
+        if problem is None:  # stopped while the first scale was prepared: nothing made, nothing to write
+            raise stop
         result = _not_run([problem], reason)[0]
         if output is not None:
             result.save(output)
@@ -176,15 +180,18 @@ def stylize(
     if any(swatches.needs_reference(o) for o in scales + [opts]):
         try:
             reference = swatches.reference(content, style, opts, _swatch_watchers(opts, progress, observers))
-        except swatches.Stopped as stop:
+        except Stopped as stop:
+            if stop.phase == "preparing":  # before its swatch: nothing made
+                raise
             first = (scales + [opts])[0]
             return _stopped_in_swatch(prepare(content, style, first), stop, None, output, first.size)
     for k, coarse in enumerate(scales):
         size, p = coarse.size, None
         try:  # preparing it (the arithmetic timed, the first time), then its swatch
-            p = anchored(_given(prepare(content, style, coarse, terms), reference), x0)
+            with asking(observers):
+                p = anchored(_given(prepare(content, style, coarse, terms), reference), x0)
             p = _reached([p], progress, observers)[0]
-        except (swatches.Stopped, KeyboardInterrupt) as stop:
+        except (Stopped, KeyboardInterrupt) as stop:
             return _stopped_in_swatch(p, stop, before, output, size)
         start = initial_image(p, opts.seed) if x0 is None else upscale(x0, p)
         started = time.perf_counter()
@@ -202,9 +209,10 @@ def stylize(
         x0 = out.x
     problem = None
     try:  # prepared, and its swatch made, here (not in run_batch): a stop then keeps the scale before's image
-        problem = anchored(_given(prepare(content, style, opts, terms), reference), x0)
+        with asking(observers):
+            problem = anchored(_given(prepare(content, style, opts, terms), reference), x0)
         problem = _reached([problem], progress, observers)[0]
-    except (swatches.Stopped, KeyboardInterrupt) as stop:
+    except (Stopped, KeyboardInterrupt) as stop:
         return _stopped_in_swatch(problem, stop, before, output, opts.size)
     if save_style:
         from .stylefile import save_style as write_style

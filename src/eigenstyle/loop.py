@@ -61,6 +61,11 @@ class Observer:
     def seen(self, step: Step) -> Union[None, bool, str]:
         return None
 
+    def stopping(self) -> Optional[str]:
+        """A reason to end the run where no step is at hand (while it is prepared, its arithmetic timed:
+        stopping.checkpoint), or None."""
+        return None
+
     def close(self) -> None:
         pass
 

@@ -26,6 +26,7 @@ from .files import Carried
 from .memory import available_bytes, history_for, is_out_of_memory, out_of_memory_error, tile_for
 from .options import LBFGS_HISTORY, Options, names
 from .randomize import Randomization, randomize_targets
+from .stopping import checkpoint
 from .targets import Targets, check_size, content_targets, style_grams, to_tensor
 from .values import option_name
 from .vgg.network import VGG, Preprocessing, Weights, arithmetic, built, load_weights
@@ -98,7 +99,9 @@ def _load(im: ImageInput, what: str) -> tuple[Image.Image, dict]:
 def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options, terms: Sequence = ()) -> Problem:
     """Load and check everything before any long computation starts. A randomised style comes without
     its swatch (see vary): swatch.given or swatch.reach puts it in. ``terms``: objective terms of the caller's
-    own (objective.Term), checked here."""
+    own (objective.Term), checked here. An observer in reach (stopping.asking) may stop it before it starts
+    and while its arithmetic is timed."""
+    checkpoint()
     if isinstance(styles, (str, os.PathLike, Image.Image)):
         styles = [styles]
     styles = list(styles or [])

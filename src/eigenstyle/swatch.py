@@ -30,6 +30,7 @@ import torch
 from .errors import EigenstyleError
 from .loop import initial_image, optimise
 from .problem import Problem, prepare
+from .stopping import Stopped, asking
 from .targets import Targets, image_grams, to_pil, to_tensor
 from .values import option_name
 
@@ -42,14 +43,6 @@ def swatch_seed(genome: dict) -> int:
         genome = genome["between"][0] if "between" in genome else genome["mutate"]
     digest = hashlib.sha256(json.dumps({"seed": int(genome["seed"])}).encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
-
-
-class Stopped(Exception):
-    """An observer ended the swatch's synthesis (the studio's cancel): there is no run to make."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tuple:
@@ -183,7 +176,9 @@ def reference(content, styles, opts, observers=()):
     the same picture the favourite optimised against, whatever size it is now rendered at. ``observers``
     watching the "swatch" phase see it made (and may stop it: :class:`Stopped`)."""
     at = opts.replace(size=opts.reference_size, reference_size=None, scales=None, tile=None, init="random")
-    return reach([prepare(content, styles, at)], observers)[0].swatch
+    with asking(observers):
+        problem = prepare(content, styles, at)
+    return reach([problem], observers)[0].swatch
 
 
 def clean_colour(picture, sigma: float):

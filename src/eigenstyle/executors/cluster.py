@@ -26,6 +26,7 @@ from typing import Iterator, Optional, Sequence
 
 from ..errors import EigenstyleError
 from ..files import Carried
+from ..stopping import Stopped
 from .work import Executor, Handle, Tick, Watch, Work, perform
 
 POLL_S = 0.2  # how often the driver reads the channel while it waits
@@ -97,7 +98,10 @@ def _task(key, work: Work, channel, every: int, preview_side: int, content: Carr
         _PREPARED.clear()
         _PREPARED[inputs] = Preparation(work.content, work.styles)
     watch = Watch(lambda tick: channel.push.remote(key, tick), _Asking(channel, key), every, preview_side)
-    return perform(work, _PREPARED[inputs], [watch])
+    try:
+        return perform(work, _PREPARED[inputs], [watch])
+    except Stopped:  # cancelled while it was prepared: nothing made
+        return None
 
 
 def _reachable(address: str) -> None:
@@ -246,8 +250,8 @@ class RayExecutor(Executor):
             return
         except Exception as e:  # the worker kept dying (retries spent), the cluster went away
             raise EigenstyleError(f"a run was lost on the Ray cluster ({_first_line(e)})") from None
-        if h.state.get("dropped"):
-            return  # cancelled before it was seen to start: nothing of it is kept
+        if h.state.get("dropped") or results is None:
+            return  # cancelled before it was seen to start, or while it was prepared: nothing of it is kept
         h.results = results
         for r, path in zip(results, h.work.outputs or ()):
             r.save(path)

@@ -13,6 +13,7 @@ from typing import Iterator, Sequence
 
 from ..files import StoppedWhileWriting
 from ..plan import Preparation
+from ..stopping import Stopped
 from .work import Executor, Handle, Watch, perform
 
 
@@ -44,6 +45,8 @@ class LocalExecutor(Executor):
                               self.preview_side)  # fmt: skip
                 try:
                     h.results = perform(h.work, self.preparation(h.work), [watch], progress, h.work.outputs)
+                except Stopped as stop:  # cancelled while it was prepared: nothing made
+                    h.reason = h.reason or stop.reason
                 except StoppedWhileWriting as stop:  # its images were written whole: they count, then the stop
                     h.results = stop.results
                     yield h

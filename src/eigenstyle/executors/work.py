@@ -16,6 +16,7 @@ from PIL import Image
 from ..errors import EigenstyleError
 from ..loop import Observer, Step
 from ..pyramid import Pyramid
+from ..stopping import asking
 
 
 @dataclass
@@ -70,6 +71,9 @@ class Watch(Observer):
     def wants(self, iteration: int) -> bool:
         return iteration == 1 or iteration % self.every == 0 or self.stop() is not None
 
+    def stopping(self) -> Optional[str]:
+        return self.stop()
+
     def seen(self, step: Step):
         it = step.iteration
         if step.values is not None and (it == 1 or it % self.every == 0 or it == step.iterations):
@@ -122,7 +126,8 @@ def perform(work: Work, preparation, observers: Sequence[Observer] = (), progres
         output = outputs[0] if outputs else None
         return [engine.stylize(work.content, work.styles, work.options[0], progress=progress, output=output,
                                observers=observers)]  # fmt: skip
-    problems = preparation.problems(work.options, work.swatch)
+    with asking(observers):  # an observer's stop while they are prepared: stopping.Stopped, nothing made
+        problems = preparation.problems(work.options, work.swatch)
     return engine.run_batch(problems, progress=progress, observers=observers, outputs=outputs)
 
 
