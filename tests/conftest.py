@@ -16,6 +16,13 @@ from eigenstyle.demo import sample
 
 SMALL = dict(size=48, iterations=12, seed=3, print_every=0)
 
+# A shell starts the commands of a background job with SIGINT ignored (`pytest &` in a script, nohup), and an
+# ignored signal stays ignored in every process started from it: the tests that press Ctrl-C, here and in the
+# CLI processes they start, would see nothing (and wait for a run of 2000 iterations). Python's own handler,
+# as a terminal's foreground job has it, is given back for the whole run (a child then starts with the default).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def private_weight_cache(tmp_path_factory):
