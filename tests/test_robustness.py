@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import pytest
 from PIL import Image
 
-from eigenstyle import cli, images
+from eigenstyle import images
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.files import atomic_path, default_file_mode
 from eigenstyle.images import save_atomic
 
 import corpus
-from conftest import run_cli, said
+from conftest import main_in_process, run_cli, said
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 DOC = os.path.join(ROOT, "docs", "robustness.md")
@@ -267,15 +267,6 @@ def dirs(tmp_path):
     return tmp_path
 
 
-def _main(argv, capsys):
-    try:
-        code = cli.main(argv)
-    except SystemExit as e:  # argparse's usage errors
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 @pytest.mark.slow
 def test_corpus(case, content_path, style_path, dirs, capsys):
@@ -284,7 +275,7 @@ def test_corpus(case, content_path, style_path, dirs, capsys):
         r = run_cli(*argv)
         code, err = r.returncode, r.stderr
     else:
-        code, _, err = _main(argv, capsys)
+        code, err = main_in_process(argv, capsys)
     lines = said(err)
     assert "Traceback" not in err, err
     written = sorted(os.listdir(dirs / "out"))
@@ -401,12 +392,12 @@ def test_disk_full_keeps_the_previous_file(content_path, style_path, tmp_path, c
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(images.os, "fsync", full)
-    code, _, err = _main(["stylize", content_path, style_path, "-o", str(out), "--overwrite", *TINY], capsys)
+    code, err = main_in_process(["stylize", content_path, style_path, "-o", str(out), "--overwrite", *TINY], capsys)
     assert code == 2 and said(err) == [
         f"eigenstyle: error: could not write {out}: No space left on device; the previous file is kept unchanged"
     ]
     assert out.read_bytes() == b"previous result" and sorted(os.listdir(tmp_path)) == ["out.png"]
-    code, _, err = _main(["stylize", content_path, style_path, "-o", str(tmp_path / "new.png"), *TINY], capsys)
+    code, err = main_in_process(["stylize", content_path, style_path, "-o", str(tmp_path / "new.png"), *TINY], capsys)
     assert code == 2 and "No space left on device; nothing was written" in err
     assert sorted(os.listdir(tmp_path)) == ["out.png"]
 
@@ -445,7 +436,7 @@ def test_atomic_path_leaves_the_previous_file_or_the_new_one_and_no_temporary_fi
 def test_existing_style_file_is_kept(content_path, style_path, tmp_path, capsys):
     kept = tmp_path / "s.safetensors"
     kept.write_bytes(b"previous style")
-    code, _, err = _main(
+    code, err = main_in_process(
         [
             "stylize",
             content_path,
