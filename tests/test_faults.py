@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from eigenstyle.memory import bytes_per_pixel, is_out_of_memory
+from eigenstyle.errors import is_out_of_memory
+from eigenstyle.memory import bytes_per_pixel
 
 from conftest import said
 

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Optional, Sequence, Union
 import torch
 
 from . import images, tiled
-from .memory import available_bytes, is_out_of_memory, out_of_memory_error
+from .errors import is_out_of_memory
+from .memory import available_bytes, out_of_memory_error
 from .objective import evaluate
 from .optim import make_optimizer
 from .targets import Targets, to_tensor

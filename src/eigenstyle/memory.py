@@ -126,15 +126,6 @@ def available_bytes(device: torch.device) -> Optional[int]:
     return max(0, min(limits)) if limits else None
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, getattr(torch, "OutOfMemoryError", ())) or isinstance(exc, MemoryError):
-        return True
-    text = str(exc)
-    return isinstance(exc, RuntimeError) and (
-        "out of memory" in text or "not enough memory" in text or "can't allocate memory" in text
-    )
-
-
 def out_of_memory_error(
     opts, pixels: int, batch: int, device: torch.device, min_side: int, free: Optional[int]
 ) -> EigenstyleError:

@@ -21,9 +21,9 @@ import torch
 from PIL import Image
 
 from . import images, recipe, tiled
-from .errors import EigenstyleError
+from .errors import EigenstyleError, is_out_of_memory
 from .files import Carried
-from .memory import available_bytes, history_for, is_out_of_memory, out_of_memory_error, tile_for
+from .memory import available_bytes, history_for, out_of_memory_error, tile_for
 from .options import LBFGS_HISTORY, Options, names
 from .randomize import Randomization, randomize_targets
 from .stopping import checkpoint

@@ -26,9 +26,9 @@ from typing import Callable, Optional
 
 import torch
 
+from ..errors import is_out_of_memory
 from ..files import atomic_path
 from ..layers import LAYER_INDEX, LAYER_NAMES
-from ..memory import is_out_of_memory
 from ..stopping import checkpoint
 from .cache import cache_dir
 
