@@ -2,7 +2,8 @@
 
 Drives the real studio (uvicorn on 127.0.0.1, Debian's Chromium through Playwright) from Generate, at
 the studio's defaults unless told (Tübingen + The Starry Night, count 4, 128 px, 100 iterations): the
-time to the first tile showing a live preview, and to four finished tiles. Then the CLI: a 256 px
+time to the first tile showing a live preview, and to four finished tiles, and the tiles' scores
+(benchmarks/tiles.py's: edges with the photograph, stroke x a plain tile's, border). Then the CLI: a 256 px
 variant against a plain run of the same size (wall time of `eigenstyle stylize` in a fresh process,
 start-up included). Targets (issue 21, a 2-core CPU): first preview <= 2 s, four tiles <= 30 s,
 a CLI variant <= 1.2x a plain run. Say which CPU (lscpu) with every figure.
@@ -22,6 +23,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))  # the tests' live server: one way to start a studio
+sys.path.insert(0, HERE)  # tiles.py: how a tile is scored
+
+from PIL import Image  # noqa: E402
 
 from eigenstyle import __version__  # noqa: E402
 from eigenstyle.demo import sample  # noqa: E402
@@ -75,6 +79,9 @@ def studio_walk(mode: str, count: int, size: int | None, iterations: int | None,
         shown = page.eval_on_selector(f"{TILES} .state", "e => e.textContent")
         page.wait_for_function(f"() => ({DONE.replace('N', str(count))})", timeout=timeout * 1000, polling=50)
         done = time.perf_counter() - started
+        store = app.state.studio.store
+        job = store.list_jobs(1)[0]["id"]
+        tiles = [Image.open(store.image_path(r["id"])).convert("RGB") for r in store.results(job_id=job)]
         if shot:  # the page as the artist sees it then (every tile's picture and swatch loaded)
             page.wait_for_function(  # a function, not an expression: the studio's CSP forbids eval
                 f"() => [...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)",
@@ -82,8 +89,30 @@ def studio_walk(mode: str, count: int, size: int | None, iterations: int | None,
             )
             page.screenshot(path=shot)
         browser.close()
+    scores = scored(tiles, int(settings["size"]), int(settings["iterations"]))
     return {"mode": mode, **settings, "first_preview_s": round(first, 2), "first_shows": shown,
-            "all_done_s": round(done, 1)}  # fmt: skip
+            "all_done_s": round(done, 1), **scores}  # fmt: skip
+
+
+def scored(tiles: list, size: int, iterations: int) -> dict:
+    """The walk's tiles scored as benchmarks/tiles.py scores them (edges with the photograph, stroke x a plain
+    tile at the same settings, border): each score's range over the tiles."""
+    from tiles import score
+    from tiles import tiles as made
+
+    from eigenstyle.images import fit_size, load_rgb, resize
+    from eigenstyle.studio.actions import STUDIO
+
+    content = sample("tubingen.jpg")
+    photo = resize(load_rgb(content), fit_size(*load_rgb(content).size, size))
+    opts = STUDIO.replace(size=size, iterations=iterations, print_every=0)
+    (plain,), _ = made(content, sample("starry_night.jpg"), opts, [0], "none")
+    scores = [score(photo, im) for im in tiles]
+    ref = score(photo, plain)["stroke"]
+    for s in scores:
+        s["stroke"] /= ref
+    keys = ("edges", "stroke", "border")
+    return {k: f"{min(s[k] for s in scores):.2f}-{max(s[k] for s in scores):.2f}" for k in keys}
 
 
 def cli_run(size: int, iterations: int, mode: str, out_dir: str) -> float:
@@ -123,11 +152,12 @@ def main():
         p, v = min(plain), min(variant)
         print(json.dumps({"cli_size": args.cli_size, "cli_iterations": args.cli_iterations, "plain_s": round(p, 1),
                           "variant_s": round(v, 1), "ratio": round(v / p, 2)}), flush=True)  # fmt: skip
-    print("\n| mode | size | iterations | count | first preview (s) | it shows | all done (s) |")
-    print("|---|---:|---:|---:|---:|---|---:|")
+    print("\n| mode | size | iterations | count | first preview (s) | it shows | all done (s) | edges | stroke × "
+          "| border |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---|---:|---|---|---|")
     for r in rows:
         print(f"| {r['mode']} | {r['size']} | {r['iterations']} | {r['count']} | {r['first_preview_s']} | "
-              f"{r['first_shows']} | {r['all_done_s']} |")  # fmt: skip
+              f"{r['first_shows']} | {r['all_done_s']} | {r['edges']} | {r['stroke']} | {r['border']} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -210,13 +210,19 @@ def score(ev, content_im, im, seconds) -> dict:
 def cache_key(opts):
     """The options that name a cached run. Auto values that depend on the defaults of the day are keyed as
     resolved (a changed default is another run); a run that options added since leave as it was
-    (--chroma-tv-weight off, the reachable target that was the default) keeps its key from before them."""
+    (--chroma-tv-weight off, the reachable target that was the default, every layer from the swatch) keeps
+    its key from before them."""
     d = opts.to_dict()
     if opts.chroma_tv_weight_value() == 0.0:
         d.pop("chroma_tv_weight", None)
     else:
         d["chroma_tv_weight"] = opts.chroma_tv_weight_value()
     d["target"] = opts.target_value()
+    d["random_layers"] = None if opts.random_layers_value() == tuple(opts.style_layers) else opts.random_layers_value()
+    if d.get("swatch_layers") == "all" or d["random_layers"] is None or d["target"] == "raw":
+        d.pop("swatch_layers", None)  # as every run was before --swatch-layers
+    else:  # the swatch is synthesised against the randomised layers alone (since 2026-12-05)
+        d["swatch_targets"] = "randomised"
     if d["target"] == "raw" and opts.target is None:  # the raw target's auto weight is a share of the balanced
         d["style_weight"] = opts.style_weight_value()
     return d

@@ -1,4 +1,4 @@
-"""benchmarks/quality.py's stroke-scale score (issue 35) on pictures whose answer is known."""
+"""benchmarks/quality.py's stroke-scale score and tiles.py's border (issue 35) on pictures whose answer is known."""
 
 import os
 import sys
@@ -28,3 +28,16 @@ def test_the_score_ignores_brightness_and_a_dark_frame():
     framed = np.asarray(_grating(192 / 20)).copy()
     framed[:4], framed[-4:], framed[:, :4], framed[:, -4:] = 0, 0, 0, 0  # the studio's tiles had one
     assert stroke_scale(Image.fromarray(framed)) < base + 0.05
+
+
+def test_a_dark_frame_scores_below_one_and_a_flat_picture_one():
+    from tiles import border
+
+    flat = np.full((96, 128, 3), 120, np.uint8)
+    assert abs(border(Image.fromarray(flat)) - 1.0) < 1e-9
+    framed = flat.copy()
+    framed[:4], framed[-4:], framed[:, :4], framed[:, -4:] = 102, 102, 102, 102  # 15 % darker, as the issue's tiles
+    assert 0.84 < border(Image.fromarray(framed)) < 0.86
+    inner = flat.copy()
+    inner[4:-4, 4:-4] = 102  # a darker interior: the border is the brighter
+    assert border(Image.fromarray(inner)) > 1.1

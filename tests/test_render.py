@@ -228,3 +228,29 @@ def test_the_apis_render_stays_the_function_once_its_module_is_imported():
     import eigenstyle.printing
 
     assert eigenstyle.render is eigenstyle.printing.render
+
+
+@pytest.mark.slow
+def test_a_bf16_tile_renders_in_a_worker_thread_within_a_deadline(content_path, style_path, tmp_path):
+    """The studio renders in a worker thread. A 48 px bf16 variant rendered to 144 px there once stalled before
+    its first iteration on an AMX CPU (docs/benchmarks.md); it must finish, in bf16, well inside a deadline."""
+    import threading
+
+    import eigenstyle
+
+    tile = tmp_path / "tile.png"
+    eigenstyle.stylize(content_path, style_path, Options(**FAVOURITE, precision="bf16"), output=str(tile))
+    out, done = tmp_path / "large.png", {}
+
+    def work():
+        try:
+            done["result"] = printing.render(str(tile), 144, str(out), iterations=3, scale_iterations=3)
+        except BaseException as e:  # seen by the test's thread, not lost in the worker's
+            done["error"] = e
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(timeout=90)
+    assert not worker.is_alive(), "the bf16 render stalled in its worker thread"
+    assert "error" not in done, done.get("error")
+    assert recipe_of(out)["options"]["precision"] == "bf16" and Image.open(out).size[0] == 144

@@ -154,7 +154,7 @@ def test_bad_swatch_options(changes, message):
 
 
 @pytest.mark.slow
-def test_random_layers_leave_the_others_alone_unless_the_swatch_sets_them(base):
+def test_random_layers_leave_the_others_the_paintings_grams_unless_told_all(base):
     o = base.opts.replace(mode="variant", variant_seed=5, random_layers=("relu3_2",))
     raw = made(base, o.replace(target="raw"))
     assert torch.equal(raw.targets.style["relu2_1"], base.base_style["relu2_1"])
@@ -162,10 +162,19 @@ def test_random_layers_leave_the_others_alone_unless_the_swatch_sets_them(base):
     # only the randomised layer has a randomisation report; every layer says how far the swatch got
     assert "negative_fraction" in raw.report["relu3_2"] and "negative_fraction" not in raw.report["relu2_1"]
     assert all("swatch_error" in raw.report[k] for k in LAYERS)
+    # by default the randomised layer takes the swatch's Gram, the other keeps the painting's own (its forms)
     reached = made(base, o.replace(target="reachable"))
-    own = grams_of(reached, reached.swatch)  # every layer from the one swatch: layers that agree with each other
-    for k in LAYERS:
-        torch.testing.assert_close(reached.targets.style[k], own[k], rtol=1e-5, atol=1e-9)
+    own = grams_of(reached, reached.swatch)
+    torch.testing.assert_close(reached.targets.style["relu3_2"], own["relu3_2"], rtol=1e-5, atol=1e-9)
+    assert torch.equal(reached.targets.style["relu2_1"], base.base_style["relu2_1"])
+    assert not torch.allclose(own["relu2_1"], base.base_style["relu2_1"], rtol=1e-2)
+    assert all("swatch_error" in reached.report[k] for k in LAYERS)
+    # swatch_layers=all: every layer from one swatch made against every layer's target (layers that agree)
+    every = made(base, o.replace(target="reachable", swatch_layers="all"))
+    for k, g in grams_of(every, every.swatch).items():
+        torch.testing.assert_close(every.targets.style[k], g, rtol=1e-5, atol=1e-9)
+    # made against G' alone, the randomised layer's swatch gets nearer to it: not pulled back to the painting
+    assert reached.report["relu3_2"]["swatch_error"] < every.report["relu3_2"]["swatch_error"]
 
 
 @pytest.mark.slow
@@ -232,6 +241,13 @@ def test_recipes_from_before_the_swatch_padding_option_reproduce_zero_padding():
     old.pop("swatch_padding")
     assert Options.from_dict(old).swatch_padding == "zeros"
     assert Options.from_dict(Options(**FAST).to_dict()).swatch_padding == "circular"
+
+
+def test_recipes_from_before_the_swatch_layers_option_take_every_layer_from_the_swatch():
+    old = Options(**FAST).replace(mode="variant", variant_seed=1, random_layers=("relu2_1",)).to_dict()
+    old.pop("swatch_layers")
+    assert Options.from_dict(old).swatch_layers == "all"
+    assert Options.from_dict(Options(**FAST).to_dict()).swatch_layers == "randomised"
 
 
 class _Watch(Observer):
@@ -340,3 +356,26 @@ def test_the_chroma_blur_is_auto_for_fantasy_and_random_and_recorded():
     old = Options(**FAST).replace(mode="fantasy", variant_seed=1).to_dict()
     old.pop("swatch_chroma_blur")
     assert Options.from_dict(old).swatch_chroma_blur == 0.0  # recipes from before: no blur
+
+
+@pytest.mark.parametrize(
+    "changes, randomised",
+    [
+        (dict(mode="variant"), ("relu1_1", "relu2_1", "relu3_1")),  # the deep layers keep the painting's forms
+        (dict(mode="variant", style_layers=("relu3_2",)), ("relu3_2",)),  # the article's single layer
+        (dict(mode="variant", style_layers=("relu4_1", "relu5_1")), ("relu4_1", "relu5_1")),  # none shallow: all
+        (dict(mode="variant", random_layers=("relu4_1",)), ("relu4_1",)),  # told: as told
+        (dict(mode="fantasy"), ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")),
+        (dict(mode="random"), ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")),
+    ],
+)
+def test_the_randomised_layers_are_the_modes_unless_told(changes, randomised):
+    assert Options(**changes).validate().random_layers_value() == randomised
+
+
+def test_a_variant_recipe_from_before_the_auto_random_layers_randomised_every_layer():
+    old = Options(mode="variant", variant_seed=1).to_dict()
+    old.pop("swatch_layers")
+    o = Options.from_dict(old)
+    assert o.random_layers_value() == o.style_layers == Options().style_layers
+    assert Options.from_dict(Options(mode="variant").to_dict()).random_layers is None  # a new recipe: auto

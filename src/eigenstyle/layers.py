@@ -30,6 +30,11 @@ LAYER_INDEX = {name: i for i, name in enumerate(LAYER_NAMES)}
 CHANNELS = {name: c for name, c, _ in LAYERS}
 
 
+def block(name: str) -> int:
+    """The VGG block (1..5) a layer name is in: relu3_2 -> 3, pool2 -> 2."""
+    return int(name[4])
+
+
 def check_layers(layers, what: str) -> None:
     for name in layers:
         if name not in LAYER_INDEX:

@@ -22,6 +22,7 @@ FANTASY_DRAWS = ("uniform", "normal", "signed-uniform")
 GRAM_SCALES = ("frobenius", "trace", "none")
 TARGETS = ("reachable", "raw")
 SWATCH_PADDINGS = ("circular", "zeros")
+SWATCH_LAYERS = ("randomised", "all")
 MULTI_LAYER_STYLE_WEIGHT = 100.0
 SWATCH_SIDE = 128  # the default swatch's side (at most --size): docs/quality.md
 LBFGS_HISTORY = 100  # neural-style's; the auto history where it fits (memory.history_for)
@@ -376,7 +377,9 @@ class Options:
     )
     random_layers: Optional[tuple] = opt(
         None,
-        "Style layers to randomise (default: all style layers).",
+        "Style layers to randomise. Default (auto): the mode's: for variants the style layers of VGG's first "
+        "three blocks (relu1_1..relu3_4; all of them if there is none), whose colours and small strokes they "
+        "bend, while the deeper layers keep the painting's big forms (docs/quality.md); all for the others.",
         metavar="LAYERS",
         kind="layers",
         group="randomised styles",
@@ -417,6 +420,16 @@ class Options:
         "texture: no frame, it tiles seamlessly, and its Grams carry no border) or zeros (the network's zero "
         "padding, which gives the swatch a darker frame; recipes from before this option).",
         choices=SWATCH_PADDINGS,
+        group="swatch",
+        uses=("style",),
+    )
+    swatch_layers: str = opt(
+        "randomised",
+        "With a reachable target, which style layers optimise against the swatch's Grams: randomised (those of "
+        "--random-layers; the others keep the style image's own Grams, and with them the painting's big forms, "
+        "which a small swatch does not have) or all (every layer from the swatch; recipes from before this "
+        "option). The same whenever every style layer is randomised.",
+        choices=SWATCH_LAYERS,
         group="swatch",
         uses=("style",),
     )
@@ -565,6 +578,18 @@ class Options:
             return modes.get(self.mode).raw_style_share[self._several()] * balanced
         return balanced
 
+    def random_layers_value(self) -> tuple:
+        """The style layers randomised (auto resolved: the mode's ``random_blocks``; all if that leaves none)."""
+        if self.random_layers is not None:
+            return tuple(self.random_layers)
+        blocks = modes.get(self.mode).random_blocks
+        if blocks is None:
+            return tuple(self.style_layers)
+        from .layers import block
+
+        shallow = tuple(name for name in self.style_layers if block(name) <= blocks)
+        return shallow or tuple(self.style_layers)
+
     def target_value(self) -> str:
         """The target in force (auto resolved): the raw randomised Gram for fantasy and random, whose
         swatches came out as grey gratings (everything everywhere: docs/quality.md), reachable for variants."""
@@ -626,17 +651,27 @@ class Options:
         if unknown:
             raise EigenstyleError(f"recipe has options this version does not know: {', '.join(sorted(unknown))}")
         # recipes from before --conv ran direct convolutions; from before --target, raw targets; from
-        # before --swatch-padding, zero-padded swatches; from before --chroma-tv-weight, none
+        # before --swatch-padding, zero-padded swatches; from before --swatch-layers, every layer from the swatch;
+        # from before --chroma-tv-weight, none
         return cls.from_mapping(
             {
                 "conv": "direct",
                 "target": "raw",
                 "swatch_padding": "zeros",
+                "swatch_layers": "all",
                 "swatch_chroma_blur": 0.0,
                 "chroma_tv_weight": 0.0,
                 **data,
+                **legacy_random_layers(data),
             }
         )
+
+
+def legacy_random_layers(data: dict) -> dict:
+    """A recipe from before --swatch-layers randomised every style layer when it named none (auto was all)."""
+    if "swatch_layers" in data or data.get("random_layers") is not None:
+        return {}
+    return {"random_layers": data.get("style_layers", DEFAULT_STYLE_LAYERS)}
 
 
 FIELDS = complete_kinds(Options)

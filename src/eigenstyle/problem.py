@@ -287,7 +287,7 @@ def vary(problem: Problem, opts: Options) -> Problem:
             targets=Targets(problem.targets.content, dict(problem.base_style)),
         )
     r = Randomization.of(opts)
-    style, report = randomize_targets(problem.base_style, opts.random_layers or opts.style_layers, r)
+    style, report = randomize_targets(problem.base_style, opts.random_layers_value(), r)
     varied = dataclasses.replace(
         problem, opts=opts, report=report, swatch=None, targets=Targets(problem.targets.content, style)
     )

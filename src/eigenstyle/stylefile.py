@@ -53,7 +53,7 @@ def save_style(path: str, problem) -> str:
         "weights": problem.weights.identity(),
         "layers": list(o.style_layers),
         **{name: settings[name] for name in STYLE_OPTIONS},
-        "random_layers": settings["random_layers"] or None,
+        "random_layers": list(o.random_layers_value()) if o.mode != "none" else None,
         "target": o.target_value(),  # a plain run's too (its Grams are reachable)
         "size": o.size,
         "style_scale": o.style_scale,

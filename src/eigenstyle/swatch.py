@@ -51,7 +51,9 @@ def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tup
     per image the iterations it diverged at and started afresh from (loop.optimise).
     ``observers`` that watch the "swatch" phase see its iterations."""
     first = problems[0]
+    layers = swatch_targets(first.opts)
     o = first.opts.replace(
+        style_layers=layers,
         tile=None,  # a small square: run whole
         content_layers=(),
         content_weight=0.0,
@@ -67,9 +69,9 @@ def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tup
     p = dataclasses.replace(
         first,
         opts=o,
-        net=network_for(first),
+        net=network_for(first).only(layers),
         content_tensor=first.content_tensor.new_zeros(shape),
-        targets=Targets({}, {k: torch.cat([q.targets.style[k] for q in problems]) for k in first.targets.style}),
+        targets=Targets({}, {k: torch.cat([q.targets.style[k] for q in problems]) for k in layers}),
         anchor=None,
     )
     x0 = torch.cat([initial_image(p, seed) for seed in seeds])
@@ -81,6 +83,13 @@ def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tup
     if out.error or not out.done:
         raise EigenstyleError(f"the swatch synthesis failed ({out.error}); try {option_name('target')} raw")
     return out.x, out.restarts or [[] for _ in seeds]
+
+
+def swatch_targets(opts) -> tuple:
+    """The style layers a swatch is synthesised against: those whose targets it gives the run (``swatch_layers``
+    randomised: the randomised layers alone, so that their G' is not pulled back towards the painting's
+    unrandomised Grams, which the run keeps anyway), or all."""
+    return opts.random_layers_value() if opts.swatch_layers == "randomised" else tuple(opts.style_layers)
 
 
 def missing(problem: Problem) -> bool:
@@ -107,8 +116,9 @@ def reach(problems, observers=()) -> list:
     groups: dict = {}
     for i in due:
         o = problems[i].opts
-        groups.setdefault((o.swatch_side(), o.swatch_iterations, o.swatch_padding), []).append(i)  # one batch each
-    for (side, iterations, _), rows in groups.items():
+        key = (o.swatch_side(), o.swatch_iterations, o.swatch_padding, swatch_targets(o))
+        groups.setdefault(key, []).append(i)  # one batch each
+    for (side, iterations, *_), rows in groups.items():
         chosen = [problems[i] for i in rows]
         seeds = [swatch_seed(p.opts.genome or {"seed": p.opts.variant_seed}) for p in chosen]
         x, restarts = synthesize(chosen, side, iterations, seeds, observers)
@@ -143,9 +153,11 @@ def given(problem: Problem, picture) -> Problem:
     target, its style targets replaced by the swatch's Grams, measured as it was made (circular
     padding: the endless tiling's). Applying a swatch optimises nothing.
 
-    Every style layer takes the swatch's Gram (also those left unrandomised), so the layers
-    agree with each other as a real image's do. The report records, per layer, how far the
-    swatch got from G' (relative Frobenius error): large values mean a far-out G'."""
+    The randomised layers take the swatch's Grams; the others keep the style image's own
+    (``swatch_layers`` randomised: a 128 px swatch has none of the painting's big forms, which the
+    deep layers carry) or take the swatch's too (``all``: the layers agree as a real image's do).
+    The report records, per layer, how far the swatch got from G' (relative Frobenius error): large
+    values mean a far-out G'."""
     o = problem.opts
     # the Grams of the 8-bit picture itself: the swatch PNG as a style image gives these
     picture_tensor = to_tensor(at_scale(picture.convert("RGB"), o), problem.pre, problem.device)
@@ -153,9 +165,10 @@ def given(problem: Problem, picture) -> Problem:
     tile = None if net is not problem.net else o.tile  # a periodic swatch is measured whole (it is small)
     grams = image_grams(net, picture_tensor, o.style_layers, tile)
     style, report = {}, {k: dict(v) for k, v in problem.report.items()}
+    kept = () if o.swatch_layers == "all" else set(o.style_layers) - set(o.random_layers_value())
     for name in o.style_layers:
         g, target = grams[name].detach(), problem.targets.style[name]
-        style[name] = g.to(target.dtype)
+        style[name] = target if name in kept else g.to(target.dtype)
         err = torch.linalg.matrix_norm(g[0].double() - target[0].double()) / torch.linalg.matrix_norm(
             target[0].double()
         )

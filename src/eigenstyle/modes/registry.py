@@ -34,6 +34,7 @@ class Mode:
     swatch_chroma_blur: float = 0.0  # --swatch-chroma-blur auto: sigma that calms a swatch's coloured checker
     raw_style_share: tuple = RAW_STYLE_SHARE  # --style-weight auto with the raw target: x the balanced weight
     raw_chroma_tv: float = RAW_CHROMA_TV  # --chroma-tv-weight auto with the raw target
+    random_blocks: Optional[int] = None  # --random-layers auto: the style layers of VGG blocks 1..n (None: all)
     options: tuple = ()  # the Options fields its functions read (docs, the studio)
 
     @property

@@ -1,6 +1,10 @@
 """variant: the article's variants. Every element of the eigenvectors V times a random factor in
 [lo, hi] (--spread, 0.1-1.9): the same eigen-energies on bent directions, "reasonable and not too
-far-out modifications of the same style"."""
+far-out modifications of the same style".
+
+Only the layers of VGG's first three blocks are bent by default (colours, textures, small strokes); the deeper
+ones keep the painting's own Grams, which hold its big strokes and forms: bent, or taken from a small swatch,
+they turn into a uniform texture (docs/quality.md, "Big strokes")."""
 
 from .registry import Mode, register
 
@@ -22,5 +26,6 @@ register(
         draw,
         rebuild,
         options=("spread",),
+        random_blocks=3,
     )
 )

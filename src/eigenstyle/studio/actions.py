@@ -31,12 +31,12 @@ RENDER_SIZES = (2048, 3000, 4096, 6000)  # the page's choices (longest side), be
 
 
 # The studio's departures from Options' defaults: a small, quick first look at variants (its feedback is
-# measured by benchmarks/feedback.py, docs/benchmarks.md) and a 64 px swatch (circular: one period of the
-# texture, which tiles the 128 px picture 2x2). bf16 (--precision auto) was measured as good and 1.6x
-# faster at these settings, but a render made from a bf16 tile (48 -> 144 px in the tests) did not reach
-# its first iteration in 120 s (fp32: 4 s): not used until that is understood (issue 21). It still starts
-# from the content: at 128 px and 100 iterations a run from noise (the command line's default, measured at
-# 256 px) has no town in it yet (looked at; open in issue 21).
+# measured by benchmarks/feedback.py, docs/benchmarks.md; its tiles by benchmarks/tiles.py) and a 64 px swatch
+# (circular: one period of the texture, which tiles the 128 px picture 2x2). Its arithmetic is --precision
+# auto's: bf16 where it wins (1.6x at these settings on AMX). A render made from a bf16 tile once stalled in
+# a worker thread (issue 21); test_render renders one there against a deadline. It starts from the content:
+# at 128 px and 100 iterations a run from noise (the command line's default, measured at 256 px) has no town
+# in it yet (looked at; open in issue 21).
 STUDIO = Options(mode="variant", size=128, iterations=100, swatch_size=64, init="image")
 
 

@@ -277,6 +277,14 @@ class VGG(nn.Module):
         view.circular = True
         return view
 
+    def only(self, layers) -> "VGG":
+        """The same network (shared weights) computing ``layers`` alone, and no layer past the deepest of them
+        (a swatch made against the shallow layers need not run the deep ones: a third of the work)."""
+        view = copy.copy(self)
+        view.wanted = tuple(dict.fromkeys(layers))
+        view.names = self.names[: max(LAYER_INDEX[name] for name in view.wanted) + 1]
+        return view
+
     def forward(self, x: torch.Tensor) -> dict:
         """Activations of the wanted layers, always fp32 (Grams and losses stay fp32)."""
         out = {}
