@@ -165,7 +165,7 @@ def given(problem: Problem, picture) -> Problem:
     tile = None if net is not problem.net else o.tile  # a periodic swatch is measured whole (it is small)
     grams = image_grams(net, picture_tensor, o.style_layers, tile)
     style, report = {}, {k: dict(v) for k, v in problem.report.items()}
-    kept = () if o.swatch_layers == "all" else set(o.style_layers) - set(o.random_layers_value())
+    kept = set(o.style_layers) - set(swatch_targets(o))  # the layers the swatch was not made against
     for name in o.style_layers:
         g, target = grams[name].detach(), problem.targets.style[name]
         style[name] = target if name in kept else g.to(target.dtype)
