@@ -32,6 +32,16 @@ def private_weight_cache(tmp_path_factory):
     yield
 
 
+@pytest.fixture(autouse=True)
+def studio_without_sharpening(monkeypatch):
+    """The studio sharpens its latest tiles whenever its queue is idle (runner.Sharpener): in a test that
+    would take the 2 cores from the test's own next request. Off by default (``SHARP_SIZES = ()``);
+    test_studio_sharpen.py turns it on with sizes of its own."""
+    from eigenstyle.studio import runner
+
+    monkeypatch.setattr(runner, "SHARP_SIZES", ())
+
+
 def _settle_the_arithmetic(folder: str) -> None:
     """``--precision auto`` and ``--conv auto`` read their choice from the private cache, ranked as a quiet
     machine of this kind times them (docs/benchmarks.md): bf16 first where the CPU has bf16 units (AMX,

@@ -154,6 +154,32 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
         assert os.path.getsize(os.path.join(shots, name)) > 10_000
 
 
+def test_tiles_sharpen_while_the_page_looks(browser, tmp_path):
+    """Once the job is done the tiles are sharpened in the background (runner.Sharpener): each tile swaps its
+    picture for the larger one as it lands and says the size it has reached."""
+    with live_studio(tmp_path / "ws", preview_every=2, sharpen=(96,)) as (url, app):
+        page, errors = _page(browser)
+        page.goto(page_url(url, app))
+        page.click("#content-picker button[data-name='tubingen.jpg']")
+        page.click("#style-picker button[data-name='starry_night.jpg']")
+        for field, value in (("#size", "64"), ("#iterations", "10"), ("#count", "2")):
+            page.fill(field, value)
+        page.click("#generate")
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 60_000)
+        _wait(
+            page,
+            f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done' "
+            "&& t.querySelector('img').src.includes('/sharp?v=96') && t.querySelector('img').complete "
+            "&& t.querySelector('img').naturalWidth === 96)",
+        )
+        states = page.eval_on_selector_all(f"{TILES} .state", "ss => ss.map(s => s.textContent)")
+        assert states == ["64 px · 10 it · shown at 96 px"] * 2, states
+        page.click(f"{TILES} >> nth=0 >> [data-act=enlarge]")
+        _wait(page, "(i => i && i.complete && i.naturalWidth === 96)(document.querySelector('#viewer figure img'))")
+        assert "shown sharpened to 96 px" in page.inner_text("#viewer")
+        assert not errors, errors
+
+
 def test_render_large(browser, tmp_path):
     """Render large from a tile's menu: the size dialog, the render's progress across its scales with an
     ETA, the finished print as a new tile (its preview shown, its PNG downloadable). The studio's

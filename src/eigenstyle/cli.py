@@ -248,6 +248,7 @@ def cmd_serve(args) -> int:
         token=token,
         allow_hosts=args.allow_host,
         max_queued=args.max_queued,
+        sharpen=args.sharpen,
         executor=settings if settings["name"] != "local" else None,
     )
 

@@ -38,6 +38,11 @@ def _reader(kind: str):
     return read
 
 
+def _sizes(text: str) -> tuple:
+    """serve's --sharpen: sizes in px, or none."""
+    return () if text.strip().lower() in ("none", "off", "0") else _reader("ints")(text)
+
+
 def _gpu(text: str) -> str:
     """neural-style's -gpu: an index, or 'c' / -1 for the CPU."""
     t = text.strip().lower()
@@ -330,6 +335,14 @@ def _serve(sub) -> None:
         type=_reader("int"),
         default=4,
         help="jobs that may wait in the queue; past it requests get a 'busy' answer (default: 4)",
+    )
+    p.add_argument(
+        "--sharpen",
+        type=_sizes,
+        default=None,
+        metavar="SIZES",
+        help="while no job waits, render the latest job's tiles at these sizes in turn, coarse to fine from "
+        "each tile (Render large's path), pausing whenever the page acts (default: 256,384; none: off)",
     )
     _executor_options(p, "each job's batch of runs")
 

@@ -138,7 +138,7 @@ def _breedable(rec: dict, limits: Limits, what: str) -> None:
         )
 
 
-def _start(store: Store, rec: dict) -> str:
+def warm_start(store: Store, rec: dict) -> str:
     """A warm start from a tile: its raw image when levels were applied (what the optimiser reached)."""
     raw = store.image_path(rec["id"], raw=True)
     return raw if os.path.exists(raw) else store.image_path(rec["id"])
@@ -193,7 +193,7 @@ def refine(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
     iterations = body.get("iterations") or o.iterations
     reference = (o.reference_size or o.size) if o.mode != "none" else None
     opts = settings({"size": size, "iterations": iterations}, limits, o)
-    opts = opts.replace(init=_start(store, parent), reference_size=reference)
+    opts = opts.replace(init=warm_start(store, parent), reference_size=reference)
     return _job(
         "refine",
         parent["content_id"],
@@ -231,7 +231,7 @@ def render(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
         raise EigenstyleError(f"unknown field(s): {', '.join(sorted(unknown))}")
     size = _render_size(body.get("size"), parent, limits)
     overrides = {k: body[k] for k in RENDER_FIELDS[1:] if body.get(k) not in (None, "")}
-    opts = render_options(parent["recipe"], _start(store, parent), size, print_every=0, **overrides)
+    opts = render_options(parent["recipe"], warm_start(store, parent), size, print_every=0, **overrides)
     for name in ("iterations", "scale_iterations"):
         value = getattr(opts, name)
         if value is not None and value > limits.max_iterations:

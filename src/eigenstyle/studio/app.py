@@ -54,14 +54,19 @@ class Studio:
         max_upload_bytes: int = uploads.MAX_BYTES,
         max_upload_pixels: int = uploads.MAX_PIXELS,
         executor: dict | None = None,
+        sharpen=None,
     ):
         """``executor``: where jobs run, ``{"name": "ray", "address": ...}`` (executors.make's options) for
-        a Ray cluster; default: this process, one worker per device."""
-        from .runner import PREVIEW_SIDE, run_job, warm
+        a Ray cluster; default: this process, one worker per device. ``sharpen``: the sizes the latest
+        job's tiles are sharpened to while the queue is idle (default ``runner.SHARP_SIZES``; () for none)."""
+        from .runner import PREVIEW_SIDE, SHARP_SIZES, Sharpener, run_job, warm
 
+        self.limits = limits or actions.Limits()
+        sizes = SHARP_SIZES if sharpen is None else tuple(sharpen)
+        if any(not 16 <= size <= self.limits.max_size for size in sizes):
+            raise EigenstyleError(f"--sharpen sizes must be 16-{self.limits.max_size} px, got {sizes}")
         self.store = Store(workspace)
         uploads.add_samples(self.store)
-        self.limits = limits or actions.Limits()
         self.max_upload_bytes, self.max_upload_pixels = max_upload_bytes, max_upload_pixels
         self.broker = Broker()
         from ..executors import make
@@ -83,6 +88,7 @@ class Studio:
             batch_size=batch_size,
             warm=None if remote else warm,
             executor=executor_for,
+            idle=Sharpener(sizes) if sizes else None,
         )
         self._style_lock = threading.Lock()
 
@@ -202,6 +208,17 @@ async def input_image(request: Request):
 
 
 # --- jobs ----------------------------------------------------------------------------
+def _acts(endpoint):
+    """A route that acts (changes something or makes a file): background work yields to it at once.
+    Reached only past the guard, so a page without the token cannot stall the studio's sharpening."""
+
+    async def acting(request: Request):
+        _studio(request).queue.preempt()
+        return await endpoint(request)
+
+    return acting
+
+
 def _submitter(build):
     async def endpoint(request: Request):
         s = _studio(request)
@@ -269,6 +286,17 @@ async def result_swatch(request: Request):
         )
     name = f"eigenstyle-{_slug(rec)}-{rec['id'][:8]}.swatch.png" if request.query_params.get("download") else None
     return _file(s.store.swatch_path(rec["id"]), "image/png", name)
+
+
+async def result_sharp(request: Request):
+    """The tile sharpened in the background, at the largest size it has reached (PNG, recipe embedded)."""
+    s = _studio(request)
+    rec = s.store.get_result(request.path_params["id"])
+    if not rec["sharp_size"]:
+        raise NotFound(f"result {rec['id'][:8]} has not been sharpened yet (the studio does it while idle)")
+    size = rec["sharp_size"]
+    name = f"eigenstyle-{_slug(rec)}-{rec['id'][:8]}-{size}px.png" if request.query_params.get("download") else None
+    return _file(s.store.sharp_path(rec["id"], size), "image/png", name)
 
 
 async def result_preview(request: Request):
@@ -368,25 +396,26 @@ def create_app(workspace: str, *, token: str | None = None, allow_hosts=(), **kw
         R("/", index),
         R(urls.CONFIG, config),
         R(urls.INPUTS, list_inputs),
-        R(urls.INPUTS, add_input, methods=["POST"]),
+        R(urls.INPUTS, _acts(add_input), methods=["POST"]),
         R(urls.INPUT + "/image", input_image),
-        R(urls.GENERATE, _submitter(actions.generate), methods=["POST"]),
-        R(urls.LAYERS, _submitter(actions.layers), methods=["POST"]),
-        R(urls.BETWEEN, _submitter(actions.between), methods=["POST"]),
+        R(urls.GENERATE, _acts(_submitter(actions.generate)), methods=["POST"]),
+        R(urls.LAYERS, _acts(_submitter(actions.layers)), methods=["POST"]),
+        R(urls.BETWEEN, _acts(_submitter(actions.between)), methods=["POST"]),
         R(urls.RESULTS, list_results),
         R(urls.RESULT, get_result),
-        R(urls.RESULT, delete_result, methods=["DELETE"]),
+        R(urls.RESULT, _acts(delete_result), methods=["DELETE"]),
         R(urls.RESULT + "/image", result_image),
         R(urls.RESULT + "/preview", result_preview),
+        R(urls.RESULT + "/sharp", result_sharp),
         R(urls.RESULT + "/swatch", result_swatch),
-        R(urls.RESULT + "/style", result_style),
-        R(urls.RESULT + "/star", star_result, methods=["POST"]),
-        R(urls.RESULT + "/mutate", _submitter(actions.mutate), methods=["POST"]),
-        R(urls.RESULT + "/refine", _submitter(actions.refine), methods=["POST"]),
-        R(urls.RESULT + "/render", _submitter(actions.render), methods=["POST"]),
+        R(urls.RESULT + "/style", _acts(result_style)),
+        R(urls.RESULT + "/star", _acts(star_result), methods=["POST"]),
+        R(urls.RESULT + "/mutate", _acts(_submitter(actions.mutate)), methods=["POST"]),
+        R(urls.RESULT + "/refine", _acts(_submitter(actions.refine)), methods=["POST"]),
+        R(urls.RESULT + "/render", _acts(_submitter(actions.render)), methods=["POST"]),
         R(urls.JOBS, list_jobs),
         R(urls.JOB, get_job),
-        R(urls.JOB + "/cancel", cancel_job, methods=["POST"]),
+        R(urls.JOB + "/cancel", _acts(cancel_job), methods=["POST"]),
         R(urls.JOB + "/events", job_events),
         R(urls.EVENTS, events),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),

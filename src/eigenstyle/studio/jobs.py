@@ -8,6 +8,10 @@ slower. The queue of waiting jobs is bounded; past the bound ``submit`` raises
 A job that raises is marked failed with a one-line message and the worker
 carries on with the next one: one bad job must not take the studio down.
 
+When no job waits, a worker asks ``idle`` for :class:`Background` work (the studio sharpens its latest
+tiles). Background work yields at once: a submitted job or ``preempt()`` (any action on the page) stops
+it at its next iteration, and it resumes only after ``quiet_s`` without one.
+
 Every change is published to a :class:`Broker`, which fans it out to every
 open event stream (several tabs watch the same jobs). Workers are threads and
 streams live on the event loop, so publishing goes through
@@ -54,6 +58,16 @@ class Job:
     params: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
     stopped_by_server: bool = False
+
+
+@dataclass(eq=False)  # each one is itself (a member of the running set), never equal to another
+class Background:
+    """Work done only while no job waits: ``run(device, cancel)``, which must return soon after ``cancel``
+    is set and keep nothing half-made. It has no row in the jobs table: the page sees what it makes."""
+
+    name: str
+    run: Callable
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 class Subscription:
@@ -115,11 +129,18 @@ class JobQueue:
         batch_size: int = 4,
         warm: Callable | None = None,
         executor: Callable | None = None,
+        idle: Callable | None = None,
+        quiet_s: float = 1.0,
     ):
         """``runner(job, device, queue)``: what a worker does with a job (the studio hands its runner in:
         the queue knows none). ``executor(device)``: the executor a device's worker runs its jobs through
-        (default: a local one per device, its Ticks without pictures)."""
+        (default: a local one per device, its Ticks without pictures). ``idle(device, queue)``: the next
+        :class:`Background` work, or None when there is none (asked again once a job has finished)."""
         self.store, self.broker, self.runner, self.warm = store, broker, runner, warm
+        self.idle, self.quiet_s = idle, quiet_s
+        self._background: set = set()  # Background work running now
+        self._quiet_until = 0.0  # monotonic time before which no background work starts
+        self._idle_dry = False  # idle() had nothing: do not ask again until a job finishes
         self._executors: dict = {}
         self._make_executor = executor
         self.devices = devices
@@ -155,7 +176,16 @@ class JobQueue:
         self.broker.publish({"type": "job", "job": self.store.get_job(job_id)})
 
     # --- submit / cancel ------------------------------------------------------
+    def preempt(self) -> None:
+        """Stop background work at its next iteration, and start none for ``quiet_s``: the page is acting."""
+        with self._cv:
+            self._quiet_until = time.monotonic() + self.quiet_s
+            for work in self._background:
+                work.cancel.set()
+            self._cv.notify_all()
+
     def submit(self, job: Job) -> dict:
+        self.preempt()  # the new job runs as soon as the background work has yielded
         with self._cv:
             if self._stopping:
                 raise Busy("the studio is shutting down")
@@ -214,20 +244,49 @@ class JobQueue:
             except Exception:  # the job will meet the same problem and report it
                 traceback.print_exc(file=sys.stderr)
         while True:
-            with self._cv:
-                while not self._pending and not self._stopping:
-                    self._cv.wait()
-                if self._stopping:
-                    return
-                job = self._pending.popleft()
-                self._running[job.id] = job
+            item = self._next(device)
+            if item is None:
+                return
             try:
-                self._run(job, device)
+                if isinstance(item, Background):
+                    item.run(device, item.cancel)
+                else:
+                    self._run(item, device)
             except Exception:  # bookkeeping failed (the disk, the database): log it, keep serving
                 traceback.print_exc(file=sys.stderr)
             finally:
                 with self._cv:
-                    self._running.pop(job.id, None)
+                    if isinstance(item, Background):
+                        self._background.discard(item)
+                    else:
+                        self._running.pop(item.id, None)
+                        self._idle_dry = False  # a finished job may have made tiles to sharpen
+
+    def _next(self, device: str):
+        """The next waiting job; when none waits, background work (after ``quiet_s`` of quiet); None: stop."""
+        while True:
+            with self._cv:
+                while True:
+                    if self._stopping:
+                        return None
+                    if self._pending:
+                        job = self._pending.popleft()
+                        self._running[job.id] = job
+                        return job
+                    quiet = self._quiet_until - time.monotonic()
+                    if self.idle is None or self._idle_dry:
+                        self._cv.wait()
+                    elif quiet > 0:
+                        self._cv.wait(quiet)
+                    else:
+                        break
+            work = self.idle(device, self)  # outside the lock: it reads the store
+            with self._cv:
+                if work is None:
+                    self._idle_dry = True
+                elif not self._pending and not self._stopping and time.monotonic() >= self._quiet_until:
+                    self._background.add(work)
+                    return work
 
     def _run(self, job: Job, device: str) -> None:
         self.store.update_job(job.id, status="running", started=time.time(), device=device)
@@ -271,6 +330,8 @@ class JobQueue:
         waiting ones are marked interrupted."""
         with self._cv:
             self._stopping = True
+            for work in self._background:
+                work.cancel.set()
             pending = list(self._pending)
             self._pending.clear()
             for job in self._running.values():

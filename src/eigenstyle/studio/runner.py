@@ -7,6 +7,8 @@ a job fill at the same pace. Each batch (a render: its one coarse-to-fine run) i
 runner does not know which). :class:`Previews` turns the Work's Ticks into level-adjusted
 previews, announced with the scale and an ETA of the whole run, and answers the job's cancel;
 the final image goes through ``Result.save`` (atomic, recipe embedded).
+
+While no job waits, :class:`Sharpener` renders the latest job's tiles larger in the background.
 """
 
 from __future__ import annotations
@@ -21,9 +23,13 @@ from ..files import atomic_path
 from ..plan import batches
 from ..pyramid import Pyramid
 from . import urls
-from .jobs import Job, JobQueue
+from .jobs import Background, Job, JobQueue
 
 PREVIEW_SIDE = 384
+# The sizes the studio sharpens the latest job's tiles to while it is idle: each a Render large
+# (printing.render_options: coarse to fine from the tile, held to it), so what the tile becomes is
+# what a render of it would show. Times in docs/benchmarks.md.
+SHARP_SIZES = (256, 384)
 
 
 def _finite(v):
@@ -182,3 +188,75 @@ def style_file(store, rec: dict, path: str) -> None:
     swatch = store.swatch_path(rec["id"])
     picture = Image.open(swatch).convert("RGB") if os.path.isfile(swatch) else None
     engine.save_style_of(store.input_path(rec["content_id"]), [store.input_path(rec["style_id"])], opts, path, picture)
+
+
+class Sharpener:
+    """The queue's idle work: the latest job's tiles sharpened to each of ``sizes`` in turn (every tile
+    to 256 px, then every tile to 384 px), each step a Render large of the last, from its raw image
+    and with the tile's own swatch. A step that is pre-empted or stopped keeps nothing and is made again
+    later; a finished one is written atomically (``Store.sharp_path``, recipe embedded) before the tile's
+    ``sharp_size`` says so, so a server stopped at any moment loses at most the step it was making."""
+
+    def __init__(self, sizes=SHARP_SIZES):
+        self.sizes = tuple(sizes)
+        self.claimed: set = set()  # (result id, size) being made by some worker
+        self.failed: set = set()  # steps that raised: not tried again in this launch
+
+    def __call__(self, device: str, q: JobQueue):
+        step = self.next_step(q.store)
+        if step is None:
+            return None
+        self.claimed.add(step)
+        rec_id, size = step
+
+        def run(device, cancel):
+            try:
+                self.sharpen(q, device, rec_id, size, cancel)
+            except Exception:
+                self.failed.add(step)
+                raise
+            finally:
+                self.claimed.discard(step)
+
+        return Background(f"sharpen {rec_id[:8]} to {size} px", run)
+
+    def next_step(self, store):
+        """(result id, size) of the next tile to sharpen, smallest size first; None when all are done."""
+        job = store.latest_job()
+        if job is None:
+            return None
+        tiles = [r for r in reversed(store.results(job_id=job["id"])) if r["status"] == "done" and r["image_url"]]
+        for size in self.sizes:
+            for r in tiles:
+                step = (r["id"], size)
+                if r["size"] < size and (r["sharp_size"] or 0) < size and step not in self.claimed | self.failed:
+                    return step
+        return None
+
+    def sharpen(self, q: JobQueue, device: str, rec_id: str, size: int, cancel) -> None:
+        from PIL import Image
+
+        from ..printing import render_options
+
+        store = q.store
+        rec = store.get_result(rec_id, recipe=True)
+        if rec["sharp_size"]:  # on from the last step: its raw image (what its optimiser reached) and recipe
+            last = store.sharp_path(rec_id, rec["sharp_size"])
+            raw = store.sharp_path(rec_id, rec["sharp_size"], raw=True)
+            data, start = recipe.read_recipe(last), raw if os.path.isfile(raw) else last
+        else:
+            from .actions import warm_start
+
+            data, start = rec["recipe"], warm_start(store, rec)
+        explicit = len(q.devices) > 1
+        opts = render_options(data, start, size, print_every=0, save_every=0)
+        opts = opts.replace(device=device) if explicit else opts
+        swatch = store.swatch_path(rec_id)
+        picture = Image.open(swatch).convert("RGB") if os.path.isfile(swatch) else None
+        work = Work(store.input_path(rec["content_id"]), [store.input_path(rec["style_id"])], [opts], picture)
+        (res,) = q.executor(device).run(work, stop=lambda: "pre-empted" if cancel.is_set() else None)
+        if res.interrupted or res.error or res.recipe.get("stopped_at_coarse_scale"):
+            return  # made again when the studio is next idle
+        res.save(store.sharp_path(rec_id, size))
+        store.update_result(rec_id, sharp_size=size)
+        q.result_changed(rec_id)

@@ -2,9 +2,10 @@
 
 Layout: ``studio.sqlite3``; ``inputs/`` (re-encoded uploads and samples),
 ``images/`` (results, recipe embedded; a randomised result's style swatch beside
-it as ``ID.swatch.png``), ``previews/`` (live previews, kept when a
-run is cut off), ``styles/`` (style files made on request). Every file name is
-generated here (a random hex id plus a fixed suffix): nothing a request says
+it as ``ID.swatch.png``; a tile sharpened in the background as ``ID.sSIZE.png``,
+with its own recipe), ``previews/`` (live previews, kept when a run is cut off),
+``styles/`` (style files made on request). Every file name is generated here (a
+random hex id plus a fixed suffix): nothing a request says
 ever becomes a path.
 
 The schema carries its version in ``PRAGMA user_version`` and is brought up to
@@ -51,8 +52,11 @@ CREATE INDEX results_job ON results(job_id);
 CREATE INDEX results_filter ON results(content_id, style_id, mode, starred);
 """
 
+# Version 2: the largest size a tile has been sharpened to in the background (runner.Sharpener).
+_V2 = "ALTER TABLE results ADD COLUMN sharp_size INTEGER"
+
 # One entry per schema version: MIGRATIONS[n] takes a version-n database to n+1. Append only.
-MIGRATIONS = [_V1]
+MIGRATIONS = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -137,6 +141,10 @@ class Store:
     def swatch_path(self, result_id: str) -> str:
         """A randomised result's style swatch, written by ``Result.save`` beside its image."""
         return images.swatch_path(self.image_path(result_id))
+
+    def sharp_path(self, result_id: str, size: int, raw: bool = False) -> str:
+        """A tile sharpened in the background to ``size`` px (and its raw image, with levels applied)."""
+        return self.path("images", result_id, f".s{int(size)}" + (".raw.png" if raw else ".png"))
 
     def preview_path(self, result_id: str) -> str:
         return self.path("previews", result_id, ".jpg")
@@ -232,6 +240,12 @@ class Store:
             raise NotFound("no such job")
         return _job(row)
 
+    def latest_job(self):
+        """The job submitted last (None in a new workspace)."""
+        with self._lock:
+            row = self.db.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT 1").fetchone()
+        return _job(row) if row else None
+
     def list_jobs(self, limit: int = 50) -> list[dict]:
         with self._lock:
             return [_job(r) for r in self.db.execute("SELECT * FROM jobs ORDER BY created DESC LIMIT ?", (limit,))]
@@ -263,12 +277,16 @@ class Store:
     def delete_result(self, result_id: str) -> None:
         with self._lock:
             self.db.execute("DELETE FROM results WHERE id=?", (result_id,))
+        images_dir = os.path.join(self.root, "images")
+        sharp = re.compile(rf"{result_id}\.s\d+\.")
+        sharpened = [os.path.join(images_dir, n) for n in os.listdir(images_dir) if sharp.match(n)]
         for p in (
             self.image_path(result_id),
             self.image_path(result_id, raw=True),
             self.swatch_path(result_id),
             self.preview_path(result_id),
             self.style_path(result_id),
+            *sharpened,  # ID.sSIZE.png, its raw image and swatch
         ):
             try:
                 os.unlink(p)
@@ -280,6 +298,8 @@ class Store:
         # The swatch is written (atomically) before the image, so a finished image means a complete swatch.
         has_swatch = d["image_url"] is not None and os.path.isfile(self.swatch_path(d["id"]))
         d["swatch_url"] = urls.result(d["id"], "swatch") if has_swatch else None
+        sharp = d["sharp_size"]
+        d["sharp_url"] = urls.result(d["id"], "sharp", sharp) if sharp else None
         return d
 
 

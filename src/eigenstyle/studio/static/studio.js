@@ -140,7 +140,8 @@ const isLarge = (r) => r.size > state.config.limits.max_size;
 function renderTile(el, r) {
   el.dataset.status = r.status;
   const full = r.status === "done" && r.image_url && !isLarge(r);
-  const img = $("img", el), src = full ? `${r.image_url}?v=${r.iterations_done}` : r.preview_url;
+  // a finished tile shows the largest size the studio has sharpened it to while idle (runner.Sharpener)
+  const img = $("img", el), src = full ? (r.sharp_url || `${r.image_url}?v=${r.iterations_done}`) : r.preview_url;
   if (src && img.getAttribute("src") !== src) img.src = src;
   img.alt = r.label;
   renderSwatch(el, r);
@@ -148,7 +149,8 @@ function renderTile(el, r) {
   const making = r.status === "running" && r.phase === "swatch";  // its style's swatch appearing, before the run
   const running = making ? `new style · ${r.swatch_done}/${r.swatch_iterations}` :
     r.scales > 1 ? `scale ${r.scale}/${r.scales} · ${r.scale_size} px · ${n}/${r.scale_iterations}` : `${n}/${r.iterations}`;
-  const states = { queued: "queued", running, done: `${r.size} px · ${n} it${deep}`,
+  const sharp = r.sharp_size ? ` · shown at ${r.sharp_size} px` : "";
+  const states = { queued: "queued", running, done: `${r.size} px · ${n} it${deep}${sharp}`,
     interrupted: `interrupted at ${n}/${r.iterations}`, cancelled: "cancelled", failed: "failed" };
   $(".state", el).textContent = states[r.status] || r.status;
   const share = making ? r.swatch_done / r.swatch_iterations : (r.fraction ?? n / r.iterations);
@@ -313,7 +315,7 @@ function renderForm(r) {
 // ---------------------------------------------------------------- viewer
 function figure(r, caption) {
   const fig = document.createElement("figure"), img = document.createElement("img"), cap = document.createElement("figcaption");
-  img.src = (isLarge(r) ? r.preview_url : r.image_url || r.preview_url) || ""; img.alt = r.label;
+  img.src = (isLarge(r) ? r.preview_url : r.sharp_url || r.image_url || r.preview_url) || ""; img.alt = r.label;
   cap.textContent = caption; fig.append(img, cap);
   if (isLarge(r) && r.image_url) {
     const a = document.createElement("a");
@@ -340,7 +342,8 @@ async function showResult(r) {
   const o = full.options, rec = full.recipe || {};
   const rows = [["label", full.label], ["status", full.status + (full.error ? `: ${full.error}` : "")],
     ["mode", o.mode], ["style layers", full.style_layers.join(", ")],
-    ["style weight", o.style_weight ?? "auto"], ["size", `${full.size} px`],
+    ["style weight", o.style_weight ?? "auto"],
+    ["size", `${full.size} px` + (full.sharp_size ? ` (shown sharpened to ${full.sharp_size} px, as Render large would)` : "")],
     ["iterations", `${full.iterations_done}/${full.iterations}`], ["loss", full.loss ?? "–"],
     ["variant seed", o.variant_seed ?? (o.genome ? JSON.stringify(o.genome).slice(0, 120) : "–")],
     ["seed", o.seed ?? "–"], ["time", full.elapsed_s != null ? `${full.elapsed_s} s on ${rec.device || "?"}` : "–"]];
