@@ -3,7 +3,10 @@
 Drives the real studio (uvicorn on 127.0.0.1, Debian's Chromium through Playwright) from Generate, at
 the studio's defaults unless told (Tübingen + The Starry Night, count 4, 128 px, 100 iterations): the
 time to the first tile showing a live preview, and to four finished tiles, and the tiles' scores
-(benchmarks/tiles.py's: edges with the photograph, stroke x a plain tile's, border). Then the CLI: a 256 px
+(benchmarks/tiles.py's: edges with the photograph, stroke x a plain tile's, border). With --sharpen, the walk
+goes on while the studio sharpens the tiles in the background (runner.Sharpener): the time from Generate to
+every tile shown at each size, the 384 px tiles' scores (stroke x the plain 128 px tile's), and, a second
+Generate later, the first preview of a third Generate clicked while a 384 px step runs. Then the CLI: a 256 px
 variant against a plain run of the same size (wall time of `eigenstyle stylize` in a fresh process,
 start-up included). Targets (issue 21, a 2-core CPU): first preview <= 2 s, four tiles <= 30 s,
 a CLI variant <= 1.2x a plain run. Say which CPU (lscpu) with every figure.
@@ -29,6 +32,7 @@ from PIL import Image  # noqa: E402
 
 from eigenstyle import __version__  # noqa: E402
 from eigenstyle.demo import sample  # noqa: E402
+from eigenstyle.studio.runner import SHARP_SIZES  # noqa: E402
 
 from studio_live import live_studio, page_url  # noqa: E402
 
@@ -56,10 +60,22 @@ def cpu() -> str:
     return f"{name}, {os.cpu_count()} cores, {isa}"
 
 
-def studio_walk(mode: str, count: int, size: int | None, iterations: int | None, timeout: float, shot=None) -> dict:
+def shown_at(n: int, size: int) -> str:
+    """Every one of the page's first ``n`` tiles shows its picture sharpened to ``size`` px, loaded."""
+    return (
+        f"(ts => ts.length >= {n} && ts.slice(0, {n}).every(t => t.querySelector('img').src.includes('/sharp?v={size}')"
+        f" && t.querySelector('img').complete && t.querySelector('img').naturalWidth > 0))"
+        f"([...document.querySelectorAll('{TILES}')])"
+    )
+
+
+def studio_walk(
+    mode: str, count: int, size: int | None, iterations: int | None, timeout: float, shot=None, sharpen=False
+) -> dict:
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as ws, live_studio(ws) as (url, app), sync_playwright() as p:
+    sizes = SHARP_SIZES if sharpen else ()
+    with tempfile.TemporaryDirectory() as ws, live_studio(ws, sharpen=sizes) as (url, app), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(page_url(url, app))  # the URL serve prints, with its token
@@ -82,21 +98,58 @@ def studio_walk(mode: str, count: int, size: int | None, iterations: int | None,
         store = app.state.studio.store
         job = store.list_jobs(1)[0]["id"]
         tiles = [Image.open(store.image_path(r["id"])).convert("RGB") for r in store.results(job_id=job)]
-        if shot:  # the page as the artist sees it then (every tile's picture and swatch loaded)
+        if shot and not sizes:  # the page as the artist sees it then (every tile's picture and swatch loaded)
             page.wait_for_function(  # a function, not an expression: the studio's CSP forbids eval
                 f"() => [...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)",
                 timeout=30_000,
             )
             page.screenshot(path=shot)
+        sharp = sharpened(page, app, started, count, sizes, timeout, shot) if sizes else {}
+        print({k: v for k, v in sharp.items() if k != "tiles"}, flush=True)
         browser.close()
     scores = scored(tiles, int(settings["size"]), int(settings["iterations"]))
+    if sharp.get("tiles"):
+        big = scored(sharp.pop("tiles"), int(settings["size"]), int(settings["iterations"]), sizes[-1])
+        sharp.update({f"{k}_{sizes[-1]}": v for k, v in big.items()})
     return {"mode": mode, **settings, "first_preview_s": round(first, 2), "first_shows": shown,
-            "all_done_s": round(done, 1), **scores}  # fmt: skip
+            "all_done_s": round(done, 1), **scores, **sharp}  # fmt: skip
 
 
-def scored(tiles: list, size: int, iterations: int) -> dict:
+def sharpened(page, app, started: float, count: int, sizes: tuple, timeout: float, shot=None) -> dict:
+    """The background sharpening of the walk's tiles, timed from Generate (``shot``: the page then); then the
+    pre-emption: a second Generate, and once its tiles are sharpening at the last size, a third, timed to its
+    first preview."""
+    out = {}
+    for size in sizes:
+        page.wait_for_function(f"() => ({shown_at(count, size)})", timeout=timeout * 1000, polling=100)
+        out[f"shown_{size}_s"] = round(time.perf_counter() - started, 1)
+    if shot:
+        page.screenshot(path=shot)
+    store = app.state.studio.store
+    job = store.list_jobs(1)[0]["id"]
+    out["tiles"] = [Image.open(store.sharp_path(r["id"], sizes[-1])).convert("RGB") for r in store.results(job_id=job)]
+    if shot:  # the sharpened tiles beside the screenshot, to look at
+        for i, im in enumerate(out["tiles"]):
+            im.save(f"{os.path.splitext(shot)[0]}-{sizes[-1]}px-{i}.png")
+    page.click("#generate")  # a second job; its tiles sharpen in turn
+    page.wait_for_function(f"() => ({DONE.replace('N', str(2 * count))})", timeout=timeout * 1000, polling=50)
+    if len(sizes) > 1:
+        page.wait_for_function(f"() => ({shown_at(count, sizes[-2])})", timeout=timeout * 1000, polling=100)
+    time.sleep(2.0)  # inside a step at the last size
+    busy = bool(app.state.studio.queue._background)
+    clicked = time.perf_counter()
+    page.click("#generate")
+    page.wait_for_function(f"() => ({MOVING})", timeout=timeout * 1000, polling=20)
+    out["preempted_first_preview_s"] = round(time.perf_counter() - clicked, 2)
+    out["preempted_a_step"] = busy
+    return out
+
+
+def scored(tiles: list, size: int, iterations: int, photo_size: int | None = None) -> dict:
     """The walk's tiles scored as benchmarks/tiles.py scores them (edges with the photograph, stroke x a plain
-    tile at the same settings, border): each score's range over the tiles."""
+    tile at the same settings, border): each score's range over the tiles. ``photo_size``: the tiles' own
+    size when they are larger than the walk's (sharpened), for the photograph they are compared with."""
+    from quality import stroke_scale
     from tiles import score
     from tiles import tiles as made
 
@@ -104,11 +157,11 @@ def scored(tiles: list, size: int, iterations: int) -> dict:
     from eigenstyle.studio.actions import STUDIO
 
     content = sample("tubingen.jpg")
-    photo = resize(load_rgb(content), fit_size(*load_rgb(content).size, size))
+    photo = resize(load_rgb(content), fit_size(*load_rgb(content).size, photo_size or size))
     opts = STUDIO.replace(size=size, iterations=iterations, print_every=0)
     (plain,), _ = made(content, sample("starry_night.jpg"), opts, [0], "none")
     scores = [score(photo, im) for im in tiles]
-    ref = score(photo, plain)["stroke"]
+    ref = stroke_scale(plain)
     for s in scores:
         s["stroke"] /= ref
     keys = ("edges", "stroke", "border")
@@ -136,13 +189,16 @@ def main():
     ap.add_argument("--cli-iterations", type=int, default=200)
     ap.add_argument("--no-cli", action="store_true")
     ap.add_argument("--timeout", type=float, default=600)
-    ap.add_argument("--screenshot", help="save the page after the first walk's tiles are done (PNG)")
+    ap.add_argument(
+        "--screenshot", help="save the page after the first walk's tiles are done (with --sharpen: sharpened) (PNG)"
+    )
+    ap.add_argument("--sharpen", action="store_true", help="time the background sharpening too (see above)")
     args = ap.parse_args()
     print(f"# {cpu()}; eigenstyle {__version__}", flush=True)
     rows = []
     for k, mode in enumerate(args.modes.split(",")):
         shot = args.screenshot if k == 0 else None
-        rows.append(studio_walk(mode, args.count, args.size, args.iterations, args.timeout, shot))
+        rows.append(studio_walk(mode, args.count, args.size, args.iterations, args.timeout, shot, args.sharpen))
         print(json.dumps(rows[-1]), flush=True)
     if not args.no_cli:
         with tempfile.TemporaryDirectory() as d:

@@ -11,6 +11,10 @@ Per pair, the runs the studio's Generate makes (its settings, eigenstyle.studio.
 
 Bounds: edges >= 0.5, stroke >= 0.7x, border within 0.95-1.05. Say which CPU (lscpu) with the times.
 
+Two experiments on the border (docs/quality.md), neither an option of the package: ``--pad reflect`` (or
+replicate) makes every convolution of the run pad so instead of with zeros; ``--margin N`` paints a canvas N px
+larger on every side (the photograph reflected into it) and crops it away.
+
     python benchmarks/tiles.py --pair tubingen:starry_night --pair chelsea:the_scream \
         --config studio: --config big:size=192
 """
@@ -18,6 +22,7 @@ Bounds: edges >= 0.5, stroke >= 0.7x, border within 0.95-1.05. Say which CPU (ls
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -25,6 +30,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from PIL import Image  # noqa: E402
 from quality import edge_correlation, find, luminance, parse_config, stroke_scale  # noqa: E402
 
 from eigenstyle import engine  # noqa: E402
@@ -51,6 +57,41 @@ def score(photo, im) -> dict:
     }
 
 
+def pad_convolutions(mode: str) -> None:
+    """The experiment --pad: every 3x3 convolution of the run pads by ``mode`` (reflect, replicate) instead of
+    zeros (the swatch's periodic network still wraps round)."""
+    import torch
+    import torch.nn.functional as F
+
+    from eigenstyle.vgg import network, winograd
+
+    def forward(self, x):
+        out = {}
+        x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            for name, layer in zip(self.names, self.layers):
+                if isinstance(layer, (winograd.WinogradConv2d, torch.nn.Conv2d)):
+                    if self.circular:
+                        x = winograd.direct(x, layer.weight, layer.bias, circular=True)
+                    else:
+                        x = F.conv2d(F.pad(x, (1, 1, 1, 1), mode=mode), layer.weight, layer.bias)
+                else:
+                    x = layer(x)
+                if name in self.wanted:
+                    out[name] = x.float() if self.bf16 else x
+        return out
+
+    network.VGG.forward = forward
+
+
+def with_margin(content: str, size: int, margin: int, folder: str) -> str:
+    """The experiment --margin: the photograph at ``size`` reflected ``margin`` px out on every side (a file)."""
+    photo = np.asarray(resize(load_rgb(content), fit_size(*load_rgb(content).size, size)))
+    path = os.path.join(folder, f"margin-{margin}-{os.path.basename(content)}.png")
+    Image.fromarray(np.pad(photo, ((margin, margin), (margin, margin), (0, 0)), mode="reflect")).save(path)
+    return path
+
+
 def tiles(content, style, opts, seeds, mode):
     """The tiles of one Generate: one batch, as the studio runs it; (images, seconds)."""
     base = prepare(content, [style], opts.replace(mode="none"))
@@ -67,7 +108,12 @@ def main():
     ap.add_argument("--mode", default="variant")
     ap.add_argument("--count", type=int, default=4)
     ap.add_argument("--keep", help="save each config's tiles here (PNG)")
+    ap.add_argument("--pad", choices=("reflect", "replicate"), help="experiment: convolutions pad so, not with zeros")
+    ap.add_argument("--margin", type=int, default=0, help="experiment: paint N px more on every side, then crop")
     args = ap.parse_args()
+    if args.pad:
+        pad_convolutions(args.pad)
+    scratch = tempfile.mkdtemp(prefix="tiles-")
     pairs = [p.split(":") for p in (args.pair or ["tubingen:starry_night"])]
     configs = [parse_config(c) for c in (args.config or ["studio:"])]
     rows = []
@@ -77,8 +123,13 @@ def main():
         for content_name, style_name in pairs:
             content, style = find(content_name, "content"), find(style_name, "style")
             photo = resize(load_rgb(content), fit_size(*load_rgb(content).size, opts.size))
-            (plain,), _ = tiles(content, style, opts, [0], "none")
-            ims, secs = tiles(content, style, opts, range(1, args.count + 1), args.mode)
+            m = args.margin
+            if m:  # the canvas: the photograph reflected m px out, painted at its larger size, then cropped
+                content = with_margin(content, opts.size, m, scratch)
+            run = opts.replace(size=opts.size + 2 * m)
+            (plain,), _ = tiles(content, style, run, [0], "none")
+            ims, secs = tiles(content, style, run, range(1, args.count + 1), args.mode)
+            plain, *ims = [im.crop((m, m, im.width - m, im.height - m)) for im in (plain, *ims)]
             seconds.append(secs)
             ref = stroke_scale(plain)
             scores = [score(photo, im) for im in ims]
