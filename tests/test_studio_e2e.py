@@ -82,6 +82,18 @@ def _page(browser):
     return page, errors
 
 
+def _generate(page, url, app, size, iterations, count):
+    """Open the page, pick the samples (Tübingen, The Starry Night) and click Generate with these settings."""
+    page.goto(page_url(url, app))
+    page.click("#content-picker button[data-name='tubingen.jpg']")
+    page.click("#style-picker button[data-name='starry_night.jpg']")
+    assert page.get_attribute("#content-picker button[data-name='tubingen.jpg']", "aria-selected") == "true"
+    page.select_option("#mode", "variant")
+    for field, value in (("#size", size), ("#iterations", iterations), ("#count", count)):
+        page.fill(field, str(value))
+    page.click("#generate")
+
+
 def _statuses(page):
     return page.eval_on_selector_all(TILES, "ts => ts.map(t => t.dataset.status)")
 
@@ -90,14 +102,7 @@ def test_generate_watch_mutate_reload(browser, tmp_path):
     shots = os.environ.get("EIGENSTYLE_STUDIO_SCREENSHOTS") or str(tmp_path)
     with live_studio(tmp_path / "ws", preview_every=2) as (url, app):
         page, errors = _page(browser)
-        page.goto(page_url(url, app))
-        page.click("#content-picker button[data-name='tubingen.jpg']")
-        page.click("#style-picker button[data-name='starry_night.jpg']")
-        assert page.get_attribute("#content-picker button[data-name='tubingen.jpg']", "aria-selected") == "true"
-        page.select_option("#mode", "variant")
-        for field, value in (("#size", "64"), ("#iterations", "20"), ("#count", "2")):
-            page.fill(field, value)
-        page.click("#generate")
+        _generate(page, url, app, 64, 20, 2)
 
         # Tiles appear at once, then fill with live previews while running.
         _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 60_000)
@@ -159,12 +164,7 @@ def test_tiles_sharpen_while_the_page_looks(browser, tmp_path):
     picture for the larger one as it lands and says the size it has reached."""
     with live_studio(tmp_path / "ws", preview_every=2, sharpen=(96,)) as (url, app):
         page, errors = _page(browser)
-        page.goto(page_url(url, app))
-        page.click("#content-picker button[data-name='tubingen.jpg']")
-        page.click("#style-picker button[data-name='starry_night.jpg']")
-        for field, value in (("#size", "64"), ("#iterations", "10"), ("#count", "2")):
-            page.fill(field, value)
-        page.click("#generate")
+        _generate(page, url, app, 64, 10, 2)
         _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 60_000)
         _wait(
             page,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 
 from .. import engine, problem, recipe
@@ -201,12 +202,14 @@ class Sharpener:
         self.sizes = tuple(sizes)
         self.claimed: set = set()  # (result id, size) being made by some worker
         self.failed: set = set()  # steps that raised: not tried again in this launch
+        self.lock = threading.Lock()
 
     def __call__(self, device: str, q: JobQueue):
-        step = self.next_step(q.store)
-        if step is None:
-            return None
-        self.claimed.add(step)
+        with self.lock:  # one worker per device asks: each takes a step of its own
+            step = self.next_step(q.store)
+            if step is None:
+                return None
+            self.claimed.add(step)
         rec_id, size = step
 
         def run(device, cancel):
@@ -255,8 +258,8 @@ class Sharpener:
         picture = Image.open(swatch).convert("RGB") if os.path.isfile(swatch) else None
         work = Work(store.input_path(rec["content_id"]), [store.input_path(rec["style_id"])], [opts], picture)
         (res,) = q.executor(device).run(work, stop=lambda: "pre-empted" if cancel.is_set() else None)
-        if res.interrupted or res.error or res.recipe.get("stopped_at_coarse_scale"):
-            return  # made again when the studio is next idle
+        if cancel.is_set() or res.interrupted or res.error or res.recipe.get("stopped_at_coarse_scale"):
+            return  # made again when the studio is next idle (or never: a Delete pre-empted it)
         res.save(store.sharp_path(rec_id, size))
         store.update_result(rec_id, sharp_size=size)
         q.result_changed(rec_id)
