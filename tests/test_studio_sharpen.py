@@ -125,6 +125,11 @@ def test_the_latest_tiles_sharpen_to_each_size_with_recipes_and_are_kept_across_
             assert data["options"]["init"].startswith(str(ws)) and ".s48" in data["options"]["init"]
             step48 = recipe.read_recipe(store.sharp_path(r["id"], 48))  # from the tile itself
             assert step48["options"]["init"] in (store.image_path(r["id"], raw=True), store.image_path(r["id"]))
+        # Render large goes on from what the tile shows: its 64 px picture, not the 32 px tile
+        render = submit(client, f"/api/results/{ids[1]}/render", {"size": 96, "iterations": 2})
+        opts = render["results"][0]["options"]
+        assert ".s64" in opts["init"] and opts["reference_size"] == 32 and not opts["scales"]
+        assert finish(client, render["job"]["id"])[-1][1]["job"]["status"] == "done"
         # a tile deleted takes its sharpened steps with it
         client.delete(f"/api/results/{ids[0]}")
         assert not [n for n in os.listdir(ws / "images") if n.startswith(ids[0])]

@@ -144,6 +144,19 @@ def warm_start(store: Store, rec: dict) -> str:
     return raw if os.path.exists(raw) else store.image_path(rec["id"])
 
 
+def favourite(store: Store, rec: dict) -> tuple[dict, str]:
+    """(recipe, start) of what a tile's render goes on from: the largest picture the studio has sharpened it to
+    (what the page shows; a render from it skips the scales already made), else the tile itself. ``rec``
+    with its recipe."""
+    from ..printing import start_of
+
+    path = store.sharp_path(rec["id"], rec["sharp_size"]) if rec.get("sharp_size") else None
+    if path and os.path.isfile(path):
+        data = recipe.read_recipe(path)
+        return data, start_of(path, data)
+    return rec["recipe"], warm_start(store, rec)
+
+
 def _parent_options(rec: dict) -> Options:
     """A parent's recipe options, made fresh: default device, no coarse scales, and its start
     (noise or the content) unless it was warm-started from a file (a refined tile): then noise."""
@@ -220,7 +233,8 @@ def _render_size(value, parent: dict, limits: Limits) -> int:
 
 def render(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
     """Render large: a finished tile again at print size, one run through ``render.render_options``
-    (coarse to fine from the tile, its style's swatch scaled; auto tiles and L-BFGS history). The
+    (coarse to fine from the tile, or from the largest picture it was sharpened to: ``favourite``; its
+    style's swatch scaled; auto tiles and L-BFGS history). The
     runner runs it with ``engine.stylize``, every scale; ``iterations``/``scale_iterations``
     override the measured schedule."""
     from ..printing import render_options
@@ -231,7 +245,7 @@ def render(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
         raise EigenstyleError(f"unknown field(s): {', '.join(sorted(unknown))}")
     size = _render_size(body.get("size"), parent, limits)
     overrides = {k: body[k] for k in RENDER_FIELDS[1:] if body.get(k) not in (None, "")}
-    opts = render_options(parent["recipe"], warm_start(store, parent), size, print_every=0, **overrides)
+    opts = render_options(*favourite(store, parent), size, print_every=0, **overrides)
     for name in ("iterations", "scale_iterations"):
         value = getattr(opts, name)
         if value is not None and value > limits.max_iterations:

@@ -240,19 +240,12 @@ class Sharpener:
         from PIL import Image
 
         from ..printing import render_options
+        from .actions import favourite
 
         store = q.store
         rec = store.get_result(rec_id, recipe=True)
-        if rec["sharp_size"]:  # on from the last step: its raw image (what its optimiser reached) and recipe
-            last = store.sharp_path(rec_id, rec["sharp_size"])
-            raw = store.sharp_path(rec_id, rec["sharp_size"], raw=True)
-            data, start = recipe.read_recipe(last), raw if os.path.isfile(raw) else last
-        else:
-            from .actions import warm_start
-
-            data, start = rec["recipe"], warm_start(store, rec)
         explicit = len(q.devices) > 1
-        opts = render_options(data, start, size, print_every=0, save_every=0)
+        opts = render_options(*favourite(store, rec), size, print_every=0, save_every=0)  # on from the last step
         opts = opts.replace(device=device) if explicit else opts
         swatch = store.swatch_path(rec_id)
         picture = Image.open(swatch).convert("RGB") if os.path.isfile(swatch) else None

@@ -269,8 +269,9 @@ function renderForm(r) {
   const form = document.createElement("form"); form.className = "render-form";
   const h = document.createElement("h3"); h.textContent = `Render large: ${r.label}`;
   const note = document.createElement("p"); note.className = "note";
-  note.textContent = `This tile is ${r.size} px. The render runs its recipe again, coarse to fine from this ` +
-    "tile, with the tile's style scaled to the new size; it becomes a new tile, its PNG the print.";
+  const from = r.sharp_size ? `the ${r.sharp_size} px picture it shows` : "this tile";
+  note.textContent = `This tile is ${r.size} px. The render runs its recipe again, coarse to fine from ${from}, ` +
+    "with the tile's style scaled to the new size; it becomes a new tile, its PNG the print.";
   const sizes = document.createElement("fieldset"), legend = document.createElement("legend");
   legend.textContent = "Longest side"; sizes.append(legend);
   const choice = (value, text, extra) => {
