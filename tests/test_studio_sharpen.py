@@ -8,6 +8,7 @@ real runs of the embedded VGG at small sizes (tiles of 32 px sharpened to 48 and
 
 import io
 import os
+import sqlite3
 import threading
 import time
 
@@ -19,7 +20,7 @@ from eigenstyle import recipe
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.studio.app import create_app
 from eigenstyle.studio.jobs import Background, Broker, Job, JobQueue
-from eigenstyle.studio.store import Store
+from eigenstyle.studio.store import MIGRATIONS, Store
 
 from studio_live import client as client_of
 
@@ -164,6 +165,24 @@ def test_a_generate_during_sharpening_starts_at_once_and_a_stop_keeps_only_whole
     assert left == []
     store = Store(str(ws))
     assert store.get_result(second["results"][0]["id"])["sharp_size"] is None
+    store.close()
+
+
+def test_a_workspace_of_schema_1_opens_with_its_results_unsharpened(tmp_path):
+    (tmp_path / "ws").mkdir()
+    db = sqlite3.connect(tmp_path / "ws" / "studio.sqlite3")
+    db.executescript(MIGRATIONS[0] + ";PRAGMA user_version=1;")
+    db.execute(
+        "INSERT INTO results (id, job_id, idx, kind, label, status, mode, style_layers, size, iterations, options, "
+        "created) VALUES (?, ?, 0, 'generate', 'old', 'done', 'variant', 'relu3_2', 128, 100, '{}', 0)",
+        ("c" * 32, "d" * 32),
+    )
+    db.commit()
+    db.close()
+    store = Store(str(tmp_path / "ws"))
+    assert store.schema_version() == 2
+    rec = store.get_result("c" * 32)
+    assert rec["sharp_size"] is None and rec["sharp_url"] is None and rec["label"] == "old"
     store.close()
 
 
