@@ -231,6 +231,8 @@ def cache_key(opts):
 def run(base, opts, cache=None, key=""):
     """(image, seconds, swatch) of one run; with ``cache``, a run done before with the same
     inputs and options is read back instead (its time as measured then)."""
+    if opts.scales:  # engine.run_batch runs one scale: a coarse-to-fine config would be scored as a plain one
+        raise SystemExit("quality.py: --config scales=... is not measured here (each run is one scale)")
     if cache:
         name = hashlib.sha256((key + json.dumps(cache_key(opts), sort_keys=True)).encode()).hexdigest()[:20]
         path = os.path.join(cache, name + ".png")
@@ -269,7 +271,7 @@ def parse_config(text):
         if isinstance(v, str) and "+" in v:  # a list: layers, or numbers such as a spread
             v = tuple(p for p in v.split("+") if p)
             try:
-                v = tuple(float(p) for p in v)
+                v = tuple(int(p) if p.isdigit() else float(p) for p in v)  # sizes stay integers
             except ValueError:
                 pass
         if isinstance(v, str) and v == "None":
