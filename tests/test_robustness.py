@@ -218,6 +218,13 @@ FAULTS = [
         "tests/test_stops.py::test_an_executors_cancel_ends_variants_and_sweep_with_every_image_written",
     ),
     (
+        "studio: the server stopped (or a Generate clicked) while it sharpens tiles in the background",
+        "the step in progress keeps nothing and is made again when the studio is next idle; finished steps "
+        "(`ID.sSIZE.png`, recipe embedded) and the tile's `sharp_size` survive a restart; the new job starts "
+        "within one iteration",
+        "tests/test_studio_sharpen.py::test_a_generate_during_sharpening_starts_at_once_and_a_stop_keeps_only_whole_steps",
+    ),
+    (
         "studio worker crash",
         "the job is marked failed with a message, the server keeps serving the next job",
         "tests/test_studio_api.py::test_a_crashing_job_fails_with_a_message_and_the_next_job_runs",
