@@ -149,6 +149,10 @@ def test_a_generate_during_sharpening_starts_at_once_and_a_stop_keeps_only_whole
         finish(client, first["job"]["id"])
         q = client.app.state.studio.queue
         _wait(lambda: q._background, timeout=30)  # sharpening the tile now
+        (step,) = q._background
+        client.post(f"/api/results/{first['results'][0]['id']}/star", json={"starred": True})
+        assert step.cancel.is_set()  # any action on the page pre-empts it, not only a job
+        _wait(lambda: q._background and step not in q._background, timeout=30)  # made again after the quiet
         submitted = time.time()
         second = submit(client, "/api/generate", {**pair, **TILE, **SWATCH, "count": 1})
         started = []

@@ -209,8 +209,9 @@ async def input_image(request: Request):
 
 # --- jobs ----------------------------------------------------------------------------
 def _acts(endpoint):
-    """A route that acts (changes something or makes a file): background work yields to it at once.
-    Reached only past the guard, so a page without the token cannot stall the studio's sharpening."""
+    """A route that acts (changes something or makes a file): background work yields to it at once (a job's
+    routes need no wrapper: ``JobQueue.submit`` pre-empts). Reached only past the guard, so a page without
+    the token cannot stall the studio's sharpening."""
 
     async def acting(request: Request):
         _studio(request).queue.preempt()
@@ -398,9 +399,9 @@ def create_app(workspace: str, *, token: str | None = None, allow_hosts=(), **kw
         R(urls.INPUTS, list_inputs),
         R(urls.INPUTS, _acts(add_input), methods=["POST"]),
         R(urls.INPUT + "/image", input_image),
-        R(urls.GENERATE, _acts(_submitter(actions.generate)), methods=["POST"]),
-        R(urls.LAYERS, _acts(_submitter(actions.layers)), methods=["POST"]),
-        R(urls.BETWEEN, _acts(_submitter(actions.between)), methods=["POST"]),
+        R(urls.GENERATE, _submitter(actions.generate), methods=["POST"]),
+        R(urls.LAYERS, _submitter(actions.layers), methods=["POST"]),
+        R(urls.BETWEEN, _submitter(actions.between), methods=["POST"]),
         R(urls.RESULTS, list_results),
         R(urls.RESULT, get_result),
         R(urls.RESULT, _acts(delete_result), methods=["DELETE"]),
@@ -410,9 +411,9 @@ def create_app(workspace: str, *, token: str | None = None, allow_hosts=(), **kw
         R(urls.RESULT + "/swatch", result_swatch),
         R(urls.RESULT + "/style", _acts(result_style)),
         R(urls.RESULT + "/star", _acts(star_result), methods=["POST"]),
-        R(urls.RESULT + "/mutate", _acts(_submitter(actions.mutate)), methods=["POST"]),
-        R(urls.RESULT + "/refine", _acts(_submitter(actions.refine)), methods=["POST"]),
-        R(urls.RESULT + "/render", _acts(_submitter(actions.render)), methods=["POST"]),
+        R(urls.RESULT + "/mutate", _submitter(actions.mutate), methods=["POST"]),
+        R(urls.RESULT + "/refine", _submitter(actions.refine), methods=["POST"]),
+        R(urls.RESULT + "/render", _submitter(actions.render), methods=["POST"]),
         R(urls.JOBS, list_jobs),
         R(urls.JOB, get_job),
         R(urls.JOB + "/cancel", _acts(cancel_job), methods=["POST"]),
