@@ -210,7 +210,8 @@ def score(ev, content_im, im, seconds) -> dict:
 def cache_key(opts):
     """The options that name a cached run. Auto values that depend on the defaults of the day are keyed as
     resolved (a changed default is another run); a run that options added since leave as it was
-    (--chroma-tv-weight off, the reachable target that was the default, every layer from the swatch) keeps
+    (--chroma-tv-weight off, the reachable target that was the default, every layer from the swatch, no
+    eigenvector kept unbent) keeps
     its key from before them."""
     d = opts.to_dict()
     if opts.chroma_tv_weight_value() == 0.0:
@@ -223,6 +224,8 @@ def cache_key(opts):
         d.pop("swatch_layers", None)  # as every run was before --swatch-layers
     else:  # the swatch is synthesised against the randomised layers alone (since 2026-12-05)
         d["swatch_targets"] = "randomised"
+    if not d.get("keep_top"):
+        d.pop("keep_top", None)  # as every run was before --keep-top
     if d["target"] == "raw" and opts.target is None:  # the raw target's auto weight is a share of the balanced
         d["style_weight"] = opts.style_weight_value()
     return d

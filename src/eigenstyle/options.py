@@ -353,6 +353,15 @@ class Options:
         group="randomised styles",
         uses=("style", "studio"),
     )
+    keep_top: int = opt(
+        0,
+        "Variant: the K eigenvectors of largest eigenvalue stay unbent (they carry a single layer's big strokes; "
+        "docs/quality.md). 0: every one is bent, as the article does.",
+        metavar="K",
+        kind="int",
+        group="randomised styles",
+        uses=("style",),
+    )
     fantasy: str = opt(
         "uniform",
         "Fantasy eigenvector draw: uniform U[0,1) (colourful), normal or "
@@ -525,6 +534,8 @@ class Options:
             raise EigenstyleError(f"{n('style_layers')} must name at least one layer")
         check_layers(self.content_layers, n("content_layers"))
         check_layers(self.style_layers, n("style_layers"))
+        if isinstance(self.keep_top, bool) or not isinstance(self.keep_top, int) or self.keep_top < 0:
+            raise EigenstyleError(f"{n('keep_top')} must be an integer >= 0, got {self.keep_top!r}")
         if len(self.spread) != 2:
             raise EigenstyleError(f"{n('spread')} must be two numbers lo,hi, got {self.spread!r}")
         if self.spread[0] > self.spread[1]:

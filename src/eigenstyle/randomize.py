@@ -44,6 +44,7 @@ class Randomization:
     strength: float = 1.0
     scale: str = "frobenius"
     genome: dict = field(default_factory=lambda: {"seed": 0})
+    keep_top: int = 0
 
     @classmethod
     def of(cls, opts) -> "Randomization":
@@ -56,6 +57,7 @@ class Randomization:
             opts.strength,
             opts.gram_scale,
             opts.genome or {"seed": opts.variant_seed},
+            opts.keep_top,
         )
 
 

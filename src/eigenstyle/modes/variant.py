@@ -15,6 +15,9 @@ def draw(rng, c, r):
 
 
 def rebuild(g, v, e, m, r):
+    if r.keep_top:  # eigh sorts ascending: the last columns hold the largest eigenvalues, left unbent
+        m = m.clone()
+        m[:, -r.keep_top :] = 1.0
     bent = v * m
     return (bent * e) @ bent.T
 
@@ -25,7 +28,7 @@ register(
         "eigenvectors times U[spread]: the same style, re-coloured and re-stroked",
         draw,
         rebuild,
-        options=("spread",),
+        options=("spread", "keep_top"),
         random_blocks=3,
     )
 )
