@@ -96,6 +96,31 @@ def test_idle_is_asked_again_only_after_a_job_finishes_when_it_had_nothing(tmp_p
         q.stop()
 
 
+def test_an_idle_that_fails_leaves_the_worker_serving_jobs(tmp_path, capsys):
+    def idle(device, q):
+        raise OSError("the disk went away")
+
+    ran = []
+    q = _queue(tmp_path, idle, lambda job, device, q: ran.append(job.id))
+    try:
+        q.submit(Job("e" * 32, "generate", None, None, []))
+        _wait(lambda: ran)
+    finally:
+        q.stop()
+    assert "the disk went away" in capsys.readouterr().err
+
+
+def test_the_sharpened_picture_needs_the_token_and_a_trusted_host(tmp_path):
+    from starlette.testclient import TestClient
+
+    app = create_app(str(tmp_path / "ws"), token="t" * 32, sharpen=())
+    url, token = f"/api/results/{'f' * 32}/sharp", {"X-Eigenstyle-Token": "t" * 32}
+    with TestClient(app, base_url="http://127.0.0.1:7860") as c:
+        assert c.get(url).status_code == 401
+        assert c.get(url, headers={**token, "Host": "evil.example:7860"}).status_code == 403
+        assert c.get(url, headers=token).status_code == 404  # past the guard: no such result
+
+
 # --- the studio: real runs -----------------------------------------------------------------------------------
 def _sharpened(client, ids, size, timeout=120.0):
     deadline = time.monotonic() + timeout

@@ -280,7 +280,11 @@ class JobQueue:
                         self._cv.wait(quiet)
                     else:
                         break
-            work = self.idle(device, self)  # outside the lock: it reads the store
+            try:
+                work = self.idle(device, self)  # outside the lock: it reads the store
+            except Exception:  # background work is optional: a failure is logged, the worker keeps serving jobs
+                traceback.print_exc(file=sys.stderr)
+                work = None
             with self._cv:
                 if work is None:
                     self._idle_dry = True
