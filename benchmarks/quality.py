@@ -224,8 +224,10 @@ def cache_key(opts):
         d.pop("swatch_layers", None)  # as every run was before --swatch-layers
     else:  # the swatch is synthesised against the randomised layers alone (since 2026-12-05)
         d["swatch_targets"] = "randomised"
-    if not d.get("keep_top"):
+    if not opts.keep_top_value():
         d.pop("keep_top", None)  # as every run was before --keep-top
+    else:
+        d["keep_top"] = opts.keep_top_value()
     if d["target"] == "raw" and opts.target is None:  # the raw target's auto weight is a share of the balanced
         d["style_weight"] = opts.style_weight_value()
     return d

@@ -11,9 +11,9 @@ Per pair, the runs the studio's Generate makes (its settings, eigenstyle.studio.
 
 Bounds: edges >= 0.5, stroke >= 0.7x, border within 0.95-1.05. Say which CPU (lscpu) with the times.
 
-Two experiments on the border (docs/quality.md), neither an option of the package: ``--pad reflect`` (or
-replicate) makes every convolution of the run pad so instead of with zeros; ``--margin N`` paints a canvas N px
-larger on every side (the photograph reflected into it) and crops it away.
+An experiment on the border (docs/quality.md), not an option of the package: ``--pad reflect`` (or replicate)
+makes every convolution of the run pad so instead of with zeros. The studio's own remedy is the option
+``margin`` (``--config m0:margin=0`` measures the tiles without it).
 
     python benchmarks/tiles.py --pair tubingen:starry_night --pair chelsea:the_scream \
         --config studio: --config big:size=192
@@ -22,7 +22,6 @@ larger on every side (the photograph reflected into it) and crops it away.
 import argparse
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -30,7 +29,6 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from PIL import Image  # noqa: E402
 from quality import edge_correlation, find, luminance, parse_config, stroke_scale  # noqa: E402
 
 from eigenstyle import engine  # noqa: E402
@@ -84,14 +82,6 @@ def pad_convolutions(mode: str) -> None:
     network.VGG.forward = forward
 
 
-def with_margin(content: str, size: int, margin: int, folder: str) -> str:
-    """The experiment --margin: the photograph at ``size`` reflected ``margin`` px out on every side (a file)."""
-    photo = np.asarray(resize(load_rgb(content), fit_size(*load_rgb(content).size, size)))
-    path = os.path.join(folder, f"margin-{margin}-{os.path.basename(content)}.png")
-    Image.fromarray(np.pad(photo, ((margin, margin), (margin, margin), (0, 0)), mode="reflect")).save(path)
-    return path
-
-
 def tiles(content, style, opts, seeds, mode):
     """The tiles of one Generate: one batch, as the studio runs it; (images, seconds)."""
     base = prepare(content, [style], opts.replace(mode="none"))
@@ -109,11 +99,9 @@ def main():
     ap.add_argument("--count", type=int, default=4)
     ap.add_argument("--keep", help="save each config's tiles here (PNG)")
     ap.add_argument("--pad", choices=("reflect", "replicate"), help="experiment: convolutions pad so, not with zeros")
-    ap.add_argument("--margin", type=int, default=0, help="experiment: paint N px more on every side, then crop")
     args = ap.parse_args()
     if args.pad:
         pad_convolutions(args.pad)
-    scratch = tempfile.mkdtemp(prefix="tiles-")
     pairs = [p.split(":") for p in (args.pair or ["tubingen:starry_night"])]
     configs = [parse_config(c) for c in (args.config or ["studio:"])]
     rows = []
@@ -123,13 +111,8 @@ def main():
         for content_name, style_name in pairs:
             content, style = find(content_name, "content"), find(style_name, "style")
             photo = resize(load_rgb(content), fit_size(*load_rgb(content).size, opts.size))
-            m = args.margin
-            if m:  # the canvas: the photograph reflected m px out, painted at its larger size, then cropped
-                content = with_margin(content, opts.size, m, scratch)
-            run = opts.replace(size=opts.size + 2 * m)
-            (plain,), _ = tiles(content, style, run, [0], "none")
-            ims, secs = tiles(content, style, run, range(1, args.count + 1), args.mode)
-            plain, *ims = [im.crop((m, m, im.width - m, im.height - m)) for im in (plain, *ims)]
+            (plain,), _ = tiles(content, style, opts, [0], "none")
+            ims, secs = tiles(content, style, opts, range(1, args.count + 1), args.mode)
             seconds.append(secs)
             ref = stroke_scale(plain)
             scores = [score(photo, im) for im in ims]

@@ -266,3 +266,38 @@ def test_recipes_from_before_the_conv_option_reproduce_with_direct():
     del opts["conv"]
     assert Options.from_dict(opts).conv == "direct"
     assert Options.from_dict({**opts, "conv": "winograd"}).conv == "winograd"
+
+
+def test_a_margin_is_painted_on_the_reflected_photograph_and_cut_away(content_path, style_path, tmp_path):
+    """--margin: the run's canvas is the photograph with its own pixels mirrored m px out (checked against
+    numpy's reflection of the 8-bit photograph), every image the run shows or writes is the picture without
+    it, and its recipe reproduces."""
+    m = 4
+    opts = Options(**{**SMALL, "margin": m, "init": "image"})
+    p = problem.prepare(content_path, [style_path], opts)
+    photo = np.asarray(p.content, dtype=np.float64)  # the photograph at the run's size, H×W×3
+    canvas = np.pad(photo, ((m, m), (m, m), (0, 0)), mode="reflect")
+    pre = p.pre
+    shown = p.content_tensor[0].double().permute(1, 2, 0).cpu().numpy()
+    mean, std = np.asarray(pre.mean, dtype=np.float64), np.asarray(pre.std, dtype=np.float64)
+    expected = ((canvas[..., ::-1] if pre.bgr else canvas) / 255.0 * pre.scale - mean) / std
+    assert shown.shape == canvas.shape and np.abs(shown - expected).max() < 1e-3
+    assert tuple(p.visible(p.content_tensor).shape[2:]) == (p.content.height, p.content.width)
+    seen = []
+    out = tmp_path / "m.png"
+    result = eigenstyle.stylize(content_path, style_path, opts, output=str(out), callback=lambda i: seen.append(i))
+    assert result.image.size == p.content.size and result.recipe["options"]["margin"] == m
+    assert all(tuple(i.images()[0].size) == p.content.size for i in seen[-1:])
+    without = eigenstyle.stylize(content_path, style_path, opts.replace(margin=0))
+    assert not np.array_equal(np.asarray(result.image), np.asarray(without.image))  # the margin was painted
+    again = tmp_path / "again.png"
+    eigenstyle.reproduce(str(out), str(again))
+    from PIL import Image
+
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(out)))
+
+
+@pytest.mark.parametrize("extra", [{"margin": 13}, {"margin": 4, "scales": (32,)}])
+def test_a_margin_too_wide_or_with_scales_is_refused(content_path, style_path, extra):
+    with pytest.raises(EigenstyleError, match="^margin "):
+        eigenstyle.stylize(content_path, style_path, **{**SMALL, **extra})

@@ -103,7 +103,7 @@ def test_the_studio_takes_its_defaults_from_options():
     d, o = defaults(), Options()
     assert d["spread"] == list(o.spread) and d["style_layers"] == list(o.style_layers)
     assert d["tv_weight"] == o.tv_weight and d["target"] == o.target
-    assert (d["mode"], d["size"], d["iterations"], d["init"]) == ("variant", 128, 100, "image")  # its departures
+    assert (d["mode"], d["size"], d["iterations"], d["init"]) == ("variant", 128, 76, "image")  # its departures
     assert d["swatch_size"] == 64
     assert (d["count"], d["amount"]) == (Brood().count, Brood().amount)
 
@@ -131,3 +131,16 @@ def test_brood_requests_are_checked_once():
             Brood.of(**kwargs)
     runs = variant_options(Options(mode="variant", variant_seed=10), kids)
     assert [o.genome for o, _ in runs] == [{"mutate": {"seed": 5}, "seed": s, "amount": 0.3} for s in (10, 11)]
+
+
+def test_keep_top_auto_keeps_a_single_layers_largest_eigenvector_and_old_recipes_bend_every_one():
+    """--keep-top auto: 1 for variants at one style layer (their big strokes, docs/quality.md), 0 at several and
+    for the other modes; a recipe from before it (no keep_top) bent every eigenvector and still does."""
+    one = Options(mode="variant", style_layers=("relu3_2",))
+    assert one.keep_top is None and one.settled().keep_top == 1
+    assert one.replace(keep_top=0).settled().keep_top == 0
+    assert Options(mode="variant").settled().keep_top == 0
+    assert Options(mode="fantasy", style_layers=("relu3_2",)).settled().keep_top == 0
+    assert Options.from_dict({"mode": "variant", "style_layers": ["relu3_2"]}).settled().keep_top == 0
+    with pytest.raises(EigenstyleError, match="keep_top must be an integer >= 0"):
+        Options(keep_top=-1).validate()

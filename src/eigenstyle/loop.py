@@ -140,7 +140,7 @@ def initial_image(problem: Problem, seed: int, batch: int = 1) -> torch.Tensor:
         return x.repeat(batch, 1, 1, 1).to(problem.device)  # every image starts as its single run would
     if init == "image":
         return problem.content_tensor.repeat(batch, 1, 1, 1)
-    im = images.resize(images.load_rgb(init, "init image"), problem.content.size)
+    im = images.reflected(images.resize(images.load_rgb(init, "init image"), problem.content.size), problem.opts.margin)
     return to_tensor(im, problem.pre, problem.device).repeat(batch, 1, 1, 1)
 
 

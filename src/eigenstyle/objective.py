@@ -137,7 +137,7 @@ class Anchor(Term):
     def __call__(self, x, feats, problem):
         if problem.anchor is None or self.weight <= 0:
             return x.new_zeros(x.shape[0])
-        return self.weight * anchor_loss(x, problem.anchor)
+        return self.weight * anchor_loss(problem.visible(x), problem.anchor)
 
 
 BUILT_IN = ("content", "style", "tv", "chroma_tv", "anchor")  # the options' terms' names, in order

@@ -59,7 +59,7 @@ class Callback(Observer):
             v["style"],
             v["tv"],
             step.elapsed,
-            step.x,
+            step.problem.visible(step.x),
             step.problem.pre,
             v.get("anchor"),
             dict(v),

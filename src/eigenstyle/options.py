@@ -60,6 +60,16 @@ class Options:
         group="size and layers",
         uses=("prepare", "studio"),
     )
+    margin: int = opt(
+        0,
+        "Paint N px more on every side, the photograph reflected into them, and crop them away: the picture's "
+        "edge is then no edge of the run, whose zero-padded convolutions paint a frame darker or lighter than "
+        "the rest there. The studio's tiles use 8 (docs/quality.md). Not with --scales.",
+        metavar="N",
+        low=0,
+        group="size and layers",
+        uses=("prepare",),
+    )
     iterations: int = opt(
         1000,
         "Number of optimiser iterations (one loss evaluation each).",
@@ -353,10 +363,12 @@ class Options:
         group="randomised styles",
         uses=("style", "studio"),
     )
-    keep_top: int = opt(
-        0,
-        "Variant: the K eigenvectors of largest eigenvalue stay unbent (they carry a single layer's big strokes; "
-        "docs/quality.md). 0: every one is bent, as the article does.",
+    keep_top: Optional[int] = opt(
+        None,
+        "Variant: the K eigenvectors of largest eigenvalue stay unbent (they carry a single layer's big strokes). "
+        "0: every one is bent, as the article does. Default (auto): 1 with a single style layer, whose variants "
+        "kept 0.53-0.66x plain's big strokes fully bent and 0.74-0.83x so; 0 with several, whose deep layers "
+        "are not bent (docs/quality.md).",
         metavar="K",
         kind="int",
         group="randomised styles",
@@ -521,6 +533,12 @@ class Options:
         for name, f in FIELDS.items():
             check(name, getattr(self, name), f.metadata)
         n = option_name
+        if self.margin and (self.scales or 4 * self.margin > self.size):
+            raise EigenstyleError(
+                f"{n('margin')} {self.margin} must be at most a quarter of {n('size')} {self.size}"
+                if not self.scales
+                else f"{n('margin')} goes with a run at one size, not with {n('scales')}"
+            )
         if self.scales is not None and (
             not self.scales or list(self.scales) != sorted(set(self.scales)) or self.scales[-1] >= self.size
         ):
@@ -534,7 +552,9 @@ class Options:
             raise EigenstyleError(f"{n('style_layers')} must name at least one layer")
         check_layers(self.content_layers, n("content_layers"))
         check_layers(self.style_layers, n("style_layers"))
-        if isinstance(self.keep_top, bool) or not isinstance(self.keep_top, int) or self.keep_top < 0:
+        if self.keep_top is not None and (
+            isinstance(self.keep_top, bool) or not isinstance(self.keep_top, int) or self.keep_top < 0
+        ):
             raise EigenstyleError(f"{n('keep_top')} must be an integer >= 0, got {self.keep_top!r}")
         if len(self.spread) != 2:
             raise EigenstyleError(f"{n('spread')} must be two numbers lo,hi, got {self.spread!r}")
@@ -574,6 +594,7 @@ class Options:
             init=o.init_value(),
             target=o.target_value() if randomised else o.target,
             swatch_chroma_blur=o.swatch_chroma_blur_value() if randomised else o.swatch_chroma_blur,
+            keep_top=o.keep_top_value() if randomised else o.keep_top,
         )
         o = o.replace(chroma_tv_weight=o.chroma_tv_weight_value())
         return o.replace(style_weight=o.style_weight_value())
@@ -600,6 +621,13 @@ class Options:
 
         shallow = tuple(name for name in self.style_layers if block(name) <= blocks)
         return shallow or tuple(self.style_layers)
+
+    def keep_top_value(self) -> int:
+        """The eigenvectors left unbent in force (auto resolved: the mode's ``keep_top_single`` with one style
+        layer, whose big strokes its largest eigenvector carries; 0 with several)."""
+        if self.keep_top is not None:
+            return self.keep_top
+        return modes.get(self.mode).keep_top_single if len(self.style_layers) == 1 else 0
 
     def target_value(self) -> str:
         """The target in force (auto resolved): the raw randomised Gram for fantasy and random, whose
@@ -663,7 +691,7 @@ class Options:
             raise EigenstyleError(f"recipe has options this version does not know: {', '.join(sorted(unknown))}")
         # recipes from before --conv ran direct convolutions; from before --target, raw targets; from
         # before --swatch-padding, zero-padded swatches; from before --swatch-layers, every layer from the swatch;
-        # from before --chroma-tv-weight, none
+        # from before --chroma-tv-weight, none; from before --keep-top's auto, every eigenvector bent
         return cls.from_mapping(
             {
                 "conv": "direct",
@@ -672,6 +700,7 @@ class Options:
                 "swatch_layers": "all",
                 "swatch_chroma_blur": 0.0,
                 "chroma_tv_weight": 0.0,
+                "keep_top": 0,
                 **data,
                 **legacy_random_layers(data),
             }

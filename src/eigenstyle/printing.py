@@ -59,6 +59,7 @@ def render_options(data: dict, start: str, size: int, **overrides) -> Options:
         iterations=FINAL_ITERATIONS,
         init=os.path.abspath(start),
         tile=None,  # chosen again for the new size (and max_memory: this machine's)
+        margin=0,  # coarse to fine from the favourite, whose edges its margin (a tile's) has already painted
         max_memory=None,
         lbfgs_history=None if o.lbfgs_history in (None, LBFGS_HISTORY) else o.lbfgs_history,
         device="auto",

@@ -63,6 +63,11 @@ class Problem:
     def pre(self) -> Preprocessing:
         return self.weights.preprocessing
 
+    def visible(self, x: torch.Tensor) -> torch.Tensor:
+        """The picture in ``x`` [N, 3, H, W], the run's canvas: without its --margin, which is painted and cut."""
+        m = self.opts.margin
+        return x[..., m : x.shape[-2] - m, m : x.shape[-1] - m] if m else x
+
 
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
@@ -222,7 +227,8 @@ def _fit_memory(opts: Options, net: VGG, size: tuple[int, int], free: Optional[i
 
 def _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta) -> Problem:
     """The content features and style Grams: the first large allocations of a run."""
-    content_tensor = to_tensor(content_im, weights.preprocessing, device)
+    # the canvas: with --margin the photograph reflected out on every side (Problem.visible cuts it away)
+    content_tensor = to_tensor(images.reflected(content_im, opts.margin), weights.preprocessing, device)
     inputs = {"content": content_id, "styles": [sid for _, sid in style_ims]}
     if file_grams is not None:
         if meta["weights"].get("sha256") != weights.sha256:

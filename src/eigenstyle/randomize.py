@@ -57,7 +57,7 @@ class Randomization:
             opts.strength,
             opts.gram_scale,
             opts.genome or {"seed": opts.variant_seed},
-            opts.keep_top,
+            opts.keep_top_value(),
         )
 
 

@@ -87,7 +87,7 @@ class Result:
 
 def finish_images(problem: Problem, x: torch.Tensor) -> tuple[list, Optional[list]]:
     """Images to write: (final, raw). Raw is None unless levels were applied."""
-    ims = to_pil(x, problem.pre)
+    ims = to_pil(problem.visible(x), problem.pre)
     if problem.opts.original_colors:
         ims = [images.original_colors(problem.content, im) for im in ims]
     clip = problem.opts.levels_clip()
@@ -100,7 +100,7 @@ def finish_floats(problem: Problem, x: torch.Tensor) -> tuple[Optional[list], Op
     """:func:`finish_images` in float (HxWx3 in [0, 1]) for 16-bit outputs; (None, None) at 8 bits."""
     if problem.opts.bit_depth != 16:
         return None, None
-    floats = to_floats(x, problem.pre)
+    floats = to_floats(problem.visible(x), problem.pre)
     if problem.opts.original_colors:
         floats = [images.original_colors_float(problem.content, a) for a in floats]
     clip = problem.opts.levels_clip()

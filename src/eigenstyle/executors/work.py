@@ -104,7 +104,7 @@ def _pictures(step: Step, side: int) -> list:
     from ..levels import stretch
     from ..targets import to_pil
 
-    x = step.x
+    x = step.problem.visible(step.x)
     h, w = x.shape[2:]
     if max(h, w) > side:
         f = side / max(h, w)

@@ -35,6 +35,7 @@ class Mode:
     raw_style_share: tuple = RAW_STYLE_SHARE  # --style-weight auto with the raw target: x the balanced weight
     raw_chroma_tv: float = RAW_CHROMA_TV  # --chroma-tv-weight auto with the raw target
     random_blocks: Optional[int] = None  # --random-layers auto: the style layers of VGG blocks 1..n (None: all)
+    keep_top_single: int = 0  # --keep-top auto with one style layer: its largest eigenvectors left as they are
     options: tuple = ()  # the Options fields its functions read (docs, the studio)
 
     @property

@@ -4,7 +4,9 @@ far-out modifications of the same style".
 
 Only the layers of VGG's first three blocks are bent by default (colours, textures, small strokes); the deeper
 ones keep the painting's own Grams, which hold its big strokes and forms: bent, or taken from a small swatch,
-they turn into a uniform texture (docs/quality.md, "Big strokes")."""
+they turn into a uniform texture (docs/quality.md, "Big strokes"). With a single style layer (the article's
+relu3_x) there is no deeper layer to keep them: its largest eigenvector, which carries them, stays unbent
+(--keep-top auto)."""
 
 from .registry import Mode, register
 
@@ -30,5 +32,6 @@ register(
         rebuild,
         options=("spread", "keep_top"),
         random_blocks=3,
+        keep_top_single=1,
     )
 )
