@@ -224,6 +224,8 @@ def cache_key(opts):
         d.pop("swatch_layers", None)  # as every run was before --swatch-layers
     else:  # the swatch is synthesised against the randomised layers alone (since 2026-12-05)
         d["swatch_targets"] = "randomised"
+    if not d.get("margin"):
+        d.pop("margin", None)  # as every run was before --margin
     if not opts.keep_top_value():
         d.pop("keep_top", None)  # as every run was before --keep-top
     else:

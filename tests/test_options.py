@@ -103,9 +103,18 @@ def test_the_studio_takes_its_defaults_from_options():
     d, o = defaults(), Options()
     assert d["spread"] == list(o.spread) and d["style_layers"] == list(o.style_layers)
     assert d["tv_weight"] == o.tv_weight and d["target"] == o.target
-    assert (d["mode"], d["size"], d["iterations"], d["init"]) == ("variant", 128, 76, "image")  # its departures
+    assert (d["mode"], d["size"], d["iterations"], d["init"]) == ("variant", 128, 68, "image")  # its departures
     assert d["swatch_size"] == 64
     assert (d["count"], d["amount"]) == (Brood().count, Brood().amount)
+
+
+def test_the_studio_paints_its_margin_in_proportion_to_the_size_asked():
+    """The tiles' 12 px margin at 128 px (docs/quality.md) follows a size changed in the form, so a small size is
+    not refused for a margin it did not ask for, and a larger one keeps its edge as far from the run's."""
+    limits = Limits()
+    assert settings({}, limits).margin == 12
+    assert [settings({"size": str(n)}, limits).margin for n in (32, 16, 256)] == [3, 2, 24]
+    assert settings({"size": "64"}, limits, base=Options(size=128, margin=0)).margin == 0
 
 
 def _recipe(mode, seed):

@@ -158,6 +158,16 @@ FAULTS = [
     ),
     ("SIGTERM during a run", "as Ctrl-C", "tests/test_cli.py::test_signal_saves_the_current_image_with_its_recipe"),
     (
+        "Ctrl-C during a morph",
+        "writes the clip of the frames made, its recipe records `interrupted`; exit 130",
+        "tests/test_morph.py::test_ctrl_c_writes_the_clip_of_the_frames_made",
+    ),
+    (
+        "a morph asked of no favourites, an unknown clip format, a file without a recipe, no frames",
+        "one line, exit 2, nothing written",
+        "tests/test_morph.py::test_bad_morph_requests_are_one_line",
+    ),
+    (
         "NaN, infinite or exploding loss (a divergence)",
         "starts afresh from the last sane image (fresh L-BFGS; the recipe's `restarted_at` says where)",
         "tests/test_loop.py::test_a_divergence_starts_afresh_from_the_last_sane_image_and_the_recipe_says_where",

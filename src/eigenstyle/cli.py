@@ -83,11 +83,77 @@ def cmd_stylize(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
+    from .morph import FORMATS, read_recipe
     from .printing import reproduce
 
     stem, ext = os.path.splitext(args.image)
+    if ext.lower() in FORMATS:
+        data = read_recipe(args.image)
+        if data is None:
+            raise EigenstyleError(f"{args.image} carries no eigenstyle morph recipe")
+        return _morph_report(args, data, pick_clip(args.output or f"{stem}.reproduced{ext}", args.overwrite))
     output = pick_output(args.output or f"{stem}.reproduced{ext}", args.overwrite)
     return report(reproduce(args.image, output, **_recipe_inputs(args)), output)
+
+
+def pick_clip(path: str, overwrite: bool) -> str:
+    """A morph's clip: ``path``, or the next free name beside it (said) unless ``overwrite``."""
+    from .images import free_name
+    from .morph import write_check
+
+    write_check(path)
+    if overwrite or not os.path.exists(path):
+        return path
+    chosen = free_name(path)
+    print(f"eigenstyle: {path} exists; writing {chosen} instead (--overwrite replaces it)", file=sys.stderr)
+    return chosen
+
+
+def cmd_morph(args) -> int:
+    from . import morph
+
+    if bool(args.walk) == bool(args.favourites):
+        raise EigenstyleError("give the favourites to morph through, or --walk FAVOURITE")
+    output = pick_clip(args.output, args.overwrite)
+    if args.walk:
+        (favourite,) = morph.keys_of([args.walk])
+        walk = {"steps": args.steps, "amount": args.amount, "seed": args.walk_seed}
+        plan_keys = morph.walk_keys(favourite, args.steps, args.amount, args.walk_seed)
+    else:
+        walk, plan_keys = None, morph.keys_of(args.favourites)
+    settings = {
+        k: getattr(args, k)
+        for k in ("frame_iterations", "swatch_iterations", "temporal_weight", "pull_weight")
+        if getattr(args, k) is not None
+    }
+    plan = morph.Plan(plan_keys, frames=args.frames, fps=args.fps, loop=args.loop, walk=walk, **settings)
+    return _run_morph(args, plan, output)
+
+
+def _morph_report(args, data: dict, output: str) -> int:
+    from . import morph
+
+    return _run_morph(
+        args,
+        morph.plan_of(data),
+        output,
+        args.content,
+        args.style or None,
+    )
+
+
+def _run_morph(args, plan, output: str, content=None, styles=None) -> int:
+    from . import morph
+
+    try:
+        made = morph.morph(plan, output, frames_dir=getattr(args, "frames_dir", None), content=content,
+                           styles=styles, progress=not args.quiet)  # fmt: skip
+    except morph.Interrupted as stop:
+        where = f"; wrote {stop.output} of them" if stop.output else ""
+        print(f"eigenstyle: interrupted; kept {len(stop.pictures)} frames{where}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"wrote {output} ({len(made)} frames at {plan.fps:g} fps)")
+    return 0
 
 
 def _recipe_inputs(args) -> dict:
@@ -257,6 +323,7 @@ COMMANDS = {
     "stylize": cmd_stylize,
     "reproduce": cmd_reproduce,
     "render": cmd_render,
+    "morph": cmd_morph,
     "variants": cmd_variants,
     "layers": cmd_layers,
     "sweep": cmd_sweep,

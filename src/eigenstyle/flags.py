@@ -136,7 +136,7 @@ def _stylize(sub) -> None:
 
 def _reproduce(sub) -> None:
     p = sub.add_parser("reproduce", help="run the recipe embedded in an eigenstyle image again", allow_abbrev=False)
-    p.add_argument("image", help="a PNG, JPEG or TIFF written by eigenstyle")
+    p.add_argument("image", help="a PNG, JPEG or TIFF written by eigenstyle, or a morph's MP4, WebP or GIF")
     p.add_argument("-o", "--output", help="output (default: IMAGE.reproduced.png)")
     _recipe_inputs(p)
 
@@ -164,6 +164,39 @@ def _render(sub) -> None:
     p.add_argument("-o", "--output", help="output (default: FAVOURITE.SIZEpx.png)")
     _recipe_inputs(p)
     add_style_options(p)
+
+
+def _morph(sub) -> None:
+    p = sub.add_parser(
+        "morph",
+        help="a clip through favourites' styles: morphs, walks and layer morphs (MP4, WebP, GIF)",
+        allow_abbrev=False,
+        description="Paint a path through FAVOURITES (images eigenstyle wrote, of one content and style): --frames "
+        "frames a leg, each starting from the frame before and held to it, each leg ending on its favourite. "
+        "Variants are blended by their genomes, a plain run is strength 0, and two single style layers "
+        "(relu3_2 to relu3_3) are cross-faded. --walk FAVOURITE drifts its genome through --steps seeded "
+        "children and back: a seamless loop. Ctrl-C writes the clip of the frames made.",
+    )
+    p.add_argument("favourites", nargs="*", metavar="FAVOURITE", help="images written by eigenstyle, in order")
+    p.add_argument(
+        "-o", "--output", default="morph.mp4", help="the clip: .mp4 (H.264), .webp or .gif (default: morph.mp4)"
+    )
+    p.add_argument("--frames", type=_reader("int"), default=24, help="frames a leg (default: 24)")
+    p.add_argument("--fps", type=_reader("float"), default=12.0, help="frames per second (default: 12)")
+    p.add_argument("--loop", action="store_true", help="go back to the first favourite at the end")
+    p.add_argument(
+        "--walk", metavar="FAVOURITE", help="a walk: the favourite's genome through seeded children and back"
+    )
+    p.add_argument("--steps", type=_reader("int"), default=3, help="a walk's children (default: 3)")
+    p.add_argument("--amount", type=_reader("float"), default=0.2, help="a walk's mutation amount (default: 0.2)")
+    p.add_argument("--walk-seed", type=_reader("int"), default=1, help="a walk's first child's seed (default: 1)")
+    p.add_argument("--frame-iterations", type=_reader("int"), help="iterations a frame (default: 0.2x a still's)")
+    p.add_argument("--swatch-iterations", type=_reader("int"), help="a frame's swatch iterations (default: 0.2x)")
+    p.add_argument("--temporal-weight", type=_reader("float"), help="how firmly a frame keeps the frame before")
+    p.add_argument("--pull-weight", type=_reader("float"), help="how firmly a leg's frames end on its favourite")
+    p.add_argument("--frames-dir", help="also write each frame here as a PNG with the recipe")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing clip")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
 
 
 def _variants(sub) -> None:
@@ -364,6 +397,6 @@ def build_parser() -> Parser:
     parser = Parser(prog="eigenstyle", description="Neural style transfer for exploring styles.", allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"eigenstyle {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for add in (_stylize, _reproduce, _render, _variants, _layers, _sweep, _list_layers, _serve, _demo):
+    for add in (_stylize, _reproduce, _render, _morph, _variants, _layers, _sweep, _list_layers, _serve, _demo):
         add(sub)
     return parser

@@ -64,7 +64,8 @@ class Options:
         0,
         "Paint N px more on every side, the photograph reflected into them, and crop them away: the picture's "
         "edge is then no edge of the run, whose zero-padded convolutions paint a frame darker or lighter than "
-        "the rest there. The studio's tiles use 8 (docs/quality.md). Not with --scales.",
+        "the rest there. The studio's tiles use 12 at 128 px, in proportion at other sizes (docs/quality.md). "
+        "Not with --scales.",
         metavar="N",
         low=0,
         group="size and layers",

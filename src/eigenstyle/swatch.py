@@ -45,16 +45,18 @@ def swatch_seed(genome: dict) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
-def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tuple:
+def synthesize(problems, size: int, iterations: int, seeds, observers=(), start=None) -> tuple:
     """Texture synthesis against each problem's style targets, as one batch (every image as its single
     run: per-image targets, noise and L-BFGS state): an [N, 3, size, size] image in network units, and
     per image the iterations it diverged at and started afresh from (loop.optimise).
-    ``observers`` that watch the "swatch" phase see its iterations."""
+    ``observers`` that watch the "swatch" phase see its iterations. ``start``: the images to start from
+    instead of each seed's noise (a morph's frame starts from the frame before's swatch)."""
     first = problems[0]
     layers = swatch_targets(first.opts)
     o = first.opts.replace(
         style_layers=layers,
         tile=None,  # a small square: run whole
+        margin=0,  # one period of an endless texture: no edge to keep away from
         content_layers=(),
         content_weight=0.0,
         chroma_tv_weight=0.0,  # the swatch's colour is cleaned after (clean_colour), as it always was
@@ -74,7 +76,7 @@ def synthesize(problems, size: int, iterations: int, seeds, observers=()) -> tup
         targets=Targets({}, {k: torch.cat([q.targets.style[k] for q in problems]) for k in layers}),
         anchor=None,
     )
-    x0 = torch.cat([initial_image(p, seed) for seed in seeds])
+    x0 = torch.cat([initial_image(p, seed) for seed in seeds]) if start is None else start
     out = optimise(p, x0, observers, phase="swatch")
     if out.interrupted:
         raise KeyboardInterrupt

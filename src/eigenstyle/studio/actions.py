@@ -36,10 +36,11 @@ RENDER_SIZES = (2048, 3000, 4096, 6000)  # the page's choices (longest side), be
 # auto's: bf16 where it wins (1.6x at these settings on AMX). A render made from a bf16 tile once stalled in
 # a worker thread (issue 21); test_render renders one there against a deadline. It starts from the content:
 # at 128 px and 100 iterations a run from noise (the command line's default, measured at 256 px) has no town
-# in it yet (looked at; open in issue 21). Its tiles are painted with an 8 px margin (--margin), cut away: without
-# it their edges came out 0.90-1.13x as bright as the photograph's; the margin costs 1.3x the time of a pass,
-# paid back by 76 iterations instead of 100, which keep the tiles' edges and strokes (docs/quality.md).
-STUDIO = Options(mode="variant", size=128, iterations=76, swatch_size=64, init="image", margin=8)
+# in it yet (looked at; open in issue 21). Its tiles are painted with a 12 px margin (--margin), cut away: without
+# it their edges came out 0.90-1.13x as bright as the photograph's (1.01-1.04x with it); the margin costs 1.4x
+# the time of a pass, paid back by 68 iterations instead of 100, which keep the tiles' edges and strokes
+# (docs/quality.md, "The studio's tiles: their border").
+STUDIO = Options(mode="variant", size=128, iterations=68, swatch_size=64, init="image", margin=12)
 
 
 def defaults() -> dict:
@@ -70,7 +71,10 @@ def settings(body: dict, limits: Limits, base: Options | None = None) -> Options
     values = {k: body[k] for k in SETTINGS if body.get(k) not in (None, "")}  # empty form fields: the default
     if values.get("init", "random") not in STARTS:
         raise EigenstyleError(f"init must be random or image (the content) in the studio, got {values['init']!r}")
-    opts = Options.from_mapping({**values, "print_every": 0, "device": "auto"}, STUDIO if base is None else base)
+    base = STUDIO if base is None else base
+    opts = Options.from_mapping({**values, "print_every": 0, "device": "auto", "margin": 0}, base)
+    # the base's margin in proportion to the size asked: the tiles' 12 px at 128 px is 3 px at 32 px, 24 at 256
+    opts = opts.replace(margin=round(base.margin * opts.size / base.size)).validate()
     for name, most in (
         ("size", limits.max_size),
         ("swatch_size", limits.max_size),
