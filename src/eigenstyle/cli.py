@@ -83,7 +83,7 @@ def cmd_stylize(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from .morph import FORMATS, read_recipe
+    from .morph import FORMATS, plan_of, read_recipe
     from .printing import reproduce
 
     stem, ext = os.path.splitext(args.image)
@@ -91,7 +91,8 @@ def cmd_reproduce(args) -> int:
         data = read_recipe(args.image)
         if data is None:
             raise EigenstyleError(f"{args.image} carries no eigenstyle morph recipe")
-        return _morph_report(args, data, pick_clip(args.output or f"{stem}.reproduced{ext}", args.overwrite))
+        output = pick_clip(args.output or f"{stem}.reproduced{ext}", args.overwrite)
+        return _run_morph(args, plan_of(data), output, args.content, args.style or None)
     output = pick_output(args.output or f"{stem}.reproduced{ext}", args.overwrite)
     return report(reproduce(args.image, output, **_recipe_inputs(args)), output)
 
@@ -128,18 +129,6 @@ def cmd_morph(args) -> int:
     }
     plan = morph.Plan(plan_keys, frames=args.frames, fps=args.fps, loop=args.loop, walk=walk, **settings)
     return _run_morph(args, plan, output)
-
-
-def _morph_report(args, data: dict, output: str) -> int:
-    from . import morph
-
-    return _run_morph(
-        args,
-        morph.plan_of(data),
-        output,
-        args.content,
-        args.style or None,
-    )
 
 
 def _run_morph(args, plan, output: str, content=None, styles=None) -> int:
