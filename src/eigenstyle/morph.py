@@ -27,7 +27,7 @@ import dataclasses
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import torch
@@ -210,7 +210,6 @@ class Plan:
     temporal_weight: float = TEMPORAL_WEIGHT
     pull_weight: float = PULL_WEIGHT
     walk: Optional[dict] = None  # {"steps", "amount", "seed"}: the keys are a walk's
-    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.frames < 1:
@@ -254,7 +253,6 @@ class Plan:
             "temporal_weight": self.temporal_weight,
             "pull_weight": self.pull_weight,
             "walk": self.walk,
-            **self.extra,
         }
 
 
