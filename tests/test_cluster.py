@@ -231,6 +231,29 @@ def test_ctrl_c_keeps_what_is_done_and_cancels_the_rest(cluster, content_path, s
     assert any(n.endswith("-sheet.jpg") for n in _names(out))
 
 
+def test_a_morph_s_legs_run_as_ray_tasks_and_give_the_local_frames(cluster, content_path, style_path, tmp_path,
+                                                                    monkeypatch):  # fmt: skip
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the local run's threads: a task's, with --cpus-per-run 2
+    favs = []
+    for seed in (1, 2):
+        favs.append(tmp_path / f"fav{seed}.png")
+        r = run_cli("stylize", content_path, style_path, "-o", favs[-1], *FAST, "--mode", "variant",
+                    "--variant-seed", seed, "-q")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+    common = ["morph", *favs, "--loop", "--frames", "3", "--frame-iterations", "4", "--swatch-iterations", "3"]
+    local = run_cli(*common, "-o", tmp_path / "local.webp", "--frames-dir", tmp_path / "local", "-q")
+    assert local.returncode == 0, local.stderr
+    far = run_cli(*common, "-o", tmp_path / "ray.webp", "--frames-dir", tmp_path / "ray", "--executor", "ray",
+                  "--address", cluster, "--cpus-per-run", "2")  # fmt: skip
+    assert far.returncode == 0, far.stderr
+    assert "2/2 tasks done" in far.stderr  # the two legs, each a task of its own
+    names = sorted(os.listdir(tmp_path / "local"))
+    assert len(names) == 7 and sorted(os.listdir(tmp_path / "ray")) == names  # 1 + 2 legs x 3 frames
+    for n in names:  # each leg warm-starts from its favourite: the same frames wherever it runs, bit for bit
+        assert np.array_equal(_pixels(tmp_path / "local" / n), _pixels(tmp_path / "ray" / n)), n
+    assert not np.array_equal(_pixels(tmp_path / "ray" / names[0]), _pixels(tmp_path / "ray" / names[3]))
+
+
 def _peek(proc) -> str:
     """What the process has written to stderr so far (without waiting for more)."""
     import fcntl

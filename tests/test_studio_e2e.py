@@ -180,6 +180,62 @@ def test_tiles_sharpen_while_the_page_looks(browser, tmp_path):
         assert not errors, errors
 
 
+CLIP_TILE = f"{TILES}[data-status] >> nth=0"
+
+
+def test_morph_and_walk_play_as_their_frames_come_then_the_clip(browser, tmp_path):
+    """Morph on two tiles (the button on one, then the other) and Walk on one make a clip tile that plays its
+    frames as they come, then the clip (WebP, with MP4 and WebP downloads); Cancel keeps the frames made."""
+    with live_studio(tmp_path / "ws", preview_every=2, sharpen=()) as (url, app):
+        page, errors = _page(browser)
+        _generate(page, url, app, 64, 60, 2)
+        _wait(page, f"[...document.querySelectorAll('{TILES}')].filter(t => t.dataset.status === 'done').length === 2")
+        page.fill("#frames", "6")
+        page.click(f"{TILES} >> nth=0 >> [data-act=morph]")
+        assert page.inner_text("#hint").startswith("Morph: now pick a second tile")
+        page.click(f"{TILES} >> nth=1 >> [data-act=morph]")
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 3", 60_000)
+        first = f"document.querySelector('{TILES}')"
+        # its frames play while the rest are painted: more than one frame has been shown by the time it is done
+        page.evaluate(
+            f"() => {{ window.shown = new Set(); const img = {first}.querySelector('img'); "
+            "new MutationObserver(() => { if (img.src.includes('/frames/')) window.shown.add(img.src); })"
+            ".observe(img, { attributes: true }); }"
+        )
+        _wait(page, f"{first}.dataset.status === 'done'")
+        assert page.evaluate("() => window.shown.size") >= 2
+        _wait(
+            page,
+            f"(i => i.src.includes('/clip?v=13') && i.complete && i.naturalWidth === 64)({first}.querySelector('img'))",
+        )
+        assert page.inner_text(f"{TILES} >> nth=0 >> .state") == "clip · 13 frames · 64 px"
+        assert page.get_attribute(f"{TILES} >> nth=0 >> [data-act=mp4]", "href").endswith("/clip?format=mp4&download=1")
+        hidden = page.eval_on_selector_all(f"{TILES} >> nth=0 >> .actions [data-act]",
+                                           "as => as.filter(a => !a.hidden).map(a => a.dataset.act)")  # fmt: skip
+        assert hidden == ["enlarge", "parent", "mp4", "webp", "star", "delete"], hidden
+        page.click(f"{TILES} >> nth=0 >> [data-act=enlarge]")
+        assert "13 frames at 12 fps" in page.inner_text("#viewer figcaption")
+        page.keyboard.press("Escape")
+
+        # Walk on a variant tile; Cancel it once a few frames are there: the clip of the frames made stays
+        page.fill("#frames", "24")
+        page.click(f"{TILES} >> nth=1 >> [data-act=walk]")
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 4", 60_000)
+        _wait(
+            page,
+            f"(t => t.dataset.status === 'running' "
+            f"&& /^frame [3-9]/.test(t.querySelector('.state').textContent))({first})",
+        )
+        page.click(f"{TILES} >> nth=0 >> [data-act=cancel]")
+        _wait(page, f"{first}.dataset.status === 'interrupted'")
+        _wait(
+            page,
+            f"(i => i.src.includes('/clip?v=') && i.complete && i.naturalWidth === 64)({first}.querySelector('img'))",
+        )
+        assert "(stopped)" in page.inner_text(f"{TILES} >> nth=0 >> .state")
+        assert not errors, errors
+
+
 def test_render_large(browser, tmp_path):
     """Render large from a tile's menu: the size dialog, the render's progress across its scales with an
     ETA, the finished print as a new tile (its preview shown, its PNG downloadable). The studio's

@@ -148,6 +148,8 @@ def test_cross_site_changes_are_refused_and_nothing_is_stored(studio):
             ("POST", "/api/generate", body),
             ("POST", f"/api/results/{rid}/render", '{"size": 8192}'),
             ("POST", f"/api/results/{rid}/star", '{"starred": true}'),
+            ("POST", "/api/morph", json.dumps({"ids": [rid, rid]})),
+            ("POST", f"/api/results/{rid}/walk", "{}"),
             ("POST", f"/api/jobs/{job}/cancel", None),
             ("DELETE", f"/api/results/{rid}", None),
             ("PUT", "/api/generate", body),
@@ -212,6 +214,8 @@ def test_the_token_is_required_for_page_api_images_files_and_events(studio):
         image,
         "/api/events",
         f"/api/jobs/{new_id()}/events",
+        f"/api/results/{new_id()}/clip",  # a Morph's clip and its frames
+        f"/api/results/{new_id()}/frames/0",
         "/static/studio.js",
     ):
         for hs, cookies in (
@@ -445,8 +449,8 @@ SECURITY = [
         "test_raw_requests_to_a_real_server",
     ),
     (
-        "Changes with the studio's cookie from elsewhere: `POST` generate, render 8192 px, star, cancel, an "
-        "upload; `DELETE` a result; `PUT`, `PATCH`; with `Origin: http://evil.example`, `null`, "
+        "Changes with the studio's cookie from elsewhere: `POST` generate, render 8192 px, star, morph, walk, "
+        "cancel, an upload; `DELETE` a result; `PUT`, `PATCH`; with `Origin: http://evil.example`, `null`, "
         "`http://127.0.0.1:9999` (same site, other port), `http://localhost:PORT` (right port, other name), "
         "`https://...`, a trailing `/`; `Sec-Fetch-Site: cross-site`, `same-site`, `none`; no Origin at all "
         "(also with `Sec-Fetch-Site: same-origin`); the page's own Origin without its `X-Eigenstyle` header",
@@ -463,10 +467,10 @@ SECURITY = [
         "test_simple_request_bodies_get_415_or_403_and_nothing_is_stored",
     ),
     (
-        "No token or a wrong one: the page, `HEAD /`, `/?token=WRONG`, the API, an image, both event streams, "
-        "`/static/`; a wrong `X-Eigenstyle-Token`, `Bearer`, `Basic`; a cookie with a wrong value or the "
-        "right value under another name; a wrong header beside a right cookie; the right token in `?token=` "
-        "on an API route",
+        "No token or a wrong one: the page, `HEAD /`, `/?token=WRONG`, the API, an image, a clip and its "
+        "frames, both event streams, `/static/`; a wrong `X-Eigenstyle-Token`, `Bearer`, `Basic`; a cookie "
+        "with a wrong value or the right value under another name; a wrong header beside a right cookie; the "
+        "right token in `?token=` on an API route",
         "401, one JSON line (the page: a short HTML page saying to open the URL serve printed); the printed "
         "URL answers 303 to `/` with an `HttpOnly; SameSite=Strict; Path=/` cookie",
         "test_the_token_is_required_for_page_api_images_files_and_events",

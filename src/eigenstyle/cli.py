@@ -133,14 +133,18 @@ def cmd_morph(args) -> int:
 
 def _run_morph(args, plan, output: str, content=None, styles=None) -> int:
     from . import morph
+    from .executors import make
 
+    executor = make(**(executor_settings(args) if hasattr(args, "executor") else {"name": "local"}))
     try:
         made = morph.morph(plan, output, frames_dir=getattr(args, "frames_dir", None), content=content,
-                           styles=styles, progress=not args.quiet)  # fmt: skip
+                           styles=styles, progress=not args.quiet, executor=executor)  # fmt: skip
     except morph.Interrupted as stop:
         where = f"; wrote {stop.output} of them" if stop.output else ""
         print(f"eigenstyle: interrupted; kept {len(stop.pictures)} frames{where}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        executor.close()
     print(f"wrote {output} ({len(made)} frames at {plan.fps:g} fps)")
     return 0
 

@@ -197,6 +197,7 @@ def _morph(sub) -> None:
     p.add_argument("--frames-dir", help="also write each frame here as a PNG with the recipe")
     p.add_argument("--overwrite", action="store_true", help="replace an existing clip")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    _executor_options(p, "each leg between favourites (a walk's children first)")
 
 
 def _variants(sub) -> None:

@@ -14,7 +14,12 @@ the picture flow instead of flicker:
 * with a reachable target each frame's swatch starts from the frame before's, so the texture evolves.
 
 A walk (:func:`walk_keys`) goes through seeded children of one favourite and back: a style that breathes, a
-seamless loop. Its children are painted first, from the favourite, then gone through as favourites are.
+seamless loop. Its children are painted first, from the favourite (:class:`Waypoint`), then gone through as
+favourites are.
+
+Each leg is whole in itself (:class:`Leg`: it starts from its first key's picture and swatch and ends on the
+next's), so the legs are tasks for an executor (executors.Work's ``task``): one after another here, side by
+side on a Ray cluster, with the same frames.
 Frames cost a share of a still's iterations (``FRAME_SHARE``): the frame before is nearly there. Outputs
 (:func:`write`): MP4 (H.264 through PyAV: FFmpeg's encoder in-process, wheels with it for every platform,
 and the recipe as container metadata), animated WebP and GIF (Pillow), PNG frames; each carries the morph's
@@ -38,11 +43,11 @@ from . import swatch as swatches
 from ._version import __version__
 from .errors import EigenstyleError
 from .files import atomic_path
-from .loop import optimise
+from .loop import Observer, optimise
 from .objective import Term
 from .options import Options
 from .printing import recorded_inputs, start_of
-from .problem import Problem, prepare, vary
+from .problem import Problem, vary
 from .results import finish_images
 from .targets import to_pil, to_tensor
 from .values import option_name
@@ -256,91 +261,201 @@ class Plan:
         }
 
 
-def frames(plan: Plan, *, content=None, styles=None):
-    """The morph's frames, one at a time (a generator: stop it and the frames made are kept). The first frame
-    is the first favourite, pixel for pixel, and each leg ends on its favourite; a walk's waypoints are painted
-    first (:func:`_painted`), then gone through as favourites are. Ctrl-C during a frame raises
-    KeyboardInterrupt: that frame is not made."""
-    first = plan.keys[0]
-    content, styles = recorded_inputs(first.data, first.path, content, styles)
-    settings = dict(
-        margin=0,  # the favourites' edges are painted: a frame starts from them
-        tile=None,
-        scales=None,
-        save_every=0,
-        print_every=0,
-        stop_at=0.0,  # every frame runs its iterations: the flow is even
-        iterations=plan.iterations(),
-        anchor_weight=0.0,
-    )
-    bases: dict = {}  # a prepared problem per set of style layers (a layer morph's frames have two)
+@dataclass
+class Painted:
+    """What a task of a morph made: its frames (fewer than asked where it was stopped) and why it stopped."""
 
-    def base_for(o: Options) -> Problem:
-        layers = tuple(o.style_layers)
-        if layers not in bases:
-            bases[layers] = prepare(content, styles, o.replace(mode="none", init="random", **settings))
-        return bases[layers]
+    frames: list
+    stopped: Optional[str] = None
 
-    base = base_for(first.opts)
-    ends: dict = {}  # id(key) -> (picture in network units, swatch or None, image): where its legs end
 
-    def end(key: Key) -> tuple:
-        if id(key) not in ends:
-            if key.path:
-                ends[id(key)] = (_picture(key, base), _swatch_of(key, base), Image.open(key.path).convert("RGB"))
-            else:
-                ends[id(key)] = _painted(key, base_for, settings, plan, ends[id(first)][0])
-        return ends[id(key)]
+class _Asks(Observer):
+    """The frame's loop ends when the caller's cancel says so (an executor's Watch): a frame cut off is not kept."""
 
-    x, sw, im = end(first)
-    yield Frame(0, 0, 0.0, im)
-    index = 1
-    for leg, (a, b) in enumerate(plan.legs):
-        goal, goal_sw, goal_im = end(b)
-        for i in range(1, plan.frames + 1):
-            t = i / plan.frames
-            started = time.perf_counter()
-            if i == plan.frames:  # the leg ends on its favourite itself
-                x, sw = goal, (goal_sw if goal_sw is not None else sw)
-                yield Frame(index, leg, t, goal_im)
-                index += 1
-                continue
-            o, weights = point(a.opts, b.opts, t)
-            o = o.replace(**settings)
-            p, sw = _reached(vary(base_for(o), o), sw, plan.swatch_iters())
-            left = plan.frames - i  # frames to the favourite: each takes its share of the way left
-            terms = [
-                Hold(plan.temporal_weight, x.detach()),
-                Toward(plan.pull_weight * plan.temporal_weight / left, goal),
-            ]
+    def __init__(self, stop):
+        self.stop = stop
+
+    def wants(self, iteration: int) -> bool:
+        return self.stop() is not None
+
+    def seen(self, step):
+        return self.stop()
+
+    def stopping(self):
+        return self.stop()
+
+
+# What every frame and waypoint runs with: the favourites' edges are painted (a frame starts from them, so no
+# margin); every frame runs its iterations (an even flow); no anchor (the hold is the frame before).
+SETTINGS = dict(margin=0, tile=None, scales=None, save_every=0, print_every=0, stop_at=0.0, anchor_weight=0.0)
+
+
+def _base(preparation, o: Options) -> Problem:
+    return preparation.plain_for(o.replace(mode="none", init="random", **SETTINGS))
+
+
+@dataclass
+class Waypoint:
+    """A walk's waypoint, painted as a still from the favourite's picture (``start``, raw) for
+    ``WAYPOINT_SHARE`` of a still's iterations, its swatch made as a still's. The legs then end on it as on a
+    favourite. A task of its own (executors.Work's ``task``): the legs to and from it need it first."""
+
+    opts: Options
+    start: Image.Image
+    iterations: int
+    swatch_iterations: int
+
+    def run(self, preparation, watch=None) -> Painted:
+        o = self.opts.replace(**SETTINGS, iterations=self.iterations)
+        base = _base(preparation, o)
+        p, sw = _reached(vary(base, o), None, self.swatch_iterations)
+        out = optimise(p, _tensor(self.start, base), [_Asks(watch.stop)] if watch else ())
+        if out.interrupted or out.stopped:
+            return Painted([], out.stopped or "interrupted")
+        shown = finish_images(p, out.x)[0][0]
+        return Painted([(to_pil(out.x, p.pre)[0], None if sw is None else to_pil(sw, p.pre)[0], shown)])
+
+
+@dataclass
+class Leg:
+    """One leg of a morph, whole in itself so that any worker can paint it (executors.Work's ``task``): from
+    key ``a`` to key ``b`` (their options), frames ``first`` .. ``first + frames - 1`` of the clip, the last
+    b's own picture (``shown``). The first frame starts from a's picture (``start``, the raw image the
+    optimiser reached) and its swatch from a's (``start_swatch``); each frame is held to the one before and
+    pulled towards b's (``goal``)."""
+
+    a: Options
+    b: Options
+    frames: int
+    first: int
+    start: Image.Image
+    start_swatch: Optional[Image.Image]
+    goal: Image.Image
+    shown: Image.Image
+    iterations: int
+    swatch_iterations: int
+    temporal_weight: float = TEMPORAL_WEIGHT
+    pull_weight: float = PULL_WEIGHT
+
+    def run(self, preparation, watch=None) -> Painted:
+        """The leg's frames; ``watch`` (an executor's Watch) hears each frame as a Tick of phase "frame"
+        (``iteration``: its index in the clip) and may stop the leg: the frames made are kept."""
+        from .executors import Tick
+
+        made, stopped = [], None
+        try:
+            for f in self.paint(preparation, watch):
+                made.append(f)
+                if watch is not None:
+                    side = watch.preview_side
+                    pic = f.image.copy()
+                    if side:
+                        pic.thumbnail((side, side))
+                    watch.emit(Tick("frame", f.index, self.first + self.frames - 1, round(f.seconds, 3),
+                                    max(f.image.size), [], [pic] if side else None))  # fmt: skip
+        except _Stop as stop:
+            stopped = stop.reason
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        return Painted(made, stopped)
+
+    def paint(self, preparation, watch=None):
+        observers = [_Asks(watch.stop)] if watch is not None else []
+        o0 = point(self.a, self.b, 0.0)[0]
+        base = _base(preparation, o0)
+        x, goal = _tensor(self.start, base), _tensor(self.goal, base)
+        sw = None if self.start_swatch is None else to_tensor(self.start_swatch, base.pre, base.device)
+        for i in range(1, self.frames + 1):
+            t, index, started = i / self.frames, self.first + i - 1, time.perf_counter()
+            if i == self.frames:  # the leg ends on its favourite itself
+                yield Frame(index, 0, t, self.shown)
+                return
+            o, weights = point(self.a, self.b, t)
+            o = o.replace(**SETTINGS, iterations=self.iterations)
+            p, sw = _reached(vary(_base(preparation, o), o), sw, self.swatch_iterations)
+            left = self.frames - i  # frames to the favourite: each takes its share of the way left
+            terms = [Hold(self.temporal_weight, x), Toward(self.pull_weight * self.temporal_weight / left, goal)]
             if weights is not None:  # a layer morph: the layers' weights cross-faded (the options' style term is 0)
                 terms.append(Faded(weights))
-            out = optimise(dataclasses.replace(p, terms=tuple(terms)), x)
+            out = optimise(dataclasses.replace(p, terms=tuple(terms)), x, observers)
             if out.interrupted:
                 raise KeyboardInterrupt
+            if out.stopped:
+                raise _Stop(out.stopped)
             x = out.x.detach()
-            yield Frame(index, leg, t, finish_images(p, x)[0][0], time.perf_counter() - started, out.done)
-            index += 1
+            yield Frame(index, 0, t, finish_images(p, x)[0][0], time.perf_counter() - started, out.done)
+
+    @property
+    def work_iterations(self) -> int:
+        return (self.frames - 1) * self.iterations
 
 
-def _painted(key: Key, base_for, settings: dict, plan: Plan, start: torch.Tensor) -> tuple:
-    """A walk's waypoint painted as a still: its target, from the favourite's picture (``start``), for
-    ``WAYPOINT_SHARE`` of a still's iterations, its swatch made as a still's. The legs then end on it as on a
-    favourite, so a walk's frames travel as a morph's do."""
-    o = key.opts.replace(**{**settings, "iterations": max(1, round(WAYPOINT_SHARE * key.opts.iterations))})
-    p, sw = _reached(vary(base_for(o), o), None, plan.swatch_iters())
-    out = optimise(p, start)
-    if out.interrupted:
-        raise KeyboardInterrupt
-    return out.x.detach(), sw, finish_images(p, out.x)[0][0]
+class _Stop(Exception):
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`morph`: the frames made are written (``pictures``, and the video at ``output``)."""
+    """Ctrl-C (or a cancel) during :func:`morph`: the frames made are written (``pictures``, and the video at
+    ``output``)."""
 
     def __init__(self, pictures: list, output: Optional[str]):
         super().__init__()
         self.pictures, self.output = pictures, output
+
+
+def _ends(plan: Plan, run_waypoints) -> dict:
+    """id(key) -> (raw picture, swatch or None, picture shown) of every key the legs start or end at: the
+    favourites' from their files, a walk's waypoints painted (``run_waypoints(list of Waypoint)`` -> their
+    Painted, in order: here or through an executor)."""
+    ends, due = {}, []
+    for k in plan.keys:
+        if id(k) in ends or (k.path is None and any(id(k) == id(d) for d in due)):
+            continue
+        if k.path:
+            sw = images.swatch_path(k.path) if k.opts.mode != "none" else None
+            ends[id(k)] = (
+                images.load_rgb(start_of(k.path, k.data), "favourite"),
+                images.load_rgb(sw, "swatch") if sw and os.path.isfile(sw) else None,
+                Image.open(k.path).convert("RGB"),
+            )
+        else:
+            due.append(k)
+    if due:
+        first = ends[id(plan.keys[0])][0]
+        iterations = [max(1, round(WAYPOINT_SHARE * k.opts.iterations)) for k in due]
+        painted = run_waypoints([Waypoint(k.opts, first, n, plan.swatch_iters()) for k, n in zip(due, iterations)])
+        for k, p in zip(due, painted):
+            if p.stopped or not p.frames:
+                raise _Stop(p.stopped or "stopped")
+            ends[id(k)] = p.frames[0]
+    return ends
+
+
+def legs(plan: Plan, ends: dict) -> list[Leg]:
+    """The plan's legs, each whole in itself (:class:`Leg`); frame 0 of the clip is the first favourite."""
+    out = []
+    for n, (a, b) in enumerate(plan.legs):
+        start, start_sw, _ = ends[id(a)]
+        goal, _, shown = ends[id(b)]
+        out.append(
+            Leg(
+                a.opts,
+                b.opts,
+                plan.frames,
+                1 + n * plan.frames,
+                start,
+                start_sw,
+                goal,
+                shown,
+                plan.iterations(),
+                plan.swatch_iters(),
+                plan.temporal_weight,
+                plan.pull_weight,
+            )  # fmt: skip
+        )
+    return out
 
 
 def morph(
@@ -351,9 +466,18 @@ def morph(
     content=None,
     styles=None,
     progress: bool = False,
+    executor=None,
+    on_frame=None,
+    stop=lambda: None,
 ) -> list[Image.Image]:
     """Make ``plan``'s frames; write them to ``output`` (a video) and/or ``frames_dir`` (PNGs), each with the
-    morph's recipe. Ctrl-C keeps the frames made: they are written, then :class:`Interrupted` is raised."""
+    morph's recipe. The waypoints, then the legs, go to ``executor`` (default: this process, one after
+    another; on a Ray cluster, side by side) as tasks. ``on_frame(index, picture)`` hears each frame as it is
+    made (a preview where the executor makes them elsewhere); ``stop()`` (a reason, or None) ends the morph.
+    Ctrl-C or a stop keeps the frames made from the first on: they are written, then :class:`Interrupted` is
+    raised."""
+    from .executors import Work, make
+
     if output is not None:
         write_check(output)
     if frames_dir is not None:
@@ -361,36 +485,73 @@ def morph(
             os.makedirs(frames_dir, exist_ok=True)
         except OSError as e:
             raise EigenstyleError(f"cannot create {frames_dir}: {e.strerror}") from None
-    data, made, interrupted = plan.recipe(), [], False
-    total = 1 + len(plan.legs) * plan.frames
-    started = time.perf_counter()
+    first = plan.keys[0]
+    content, styles = recorded_inputs(first.data, first.path, content, styles)
+    executor = executor or make("local")
+    data, started, total = plan.recipe(), time.perf_counter(), 1 + len(plan.legs) * plan.frames
+    made: dict = {}
+
+    def tick(handle, t) -> None:
+        if t.phase == "frame" and on_frame is not None and t.pictures:
+            on_frame(t.iteration, t.pictures[0])
+        if t.phase == "frame" and progress:
+            print(f"frame {t.iteration + 1}/{total}: {t.elapsed:.1f} s", flush=True)
+
+    def run_all(tasks) -> list:
+        handles = [executor.submit(Work(content, styles, [], task=task), tick, stop) for task in tasks]
+        results, reason = {}, None
+        try:
+            for h in executor.completed(handles, progress=progress and executor.name != "local"):  # a cluster's board
+                if h.error:
+                    raise EigenstyleError(h.error)
+                result = h.results or Painted([], h.reason or "cancelled")
+                results[id(h)] = result
+                if result.stopped and reason is None:
+                    reason = result.stopped
+                    executor.cancel_all([g for g in handles if id(g) not in results], reason)
+                if isinstance(h.work.task, Leg):
+                    for f in result.frames:
+                        keep(f)
+        except KeyboardInterrupt:
+            reason = "interrupted"
+        return [results.get(id(h), Painted([], reason or "cancelled")) for h in handles], reason
+
+    def keep(f: Frame) -> None:
+        made[f.index] = f.image
+        if frames_dir is not None:
+            name = os.path.join(frames_dir, f"frame-{f.index:05d}.png")
+            images.save_atomic(f.image, name, recipe.dumps({**data, "frame": f.index}))
+
+    reason = stop()
     try:
-        for f in frames(plan, content=content, styles=styles):
-            made.append(f.image)
-            if frames_dir is not None:
-                images.save_atomic(
-                    f.image,
-                    os.path.join(frames_dir, f"frame-{f.index:05d}.png"),
-                    recipe.dumps({**data, "frame": f.index}),
-                )
-            if progress:
-                print(
-                    f"frame {f.index + 1}/{total} (leg {f.leg + 1}, t={f.t:.2f}): {f.iterations} it, {f.seconds:.1f} s",
-                    flush=True,
-                )
-    except KeyboardInterrupt:
-        interrupted = True
-    data = {**data, "frames_made": len(made), "seconds": round(time.perf_counter() - started, 1)}
-    if interrupted:
+        if reason is None:
+            ends = _ends(plan, lambda wps: _raise_stop(*run_all(wps)))
+            keep(Frame(0, 0, 0.0, ends[id(first)][2]))
+            if on_frame is not None:
+                on_frame(0, made[0])
+            _, reason = run_all(legs(plan, ends))
+    except _Stop as s:
+        reason = s.reason
+    done = []  # the frames from the first on, up to the first missing one
+    while len(done) in made:
+        done.append(made[len(done)])
+    data = {**data, "frames_made": len(done), "seconds": round(time.perf_counter() - started, 1)}
+    if reason is not None:
         data["interrupted"] = True
-    if output is not None and made:
+    if output is not None and done:
         from .files import stops_held
 
         with stops_held():
-            write(made, output, plan.fps, data)
-    if interrupted:
-        raise Interrupted(made, output if made else None)
-    return made
+            write(done, output, plan.fps, data)
+    if reason is not None:
+        raise Interrupted(done, output if done else None)
+    return done
+
+
+def _raise_stop(painted: list, reason: Optional[str]) -> list:
+    if reason is not None:
+        raise _Stop(reason)
+    return painted
 
 
 def write_check(path: str) -> None:
@@ -403,20 +564,11 @@ def write_check(path: str) -> None:
         raise EigenstyleError(f"cannot write {path}: no writable folder {folder}")
 
 
-def _picture(key: Key, base: Problem) -> torch.Tensor:
-    """A favourite as the optimiser sees it (its raw image where levels were applied to it)."""
-    im = images.load_rgb(start_of(key.path, key.data), "favourite")
+def _tensor(im: Image.Image, base: Problem) -> torch.Tensor:
+    """A picture as the optimiser sees it, checked to be the morph's size."""
     if im.size != base.content.size:
-        raise EigenstyleError(f"{key.path} is {im.size[0]}x{im.size[1]} px; the morph runs at {base.content.size}")
+        raise EigenstyleError(f"a favourite is {im.size[0]}x{im.size[1]} px; the morph runs at {base.content.size}")
     return to_tensor(im, base.pre, base.device)
-
-
-def _swatch_of(key: Key, base: Problem) -> Optional[torch.Tensor]:
-    """A favourite's swatch (saved beside it), where the path's swatches start from; None where it has none."""
-    if key.path is None or key.opts.mode == "none":
-        return None
-    path = images.swatch_path(key.path)
-    return to_tensor(images.load_rgb(path, "swatch"), base.pre, base.device) if os.path.isfile(path) else None
 
 
 def _reached(p: Problem, sw: Optional[torch.Tensor], iterations: int) -> tuple[Problem, Optional[torch.Tensor]]:

@@ -92,7 +92,8 @@ def _task(key, work: Work, channel, every: int, preview_side: int, content: Carr
     from ..plan import Preparation
 
     channel.push.remote(key, ("started", {"node": platform.node(), "pid": os.getpid()}))
-    work = Work(content, list(styles), work.options, work.swatch)  # the inputs came as arguments: Ray had them here
+    # the inputs came as arguments: Ray had them here
+    work = Work(content, list(styles), work.options, work.swatch, task=work.task)
     inputs = (content.sha256, tuple(s.sha256 for s in styles))
     if inputs not in _PREPARED:
         _PREPARED.clear()
@@ -180,7 +181,7 @@ class RayExecutor(Executor):
             raise EigenstyleError("--executor ray sends image files only: give --init random or image")
         handle = Handle(work, on_tick, stop)
         inputs = [self._carry(work.content)] + [self._carry(s) for s in work.styles]  # refs: resolved before it runs
-        spec = Work(None, [], list(work.options), work.swatch)
+        spec = Work(None, [], list(work.options), work.swatch, task=work.task)
         key = next(self.keys)
         ref = self.task.remote(key, spec, self.channel, self.every, self.preview_side, *inputs)
         handle.state.update(key=key, ref=ref)
@@ -253,7 +254,7 @@ class RayExecutor(Executor):
         if h.state.get("dropped") or results is None:
             return  # cancelled before it was seen to start, or while it was prepared: nothing of it is kept
         h.results = results
-        for r, path in zip(results, h.work.outputs or ()):
+        for r, path in zip(results if h.work.task is None else (), h.work.outputs or ()):
             r.save(path)
 
     def cancel_all(self, handles: Sequence[Handle], reason: str) -> None:

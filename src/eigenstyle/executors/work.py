@@ -24,21 +24,26 @@ class Work:
     """One unit an executor runs: ``options`` (seeds resolved) of runs that differ only in their Gram
     targets (one batch: ``plan.batches``), or one coarse-to-fine run (``scales``: its scales in turn).
     ``swatch``: a refined tile's parent's swatch picture. ``outputs``: where each result is written
-    (None: the caller keeps the Results and writes them itself, as the studio does)."""
+    (None: the caller keeps the Results and writes them itself, as the studio does). ``task``: work of
+    another kind instead of ``options``' runs (a morph's leg, morph.Leg): ``task.run(preparation, watch)``
+    makes what it returns, ``task.work_iterations`` sizes its progress."""
 
     content: object  # ImageInput
     styles: Sequence
     options: Sequence
     swatch: Optional[Image.Image] = None
     outputs: Optional[Sequence[str]] = None
+    task: Optional[object] = None
 
     @property
     def coarse_to_fine(self) -> bool:
-        return len(self.options) == 1 and len(Pyramid.of(self.options[0])) > 1
+        return self.task is None and len(self.options) == 1 and len(Pyramid.of(self.options[0])) > 1
 
     @property
     def iterations(self) -> int:
         """Iterations of the whole Work (every scale's), for one progress bar over many."""
+        if self.task is not None:
+            return self.task.work_iterations
         o = self.options[0]
         return Pyramid.of(o).iterations
 
@@ -122,6 +127,8 @@ def perform(work: Work, preparation, observers: Sequence[Observer] = (), progres
     ``outputs``: written by the engine as it runs (with --save-every's intermediates)."""
     from .. import engine
 
+    if work.task is not None:  # its own kind of work: it is told what it may report to and be stopped by
+        return work.task.run(preparation, next((o for o in observers if isinstance(o, Watch)), None))
     if work.coarse_to_fine:
         output = outputs[0] if outputs else None
         return [engine.stylize(work.content, work.styles, work.options[0], progress=progress, output=output,

@@ -12,13 +12,14 @@ Render's ``init``) is a workspace file it chose itself.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 
 from .. import explore, recipe
 from ..errors import EigenstyleError
 from ..options import Options, names
 from .jobs import Job, Run
-from .store import Store, new_id
+from .store import CLIPS, Store, new_id
 
 LAYER_COMPARISON = ("relu3_1", "relu3_2", "relu3_3", "relu3_4")
 # the style layers the page offers as checkboxes: the five default ones, the comparison's, relu4_2
@@ -26,6 +27,7 @@ LAYER_CHOICES = ("relu1_1", "relu2_1", "relu3_1", "relu3_2", "relu3_3", "relu3_4
 SETTINGS = names("studio")  # the settings the page sends (declared with the options: uses "studio")
 STARTS = ("random", "image")  # the studio's start images; a file path is never taken from a request
 OTHER_FIELDS = ("content", "style", "count", "amount", "a", "b")
+CLIP_FIELDS = ("ids", "frames", "loop", "fps", "steps", "amount")
 RENDER_FIELDS = ("size", "bit_depth", "iterations", "scale_iterations")
 RENDER_SIZES = (2048, 3000, 4096, 6000)  # the page's choices (longest side), besides any other size
 
@@ -41,6 +43,23 @@ RENDER_SIZES = (2048, 3000, 4096, 6000)  # the page's choices (longest side), be
 # the time of a pass, paid back by 68 iterations instead of 100, which keep the tiles' edges and strokes
 # (docs/quality.md, "The studio's tiles: their border").
 STUDIO = Options(mode="variant", size=128, iterations=68, swatch_size=64, init="image", margin=12)
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A Morph or Walk's defaults and bounds in the studio: a clip of the tiles at their size, 12 frames a
+    leg (about a second each at 128 px on a 2-core CPU: docs/morph.md), played at 12 fps as the frames come."""
+
+    frames: int = 12
+    fps: float = 12.0
+    loop: bool = True  # a Morph of tiles goes back to the first: a clip that plays round
+    steps: int = 3  # a Walk's children
+    amount: float = 0.2
+    max_frames: int = 48
+    max_keys: int = 8
+
+
+CLIP = Clip()
 
 
 def defaults() -> dict:
@@ -130,6 +149,8 @@ def layers(store: Store, body: dict, limits: Limits) -> Job:
 
 def _finished(store: Store, result_id: str) -> dict:
     rec = store.get_result(result_id, recipe=True)
+    if rec["kind"] in CLIPS:
+        raise EigenstyleError(f"result {result_id[:8]} is a clip; pick a still tile")
     if not rec["recipe"] or not rec["image_url"]:
         raise EigenstyleError(f"result {result_id[:8]} has no finished image ({rec['status']}); pick a finished tile")
     return rec
@@ -265,3 +286,87 @@ def render(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
         {"size": size, "scales": list(opts.scales or ())},
         parent_id=parent["id"],
     )
+
+
+def _clip_settings(body: dict, allowed: tuple) -> dict:
+    """A clip request's own fields (bounded), over the studio's defaults (``CLIP``)."""
+    unknown = set(body) - set(allowed)
+    if unknown:
+        raise EigenstyleError(f"unknown field(s): {', '.join(sorted(unknown))}")
+    out = {k: getattr(CLIP, k) for k in ("frames", "fps", "loop", "steps", "amount")}
+    for name, kind, lo, hi in (("frames", int, 2, CLIP.max_frames), ("steps", int, 1, CLIP.max_keys),
+                               ("fps", (int, float), 1, 60), ("amount", (int, float), 0.0, 1.0)):  # fmt: skip
+        value = body.get(name)
+        if value in (None, ""):
+            continue
+        if isinstance(value, bool) or not isinstance(value, kind) or not lo <= value <= hi:
+            raise EigenstyleError(f"{name} must be a number from {lo} to {hi}, got {value!r}")
+        out[name] = value
+    if body.get("loop") not in (None, ""):
+        if not isinstance(body["loop"], bool):
+            raise EigenstyleError("loop must be true or false")
+        out["loop"] = body["loop"]
+    return out
+
+
+def _clip_job(kind: str, keys: list, settings: dict, label: str, recs: list, walk=None) -> Job:
+    """One run whose result is a clip: its row's options are its first tile's, its iterations the frames."""
+    from ..morph import Plan
+
+    plan = Plan(keys, frames=settings["frames"], fps=settings["fps"], loop=settings["loop"], walk=walk)  # checked now
+    total = 1 + len(plan.legs) * plan.frames
+    params = {"ids": [r["id"] for r in recs], "frames": plan.frames, "fps": plan.fps, "loop": plan.loop, "walk": walk}
+    parents = {"parent_id": recs[0]["id"], "parent2_id": recs[1]["id"] if len(recs) > 1 else None}
+    runs = [(keys[0].opts.replace(iterations=total), label)]
+    return _job(kind, recs[0]["content_id"], recs[0]["style_id"], runs, params, **parents)
+
+
+def _tiles(store: Store, ids, limits: Limits) -> tuple:
+    """The tiles of a clip, finished stills of at most the studio's size, as morph keys (one content, style,
+    size and mode: morph.keys_of says which differ)."""
+    from ..morph import keys_of
+
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise EigenstyleError("ids must be a list of result ids")
+    if not 2 <= len(ids) <= CLIP.max_keys:
+        raise EigenstyleError(f"a Morph goes through 2 to {CLIP.max_keys} tiles, got {len(ids)}")
+    recs = [_finished(store, i) for i in ids]
+    for rec in recs:
+        _breedable(rec, limits, "Morph")
+    paths = [store.image_path(r["id"]) for r in recs]
+    try:
+        return recs, keys_of(paths)
+    except EigenstyleError as e:  # said with the tiles' labels: the page never sees the workspace's paths
+        message = str(e)
+        for path, rec in zip(paths, recs):
+            message = message.replace(path, f"{rec['label']!r}")
+        raise EigenstyleError(message) from None
+
+
+def morph(store: Store, body: dict, limits: Limits) -> Job:
+    """A clip through two or more tiles, in the order given (the page: two picked, or the starred ones)."""
+    if not isinstance(body, dict):
+        raise EigenstyleError("the request body must be a JSON object")
+    settings = _clip_settings(body, ("ids", "frames", "fps", "loop"))
+    recs, keys = _tiles(store, body.get("ids"), limits)
+    label = f"morph of {len(recs)} tiles, {settings['frames']} frames a leg"
+    return _clip_job("morph", keys, settings, label, recs)
+
+
+def walk(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
+    """A walk from one variant tile through seeded children of it and back: a style that breathes."""
+    from ..morph import keys_of, walk_keys
+
+    settings = _clip_settings(body, ("frames", "fps", "steps", "amount", "seed"))
+    seed = body.get("seed")
+    if seed in (None, ""):
+        seed = secrets.randbelow(2**31)  # each Walk another breath; the clip's recipe keeps the seed
+    elif isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise EigenstyleError(f"seed must be an integer from 0 to {2**31 - 1}, got {seed!r}")
+    rec = _finished(store, result_id)
+    _breedable(rec, limits, "Walk")
+    (key,) = keys_of([store.image_path(rec["id"])])
+    keys = walk_keys(key, settings["steps"], settings["amount"], seed)
+    walk = {"steps": settings["steps"], "amount": settings["amount"], "seed": seed}
+    label = f"walk of {rec['label']}, {settings['steps']} children"
+    return _clip_job("walk", keys, {**settings, "loop": False}, label, [rec], walk)

@@ -33,7 +33,7 @@ from . import actions, uploads, urls
 from .events import event_response
 from .guard import GuardedStarlette, check_token, new_token
 from .jobs import Broker, Busy, JobQueue
-from .store import NotFound, Store, check_id
+from .store import CLIPS, NotFound, Store, check_id
 
 STATIC = os.path.join(os.path.dirname(__file__), "static")
 MAX_JSON_BYTES = 64 * 1024
@@ -181,6 +181,7 @@ async def config(request: Request):
                 "max_upload_pixels": s.max_upload_pixels,
             },
             "layer_comparison": list(actions.LAYER_COMPARISON),
+            "clip": vars(actions.CLIP),
             "render": {
                 "sizes": list(actions.RENDER_SIZES),
                 "bit_depths": list(FIELDS["bit_depth"].metadata["choices"]),
@@ -300,6 +301,27 @@ async def result_sharp(request: Request):
     return _file(s.store.sharp_path(rec["id"], size), "image/png", name)
 
 
+async def result_clip(request: Request):
+    """A Morph or Walk's clip: the animated WebP the page plays, or ``?format=mp4`` (H.264); recipe inside."""
+    s = _studio(request)
+    rec = s.store.get_result(request.path_params["id"])
+    ext = ".mp4" if request.query_params.get("format") == "mp4" else ".webp"
+    if rec["kind"] not in CLIPS:
+        raise NotFound(f"result {rec['id'][:8]} is a still, not a clip")
+    name = f"eigenstyle-{_slug(rec)}-{rec['id'][:8]}{ext}" if request.query_params.get("download") else None
+    return _file(s.store.clip_path(rec["id"], ext), "video/mp4" if ext == ".mp4" else "image/webp", name)
+
+
+async def result_frame(request: Request):
+    """Frame ``n`` of a clip as it was made (JPEG): the page plays them while the rest are painted."""
+    s = _studio(request)
+    rec = s.store.get_result(request.path_params["id"])
+    n = request.path_params["n"]
+    if rec["kind"] not in CLIPS or not 0 <= n <= rec["iterations"]:
+        raise NotFound("no such frame")
+    return _file(s.store.frame_path(rec["id"], n), "image/jpeg")
+
+
 async def result_preview(request: Request):
     s = _studio(request)
     rec = s.store.get_result(request.path_params["id"])
@@ -402,6 +424,7 @@ def create_app(workspace: str, *, token: str | None = None, allow_hosts=(), **kw
         R(urls.GENERATE, _submitter(actions.generate), methods=["POST"]),
         R(urls.LAYERS, _submitter(actions.layers), methods=["POST"]),
         R(urls.BETWEEN, _submitter(actions.between), methods=["POST"]),
+        R(urls.MORPH, _submitter(actions.morph), methods=["POST"]),
         R(urls.RESULTS, list_results),
         R(urls.RESULT, get_result),
         R(urls.RESULT, _acts(delete_result), methods=["DELETE"]),
@@ -409,11 +432,14 @@ def create_app(workspace: str, *, token: str | None = None, allow_hosts=(), **kw
         R(urls.RESULT + "/preview", result_preview),
         R(urls.RESULT + "/sharp", result_sharp),
         R(urls.RESULT + "/swatch", result_swatch),
+        R(urls.RESULT + "/clip", result_clip),
+        R(urls.RESULT + "/frames/{n:int}", result_frame),
         R(urls.RESULT + "/style", _acts(result_style)),
         R(urls.RESULT + "/star", _acts(star_result), methods=["POST"]),
         R(urls.RESULT + "/mutate", _submitter(actions.mutate), methods=["POST"]),
         R(urls.RESULT + "/refine", _submitter(actions.refine), methods=["POST"]),
         R(urls.RESULT + "/render", _submitter(actions.render), methods=["POST"]),
+        R(urls.RESULT + "/walk", _submitter(actions.walk), methods=["POST"]),
         R(urls.JOBS, list_jobs),
         R(urls.JOB, get_job),
         R(urls.JOB + "/cancel", _acts(cancel_job), methods=["POST"]),

@@ -25,6 +25,7 @@ from ..plan import batches
 from ..pyramid import Pyramid
 from . import urls
 from .jobs import Background, Job, JobQueue
+from .store import CLIP_FORMATS, CLIPS
 
 PREVIEW_SIDE = 384
 # The sizes the studio sharpens the latest job's tiles to while it is idle: each a Render large
@@ -63,6 +64,8 @@ def run_job(job: Job, device: str, q: JobQueue) -> None:
     def options(run):
         return run.options.replace(device=device) if explicit else run.options
 
+    if job.kind in CLIPS:
+        return run_clip(job, device, q)
     executor = q.executor(device)
     for group in batches(job.runs, 1 if job.kind == "render" else q.batch_size, options):
         if job.cancel.is_set():  # a cancelled job starts nothing more
@@ -79,6 +82,63 @@ def run_job(job: Job, device: str, q: JobQueue) -> None:
             if coarse and results[0].error is None:
                 results[0].error = f"stopped at the {coarse} px scale; the image is that scale's"
         _save(group, results, q)
+
+
+def run_clip(job: Job, device: str, q: JobQueue) -> None:
+    """A Morph or Walk: its legs through the queue's executor (morph.morph: local, or side by side on a Ray
+    cluster), each frame written and announced as it comes (the page plays them), the clip written at the
+    end, or at a cancel or a stopping server with the frames made from the first on."""
+    from .. import morph
+
+    store, (run,) = q.store, job.runs
+    rid, p = run.result_id, job.params
+    paths = [store.image_path(i) for i in p["ids"]]
+    keys = morph.keys_of(paths)  # read again: a tile deleted since is a clear failure
+    if p.get("walk"):
+        w = p["walk"]
+        keys = morph.walk_keys(keys[0], int(w["steps"]), float(w["amount"]), int(w["seed"]))
+    plan = morph.Plan(keys, frames=p["frames"], fps=p["fps"], loop=p["loop"], walk=p.get("walk"))
+    total = 1 + len(plan.legs) * plan.frames
+    store.update_result(rid, status="running", started=time.time())
+    q.result_changed(rid)
+    made = set()
+
+    def on_frame(index: int, picture) -> None:
+        write_preview(picture, store.frame_path(rid, index))
+        write_preview(picture, store.preview_path(rid))
+        made.add(index)
+        store.update_result(rid, iterations_done=len(made), has_preview=1)
+        q.broker.publish({"type": "progress", "id": rid, "job_id": job.id, "phase": "frame", "frame": index,
+                          "frames": total, "iterations_done": len(made), "fps": plan.fps,
+                          "frame_url": urls.result(rid, f"frames/{index}"),
+                          "preview_url": urls.result(rid, "preview", f"f{index}")})  # fmt: skip
+
+    def stop():
+        if job.cancel.is_set():
+            return "server stopped" if job.stopped_by_server else "cancelled in the studio"
+        return None
+
+    started, stopped = time.perf_counter(), None
+    try:
+        frames = morph.morph(plan, executor=q.executor(device), on_frame=on_frame, stop=stop)
+    except morph.Interrupted as cut:
+        frames, stopped = cut.pictures, stop() or "interrupted"
+    data = {**plan.recipe(), "frames_made": len(frames), "seconds": round(time.perf_counter() - started, 1)}
+    if stopped:
+        data["interrupted"] = stopped
+    if frames:
+        for ext in CLIP_FORMATS:
+            morph.write(frames, store.clip_path(rid, ext), plan.fps, data)
+    store.update_result(
+        rid,
+        status="interrupted" if stopped else "done",
+        iterations_done=len(frames),
+        recipe=recipe.dumps(data),
+        finished=time.time(),
+        elapsed_s=data["seconds"],
+        error=f"stopped after {len(frames)} of {total} frames ({stopped})" if stopped else None,
+    )
+    q.result_changed(rid)
 
 
 def _refined_swatch(job: Job, group: list, store):

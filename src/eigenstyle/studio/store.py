@@ -3,7 +3,8 @@
 Layout: ``studio.sqlite3``; ``inputs/`` (re-encoded uploads and samples),
 ``images/`` (results, recipe embedded; a randomised result's style swatch beside
 it as ``ID.swatch.png``; a tile sharpened in the background as ``ID.sSIZE.png``,
-with its own recipe), ``previews/`` (live previews, kept when a run is cut off),
+with its own recipe; a clip, a Morph or Walk's, as ``ID.clip.webp`` and ``ID.clip.mp4``), ``previews/``
+(live previews, kept when a run is cut off, and a clip's frames as ``ID.fNNNN.jpg``),
 ``styles/`` (style files made on request). Every file name is generated here (a
 random hex id plus a fixed suffix): nothing a request says
 ever becomes a path.
@@ -32,6 +33,8 @@ DB_NAME = "studio.sqlite3"
 FOLDERS = ("inputs", "images", "previews", "styles", "tmp")
 ID = re.compile(r"^[0-9a-f]{32}$")
 TERMINAL = ("done", "failed", "cancelled", "interrupted")
+CLIPS = ("morph", "walk")  # the kinds of job whose result is a clip (its frames), not a still
+CLIP_FORMATS = (".webp", ".mp4")  # the one the page plays (an <img>), and the one to download
 
 _V1 = """
 CREATE TABLE inputs (
@@ -148,6 +151,15 @@ class Store:
 
     def preview_path(self, result_id: str) -> str:
         return self.path("previews", result_id, ".jpg")
+
+    def frame_path(self, result_id: str, index: int) -> str:
+        """Frame ``index`` of a clip as it was made (a JPEG at preview size: the page plays them as they come)."""
+        return self.path("previews", result_id, f".f{int(index):04d}.jpg")
+
+    def clip_path(self, result_id: str, ext: str) -> str:
+        """A Morph or Walk's clip, ``ext`` one of CLIP_FORMATS (the morph's recipe inside)."""
+        assert ext in CLIP_FORMATS
+        return self.path("images", result_id, ".clip" + ext)
 
     def style_path(self, result_id: str) -> str:
         return self.path("styles", result_id, ".safetensors")
@@ -277,9 +289,10 @@ class Store:
     def delete_result(self, result_id: str) -> None:
         with self._lock:
             self.db.execute("DELETE FROM results WHERE id=?", (result_id,))
-        images_dir = os.path.join(self.root, "images")
-        sharp = re.compile(rf"{result_id}\.s\d+\.")
+        images_dir, previews = os.path.join(self.root, "images"), os.path.join(self.root, "previews")
+        sharp, frame = re.compile(rf"{result_id}\.s\d+\."), re.compile(rf"{result_id}\.f\d+\.jpg$")
         sharpened = [os.path.join(images_dir, n) for n in os.listdir(images_dir) if sharp.match(n)]
+        frames = [os.path.join(previews, n) for n in os.listdir(previews) if frame.match(n)]
         for p in (
             self.image_path(result_id),
             self.image_path(result_id, raw=True),
@@ -287,6 +300,8 @@ class Store:
             self.preview_path(result_id),
             self.style_path(result_id),
             *sharpened,  # ID.sSIZE.png, its raw image and swatch
+            *frames,
+            *(self.clip_path(result_id, ext) for ext in CLIP_FORMATS),
         ):
             try:
                 os.unlink(p)
@@ -300,6 +315,8 @@ class Store:
         d["swatch_url"] = urls.result(d["id"], "swatch") if has_swatch else None
         sharp = d["sharp_size"]
         d["sharp_url"] = urls.result(d["id"], "sharp", sharp) if sharp else None
+        clip = d["kind"] in CLIPS and os.path.isfile(self.clip_path(d["id"], ".webp"))
+        d["clip_url"] = urls.result(d["id"], "clip", d["iterations_done"]) if clip else None  # the frames made
         return d
 
 

@@ -9,6 +9,7 @@ EVENTS = "/api/events"
 GENERATE = "/api/generate"
 LAYERS = "/api/layers"
 BETWEEN = "/api/between"
+MORPH = "/api/morph"  # a clip through two or more tiles (the walk of one: RESULT + "/walk")
 INPUTS = "/api/inputs"  # also the one state-changing route whose body is not JSON (guard.py)
 INPUT = INPUTS + "/{id}"
 RESULTS = "/api/results"

@@ -5,7 +5,7 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const state = { config: null, inputs: [], content: null, style: null, results: new Map(),
-  tiles: new Map(), pick: null, jobs: new Map() };
+  tiles: new Map(), pick: null, pickAct: null, jobs: new Map(), clips: new Map() };
 
 async function api(method, url, body) {
   // X-Eigenstyle: a header no cross-site "simple" request can carry; the server refuses changes without it.
@@ -79,6 +79,7 @@ function fillForm(cfg) {
   $("#f-mode").replaceChildren(new Option("all", ""), ...cfg.modes.map((m) => new Option(m, m)));
   f.mode.value = d.mode; f.init.value = d.init; f.count.value = d.count; f.size.value = d.size; f.iterations.value = d.iterations;
   f.spread_lo.value = d.spread[0]; f.spread_hi.value = d.spread[1]; f.amount.value = d.amount;
+  f.frames.value = cfg.clip.frames; f.frames.max = cfg.clip.max_frames;
   f.size.max = cfg.limits.max_size; f.iterations.max = cfg.limits.max_iterations; f.count.max = cfg.limits.max_count;
   const box = $("#layers");
   for (const name of cfg.layers) {  // the style layers offered: the server's list (actions.LAYER_CHOICES)
@@ -137,8 +138,12 @@ function duration(s) {
 // A print-size render: its tile and viewer show the preview (the PNG may be 100 MB), its PNG downloads it.
 const isLarge = (r) => r.size > state.config.limits.max_size;
 
+// A Morph's or Walk's result: a clip, played in its tile (its frames as they come, then the WebP).
+const isClip = (r) => r.kind === "morph" || r.kind === "walk";
+
 function renderTile(el, r) {
   el.dataset.status = r.status;
+  if (isClip(r)) return renderClip(el, r);
   const full = r.status === "done" && r.image_url && !isLarge(r);
   // a finished tile shows the largest size the studio has sharpened it to while idle (runner.Sharpener)
   const img = $("img", el), src = full ? (r.sharp_url || `${r.image_url}?v=${r.iterations_done}`) : r.preview_url;
@@ -165,7 +170,8 @@ function renderTile(el, r) {
   const breeds = finished && !isLarge(r);
   const show = { enlarge: !!(r.image_url || r.preview_url), parent: !!r.parent_id, refine: breeds,
     mutate: breeds && r.mode !== "none", between: breeds && r.mode !== "none", render: finished, style: finished,
-    png: finished, star: true, delete: !active, cancel: active };
+    png: finished, star: true, delete: !active, cancel: active, morph: breeds, walk: breeds && r.mode !== "none",
+    mp4: false, webp: false };
   for (const [act, on] of Object.entries(show)) $(`[data-act="${act}"]`, el).hidden = !on;
   if (finished) {
     $('[data-act="png"]', el).href = `${r.image_url}?download=1`;
@@ -173,6 +179,53 @@ function renderTile(el, r) {
   }
   const star = $('[data-act="star"]', el); star.textContent = r.starred ? "★" : "☆"; star.classList.toggle("on", r.starred);
   el.classList.toggle("picked", state.pick === r.id);
+}
+
+// A clip's tile: while it is made, its frames so far play in a loop (``playClips``); once written, the WebP.
+function renderClip(el, r) {
+  const img = $("img", el), n = r.iterations_done || 0, active = r.status === "queued" || r.status === "running";
+  if (r.clip_url && !active) { if (img.getAttribute("src") !== r.clip_url) img.src = r.clip_url; }
+  else if (!img.getAttribute("src") && r.preview_url) img.src = r.preview_url;
+  img.alt = r.label;
+  const states = { queued: "queued", running: `frame ${n}/${r.iterations}`, done: `clip · ${n} frames · ${r.size} px`,
+    interrupted: `clip of ${n}/${r.iterations} frames (stopped)`, cancelled: "cancelled", failed: "failed" };
+  $(".state", el).textContent = states[r.status] || r.status;
+  $(".fill", el).style.width = `${Math.min(100, (100 * n) / Math.max(1, r.iterations))}%`;
+  $(".eta", el).hidden = true;
+  $(".label", el).textContent = r.label; $(".label", el).title = r.label;
+  $(".loss", el).textContent = "";
+  const err = $(".error", el); err.hidden = !r.error; err.textContent = r.error || "";
+  const show = { enlarge: !!(r.clip_url || r.preview_url), parent: !!r.parent_id, star: true, delete: !active,
+    cancel: active, mp4: !!r.clip_url && !active, webp: !!r.clip_url && !active };
+  for (const a of el.querySelectorAll(".actions [data-act]")) a.hidden = !show[a.dataset.act];
+  if (r.clip_url) {
+    $('[data-act="mp4"]', el).href = `/api/results/${r.id}/clip?format=mp4&download=1`;
+    $('[data-act="webp"]', el).href = `/api/results/${r.id}/clip?download=1`;
+  }
+  const star = $('[data-act="star"]', el); star.textContent = r.starred ? "★" : "☆"; star.classList.toggle("on", r.starred);
+}
+
+// The frames of the clips being made, each loaded before it is shown (no blank between frames), played
+// from the first on, as far as they are there without a gap, at the clip's fps.
+function clipFrame(ev) {
+  let c = state.clips.get(ev.id);
+  if (!c) { c = { frames: [], at: 0, fps: ev.fps || 12, last: 0 }; state.clips.set(ev.id, c); }
+  const im = new Image(); im.src = ev.frame_url;
+  im.decode().then(() => { c.frames[ev.frame] = ev.frame_url; }, () => {});
+}
+
+function playClips(now) {
+  for (const [id, c] of state.clips) {
+    const r = state.results.get(id), el = state.tiles.get(id);
+    if (!r || (r.status !== "running" && r.status !== "queued")) { state.clips.delete(id); continue; }
+    if (!el || now - c.last < 1000 / c.fps) continue;
+    let ready = 0;
+    while (c.frames[ready]) ready += 1;
+    if (!ready) continue;
+    c.at = (c.at + 1) % ready; c.last = now;
+    $("img", el).src = c.frames[c.at];
+  }
+  requestAnimationFrame(playClips);
 }
 
 // A randomised result's style swatch, inset in the frame's corner (only once the file exists).
@@ -193,6 +246,14 @@ function progress(ev) {
   // A randomised tile first shows its style's swatch being made (phase "swatch"), then its run; a render's
   // iterations start again at each scale. Late events of an earlier phase or scale are dropped.
   const phase = ev.phase || "run";
+  if (phase === "frame") {  // a clip's frame: played by playClips, counted here
+    clipFrame(ev);
+    Object.assign(r, { status: "running", iterations_done: Math.max(r.iterations_done || 0, ev.iterations_done),
+      preview_url: ev.preview_url });
+    const el = state.tiles.get(ev.id);
+    if (el) renderTile(el, r);
+    return;
+  }
   if (r.phase === "run" && phase === "swatch") return;
   if (phase === "swatch") {
     if (r.phase === "swatch" && ev.iteration < (r.swatch_done || 0)) return;
@@ -234,7 +295,11 @@ const onTileClick = guard(async (ev) => {
     await submitJob(`/api/results/${r.id}/mutate`, { count, amount: Number(f.amount.value) });
     return say(`${count} children of ${r.label} queued`, true);
   }
-  if (act === "between") return pickBetween(r, count);
+  if (act === "between" || act === "morph") return pickTwo(act, r, count);
+  if (act === "walk") {
+    await submitJob(`/api/results/${r.id}/walk`, { frames: Number(f.frames.value) || null, amount: Number(f.amount.value) });
+    return say(`a walk from ${r.label} queued`, true);
+  }
   if (act === "render") return renderForm(r);
   if (act === "star") return upsert((await api("POST", `/api/results/${r.id}/star`, { starred: !r.starred })).result);
   if (act === "delete") {
@@ -245,14 +310,19 @@ const onTileClick = guard(async (ev) => {
   if (act === "cancel") { await api("POST", `/api/jobs/${r.job_id}/cancel`); return say("cancelling…", true); }
 });
 
-async function pickBetween(r, count) {
-  if (!state.pick || state.pick === r.id) {
-    state.pick = state.pick === r.id ? null : r.id;
-    $("#hint").textContent = state.pick ? `Between: now pick a second tile (${r.label})` : "";
+// Between and Morph take two tiles: the first click picks one, a second click on another tile (with the
+// same button) sends both.
+async function pickTwo(act, r, count) {
+  const name = act === "morph" ? "Morph" : "Between";
+  if (!state.pick || state.pick === r.id || state.pickAct !== act) {
+    state.pick = state.pick === r.id && state.pickAct === act ? null : r.id;
+    state.pickAct = state.pick ? act : null;
+    $("#hint").textContent = state.pick ? `${name}: now pick a second tile (${r.label})` : "";
   } else {
     const a = state.pick;
-    state.pick = null; $("#hint").textContent = "";
-    await submitJob("/api/between", { a, b: r.id, count });
+    state.pick = null; state.pickAct = null; $("#hint").textContent = "";
+    if (act === "morph") await submitJob("/api/morph", { ids: [a, r.id], frames: Number($("#frames").value) || null });
+    else await submitJob("/api/between", { a, b: r.id, count });
   }
   for (const [id, el] of state.tiles) el.classList.toggle("picked", state.pick === id);
 }
@@ -340,6 +410,7 @@ function swatchFigure(r) {
 
 async function showResult(r) {
   const full = (await api("GET", `/api/results/${r.id}`)).result;
+  if (isClip(full)) return showClip(full);
   const o = full.options, rec = full.recipe || {};
   const rows = [["label", full.label], ["status", full.status + (full.error ? `: ${full.error}` : "")],
     ["mode", o.mode], ["style layers", full.style_layers.join(", ")],
@@ -353,6 +424,17 @@ async function showResult(r) {
   const wrap = document.createElement("div"); wrap.className = "compare"; wrap.append(figure(full, full.label));
   if (full.swatch_url) wrap.append(swatchFigure(full));
   openViewer(wrap, dl);
+}
+
+function showClip(r) {
+  const fig = document.createElement("figure"), img = document.createElement("img"), cap = document.createElement("figcaption");
+  img.src = r.clip_url || r.preview_url || ""; img.alt = r.label; fig.className = "clip";
+  const rec = r.recipe || {}, p = rec.walk ? `walk: ${rec.walk.steps} children of amount ${rec.walk.amount}, seed ${rec.walk.seed}` :
+    `${(rec.keys || []).length} tiles${rec.loop ? ", and back" : ""}`;
+  cap.textContent = `${r.label} · ${r.iterations_done} frames at ${rec.fps || 12} fps · ${p}` +
+    (r.elapsed_s != null ? ` · made in ${duration(r.elapsed_s)}` : "");
+  fig.append(img, cap);
+  openViewer(fig);
 }
 
 async function compareParent(r) {
@@ -424,6 +506,14 @@ async function init() {
     await submitJob("/api/layers", body);
     say(`layer comparison queued: ${state.config.layer_comparison.join(", ")}`, true);
   }));
+  $("#morph-starred").addEventListener("click", guard(async () => {
+    await loaded;
+    const starred = [...state.results.values()].filter((r) => r.starred && !isClip(r) && r.image_url && !isLarge(r))
+      .sort((a, b) => (a.created - b.created) || (a.idx - b.idx));
+    if (starred.length < 2) return say("star two or more finished tiles (of one content, style and size) first");
+    await submitJob("/api/morph", { ids: starred.map((r) => r.id), frames: Number($("#frames").value) || null });
+    say(`a morph through ${starred.length} starred tiles queued`, true);
+  }));
   state.config = await api("GET", "/api/config");
   fillForm(state.config);
   state.inputs = (await api("GET", "/api/inputs")).inputs;
@@ -435,10 +525,11 @@ async function init() {
   showStatus();
   await loadGallery();
   connect();
+  requestAnimationFrame(playClips);
   ready();
   for (const input of document.querySelectorAll(".upload input")) input.addEventListener("change", guard(upload));
   for (const id of ["#f-content", "#f-style", "#f-mode", "#f-starred"]) $(id).addEventListener("change", guard(loadGallery));
-  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && state.pick) { state.pick = null; $("#hint").textContent = ""; loadGallery(); } });
+  document.addEventListener("keydown", (e) => { if (e.key === "Escape" && state.pick) { state.pick = null; state.pickAct = null; $("#hint").textContent = ""; loadGallery(); } });
 }
 
 guard(init)();
