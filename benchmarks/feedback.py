@@ -6,8 +6,9 @@ time to the first tile showing a live preview, and to four finished tiles, and t
 (benchmarks/tiles.py's: edges with the photograph, stroke x a plain tile's, border). With --sharpen, the walk
 goes on while the studio sharpens the tiles in the background (runner.Sharpener): the time from Generate to
 every tile shown at each size, the 384 px tiles' scores (stroke x the plain 128 px tile's), and, a second
-Generate later, the first preview of a third Generate clicked while a 384 px step runs. Then the CLI: a 256 px
-variant against a plain run of the same size (wall time of `eigenstyle stylize` in a fresh process,
+Generate later, the first preview of a third Generate clicked while a 384 px step runs. With --morph, Morph on
+the first two tiles: the time to the clip tile playing a painted frame, to the clip written, and its flow. Then
+the CLI: a 256 px variant against a plain run of the same size (wall time of `eigenstyle stylize` in a fresh process,
 start-up included). Targets (issue 21, a 2-core CPU): first preview <= 2 s, four tiles <= 30 s,
 a CLI variant <= 1.2x a plain run. Say which CPU (lscpu) with every figure.
 
@@ -32,6 +33,7 @@ from PIL import Image  # noqa: E402
 
 from eigenstyle import __version__  # noqa: E402
 from eigenstyle.demo import sample  # noqa: E402
+from eigenstyle.studio.actions import CLIP  # noqa: E402
 from eigenstyle.studio.runner import SHARP_SIZES  # noqa: E402
 
 from studio_live import live_studio, page_url  # noqa: E402
@@ -70,7 +72,14 @@ def shown_at(n: int, size: int) -> str:
 
 
 def studio_walk(
-    mode: str, count: int, size: int | None, iterations: int | None, timeout: float, shot=None, sharpen=False
+    mode: str,
+    count: int,
+    size: int | None,
+    iterations: int | None,
+    timeout: float,
+    shot=None,
+    sharpen=False,
+    morph=False,
 ) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -106,13 +115,50 @@ def studio_walk(
             page.screenshot(path=shot)
         sharp = sharpened(page, app, started, count, sizes, timeout, shot) if sizes else {}
         print({k: v for k, v in sharp.items() if k != "tiles"}, flush=True)
+        clip = morphed(page, app, count, timeout, shot) if morph else {}
         browser.close()
     scores = scored(tiles, int(settings["size"]), int(settings["iterations"]))
     if sharp.get("tiles"):
         big = scored(sharp.pop("tiles"), int(settings["size"]), int(settings["iterations"]), sizes[-1])
         sharp.update({f"{k}_{sizes[-1]}": v for k, v in big.items()})
     return {"mode": mode, **settings, "first_preview_s": round(first, 2), "first_shows": shown,
-            "all_done_s": round(done, 1), **scores, **sharp}  # fmt: skip
+            "all_done_s": round(done, 1), **scores, **sharp, **clip}  # fmt: skip
+
+
+def morphed(page, app, count: int, timeout: float, shot=None) -> dict:
+    """Morph on the first two tiles (the studio's clip defaults): the time from the second click to the clip
+    tile playing its first painted frame, and to the clip written; the flow of its frames (benchmarks/morph.py's
+    measures: the change a frame, its coefficient of variation, the largest step over the median)."""
+    from morph import flow
+
+    first = f"document.querySelector('{TILES}')"
+    page.click(f"{TILES} >> nth=0 >> [data-act=morph]")
+    page.click(f"{TILES} >> nth=1 >> [data-act=morph]")
+    clicked = time.perf_counter()
+    page.wait_for_function(  # a painted frame (frame 0 is the first tile itself)
+        f"() => document.querySelectorAll('{TILES}').length === {count + 1} && "
+        f"/\\/frames\\/[1-9]/.test({first}.querySelector('img').src)",
+        timeout=timeout * 1000,
+        polling=20,
+    )
+    playing = time.perf_counter() - clicked
+    if shot:
+        page.screenshot(path=shot.replace(".png", "-morph.png"))
+    page.wait_for_function(f"() => {first}.dataset.status === 'done'", timeout=timeout * 1000, polling=50)
+    done = time.perf_counter() - clicked
+    store = app.state.studio.store
+    rec = store.results(job_id=store.list_jobs(1)[0]["id"])[0]
+    frame_ms = 1000 / CLIP.fps
+    with Image.open(store.clip_path(rec["id"], ".webp")) as im:
+        pictures = []
+        for k in range(im.n_frames):  # a run of equal frames is kept as one, shown for their time
+            im.seek(k)
+            pictures += [im.convert("RGB")] * max(1, round(im.info["duration"] / frame_ms))
+    fl = flow(pictures)
+    n = rec["iterations_done"]
+    return {"morph_frames": n, "morph_first_frame_s": round(playing, 2), "morph_done_s": round(done, 1),
+            "morph_s_per_frame": round(done / max(1, n - 1), 2), "morph_change": round(fl["median"], 2),
+            "morph_cv": round(fl["cv"], 2), "morph_step": round(fl["step"], 2)}  # fmt: skip
 
 
 def sharpened(page, app, started: float, count: int, sizes: tuple, timeout: float, shot=None) -> dict:
@@ -193,12 +239,15 @@ def main():
         "--screenshot", help="save the page after the first walk's tiles are done (with --sharpen: sharpened) (PNG)"
     )
     ap.add_argument("--sharpen", action="store_true", help="time the background sharpening too (see above)")
+    ap.add_argument("--morph", action="store_true", help="then Morph on the first two tiles (see morphed)")
     args = ap.parse_args()
     print(f"# {cpu()}; eigenstyle {__version__}", flush=True)
     rows = []
     for k, mode in enumerate(args.modes.split(",")):
         shot = args.screenshot if k == 0 else None
-        rows.append(studio_walk(mode, args.count, args.size, args.iterations, args.timeout, shot, args.sharpen))
+        rows.append(
+            studio_walk(mode, args.count, args.size, args.iterations, args.timeout, shot, args.sharpen, args.morph)
+        )
         print(json.dumps(rows[-1]), flush=True)
     if not args.no_cli:
         with tempfile.TemporaryDirectory() as d:

@@ -10,7 +10,9 @@ Per pair: two favourites (variants of seeds 1 and 2, from noise, the command lin
 * walk (--walk): the first favourite's walk, the same two measures;
 * cost: a frame's iterations over a still's (<= 0.25) and the morph's time over a still's (<= 15 at 48 frames).
 
-Say which CPU (lscpu) with the times. --keep DIR writes each morph as an animated WebP and a contact sheet.
+--layer-morph A,B measures a layer morph instead: plain favourites at the single layers A and B (the walk then
+has no genome to mutate: leave --walk out). Say which CPU (lscpu) with the times. --keep DIR writes each morph
+as an animated WebP and a contact sheet.
 
     python benchmarks/morph.py --pair tubingen:starry_night --size 256 --iterations 200 --frames 48
 """
@@ -57,6 +59,9 @@ def main():
     ap.add_argument("--walk", type=int, default=0, help="also a walk of N steps (its legs --frames / (N+1))")
     ap.add_argument("--config", action="append", help="NAME:key=value,... over the morph's settings (Plan fields)")
     ap.add_argument("--layers", default=None, help="style layers of the favourites (default: the five)")
+    ap.add_argument(
+        "--layer-morph", metavar="A,B", help="a layer morph instead: plain favourites at single layers A and B"
+    )
     ap.add_argument("--keep", help="write each morph here (WebP and a sheet)")
     args = ap.parse_args()
     folder = tempfile.mkdtemp(prefix="morph-")
@@ -69,10 +74,14 @@ def main():
     for content_name, style_name in pairs:
         content, style = find(content_name, "content"), find(style_name, "style")
         favs, still_s = [], []
-        for seed in (1, 2):
+        if args.layer_morph:  # the article's observation made visible: one single layer's strokes to another's
+            ends = [base.replace(mode="none", style_layers=(name,)) for name in args.layer_morph.split(",")]
+        else:
+            ends = [base.replace(variant_seed=seed) for seed in (1, 2)]
+        for seed, opts in enumerate(ends, 1):
             path = os.path.join(folder, f"{content_name}-{seed}.png")
             started = time.perf_counter()
-            stylize(content, [style], base.replace(variant_seed=seed), output=path)
+            stylize(content, [style], opts, output=path)
             still_s.append(time.perf_counter() - started)
             favs.append(path)
         still = float(np.mean(still_s))

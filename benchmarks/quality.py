@@ -211,7 +211,7 @@ def cache_key(opts):
     """The options that name a cached run. Auto values that depend on the defaults of the day are keyed as
     resolved (a changed default is another run); a run that options added since leave as it was
     (--chroma-tv-weight off, the reachable target that was the default, every layer from the swatch, no
-    eigenvector kept unbent) keeps
+    eigenvector kept unbent, no palette turn) keeps
     its key from before them."""
     d = opts.to_dict()
     if opts.chroma_tv_weight_value() == 0.0:
@@ -230,6 +230,10 @@ def cache_key(opts):
         d.pop("keep_top", None)  # as every run was before --keep-top
     else:
         d["keep_top"] = opts.keep_top_value()
+    if opts.mode == "none" or not opts.palette_turn_value():
+        d.pop("palette_turn", None)  # as every run was before --palette-turn
+    else:
+        d["palette_turn"] = opts.palette_turn_value()
     if d["target"] == "raw" and opts.target is None:  # the raw target's auto weight is a share of the balanced
         d["style_weight"] = opts.style_weight_value()
     return d

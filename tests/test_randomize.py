@@ -1,5 +1,6 @@
 """The Gram randomisation, in float64 on random PSD matrices."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -215,3 +216,19 @@ def test_keep_top_leaves_the_largest_eigenvectors_unbent_against_a_numpy_referen
     torch.testing.assert_close(kept, g, rtol=1e-10, atol=1e-12)  # every eigenvector kept: G itself
     other, _ = randomize_gram(g, "relu3_2", Randomization(mode="variant", genome={"seed": 7}))
     assert not torch.allclose(other, out)
+
+
+def test_a_genomes_palette_turn_spreads_a_brood_and_follows_its_lineage():
+    from eigenstyle.randomize import genome_turn
+
+    brood = [genome_turn({"seed": s}) for s in range(1, 9)]
+    assert all(-1 <= t <= 1 for t in brood)
+    gaps = np.diff(sorted(brood))
+    assert gaps.min() > 0.05  # consecutive seeds spread over the range, none on top of another
+    a, b = {"seed": 1}, {"seed": 2}
+    for t in (0.0, 0.25, 1.0):  # an in-between turns in proportion
+        assert genome_turn({"between": [a, b], "t": t}) == pytest.approx((1 - t) * brood[0] + t * brood[1])
+    kids = [genome_turn({"mutate": a, "seed": s, "amount": 0.1}) for s in range(20)]
+    assert all(abs(k - brood[0]) <= 0.1 + 1e-12 for k in kids) and len(set(kids)) == 20  # near the parent
+    assert genome_turn({"mutate": a, "seed": 3, "amount": 0.0}) == brood[0]
+    assert genome_turn({"seed": 2**62 + 5}) != genome_turn({"seed": 2**62 + 6})  # large seeds too

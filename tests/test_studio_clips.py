@@ -16,6 +16,7 @@ from eigenstyle.studio.app import create_app
 
 from studio_live import client as client_of
 
+pytestmark = pytest.mark.slow  # every test here makes tiles and clips for seconds
 TILE = {"size": 48, "iterations": 10, "mode": "variant", "count": 2, **SWATCH}
 
 

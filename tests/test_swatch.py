@@ -379,3 +379,48 @@ def test_a_variant_recipe_from_before_the_auto_random_layers_randomised_every_la
     o = Options.from_dict(old)
     assert o.random_layers_value() == o.style_layers == Options().style_layers
     assert Options.from_dict(Options(mode="variant").to_dict()).random_layers is None  # a new recipe: auto
+
+
+def test_the_palette_turn_turns_the_chroma_and_keeps_the_luminance_against_a_reference():
+    """Against an independent float64 reference (BT.601 YCbCr by hand): each pixel's (Cb, Cr) turned by the
+    angle, Y as it was, to 8-bit rounding; a turn and its inverse give the picture back."""
+    from eigenstyle.swatch import turn_hue
+
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(88, 168, (24, 32, 3)).astype(np.float64)  # turned, still inside the gamut: no clipping
+    picture = Image.fromarray(rgb.astype(np.uint8), "RGB")
+    y = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    cb, cr = (rgb[..., 2] - y) / 1.772, (rgb[..., 0] - y) / 1.402
+    for degrees in (15.0, -40.0, 90.0):
+        out = np.asarray(turn_hue(picture, degrees), dtype=np.float64)
+        y2 = 0.299 * out[..., 0] + 0.587 * out[..., 1] + 0.114 * out[..., 2]
+        cb2, cr2 = (out[..., 2] - y2) / 1.772, (out[..., 0] - y2) / 1.402
+        assert np.abs(y2 - y).mean() < 1.0  # the strokes (luminance) stay
+        th = np.deg2rad(degrees)
+        ref_cb, ref_cr = np.cos(th) * cb - np.sin(th) * cr, np.sin(th) * cb + np.cos(th) * cr
+        assert np.abs(cb2 - ref_cb).mean() < 1.0 and np.abs(cr2 - ref_cr).mean() < 1.0
+        back = np.asarray(turn_hue(turn_hue(picture, degrees), -degrees), dtype=np.float64)
+        assert np.abs(back - rgb).mean() < 1.5
+    assert turn_hue(picture, 0) is picture
+
+
+@pytest.mark.slow
+def test_a_single_layer_variants_swatch_is_its_texture_turned_by_its_genomes_angle(base):
+    """--palette-turn auto is 15 degrees for variants at one style layer (0 at several, and for plain runs): the
+    swatch the run optimises against is the same synthesis turned by the genome's angle, and recorded."""
+    from eigenstyle.randomize import genome_turn, palette_turn
+    from eigenstyle.swatch import turn_hue
+
+    one = Options(**{**FAST, "style_layers": ("relu3_2",), "random_layers": None}).replace(mode="variant")
+    assert one.palette_turn_value() == 15.0 and Options(mode="variant").palette_turn_value() == 0.0
+    assert Options(mode="none", style_layers=("relu3_2",)).replace(variant_seed=3).palette_turn_value() == 0.0
+    o = one.replace(variant_seed=3, style_layers=LAYERS, random_layers=LAYERS, palette_turn=30.0)
+    assert palette_turn(o) == pytest.approx(30.0 * genome_turn({"seed": 3})) and abs(palette_turn(o)) > 10
+    turned, still = made(base, o).swatch, made(base, o.replace(palette_turn=0.0)).swatch
+    assert np.abs(np.asarray(turned, dtype=np.float64) - np.asarray(still, dtype=np.float64)).mean() > 2
+    expected = np.asarray(turn_hue(still, palette_turn(o)), dtype=np.float64)
+    assert np.abs(np.asarray(turned, dtype=np.float64) - expected).max() <= 1  # the same texture, turned
+    assert problem.resolve_seeds(one).settled().palette_turn == 15.0  # the recipe says it
+    old = one.replace(variant_seed=1).to_dict()
+    old.pop("palette_turn")
+    assert Options.from_dict(old).palette_turn == 0.0  # recipes from before: the swatch's own colours

@@ -417,7 +417,7 @@ def _ends(plan: Plan, run_waypoints) -> dict:
             sw = images.swatch_path(k.path) if k.opts.mode != "none" else None
             ends[id(k)] = (
                 images.load_rgb(start_of(k.path, k.data), "favourite"),
-                images.load_rgb(sw, "swatch") if sw and os.path.isfile(sw) else None,
+                _unturned(images.load_rgb(sw, "swatch"), k.opts) if sw and os.path.isfile(sw) else None,
                 Image.open(k.path).convert("RGB"),
             )
         else:
@@ -573,16 +573,24 @@ def _tensor(im: Image.Image, base: Problem) -> torch.Tensor:
 
 def _reached(p: Problem, sw: Optional[torch.Tensor], iterations: int) -> tuple[Problem, Optional[torch.Tensor]]:
     """The frame's swatch, synthesised from the frame before's (its texture evolves); the first one from noise,
-    with a still's iterations."""
+    with a still's iterations. What the next frame's starts from is the texture before its palette turn
+    (:func:`_unturned`): each frame turns its own by its own angle."""
     if p.opts.mode == "none":
         return p, sw
     side = p.opts.swatch_side()
     if sw is None or tuple(sw.shape[-2:]) != (side, side):
         p = swatches.reach([p])[0]
-        return p, to_tensor(p.swatch.convert("RGB"), p.pre, p.device)
+        return p, to_tensor(_unturned(p.swatch.convert("RGB"), p.opts), p.pre, p.device)
     x, _ = swatches.synthesize([p], side, iterations, [0], start=sw)
-    picture = swatches.clean_colour(to_pil(x, p.pre)[0], p.opts.swatch_chroma_blur)
-    return swatches.given(p, picture), x.detach()
+    return swatches.given(p, swatches.finish_swatch(to_pil(x, p.pre)[0], p.opts)), x.detach()
+
+
+def _unturned(picture: Image.Image, opts: Options) -> Image.Image:
+    """A swatch picture with its palette turn undone (a favourite's, a first frame's): the texture a path's
+    next swatch starts from."""
+    from .randomize import palette_turn
+
+    return swatches.turn_hue(picture, -palette_turn(opts))
 
 
 def write(pictures: Sequence[Image.Image], path: str, fps: float, data: dict) -> str:

@@ -375,6 +375,18 @@ class Options:
         group="randomised styles",
         uses=("style",),
     )
+    palette_turn: Optional[float] = opt(
+        None,
+        "The swatch's colours turned round the colour wheel by up to +-DEG degrees (each genome its own angle, "
+        "times --strength; luminance kept): a palette of its own for each variant. Default (auto): 15 for "
+        "variants at a single style layer, whose palette lives in the eigenvector --keep-top keeps for the "
+        "strokes (1.6-2.0x plain's colour spread without it, 4.5x with it at 384 px); 0 otherwise "
+        "(docs/quality.md). Needs the reachable target (a swatch).",
+        metavar="DEG",
+        kind="float",
+        group="randomised styles",
+        uses=("style",),
+    )
     fantasy: str = opt(
         "uniform",
         "Fantasy eigenvector draw: uniform U[0,1) (colourful), normal or "
@@ -557,6 +569,8 @@ class Options:
             isinstance(self.keep_top, bool) or not isinstance(self.keep_top, int) or self.keep_top < 0
         ):
             raise EigenstyleError(f"{n('keep_top')} must be an integer >= 0, got {self.keep_top!r}")
+        if self.palette_turn is not None and not 0 <= self.palette_turn <= 180:
+            raise EigenstyleError(f"{n('palette_turn')} must be 0-180 degrees, got {self.palette_turn:g}")
         if len(self.spread) != 2:
             raise EigenstyleError(f"{n('spread')} must be two numbers lo,hi, got {self.spread!r}")
         if self.spread[0] > self.spread[1]:
@@ -596,6 +610,7 @@ class Options:
             target=o.target_value() if randomised else o.target,
             swatch_chroma_blur=o.swatch_chroma_blur_value() if randomised else o.swatch_chroma_blur,
             keep_top=o.keep_top_value() if randomised else o.keep_top,
+            palette_turn=o.palette_turn_value() if randomised else o.palette_turn,
         )
         o = o.replace(chroma_tv_weight=o.chroma_tv_weight_value())
         return o.replace(style_weight=o.style_weight_value())
@@ -629,6 +644,13 @@ class Options:
         if self.keep_top is not None:
             return self.keep_top
         return modes.get(self.mode).keep_top_single if len(self.style_layers) == 1 else 0
+
+    def palette_turn_value(self) -> float:
+        """The largest turn of a swatch's colours in force, degrees (auto resolved: the mode's
+        ``palette_turn_single`` with one style layer, 0 with several)."""
+        if self.palette_turn is not None:
+            return float(self.palette_turn)
+        return modes.get(self.mode).palette_turn_single if len(self.style_layers) == 1 else 0.0
 
     def target_value(self) -> str:
         """The target in force (auto resolved): the raw randomised Gram for fantasy and random, whose
@@ -692,7 +714,8 @@ class Options:
             raise EigenstyleError(f"recipe has options this version does not know: {', '.join(sorted(unknown))}")
         # recipes from before --conv ran direct convolutions; from before --target, raw targets; from
         # before --swatch-padding, zero-padded swatches; from before --swatch-layers, every layer from the swatch;
-        # from before --chroma-tv-weight, none; from before --keep-top's auto, every eigenvector bent
+        # from before --chroma-tv-weight, none; from before --keep-top's auto, every eigenvector bent; from
+        # before --palette-turn, the swatch's own colours
         return cls.from_mapping(
             {
                 "conv": "direct",
@@ -702,6 +725,7 @@ class Options:
                 "swatch_chroma_blur": 0.0,
                 "chroma_tv_weight": 0.0,
                 "keep_top": 0,
+                "palette_turn": 0.0,
                 **data,
                 **legacy_random_layers(data),
             }

@@ -125,7 +125,7 @@ def reach(problems, observers=()) -> list:
         seeds = [swatch_seed(p.opts.genome or {"seed": p.opts.variant_seed}) for p in chosen]
         x, restarts = synthesize(chosen, side, iterations, seeds, observers)
         for i, picture, restarted in zip(rows, to_pil(x, chosen[0].pre), restarts):
-            problems[i] = given(problems[i], clean_colour(picture, problems[i].opts.swatch_chroma_blur))
+            problems[i] = given(problems[i], finish_swatch(picture, problems[i].opts))
             if restarted:  # recorded in its recipe (swatch_restarted_at)
                 problems[i] = dataclasses.replace(problems[i], swatch_restarted_at=restarted)
     return problems
@@ -194,6 +194,38 @@ def reference(content, styles, opts, observers=()):
     with asking(observers):
         problem = prepare(content, styles, at)
     return reach([problem], observers)[0].swatch
+
+
+def finish_swatch(picture, opts):
+    """A synthesised swatch as the run takes it: its colour speckle blurred (:func:`clean_colour`), then its
+    palette turned by the genome's angle (:func:`turn_hue`, ``randomize.palette_turn``)."""
+    from .randomize import palette_turn
+
+    return turn_hue(clean_colour(picture, opts.swatch_chroma_blur), palette_turn(opts))
+
+
+def turn_hue(picture, degrees: float):
+    """``picture`` with its chroma turned by ``degrees`` round the colour wheel and its luminance untouched: the
+    same strokes in another palette. In float64 on BT.601's Y, Cb, Cr (one rounding, at the end: Pillow's 8-bit
+    YCbCr would add up to 3 levels of drift). 0: as it is.
+
+    >>> from PIL import Image
+    >>> turn_hue(Image.new("RGB", (2, 2), (200, 40, 40)), 120).getpixel((0, 0))[1] > 100  # red turns green
+    True
+    """
+    if not degrees:
+        return picture
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(picture.convert("RGB"), dtype=np.float64)
+    y = rgb @ np.array([0.299, 0.587, 0.114])
+    cb, cr = (rgb[..., 2] - y) / 1.772, (rgb[..., 0] - y) / 1.402
+    th = np.deg2rad(degrees)
+    cb, cr = np.cos(th) * cb - np.sin(th) * cr, np.sin(th) * cb + np.cos(th) * cr
+    r, b = y + 1.402 * cr, y + 1.772 * cb
+    g = (y - 0.299 * r - 0.114 * b) / 0.587
+    return Image.fromarray(np.stack([r, g, b], -1).round().clip(0, 255).astype(np.uint8), "RGB")
 
 
 def clean_colour(picture, sigma: float):

@@ -36,6 +36,7 @@ class Mode:
     raw_chroma_tv: float = RAW_CHROMA_TV  # --chroma-tv-weight auto with the raw target
     random_blocks: Optional[int] = None  # --random-layers auto: the style layers of VGG blocks 1..n (None: all)
     keep_top_single: int = 0  # --keep-top auto with one style layer: its largest eigenvectors left as they are
+    palette_turn_single: float = 0.0  # --palette-turn auto with one style layer: its swatch's hue turn, degrees
     options: tuple = ()  # the Options fields its functions read (docs, the studio)
 
     @property

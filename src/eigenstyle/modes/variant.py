@@ -30,8 +30,9 @@ register(
         "eigenvectors times U[spread]: the same style, re-coloured and re-stroked",
         draw,
         rebuild,
-        options=("spread", "keep_top"),
+        options=("spread", "keep_top", "palette_turn"),
         random_blocks=3,
         keep_top_single=1,
+        palette_turn_single=15.0,
     )
 )

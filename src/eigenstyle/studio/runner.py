@@ -97,7 +97,8 @@ def run_clip(job: Job, device: str, q: JobQueue) -> None:
     if p.get("walk"):
         w = p["walk"]
         keys = morph.walk_keys(keys[0], int(w["steps"]), float(w["amount"]), int(w["seed"]))
-    plan = morph.Plan(keys, frames=p["frames"], fps=p["fps"], loop=p["loop"], walk=p.get("walk"))
+    plan = morph.Plan(keys, frames=p["frames"], fps=p["fps"], loop=p["loop"], walk=p.get("walk"),
+                      temporal_weight=p.get("temporal_weight", morph.TEMPORAL_WEIGHT))  # fmt: skip
     total = 1 + len(plan.legs) * plan.frames
     store.update_result(rid, status="running", started=time.time())
     q.result_changed(rid)

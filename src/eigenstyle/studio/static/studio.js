@@ -207,9 +207,11 @@ function renderClip(el, r) {
 
 // The frames of the clips being made, each loaded before it is shown (no blank between frames), played
 // from the first on, as far as they are there without a gap, at the clip's fps.
+let playing = false;  // the animation loop runs only while a clip is being made: idle, the page costs nothing
 function clipFrame(ev) {
   let c = state.clips.get(ev.id);
   if (!c) { c = { frames: [], at: 0, fps: ev.fps || 12, last: 0 }; state.clips.set(ev.id, c); }
+  if (!playing) { playing = true; requestAnimationFrame(playClips); }
   const im = new Image(); im.src = ev.frame_url;
   im.decode().then(() => { c.frames[ev.frame] = ev.frame_url; }, () => {});
 }
@@ -225,7 +227,8 @@ function playClips(now) {
     c.at = (c.at + 1) % ready; c.last = now;
     $("img", el).src = c.frames[c.at];
   }
-  requestAnimationFrame(playClips);
+  if (state.clips.size) requestAnimationFrame(playClips);
+  else playing = false;
 }
 
 // A randomised result's style swatch, inset in the frame's corner (only once the file exists).
@@ -525,7 +528,6 @@ async function init() {
   showStatus();
   await loadGallery();
   connect();
-  requestAnimationFrame(playClips);
   ready();
   for (const input of document.querySelectorAll(".upload input")) input.addEventListener("change", guard(upload));
   for (const id of ["#f-content", "#f-style", "#f-mode", "#f-starred"]) $(id).addEventListener("change", guard(loadGallery));
