@@ -103,8 +103,8 @@ def test_the_studio_takes_its_defaults_from_options():
     d, o = defaults(), Options()
     assert d["spread"] == list(o.spread) and d["style_layers"] == list(o.style_layers)
     assert d["tv_weight"] == o.tv_weight and d["target"] == o.target
-    assert (d["mode"], d["size"], d["iterations"], d["init"]) == ("variant", 128, 68, "image")  # its departures
-    assert d["swatch_size"] == 64
+    assert (d["mode"], d["size"], d["iterations"], d["init"]) == ("variant", 128, 62, "image")  # its departures
+    assert d["swatch_size"] == 64 and d["swatch_iterations"] == 70
     assert (d["count"], d["amount"]) == (Brood().count, Brood().amount)
 
 

@@ -40,16 +40,19 @@ RENDER_SIZES = (2048, 3000, 4096, 6000)  # the page's choices (longest side), be
 # at 128 px and 100 iterations a run from noise (the command line's default, measured at 256 px) has no town
 # in it yet (looked at; open in issue 21). Its tiles are painted with a 12 px margin (--margin), cut away: without
 # it their edges came out 0.90-1.13x as bright as the photograph's (1.01-1.04x with it); the margin costs 1.4x
-# the time of a pass, paid back by 68 iterations instead of 100, which keep the tiles' edges and strokes
-# (docs/quality.md, "The studio's tiles: their border").
-STUDIO = Options(mode="variant", size=128, iterations=68, swatch_size=64, init="image", margin=12)
+# the time of a pass, paid back by 62 iterations instead of 100 and a swatch of 70, which keep the tiles' edges
+# and strokes (docs/quality.md, "The studio's tiles: their border"): four tiles in Chromium took 28.5-30.5 s at
+# 68 and 100, at the 30 s bound, where the tiles alone take 24.4 s; 21.5 s at 62 and 70.
+STUDIO = Options(
+    mode="variant", size=128, iterations=62, swatch_size=64, swatch_iterations=70, init="image", margin=12
+)
 
 
 @dataclass(frozen=True)
 class Clip:
     """A Morph or Walk's defaults and bounds in the studio: a clip of the tiles at their size, 12 frames a
     leg (about a second each at 128 px on a 2-core CPU: docs/morph.md), played at 12 fps as the frames come.
-    The hold on the frame before is 10x the command line's: a tile (68 iterations) is further from done than a
+    The hold on the frame before is 10x the command line's: a tile (62 iterations) is further from done than a
     still, and at 1e5 its clip's frames went on with that optimisation, a pop of 2-3 levels leaving each tile
     and arriving at the next (coefficient of variation 0.63, largest step 3.8x the median); at 1e6, 0.26 and
     1.9x, the in-between frames as finely painted as the tiles (docs/morph.md)."""
