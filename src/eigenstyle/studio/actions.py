@@ -43,9 +43,7 @@ RENDER_SIZES = (2048, 3000, 4096, 6000)  # the page's choices (longest side), be
 # the time of a pass, paid back by 62 iterations instead of 100 and a swatch of 70, which keep the tiles' edges
 # and strokes (docs/quality.md, "The studio's tiles: their border"): four tiles in Chromium took 28.5-30.5 s at
 # 68 and 100, at the 30 s bound, where the tiles alone take 24.4 s; 21.5 s at 62 and 70.
-STUDIO = Options(
-    mode="variant", size=128, iterations=62, swatch_size=64, swatch_iterations=70, init="image", margin=12
-)
+STUDIO = Options(mode="variant", size=128, iterations=62, swatch_size=64, swatch_iterations=70, init="image", margin=12)
 
 
 @dataclass(frozen=True)
