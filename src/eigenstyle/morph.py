@@ -194,8 +194,9 @@ class Faded(Term):
 
 @dataclass
 class Frame:
+    """One frame of the clip: its index, its place ``t`` along its leg, the picture, and what it cost."""
+
     index: int
-    leg: int
     t: float
     image: Image.Image
     seconds: float = 0.0
@@ -368,7 +369,7 @@ class Leg:
         for i in range(1, self.frames + 1):
             t, index, started = i / self.frames, self.first + i - 1, time.perf_counter()
             if i == self.frames:  # the leg ends on its favourite itself
-                yield Frame(index, 0, t, self.shown)
+                yield Frame(index, t, self.shown)
                 return
             o, weights = point(self.a, self.b, t)
             o = o.replace(**SETTINGS, iterations=self.iterations)
@@ -383,7 +384,7 @@ class Leg:
             if out.stopped:
                 raise _Stop(out.stopped)
             x = out.x.detach()
-            yield Frame(index, 0, t, finish_images(p, x)[0][0], time.perf_counter() - started, out.done)
+            yield Frame(index, t, finish_images(p, x)[0][0], time.perf_counter() - started, out.done)
 
     @property
     def work_iterations(self) -> int:
@@ -526,7 +527,7 @@ def morph(
     try:
         if reason is None:
             ends = _ends(plan, lambda wps: _raise_stop(*run_all(wps)))
-            keep(Frame(0, 0, 0.0, ends[id(first)][2]))
+            keep(Frame(0, 0.0, ends[id(first)][2]))
             if on_frame is not None:
                 on_frame(0, made[0])
             _, reason = run_all(legs(plan, ends))
