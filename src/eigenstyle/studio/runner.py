@@ -84,6 +84,13 @@ def run_job(job: Job, device: str, q: JobQueue) -> None:
         _save(group, results, q)
 
 
+def stopped_reason(job: Job):
+    """Why a job must end now (its recipes say so), or None: a Cancel on the page, or the server stopping."""
+    if job.cancel.is_set():
+        return "server stopped" if job.stopped_by_server else "cancelled in the studio"
+    return None
+
+
 def run_clip(job: Job, device: str, q: JobQueue) -> None:
     """A Morph or Walk: its legs through the queue's executor (morph.morph: local, or side by side on a Ray
     cluster), each frame written and announced as it comes (the page plays them), the clip written at the
@@ -115,9 +122,7 @@ def run_clip(job: Job, device: str, q: JobQueue) -> None:
                           "preview_url": urls.result(rid, "preview", f"f{index}")})  # fmt: skip
 
     def stop():
-        if job.cancel.is_set():
-            return "server stopped" if job.stopped_by_server else "cancelled in the studio"
-        return None
+        return stopped_reason(job)
 
     started, stopped = time.perf_counter(), None
     try:
@@ -169,9 +174,7 @@ class Previews:
         self.sizes = self.pyramid.sizes
 
     def stop(self):
-        if self.job.cancel.is_set():
-            return "server stopped" if self.job.stopped_by_server else "cancelled in the studio"
-        return None
+        return stopped_reason(self.job)
 
     def where(self, tick: Tick) -> dict:
         """The event's place in the whole run: scale (1-based) of scales, its size, fraction of the work, ETA."""
