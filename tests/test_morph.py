@@ -40,16 +40,20 @@ def favourites(tmp_path_factory, request):
 def test_the_path_blends_genomes_and_strengths_and_cross_fades_two_single_layers():
     a = Options(mode="variant", variant_seed=1, strength=1.0)
     b = Options(mode="variant", genome={"mutate": {"seed": 1}, "seed": 5, "amount": 0.2}, strength=0.5)
-    o, w = motion.point(a, b, 0.25)
-    assert o.genome == {"between": [{"seed": 1}, b.genome], "t": 0.25} and o.strength == 0.875 and w is None
-    o, _ = motion.point(Options(mode="none"), a, 0.3)  # a plain run is strength 0 of the variant
+    o = motion.point(a, b, 0.25)
+    assert o.genome == {"between": [{"seed": 1}, b.genome], "t": 0.25} and o.strength == 0.875
+    assert o.style_layer_weights is None
+    o = motion.point(Options(mode="none"), a, 0.3)  # a plain run is strength 0 of the variant
     assert (o.mode, o.genome, o.strength) == ("variant", {"seed": 1}, 0.3)
-    o, _ = motion.point(a, Options(mode="none"), 1.0)
+    o = motion.point(a, Options(mode="none"), 1.0)
     assert o.strength == 0.0
     la, lb = Options(style_layers=("relu3_2",)), Options(style_layers=("relu3_3",))
-    o, w = motion.point(la, lb, 0.25)
-    assert o.style_layers == ("relu3_2", "relu3_3") and o.style_weight == 0.0  # the cross-fade is the only style
-    assert w == pytest.approx({"relu3_2": 0.75 * la.style_weight_value(), "relu3_3": 0.25 * lb.style_weight_value()})
+    o = motion.point(la, lb, 0.25)
+    assert o.style_layers == ("relu3_2", "relu3_3") and o.style_weight == 1.0  # the factors are the weights
+    assert o.layer_weights() == pytest.approx(
+        {"relu3_2": 0.75 * la.style_weight_value(), "relu3_3": 0.25 * lb.style_weight_value()}
+    )
+    assert motion.point(la, lb, 0.0).settled().active_style_layers() == ("relu3_2",)  # relu3_3 not computed
     with pytest.raises(EigenstyleError, match="one single style layer to another"):
         motion.point(Options(), lb, 0.5)
 

@@ -22,7 +22,7 @@ from starlette import testclient
 
 import eigenstyle
 from eigenstyle.errors import EigenstyleError
-from eigenstyle.options import Options
+from eigenstyle.options import SINGLE_LAYER_STYLE_WEIGHT, Options
 from eigenstyle.studio.app import create_app
 from eigenstyle.studio.jobs import Job, Run
 from eigenstyle.studio.store import SCHEMA_VERSION, Store, new_id
@@ -125,6 +125,21 @@ def test_generate_streams_progress_then_saves_results_with_recipes(studio, tmp_p
     assert client.delete(f"/api/results/{rec['id']}").status_code == 200
     assert client.get(f"/api/results/{rec['id']}").status_code == 404
     assert not os.path.exists(app.state.studio.store.image_path(rec["id"]))
+
+
+@pytest.mark.slow
+def test_a_weight_beside_each_layer_travels_into_the_recipe(studio, tmp_path):
+    client, _ = studio
+    body = {**samples(client), **TINY, "mode": "none", "count": 1, "style_layers": ["relu3_2", "relu3_3"]}
+    data = submit(client, "/api/generate", {**body, "style_layer_weights": [0.5, 0]})
+    finish(client, data["job"]["id"])
+    rec = client.get(f"/api/results/{data['results'][0]['id']}").json()["result"]
+    assert rec["options"]["style_layer_weights"] == [0.5, 0]  # as asked; the recipe has the weights that ran
+    (tmp_path / "w.png").write_bytes(client.get(rec["image_url"]).content)
+    ran = eigenstyle.read_recipe(str(tmp_path / "w.png"))["options"]["style_layer_weights"]
+    assert ran == [0.5 * SINGLE_LAYER_STYLE_WEIGHT["relu3_2"], 0.0]
+    bad = client.post("/api/generate", json={**body, "style_layer_weights": [1, 1, 1]})
+    assert bad.status_code == 400 and "has 3 factors for 2 style layers" in bad.json()["error"]
 
 
 def test_cancel_keeps_the_current_image_as_interrupted(studio):

@@ -32,6 +32,8 @@ def test_axes_from_flags():
         (dict(layers="relu3_2,relu9_9"), "relu9_9"),
         (dict(weights="100,-5"), "every style weight must be > 0"),
         (dict(weights="a lot"), "are not numbers"),
+        (dict(mixes="1:x"), "is not factors like 1:0.5"),
+        (dict(mixes="0:0"), "not all 0"),
     ],
 )
 def test_bad_axes_are_one_clear_error(axes, message):
@@ -53,6 +55,17 @@ def test_axes_from_a_file_flags_win(tmp_path):
             Grid.read(str(js))
     with pytest.raises(EigenstyleError, match="cannot read"):
         Grid.read(str(tmp_path / "missing.toml"))
+
+
+def test_a_mix_axis_cross_fades_the_layers():
+    g = Grid.of(mixes="1:0,0.5:0.5,0:1")
+    assert g.mixes == ((1.0, 0.0), (0.5, 0.5), (0.0, 1.0)) and g.varying() == ["mix"]
+    base = Options(mode="none", style_layers=("relu3_2", "relu3_3"), seed=1)
+    runs, cells = sweep_options(base, Grid.of(modes="none", mixes="1:0,0.5:0.5,0:1"))
+    assert [o.style_layer_weights for o, _ in runs] == [(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]
+    assert [label for _, label in runs] == ["1:0", "0.5:0.5", "0:1"]
+    with pytest.raises(EigenstyleError, match="has 3 factors for 2 style layers"):
+        sweep_options(base, Grid.of(mixes="1:1:1"))
 
 
 def test_the_same_picture_runs_once_and_labels_are_unique():

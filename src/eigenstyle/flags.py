@@ -309,10 +309,10 @@ def executor_settings(args) -> dict:
 def _sweep(sub) -> None:
     p = sub.add_parser(
         "sweep",
-        help="a grid of modes x variant seeds x style layers x style weights, a sheet per pair of axes",
+        help="a grid of modes x variant seeds x style layers x style weights x layer mixes, a sheet per pair of axes",
         allow_abbrev=False,
         description="Run every combination of the axes given (flags, or --grid FILE.toml/.json with the keys "
-        "modes, seeds, layers, weights; flags win) and write one contact sheet per pair of axes that vary.",
+        "modes, seeds, layers, weights, mixes; flags win) and write one contact sheet per pair of axes that vary.",
     )
     p.add_argument("images", nargs="*", metavar="IMAGE", help="content, then style image(s)")
     p.add_argument("--grid", metavar="FILE", help="the axes from a .toml or .json file")
@@ -320,6 +320,10 @@ def _sweep(sub) -> None:
     p.add_argument("--seeds", help="variant seeds, e.g. 1-8 or 1,5,9 (default: --variant-seed's, else drawn)")
     p.add_argument("--layers", help="single style layers, e.g. relu3_1,relu3_2; 'all': the run's own layers")
     p.add_argument("--weights", help="style weights, e.g. 250,500,1000 (default: each layer's balanced one)")
+    p.add_argument(
+        "--mixes",
+        help="per-layer factors (--style-layer-weights), one mix a cell, e.g. 1:0,0.5:0.5,0:1 with two style layers",
+    )
     p.add_argument("-o", "--out", default="sweep", help="output folder (default: sweep)")
     _many_runs(
         p, "each batch of runs", "optimise this many runs together where they differ only in their style (default: 1)"

@@ -123,13 +123,13 @@ def walk_keys(favourite: Key, steps: int, amount: float, seed: int) -> list[Key]
     return [favourite, *children, favourite]
 
 
-def point(a: Options, b: Options, t: float) -> tuple[Options, Optional[dict]]:
+def point(a: Options, b: Options, t: float) -> Options:
     """The path's target at ``t`` between keys ``a`` and ``b`` (0: a's, 1: b's): their genomes blended (a
     genome ``between``), strengths in proportion (a plain run is strength 0); between two single style layers,
-    both layers, with the balanced weights cross-faded (returned per layer, else None).
+    both layers, their weights cross-faded (--style-layer-weights: each layer's own weight times 1 - t or t).
 
-    >>> o, w = point(Options(mode="none"), Options(mode="variant", variant_seed=3, strength=0.8), 0.5)
-    >>> (o.mode, o.genome, o.strength, w)
+    >>> o = point(Options(mode="none"), Options(mode="variant", variant_seed=3, strength=0.8), 0.5)
+    >>> (o.mode, o.genome, o.strength, o.style_layer_weights)
     ('variant', {'seed': 3}, 0.4, None)
     """
     ga = None if a.mode == "none" else (a.genome or {"seed": a.variant_seed})
@@ -142,14 +142,19 @@ def point(a: Options, b: Options, t: float) -> tuple[Options, Optional[dict]]:
         o = (a if ga is not None else b).replace(
             variant_seed=None, genome=genome, strength=round((1 - t) * sa + t * sb, 12)
         )
-    weights = None
     if tuple(a.style_layers) != tuple(b.style_layers):
         if len(a.style_layers) != 1 or len(b.style_layers) != 1:
             raise EigenstyleError("a layer morph goes from one single style layer to another (e.g. relu3_2 to relu3_3)")
-        la, lb = a.style_layers[0], b.style_layers[0]
-        weights = {la: (1 - t) * a.style_weight_value(), lb: t * b.style_weight_value()}
-        o = o.replace(style_layers=(la, lb), random_layers=None if o.mode == "none" else (la, lb), style_weight=0.0)
-    return o, weights
+        layers = (a.style_layers[0], b.style_layers[0])
+        faded = ((1 - t) * a.style_weight_value(), t * b.style_weight_value())
+        randomised = tuple(name for name, w in zip(layers, faded) if w > 0)
+        o = o.replace(
+            style_layers=layers,
+            style_weight=1.0,
+            style_layer_weights=faded,
+            random_layers=None if o.mode == "none" else randomised,
+        )
+    return o
 
 
 class Toward(Term):
@@ -170,26 +175,6 @@ class Hold(Toward):
     """The hold on the frame before: where the target does not move, the picture does not either."""
 
     name = "hold"
-
-
-class Faded(Term):
-    """neural-style's style loss with a weight per layer (a layer morph's cross-fade)."""
-
-    name = "faded"
-
-    def __init__(self, weights: dict):
-        super().__init__(1.0)
-        self.weights = dict(weights)
-        self.layers = tuple(weights)
-
-    def __call__(self, x, feats, problem):
-        from .losses import gram, style_loss
-
-        total = x.new_zeros(x.shape[0])
-        for name, w in self.weights.items():
-            if w > 0:
-                total = total + w * style_loss(gram(feats[name]), problem.targets.style[name])
-        return total
 
 
 @dataclass
@@ -362,7 +347,7 @@ class Leg:
 
     def paint(self, preparation, watch=None):
         observers = [_Asks(watch.stop)] if watch is not None else []
-        o0 = point(self.a, self.b, 0.0)[0]
+        o0 = point(self.a, self.b, 0.0)
         base = _base(preparation, o0)
         x, goal = _tensor(self.start, base), _tensor(self.goal, base)
         sw = None if self.start_swatch is None else to_tensor(self.start_swatch, base.pre, base.device)
@@ -371,13 +356,11 @@ class Leg:
             if i == self.frames:  # the leg ends on its favourite itself
                 yield Frame(index, t, self.shown)
                 return
-            o, weights = point(self.a, self.b, t)
+            o = point(self.a, self.b, t)
             o = o.replace(**SETTINGS, iterations=self.iterations)
             p, sw = _reached(vary(_base(preparation, o), o), sw, self.swatch_iterations)
             left = self.frames - i  # frames to the favourite: each takes its share of the way left
             terms = [Hold(self.temporal_weight, x), Toward(self.pull_weight * self.temporal_weight / left, goal)]
-            if weights is not None:  # a layer morph: the layers' weights cross-faded (the options' style term is 0)
-                terms.append(Faded(weights))
             out = optimise(dataclasses.replace(p, terms=tuple(terms)), x, observers)
             if out.interrupted:
                 raise KeyboardInterrupt

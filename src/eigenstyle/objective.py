@@ -41,9 +41,11 @@ class FeatureTerm(Term):
     sums (and what pass 2 needs), pass 2 back-propagates :meth:`gradient`, dL/dF on each tile. ``target``
     is the tile's share of the layer's content target (features of the whole image, cut to the tile)."""
 
-    def __init__(self, weight: float, layers):
+    def __init__(self, weight: float, layers, factors=None):
         super().__init__(weight)
         self.layers = tuple(layers)
+        # each layer's weight: ``weight`` times its factor (--style-layer-weights; default 1)
+        self.per_layer = {name: self.weight * float((factors or {}).get(name, 1.0)) for name in self.layers}
 
     def accumulate(self, layer: str, f: torch.Tensor, target: Optional[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError(f"the term {self.name!r} cannot be evaluated in tiles")
@@ -58,9 +60,9 @@ class FeatureTerm(Term):
         """``weight · loss(f, layer)`` summed over the term's layers, each layer's features ``f`` with their
         gradient normalised where the run asks (neural-style's -normalize_gradients)."""
         total = x.new_zeros(x.shape[0])
-        for name in self.layers:
-            f = normalize_grad(feats[name], self.weight) if problem.opts.normalize_gradients else feats[name]
-            total = total + self.weight * loss(f, name)
+        for name, w in self.per_layer.items():
+            f = normalize_grad(feats[name], w) if problem.opts.normalize_gradients else feats[name]
+            total = total + w * loss(f, name)
         return total
 
     @property
@@ -82,10 +84,10 @@ class Content(FeatureTerm):
 
     def total(self, sums, numel, problem):
         zero = problem.content_tensor.new_zeros(next(iter(sums.values())).shape[0])
-        return sum((self.weight * sq / numel[name] for name, sq in sums.items()), zero), numel
+        return sum((self.per_layer[name] * sq / numel[name] for name, sq in sums.items()), zero), numel
 
     def gradient(self, layer, f, target, numel):
-        return 2 * self.weight * (f - target) / numel[layer]
+        return 2 * self.per_layer[layer] * (f - target) / numel[layer]
 
 
 class Style(FeatureTerm):
@@ -102,9 +104,11 @@ class Style(FeatureTerm):
 
     def total(self, sums, numel, problem):
         diffs = {name: s / numel[name] - problem.targets.style[name] for name, s in sums.items()}
-        loss = sum(self.weight * d.pow(2).flatten(1).mean(1) for d in diffs.values())
+        loss = sum(self.per_layer[name] * d.pow(2).flatten(1).mean(1) for name, d in diffs.items())
         # dL/dF = 2·w·(G − G')/C² · 2F/(C·H·W) (G symmetric): the coefficient of F, per layer
-        return loss, {name: 4 * self.weight * d / (d.shape[-1] ** 2 * numel[name]) for name, d in diffs.items()}
+        return loss, {
+            name: 4 * self.per_layer[name] * d / (d.shape[-1] ** 2 * numel[name]) for name, d in diffs.items()
+        }
 
     def gradient(self, layer, f, target, state):
         coef = state[layer]
@@ -148,7 +152,7 @@ def terms_of(problem) -> list:
     o = problem.opts
     return [
         Content(o.content_weight, o.content_layers),
-        Style(o.style_weight, o.style_layers),
+        Style(o.style_weight_value(), o.active_style_layers(), dict(zip(o.style_layers, o.style_layer_weights or ()))),
         TV(o.tv_weight),
         ChromaTV(o.chroma_tv_weight),
         Anchor(o.anchor_weight),

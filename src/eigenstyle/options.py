@@ -143,6 +143,21 @@ class Options:
         low=0,
         group="loss weights",
     )
+    style_layer_weights: Optional[tuple] = opt(
+        None,
+        "Comma-separated factors, one per style layer, on each layer's weight: with the auto style weight each "
+        "layer's own balanced weight (the one it has alone), so relu3_2,relu3_3 at 1,0 is the relu3_2 run, 0,1 "
+        "the relu3_3 run and 0.5,0.5 an even mix of their strokes; with --style-weight W, W times the factor. "
+        "A layer at 0 costs no network work past the other layers'.",
+        alias=("-style_layer_weights",),
+        differs="not in neural-style; a fork's -style_layer_weights multiplies the style weight per layer, as "
+        "eigenstyle does with --style-weight given.",
+        metavar="FACTORS",
+        kind="floats",
+        low=0,
+        group="loss weights",
+        uses=("studio",),
+    )
     style_blend_weights: Optional[tuple] = opt(
         None,
         "Comma-separated blend weights, one per style image (normalised to sum 1; default equal).",
@@ -563,6 +578,14 @@ class Options:
             raise EigenstyleError(f"{n('style_blend_weights')} must not all be zero")
         if not self.style_layers:
             raise EigenstyleError(f"{n('style_layers')} must name at least one layer")
+        if self.style_layer_weights is not None:
+            if len(self.style_layer_weights) != len(self.style_layers):
+                raise EigenstyleError(
+                    f"{n('style_layer_weights')} has {len(self.style_layer_weights)} factors for "
+                    f"{len(self.style_layers)} style layers ({','.join(self.style_layers)})"
+                )
+            if not any(self.style_layer_weights):
+                raise EigenstyleError(f"{n('style_layer_weights')} must not all be zero")
         check_layers(self.content_layers, n("content_layers"))
         check_layers(self.style_layers, n("style_layers"))
         if self.keep_top is not None and (
@@ -613,15 +636,35 @@ class Options:
             palette_turn=o.palette_turn_value() if randomised else o.palette_turn,
         )
         o = o.replace(chroma_tv_weight=o.chroma_tv_weight_value())
+        if o.style_layer_weights is not None and o.style_weight is None:
+            # factors on each layer's own balanced weight: settled as the layers' weights themselves
+            alone = [o.replace(style_layers=(name,), style_layer_weights=None) for name in o.style_layers]
+            factors = tuple(f * a.style_weight_value() for f, a in zip(o.style_layer_weights, alone))
+            return o.replace(style_weight=1.0, style_layer_weights=factors)
         return o.replace(style_weight=o.style_weight_value())
+
+    def active_style_layers(self) -> tuple:
+        """The style layers the run computes: those with a factor above 0 (--style-layer-weights)."""
+        factors = self.style_layer_weights or (1.0,) * len(self.style_layers)
+        return tuple(name for name, f in zip(self.style_layers, factors) if f > 0)
+
+    def layer_weights(self) -> dict:
+        """Each computed style layer's weight in the objective: the style weight in force times its factor
+        (settled options: see :meth:`settled` for the auto weight with factors).
+
+        >>> Options(style_layers=("relu3_2", "relu3_3"), style_layer_weights=(0.5, 0)).settled().layer_weights()
+        {'relu3_2': 1250.0}
+        """
+        w, factors = self.style_weight_value(), self.style_layer_weights or (1.0,) * len(self.style_layers)
+        return {name: w * f for name, f in zip(self.style_layers, factors) if f > 0}
 
     def style_weight_value(self) -> float:
         """The style weight in force (auto resolved)."""
         if self.style_weight is not None:
             return float(self.style_weight)
         balanced = MULTI_LAYER_STYLE_WEIGHT
-        if len(self.style_layers) == 1:
-            balanced = SINGLE_LAYER_STYLE_WEIGHT.get(self.style_layers[0], MULTI_LAYER_STYLE_WEIGHT)
+        if len(self.active_style_layers()) == 1:
+            balanced = SINGLE_LAYER_STYLE_WEIGHT.get(self.active_style_layers()[0], MULTI_LAYER_STYLE_WEIGHT)
         if self.mode != "none" and self.target_value() == "raw":  # its unreachable residual would swamp the content
             return modes.get(self.mode).raw_style_share[self._several()] * balanced
         return balanced
@@ -630,27 +673,27 @@ class Options:
         """The style layers randomised (auto resolved: the mode's ``random_blocks``; all if that leaves none)."""
         if self.random_layers is not None:
             return tuple(self.random_layers)
-        blocks = modes.get(self.mode).random_blocks
+        blocks, active = modes.get(self.mode).random_blocks, self.active_style_layers()
         if blocks is None:
-            return tuple(self.style_layers)
+            return active
         from .layers import block
 
-        shallow = tuple(name for name in self.style_layers if block(name) <= blocks)
-        return shallow or tuple(self.style_layers)
+        shallow = tuple(name for name in active if block(name) <= blocks)
+        return shallow or active
 
     def keep_top_value(self) -> int:
         """The eigenvectors left unbent in force (auto resolved: the mode's ``keep_top_single`` with one style
         layer, whose big strokes its largest eigenvector carries; 0 with several)."""
         if self.keep_top is not None:
             return self.keep_top
-        return modes.get(self.mode).keep_top_single if len(self.style_layers) == 1 else 0
+        return modes.get(self.mode).keep_top_single if len(self.active_style_layers()) == 1 else 0
 
     def palette_turn_value(self) -> float:
         """The largest turn of a swatch's colours in force, degrees (auto resolved: the mode's
         ``palette_turn_single`` with one style layer, 0 with several)."""
         if self.palette_turn is not None:
             return float(self.palette_turn)
-        return modes.get(self.mode).palette_turn_single if len(self.style_layers) == 1 else 0.0
+        return modes.get(self.mode).palette_turn_single if len(self.active_style_layers()) == 1 else 0.0
 
     def target_value(self) -> str:
         """The target in force (auto resolved): the raw randomised Gram for fantasy and random, whose
@@ -667,7 +710,7 @@ class Options:
 
     def _several(self) -> int:
         """0 for one style layer, 1 for several: the index of the raw target's measured style share."""
-        return int(len(self.style_layers) > 1)
+        return int(len(self.active_style_layers()) > 1)
 
     def init_value(self) -> str:
         """The start image in force (auto resolved): noise, as neural-style, for randomised styles too: from

@@ -283,7 +283,7 @@ def vary(problem: Problem, opts: Options) -> Problem:
     inputs = {k: v for k, v in problem.inputs.items() if k != "init"}
     if opts.init not in (None, "random", "image"):  # a warm start (a render's favourite): which file it was
         inputs["init"] = recipe.identity_of_file(opts.init)
-    problem = dataclasses.replace(problem, inputs=inputs)
+    problem = dataclasses.replace(problem, inputs=inputs, net=computing(problem.net, opts))
     if opts.mode == "none":
         return dataclasses.replace(
             problem,
@@ -300,6 +300,13 @@ def vary(problem: Problem, opts: Options) -> Problem:
     # Every randomised style gets its picture, the swatch (swatch.py); reachable targets also optimise against it.
     check_size((opts.swatch_side(), opts.swatch_side()), problem.net, f"the swatch ({option_name('swatch_size')})")
     return varied
+
+
+def computing(net: VGG, opts: Options) -> VGG:
+    """The prepared network computing what ``opts`` weigh: a style layer at factor 0
+    (--style-layer-weights) is not computed, nor any layer past the deepest of the others."""
+    layers = tuple(opts.content_layers) + opts.active_style_layers()
+    return net if set(layers) == set(net.wanted) else net.only(layers)
 
 
 def warm(opts: Options) -> None:

@@ -53,8 +53,10 @@ def synthesize(problems, size: int, iterations: int, seeds, observers=(), start=
     instead of each seed's noise (a morph's frame starts from the frame before's swatch)."""
     first = problems[0]
     layers = swatch_targets(first.opts)
+    factors = dict(zip(first.opts.style_layers, first.opts.style_layer_weights or ()))
     o = first.opts.replace(
         style_layers=layers,
+        style_layer_weights=tuple(factors[name] for name in layers) if factors else None,
         tile=None,  # a small square: run whole
         margin=0,  # one period of an endless texture: no edge to keep away from
         content_layers=(),
@@ -165,10 +167,10 @@ def given(problem: Problem, picture) -> Problem:
     picture_tensor = to_tensor(at_scale(picture.convert("RGB"), o), problem.pre, problem.device)
     net = network_for(problem)
     tile = None if net is not problem.net else o.tile  # a periodic swatch is measured whole (it is small)
-    grams = image_grams(net, picture_tensor, o.style_layers, tile)
-    style, report = {}, {k: dict(v) for k, v in problem.report.items()}
+    grams = image_grams(net, picture_tensor, o.active_style_layers(), tile)
+    style, report = dict(problem.targets.style), {k: dict(v) for k, v in problem.report.items()}
     kept = set(o.style_layers) - set(swatch_targets(o))  # the layers the swatch was not made against
-    for name in o.style_layers:
+    for name in grams:  # a layer at factor 0 (--style-layer-weights) is not computed: it keeps its target
         g, target = grams[name].detach(), problem.targets.style[name]
         style[name] = target if name in kept else g.to(target.dtype)
         err = torch.linalg.matrix_norm(g[0].double() - target[0].double()) / torch.linalg.matrix_norm(

@@ -1,5 +1,5 @@
-"""A sweep: every combination of a few axes (modes × variant seeds × style layers × style weights)
-of one content/style pair, and one contact sheet per pair of axes that vary.
+"""A sweep: every combination of a few axes (modes × variant seeds × style layers × style weights × layer
+mixes) of one content/style pair, and one contact sheet per pair of axes that vary.
 
 The axes come from flags or a small TOML/JSON file (flags win)::
 
@@ -7,10 +7,13 @@ The axes come from flags or a small TOML/JSON file (flags win)::
     seeds = "1-4"            # or [1, 2, 3, 4]
     layers = ["relu3_2", "relu3_3"]
     weights = [500, 1000]
+    mixes = ["1:0", "0.5:0.5", "0:1"]   # with --style-layers relu3_2,relu3_3
 
 A layer is a single style layer (as ``eigenstyle layers`` runs them; "all" keeps the run's own
-layers); without weights each layer gets its balanced default. Runs that are the same picture (a
-plain run, mode none, at every variant seed) run once and fill every cell they belong to.
+layers); without weights each layer gets its balanced default. A mix is one factor per style layer of
+the run (--style-layer-weights), colon-separated: the axis that cross-fades the layers' characters. Runs
+that are the same picture (a plain run, mode none, at every variant seed) run once and fill every cell
+they belong to.
 
     >>> g = Grid.of(modes="variant,fantasy", seeds="1-3")
     >>> g.varying(), len(g.cells())
@@ -34,7 +37,8 @@ from .options import Options
 from .problem import resolve_seeds
 from .values import split
 
-AXES = ("mode", "seed", "layer", "weight")
+AXES = ("mode", "seed", "layer", "weight", "mix")
+KEYS = ("modes", "seeds", "layers", "weights", "mixes")  # the Grid's fields, one per axis
 
 
 def _seeds(v) -> tuple:
@@ -65,9 +69,10 @@ class Grid:
     seeds: tuple = (None,)
     layers: tuple = (None,)
     weights: tuple = (None,)
+    mixes: tuple = (None,)
 
     @classmethod
-    def of(cls, modes=None, seeds=None, layers=None, weights=None) -> "Grid":
+    def of(cls, modes=None, seeds=None, layers=None, weights=None, mixes=None) -> "Grid":
         g = {}
         if modes is not None:
             g["modes"] = tuple(_list(modes))
@@ -87,6 +92,10 @@ class Grid:
                 raise EigenstyleError(f"weights: {weights!r} are not numbers") from None
             if any(not w > 0 for w in g["weights"]):
                 raise EigenstyleError("weights: every style weight must be > 0")
+        if mixes is not None:
+            g["mixes"] = tuple(_mix(m) for m in (mixes if isinstance(mixes, list) else split(str(mixes))))
+            if not g["mixes"]:
+                raise EigenstyleError("mixes: give at least one mix, e.g. 1:0,0.5:0.5,0:1")
         return cls(**g)
 
     @classmethod
@@ -106,20 +115,13 @@ class Grid:
                 data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
             raise EigenstyleError(f"{path}: not valid {'TOML' if path.endswith('.toml') else 'JSON'} ({e})") from None
-        unknown = set(data) - {"modes", "seeds", "layers", "weights"} if isinstance(data, dict) else None
+        unknown = set(data) - set(KEYS) if isinstance(data, dict) else None
         if unknown is None or unknown:
-            raise EigenstyleError(
-                f"{path}: expected the keys modes, seeds, layers, weights; got {sorted(unknown or [])}"
-            )
-        return cls.of(
-            **{
-                k: flags.get(k) if flags.get(k) is not None else data.get(k)
-                for k in ("modes", "seeds", "layers", "weights")
-            }
-        )
+            raise EigenstyleError(f"{path}: expected the keys {', '.join(KEYS)}; got {sorted(unknown or [])}")
+        return cls.of(**{k: flags.get(k) if flags.get(k) is not None else data.get(k) for k in KEYS})
 
     def values(self, axis: str) -> tuple:
-        return getattr(self, axis + "s")
+        return getattr(self, KEYS[AXES.index(axis)])
 
     def varying(self) -> list:
         return [a for a in AXES if len(self.values(a)) > 1]
@@ -135,6 +137,7 @@ def _label(cell: dict, o: Options, varying: list) -> str:
         "seed": f"s{o.variant_seed}" if o.mode != "none" else None,
         "layer": ",".join(o.style_layers) if cell["layer"] else "all-layers",
         "weight": f"w{o.style_weight_value():g}",
+        "mix": ":".join(f"{f:g}" for f in cell["mix"]) if cell["mix"] else None,
     }
     shown = [parts[a] for a in AXES if a in varying and parts[a]]
     return " ".join(shown) or o.mode
@@ -155,6 +158,8 @@ def sweep_options(base: Options, grid: Grid) -> tuple[list, list]:
             o = o.replace(style_layers=(cell["layer"],), random_layers=None, style_weight=cell["weight"])
         elif cell["weight"] is not None:
             o = o.replace(style_weight=cell["weight"])
+        if cell["mix"] is not None:
+            o = o.replace(style_layer_weights=cell["mix"])
         o = o.validate()
         key = json.dumps(o.settled().to_dict(), sort_keys=True, default=str)  # the same run, however it was asked
         if key not in index:
@@ -165,6 +170,18 @@ def sweep_options(base: Options, grid: Grid) -> tuple[list, list]:
             runs.append((o, label))
         cells.append((cell, index[key]))
     return runs, cells
+
+
+def _mix(text) -> tuple:
+    """'1:0.5' or [1, 0.5] -> (1.0, 0.5): one factor per style layer."""
+    parts = text if isinstance(text, list) else str(text).split(":")
+    try:
+        mix = tuple(float(f) for f in parts)
+    except (TypeError, ValueError):
+        raise EigenstyleError(f"mixes: {text!r} is not factors like 1:0.5") from None
+    if not mix or any(not f >= 0 for f in mix) or not any(mix):
+        raise EigenstyleError(f"mixes: {text!r} needs factors >= 0, not all 0")
+    return mix
 
 
 def sheets(grid: Grid, cells: list, tiles_by_run: dict, out_dir: str, stem: str, overwrite: bool) -> list:

@@ -282,7 +282,10 @@ class VGG(nn.Module):
         (a swatch made against the shallow layers need not run the deep ones: a third of the work)."""
         view = copy.copy(self)
         view.wanted = tuple(dict.fromkeys(layers))
-        view.names = self.names[: max(LAYER_INDEX[name] for name in view.wanted) + 1]
+        last = max(LAYER_INDEX[name] for name in view.wanted)
+        if last >= len(self.layers):
+            raise ValueError(f"{LAYER_NAMES[last]} is past this network's last layer")
+        view.names = LAYER_NAMES[: last + 1]
         return view
 
     def forward(self, x: torch.Tensor) -> dict:

@@ -67,8 +67,13 @@ async function upload(ev) {
 function settings() {
   const f = $("#settings");
   const num = (name) => (f[name].value === "" ? null : Number(f[name].value));
-  const layers = [...document.querySelectorAll("#layers input:checked")].map((c) => c.value);
+  const checked = [...document.querySelectorAll("#layers input[type=checkbox]:checked")];
+  const layers = checked.map((c) => c.value);
+  // each layer's factor (--style-layer-weights): all blank is none given (the auto weights as they are)
+  const factors = checked.map((c) => $(`#lw-${c.value}`).value.trim());
+  const layerWeights = factors.every((v) => v === "") ? null : factors.map((v) => (v === "" ? 1 : Number(v)));
   return { content: state.content, style: state.style, mode: f.mode.value, style_layers: layers,
+    style_layer_weights: layerWeights,
     style_weight: num("style_weight"), spread: [num("spread_lo"), num("spread_hi")], size: num("size"),
     iterations: num("iterations"), count: num("count"), init: f.init.value };
 }
@@ -83,9 +88,13 @@ function fillForm(cfg) {
   f.size.max = cfg.limits.max_size; f.iterations.max = cfg.limits.max_iterations; f.count.max = cfg.limits.max_count;
   const box = $("#layers");
   for (const name of cfg.layers) {  // the style layers offered: the server's list (actions.LAYER_CHOICES)
-    const label = document.createElement("label"), c = document.createElement("input");
+    const label = document.createElement("label"), c = document.createElement("input"), w = document.createElement("input");
     c.type = "checkbox"; c.value = name; c.checked = d.style_layers.includes(name);
-    label.append(c, name); box.append(label);
+    w.type = "number"; w.min = "0"; w.step = "any"; w.id = `lw-${name}`; w.placeholder = "1"; w.className = "layer-weight";
+    w.setAttribute("aria-label", `${name} weight`);
+    w.title = `${name}'s factor: on its own balanced weight (the one it has alone); 0 leaves it out. ` +
+      "All blank: the layers' usual weights.";
+    label.append(c, name, w); box.append(label);
   }
 }
 
@@ -418,6 +427,7 @@ async function showResult(r) {
   const rows = [["label", full.label], ["status", full.status + (full.error ? `: ${full.error}` : "")],
     ["mode", o.mode], ["style layers", full.style_layers.join(", ")],
     ["style weight", o.style_weight ?? "auto"],
+    ...(o.style_layer_weights ? [["layer weights", full.style_layers.map((n, i) => `${n} ${+o.style_layer_weights[i].toPrecision(3)}`).join(", ")]] : []),
     ["size", `${full.size} px` + (full.sharp_size ? ` (shown sharpened to ${full.sharp_size} px, as Render large would)` : "")],
     ["iterations", `${full.iterations_done}/${full.iterations}`], ["loss", full.loss ?? "–"],
     ["variant seed", o.variant_seed ?? (o.genome ? JSON.stringify(o.genome).slice(0, 120) : "–")],
