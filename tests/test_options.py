@@ -40,6 +40,7 @@ def test_every_field_has_a_known_kind_and_its_default_passes_its_own_check():
             "layers",
             "ints",
             "floats",
+            "texts",
             "seed",
             "mapping",
         ), name

@@ -1,5 +1,7 @@
 """Preparing a run (problem.py): what prepare() reads, and the auto values it settles for the recipe."""
 
+import os
+
 import pytest
 
 from eigenstyle import Options
@@ -21,7 +23,12 @@ def test_the_preparation_key_is_what_prepare_reads(content_path, style_path, mon
 
     monkeypatch.setattr(problem, "vary", lambda plain, o, swatch=None: plain)
     # (an explicit history and arithmetic: settling auto replaces the options, and a replace reads every field)
-    opts = Recording(size=48, iterations=2, seed=1, lbfgs_history=100, precision="fp32", conv="direct").validate()
+    # (and regions: a mask is read and its regions' style images would be, by prepare)
+    sky = os.path.join(os.path.dirname(content_path), "tubingen-sky.png")
+    opts = Recording(
+        size=48, iterations=2, seed=1, lbfgs_history=100, precision="fp32", conv="direct",
+        mask=(f"sky={sky}",), region=("sky=none", "rest=plain"),
+    ).validate()  # fmt: skip
     read.clear()
     problem.prepare(content_path, [style_path], opts)
     assert read == set(problem.PREPARED_FROM)

@@ -89,7 +89,7 @@ def _reached(problems: Sequence[Problem], progress, observers: Sequence[Observer
     run shows one. An observer's stop during the synthesis raises stopping.Stopped."""
     if not any(swatches.missing(p) for p in problems):
         return list(problems)
-    shown = [SwatchProgress(problems[0].opts)] if progress else []
+    shown = [SwatchProgress(problems[0].opts, rounds=swatches.rounds(problems))] if progress else []
     return swatches.reach(problems, shown + list(observers))
 
 

@@ -72,6 +72,8 @@ def _add_option(group, name: str, f) -> None:
         return
     conv = _reader(meta["kind"])
     kw.update(type=conv, metavar=meta["metavar"] or name.upper().replace("_", "-"))
+    if meta["kind"] == "texts":  # given once for each value
+        kw.update(type=str, action="append")
     if meta["choices"]:
         kw["choices"] = meta["choices"]
         kw.pop("metavar")

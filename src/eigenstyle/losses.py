@@ -20,6 +20,20 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
 
 
+def guided_grams(f: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """[N, C, h, w] features, [R, 1, h, w] masks -> [N, R, C, C]: each region's Gram (regions.py), its
+    positions weighted by the mask and normalised by its mass (Gatys et al. 2017).
+
+    >>> f = torch.rand(1, 4, 6, 6)
+    >>> torch.allclose(guided_grams(f, torch.ones(1, 1, 6, 6))[:, 0], gram(f))  # a mask of ones: the Gram
+    True
+    """
+    n, c = f.shape[:2]
+    flat, w = f.flatten(2), masks.flatten(1).to(f.dtype)  # [N, C, P], [R, P]
+    mass = w.sum(1).clamp_min(1e-12)
+    return torch.stack([torch.bmm(flat * w[r], flat.transpose(1, 2)) / (c * mass[r]) for r in range(w.shape[0])], 1)
+
+
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared feature difference per image; target is [1 or N, C, H, W]."""
     return (features - target).pow(2).flatten(1).mean(1)

@@ -14,7 +14,16 @@ from typing import Optional
 
 import torch
 
-from .losses import anchor_loss, chroma_tv_loss, content_loss, gram, normalize_grad, style_loss, tv_loss
+from .losses import (
+    anchor_loss,
+    chroma_tv_loss,
+    content_loss,
+    gram,
+    guided_grams,
+    normalize_grad,
+    style_loss,
+    tv_loss,
+)
 
 
 class Term:
@@ -39,13 +48,18 @@ class FeatureTerm(Term):
     """A term of the network's features. To run in tiles (tiled.py) it says how its loss is a function of
     sums over positions: pass 1 adds :meth:`accumulate` over the tiles, :meth:`total` makes the loss of the
     sums (and what pass 2 needs), pass 2 back-propagates :meth:`gradient`, dL/dF on each tile. ``target``
-    is the tile's share of the layer's content target (features of the whole image, cut to the tile)."""
+    is the tile's share of what the term reads at each position (:meth:`positions`: the content target)."""
 
     def __init__(self, weight: float, layers, factors=None):
         super().__init__(weight)
         self.layers = tuple(layers)
         # each layer's weight: ``weight`` times its factor (--style-layer-weights; default 1)
         self.per_layer = {name: self.weight * float((factors or {}).get(name, 1.0)) for name in self.layers}
+
+    def positions(self, layer: str, problem) -> Optional[torch.Tensor]:
+        """What the term reads at each position of ``layer``, of the whole image ([1 or R, C, h, w]: the content
+        target, a region's mask), or None: tiled.py cuts it to each tile and passes it as ``target``."""
+        return None
 
     def accumulate(self, layer: str, f: torch.Tensor, target: Optional[torch.Tensor]) -> torch.Tensor:
         raise NotImplementedError(f"the term {self.name!r} cannot be evaluated in tiles")
@@ -78,6 +92,9 @@ class Content(FeatureTerm):
 
     def __call__(self, x, feats, problem):
         return self.summed(x, feats, problem, lambda f, name: content_loss(f, problem.targets.content[name]))
+
+    def positions(self, layer, problem):
+        return problem.targets.content[layer]
 
     def accumulate(self, layer, f, target):
         return (f - target).pow(2).flatten(1).sum(1)
@@ -113,6 +130,68 @@ class Style(FeatureTerm):
     def gradient(self, layer, f, target, state):
         coef = state[layer]
         return torch.bmm(coef.expand(f.shape[0], -1, -1), f.flatten(2)).view_as(f)
+
+
+class Guided(FeatureTerm):
+    """The style term of a run with regions (--mask, regions.py): each region's guided Gram pulled to its own
+    target, weighed by its own style weights and its share of the picture (a pixel of any region is pushed
+    as hard as in a run of that style alone). Named "style", as the term it stands in for. ``regions``: the
+    problem's (each a problem of its own, its targets and weights), ``masks``: their masks at each layer."""
+
+    name = "style"
+
+    def __init__(self, regions, masks):
+        self.regions, self.masks = regions, masks
+        self.weights = [r.problem.opts.layer_weights() for r in regions]  # per region: layer -> weight
+        layers = tuple(dict.fromkeys(name for w in self.weights for name in w))
+        super().__init__(1.0, layers)
+        self.share = {name: masks.layers[name].flatten(1).mean(1) for name in layers}  # layer -> [R]
+
+    def _target(self, r: int, name: str) -> torch.Tensor:
+        return self.regions[r].problem.targets.style[name]
+
+    def _loss(self, name: str, g: torch.Tensor) -> torch.Tensor:
+        total = g.new_zeros(g.shape[0])
+        for r, w in enumerate(self.weights):
+            if name in w:
+                total = total + w[name] * self.share[name][r] * (g[:, r] - self._target(r, name)).pow(2).flatten(
+                    1
+                ).mean(1)
+        return total
+
+    def __call__(self, x, feats, problem):
+        total = x.new_zeros(x.shape[0])
+        for name in self.layers:
+            total = total + self._loss(name, guided_grams(feats[name], self.masks.layers[name]))
+        return total
+
+    def positions(self, layer, problem):
+        return self.masks.layers[layer]
+
+    def accumulate(self, layer, f, masks):
+        flat, w = f.flatten(2), masks.flatten(1).to(f.dtype)
+        return torch.stack([torch.bmm(flat * w[r], flat.transpose(1, 2)) for r in range(w.shape[0])], 1)
+
+    def total(self, sums, numel, problem):
+        loss, coefs = None, {}
+        for name, s in sums.items():
+            c = s.shape[-1]
+            mass = self.masks.layers[name].flatten(1).sum(1).clamp_min(1e-12)  # [R]
+            g = s / (c * mass.view(1, -1, 1, 1))
+            part = self._loss(name, g)
+            loss = part if loss is None else loss + part
+            coef = torch.zeros_like(g)
+            for r, w in enumerate(self.weights):
+                if name in w:  # dL/dF_p = Σ_r 4·w·share·(G_r − T_r)/C² · m_p F_p/(C·mass_r)
+                    d = g[:, r] - self._target(r, name)
+                    coef[:, r] = 4 * w[name] * self.share[name][r] * d / (c**2 * c * mass[r])
+            coefs[name] = coef
+        return loss, coefs
+
+    def gradient(self, layer, f, masks, coefs):
+        flat, w, coef = f.flatten(2), masks.flatten(1).to(f.dtype), coefs[layer]
+        out = sum(torch.bmm(coef[:, r].expand(f.shape[0], -1, -1), flat * w[r]) for r in range(w.shape[0]))
+        return out.view_as(f)
 
 
 class TV(Term):
@@ -152,12 +231,23 @@ def terms_of(problem) -> list:
     o = problem.opts
     return [
         Content(o.content_weight, o.content_layers),
-        Style(o.style_weight_value(), o.active_style_layers(), dict(zip(o.style_layers, o.style_layer_weights or ()))),
+        style_term(problem),
         TV(o.tv_weight),
         ChromaTV(o.chroma_tv_weight),
         Anchor(o.anchor_weight),
         *problem.terms,
     ]
+
+
+def style_term(problem) -> FeatureTerm:
+    """The style term: neural-style's, each layer at its weight; with regions (--mask), each region's own
+    (regions.Guided)."""
+    o = problem.opts
+    if problem.regions:
+        return Guided(problem.regions, problem.masks)
+    return Style(
+        o.style_weight_value(), o.active_style_layers(), dict(zip(o.style_layers, o.style_layer_weights or ()))
+    )
 
 
 def names(problem) -> tuple:

@@ -183,6 +183,35 @@ class Options:
         alias=("-normalize_gradients",),
         group="loss weights",
     )
+    mask: Optional[tuple] = opt(
+        None,
+        "Regions of the picture, each with its own style (--region): one picture whose flat colours are the "
+        "regions (named red, white, ... or #rrggbb), or this option again for each of several grey masks (named "
+        "by their files: sky.png is sky; what none covers is rest). The content's shape, any size.",
+        metavar="MASK",
+        kind="texts",
+        group="regions",
+        uses=("prepare",),
+    )
+    region: Optional[tuple] = opt(
+        None,
+        "A region's style, NAME=STYLE, once per region: none (the photograph's own look), plain (the style "
+        "image), style (the run's style, --mode and all), variant:N, fantasy:N or random:N (that randomisation "
+        "of the style, its own swatch), a style image or a .safetensors style file (docs/regions.md).",
+        metavar="NAME=STYLE",
+        kind="texts",
+        group="regions",
+        uses=("prepare", "studio"),
+    )
+    mask_blur: Optional[float] = opt(
+        None,
+        "The regions' soft edge: the Gaussian blur of each mask, in px of the picture (auto: 1/128 of --size), "
+        "so that the styles meet without a seam or a halo.",
+        metavar="PX",
+        low=0,
+        group="regions",
+        uses=("prepare",),
+    )
     scales: Optional[tuple] = opt(
         None,
         "Coarse-to-fine: smaller sizes to run first, ascending, e.g. 128,256; "
@@ -578,6 +607,16 @@ class Options:
             raise EigenstyleError(f"{n('style_blend_weights')} must not all be zero")
         if not self.style_layers:
             raise EigenstyleError(f"{n('style_layers')} must name at least one layer")
+        if bool(self.mask) != bool(self.region):
+            raise EigenstyleError(
+                f"{n('mask')} goes with {n('region')}: the mask names the regions, {n('region')} gives each its style"
+                if self.mask
+                else f"{n('region')} needs {n('mask')}, the picture that names the regions"
+            )
+        if self.mask:
+            from .regions import specs_of
+
+            specs_of(self)
         if self.style_layer_weights is not None:
             if len(self.style_layer_weights) != len(self.style_layers):
                 raise EigenstyleError(
@@ -627,6 +666,8 @@ class Options:
                 precision=prepared.precision if o.precision == "auto" else o.precision,
                 conv=prepared.conv if o.conv == "auto" else o.conv,
             )
+        if o.region:  # a run with regions: each region settles its style's values itself (problem.vary), the run
+            return o.replace(init=o.init_value(), chroma_tv_weight=o.chroma_tv_weight_value())  # its pixels' own
         randomised = o.mode != "none"
         o = o.replace(
             init=o.init_value(),
@@ -703,9 +744,15 @@ class Options:
         return modes.get(self.mode).target
 
     def chroma_tv_weight_value(self) -> float:
-        """The colour-only TV weight in force (auto resolved): on for the raw target's speckle."""
+        """The colour-only TV weight in force (auto resolved): on for the raw target's speckle, in a run with
+        regions where any region's style has it."""
         if self.chroma_tv_weight is not None:
             return float(self.chroma_tv_weight)
+        if self.region:
+            from .regions import specs_of
+
+            modes_ = [s.mode for s in specs_of(self) if s.kind == "mode"] + [self.mode]
+            return max(self.replace(mode=m, region=None, mask=None).chroma_tv_weight_value() for m in modes_)
         return modes.get(self.mode).raw_chroma_tv if self.mode != "none" and self.target_value() == "raw" else 0.0
 
     def _several(self) -> int:

@@ -20,7 +20,7 @@ from .problem import PREPARED_FROM, ImageInput, Problem, prepare, vary
 def batchable(a: Options, b: Options) -> bool:
     """Runs that differ only in their Gram targets (the options declared for "batch") can share one batch."""
     per_image = dict.fromkeys(names("batch"))
-    return a.replace(**per_image) == b.replace(**per_image)
+    return a.replace(**per_image) == b.replace(**per_image) and (a is b or not a.mask)  # regions: a run alone
 
 
 def preparation_key(opts: Options) -> tuple:

@@ -133,6 +133,7 @@ def recorded_inputs(data: dict, path: str, content=None, styles=None, allow_chan
         [(content, data["content"], "content")]
         + [(s, r, f"style {i + 1}") for i, (s, r) in enumerate(zip(styles, data["styles"]))]
         + ([(start["path"], start, "start")] if isinstance(start, dict) and start.get("path") else [])
+        + [(m["path"], m, "mask") for m in data.get("mask") or []]
     ):
         if not os.path.isfile(given):
             where = "it was warm-started from it" if what == "start" else "pass its new place"

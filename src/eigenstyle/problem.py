@@ -20,7 +20,7 @@ from typing import Optional, Sequence, Union
 import torch
 from PIL import Image
 
-from . import images, recipe, tiled
+from . import images, recipe, regions, tiled
 from .errors import EigenstyleError, is_out_of_memory
 from .files import Carried
 from .memory import available_bytes, history_for, out_of_memory_error, tile_for
@@ -58,6 +58,8 @@ class Problem:
     anchor: Optional[torch.Tensor] = None  # the coarser image a scale keeps (--anchor-weight), network units
     arithmetic: dict = field(default_factory=dict)  # how precision and conv were chosen (speed.Choice.recipe)
     terms: tuple = ()  # objective terms of the caller's own, after the options' (objective.terms_of)
+    masks: Optional["regions.Masks"] = None  # --mask: the regions' masks and network-made targets (regions.py)
+    regions: tuple = ()  # --region: each region's style, a problem of its own (regions.regions_of)
 
     @property
     def pre(self) -> Preprocessing:
@@ -128,6 +130,7 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options, te
         )
     content_im, content_id = _load(content, "content image")
     style_ims = [_load(s, f"style image {i + 1}") for i, s in enumerate(styles)]
+    read_masks = regions.read(opts, content_im.size) if opts.mask else None  # a bad mask: before any computation
     device = resolve_device(opts.device)
     asked = opts
     if opts.precision == "auto" and _at_the_memory_edge(opts, content_im.size, available_bytes(device)):
@@ -160,6 +163,7 @@ def prepare(content: ImageInput, styles: Sequence[ImageInput], opts: Options, te
             blend,
             file_grams,
             meta if file_grams is not None else None,
+            read_masks,
         )
         return dataclasses.replace(problem, arithmetic=chosen, terms=own_terms(terms, opts))
     except Exception as exc:
@@ -225,7 +229,9 @@ def _fit_memory(opts: Options, net: VGG, size: tuple[int, int], free: Optional[i
     return opts.replace(tile=tile)
 
 
-def _targets(opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta) -> Problem:
+def _targets(
+    opts, net, weights, device, content_im, content_id, style_ims, blend, file_grams, meta, read_masks
+) -> Problem:
     """The content features and style Grams: the first large allocations of a run."""
     # the canvas: with --margin the photograph reflected out on every side (Problem.visible cuts it away)
     content_tensor = to_tensor(images.reflected(content_im, opts.margin), weights.preprocessing, device)
@@ -258,7 +264,64 @@ def _targets(opts, net, weights, device, content_im, content_id, style_ims, blen
         inputs,
         base,
     )
+    if read_masks is not None:  # regions: their masks at the style layers, the targets needing the network
+        masks = regions.prepare_masks(opts, read_masks, net, content_tensor)
+        masks.grams = _region_styles(opts, net, weights, device)
+        inputs["mask"] = [recipe.identity_of_file(regions.mask_path(entry)) for entry in opts.mask]
+        problem = dataclasses.replace(problem, masks=masks)
     return vary(problem, opts)
+
+
+def _region_styles(opts, net, weights, device) -> dict:
+    """The Grams of the regions that wear another style image or a style file (--region NAME=PATH), by name."""
+    from .stylefile import load_style
+
+    grams = {}
+    for spec in regions.specs_of(opts):
+        what = f"region {spec.name}'s style"
+        if spec.kind == "image":
+            im, _ = _load(spec.path, f"{what} image")
+            im = images.resize(im, images.fit_size(*im.size, max(1, round(opts.size * opts.style_scale))))
+            check_size(im.size, net, f"{what} image")
+            grams[spec.name] = style_grams(
+                net, [to_tensor(im, weights.preprocessing, device)], opts.style_layers, [1.0]
+            )
+        elif spec.kind == "file":
+            file_grams, meta = load_style(spec.path)
+            if meta["weights"].get("sha256") != weights.sha256 or set(opts.style_layers) - set(file_grams):
+                raise EigenstyleError(
+                    f"{what} file {spec.path} was made with other style layers or network weights than the run's"
+                )
+            grams[spec.name] = {k: file_grams[k].to(device) for k in opts.style_layers}
+    return grams
+
+
+def _regions(problem: Problem, opts: Options) -> tuple:
+    """The run's regions (--mask), each with a problem of its own from ``problem`` (the run's, without
+    regions): its targets and style weights as ``opts`` (as asked, not settled) make them for its style.
+    Randomised ones come without their swatch (swatch.reach puts it in)."""
+    masks, specs = problem.masks, {s.name: s for s in regions.specs_of(opts)}
+    alone = opts.replace(region=None, mask=None)
+    out = []
+    for i, name in enumerate(masks.names):
+        spec = specs[name]
+        if spec.kind == "style":
+            p = vary(problem, alone)
+        elif spec.kind == "mode":
+            o = alone.replace(
+                mode=spec.mode,
+                variant_seed=spec.seed if spec.seed is not None or spec.genome else 0,
+                genome=spec.genome,
+                strength=spec.strength if spec.strength is not None else opts.strength,
+            )
+            p = vary(problem, o)
+        else:
+            p = vary(problem, alone.replace(mode="none", variant_seed=None, genome=None))
+            own = {k: g[:, i] for k, g in masks.content_grams.items()} if spec.kind == "none" else masks.grams.get(name)
+            if own is not None:  # the photograph's own look there, or another style image's or file's
+                p = dataclasses.replace(p, targets=Targets(p.targets.content, own))
+        out.append(regions.Region(i, spec, p))
+    return tuple(out)
 
 
 def resolve_seeds(opts: Options) -> Options:
@@ -279,11 +342,20 @@ def vary(problem: Problem, opts: Options) -> Problem:
     style comes without its swatch, its targets G' alone: they are complete once the swatch is put in,
     one made before (a saved result's: swatch.given) or made now, as a visible step (swatch.reach, which
     every run goes through)."""
-    opts = opts.settled(problem.opts)
+    asked, opts = opts, opts.settled(problem.opts)
     inputs = {k: v for k, v in problem.inputs.items() if k != "init"}
     if opts.init not in (None, "random", "image"):  # a warm start (a render's favourite): which file it was
         inputs["init"] = recipe.identity_of_file(opts.init)
     problem = dataclasses.replace(problem, inputs=inputs, net=computing(problem.net, opts))
+    if opts.mask:  # each region wears its own style (the run's own style term is theirs: regions.Guided)
+        own = dataclasses.replace(
+            problem,
+            opts=opts,
+            report={},
+            swatch=None,
+            targets=Targets(problem.targets.content, dict(problem.base_style)),
+        )
+        return dataclasses.replace(own, regions=_regions(problem, asked))
     if opts.mode == "none":
         return dataclasses.replace(
             problem,

@@ -83,8 +83,9 @@ class SwatchProgress(Progress):
 
     phases = ("swatch",)
 
-    def __init__(self, opts, stream=None):
-        super().__init__(opts.replace(iterations=opts.swatch_iterations, print_every=0), stream, label="swatch")
+    def __init__(self, opts, stream=None, rounds: int = 1):
+        label = "swatch" if rounds == 1 else f"{rounds} swatches"  # a run with regions: one per randomised region
+        super().__init__(opts.replace(iterations=rounds * opts.swatch_iterations, print_every=0), stream, label=label)
 
 
 def level_progress(pyramid, k: int, problem) -> Progress:

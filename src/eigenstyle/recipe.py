@@ -85,12 +85,31 @@ def build(
         "losses": {k: first(k) for k in objective.names(problem)},  # total, then each term's
         **({"terms": [objective.described(t) for t in problem.terms]} if problem.terms else {}),
         "randomization": problem.report,
+        **({"mask": problem.inputs["mask"], "regions": regions_report(problem)} if problem.regions else {}),
         "levels": problem.opts.levels_clip(),
         "elapsed_s": round(elapsed, 3),
         "peak_memory_mb": round(peak_memory_mb, 1),
         **({"swatch_restarted_at": problem.swatch_restarted_at} if problem.swatch_restarted_at else {}),
         **(extra or {}),
     }
+
+
+def regions_report(problem) -> list:
+    """Each region of a run (--mask): its name, its style as asked, and what its randomisation did."""
+    return [
+        {
+            "name": r.spec.name,
+            "style": next(t for t in problem.opts.region if t.split("=", 1)[0].strip() == r.spec.name),
+            "mode": r.problem.opts.mode,
+            **(
+                {"genome": r.problem.opts.genome or {"seed": r.problem.opts.variant_seed}}
+                if r.problem.opts.mode != "none"
+                else {}
+            ),
+            "randomization": r.problem.report,
+        }
+        for r in problem.regions
+    ]
 
 
 def dumps(recipe: dict) -> str:

@@ -96,9 +96,26 @@ def swatch_targets(opts) -> tuple:
     return opts.random_layers_value() if opts.swatch_layers == "randomised" else tuple(opts.style_layers)
 
 
+def _batch_key(o) -> tuple:
+    """Swatches made as one batch agree on these."""
+    return (o.swatch_side(), o.swatch_iterations, o.swatch_padding, swatch_targets(o))
+
+
+def rounds(problems) -> int:
+    """How many batches of swatches :func:`reach` synthesises, one after the other (a progress bar's length):
+    one per batch key of the problems' own, and a run with regions makes its regions' in turn."""
+    own = {_batch_key(p.opts) for p in problems if not p.regions and missing(p)}
+    return len(own) + sum(
+        len({_batch_key(r.problem.opts) for r in p.regions if missing(r.problem)}) for p in problems if p.regions
+    )
+
+
 def missing(problem: Problem) -> bool:
     """Whether ``problem`` is a randomised style whose swatch is still to be made (its targets are then
-    G' alone: a reachable target is complete only with its swatch's Grams, :func:`given`)."""
+    G' alone: a reachable target is complete only with its swatch's Grams, :func:`given`), or one with regions
+    (--mask) of which one is."""
+    if problem.regions:
+        return any(missing(r.problem) for r in problem.regions)
     return problem.opts.mode != "none" and problem.swatch is None
 
 
@@ -111,6 +128,12 @@ def reach(problems, observers=()) -> list:
     Every run goes through it (engine.run_batch, each scale of engine.stylize); for the others it does nothing.
     Ctrl-C raises KeyboardInterrupt; an observer's stop raises :class:`Stopped`."""
     problems = list(problems)
+    for i, p in enumerate(problems):
+        if p.regions and missing(p):  # each randomised region its own swatch
+            made = reach([r.problem for r in p.regions], observers)
+            problems[i] = dataclasses.replace(
+                p, regions=tuple(dataclasses.replace(r, problem=q) for r, q in zip(p.regions, made))
+            )
     due = [i for i, p in enumerate(problems) if missing(p)]
     for i in due:
         if needs_reference(problems[i].opts):
@@ -119,9 +142,7 @@ def reach(problems, observers=()) -> list:
             )
     groups: dict = {}
     for i in due:
-        o = problems[i].opts
-        key = (o.swatch_side(), o.swatch_iterations, o.swatch_padding, swatch_targets(o))
-        groups.setdefault(key, []).append(i)  # one batch each
+        groups.setdefault(_batch_key(problems[i].opts), []).append(i)  # one batch each
     for (side, iterations, *_), rows in groups.items():
         chosen = [problems[i] for i in rows]
         seeds = [swatch_seed(p.opts.genome or {"seed": p.opts.variant_seed}) for p in chosen]

@@ -139,15 +139,18 @@ def losses_and_gradient(
         if not isinstance(t, FeatureTerm) or not t.tiles:
             raise EigenstyleError(f"the term {t.name!r} cannot be evaluated in tiles; run untiled (a smaller --size)")
     n, _, height, width = x.shape
-    size, content = (height, width), problem.targets.content
+    size = (height, width)
     geo, tiles, crop_interiors = _tiles(net, x, tile)
     layers = tuple(dict.fromkeys(name for t in featured for name in t.layers))
 
     def interiors(feats, t, c):
         return crop_interiors(feats, t, c, layers)
 
-    def target(name, t):  # the tile's share of a content target (features of the whole image)
-        return _interior(content[name], geo.scale[name], t, WHOLE, size) if name in content else None
+    whole = {(term.name, name): term.positions(name, problem) for term in featured for name in term.layers}
+
+    def target(term, name, t):  # the tile's share of what the term reads at each position (a content target)
+        w = whole[term.name, name]
+        return None if w is None else _interior(w, geo.scale[name], t, WHOLE, size)
 
     passes = len(tiles) * (2 if backward else 1)
     tell = on_tile or (lambda done, total: None)
@@ -158,7 +161,7 @@ def losses_and_gradient(
                 positions[name] += f.shape[2] * f.shape[3]
                 for term, own in zip(featured, sums):
                     if name in term.layers:
-                        own[name] = own.get(name, 0) + term.accumulate(name, f, target(name, t))
+                        own[name] = own.get(name, 0) + term.accumulate(name, f, target(term, name, t))
             tell(i + 1, passes)
     numel = {name: CHANNELS[name] * positions[name] for name in layers}
     totals = {term.name: term.total(own, numel, problem) for term, own in zip(featured, sums)}
@@ -173,7 +176,7 @@ def losses_and_gradient(
             dfeat = torch.zeros_like(f)
             for term in featured:
                 if name in term.layers:
-                    dfeat += term.gradient(name, f.detach(), target(name, t), totals[term.name][1])
+                    dfeat += term.gradient(name, f.detach(), target(term, name, t), totals[term.name][1])
             surrogate = surrogate + (dfeat * f).sum()
         surrogate.backward()
         grad[:, :, c[0] : c[1], c[2] : c[3]] += crop.grad

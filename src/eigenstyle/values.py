@@ -91,6 +91,8 @@ def parse(kind: str, text: str) -> Any:
             return tuple(float(p) for p in split(text))
         except ValueError:
             raise ValueError(f"expected comma-separated numbers, got {text!r}") from None
+    if kind == "texts":  # a repeated option: one value each time
+        return (text,)
     if kind == "mapping":
         raise ValueError("cannot be given as text")
     return text  # text, choice
@@ -114,7 +116,7 @@ def check(name: str, value: Any, meta: dict) -> None:
         if meta["optional"]:
             return
         raise EigenstyleError(f"{flag} must be given, got None")
-    if kind in ("layers", "ints", "floats"):
+    if kind in ("layers", "ints", "floats", "texts"):
         if not isinstance(value, (tuple, list)):
             raise EigenstyleError(f"{flag} must be a list, got {value!r}")
         items = list(value)
@@ -150,10 +152,10 @@ def _check_one(flag, kind, v, meta, low, high, strict) -> None:
     elif kind == "choice":
         if v not in meta["choices"]:
             raise EigenstyleError(f"{flag} must be one of {', '.join(meta['choices'])}, got {v!r}")
-    elif kind in ("text", "layers"):
+    elif kind in ("text", "texts", "layers"):
         if not isinstance(v, (str, os.PathLike)) or v == "":
             raise EigenstyleError(
-                f"{flag} must be {'a non-empty text' if kind == 'text' else 'layer names'}, got {v!r}"
+                f"{flag} must be {'layer names' if kind == 'layers' else 'a non-empty text'}, got {v!r}"
             )
     elif kind == "mapping":
         if not isinstance(v, dict):
