@@ -185,3 +185,29 @@ def test_a_run_with_regions_records_them_and_reproduces(content_path, style_path
         f.write(b"\0")
     with pytest.raises(EigenstyleError, match="mask image .* differs from the one the recipe used"):
         reproduce(path)
+
+
+@pytest.mark.slow
+def test_regions_go_coarse_to_fine_in_tiles_and_render_larger(content_path, style_path, masks, tmp_path):
+    """The mask scales with the picture: at every scale of a coarse-to-fine run, in exact tiles, and in a
+    render of a favourite, whose variant region keeps the swatch it was made with (made at its size)."""
+    from eigenstyle.printing import render
+
+    o = Options(
+        mask=(str(masks / "colours.png"),),
+        region=("red=variant:3", "blue=none"),
+        style_layers=("relu3_2",),
+        iterations=3,
+        swatch_size=32,
+        swatch_iterations=4,
+        **FIXED,
+    )
+    fav = stylize(content_path, style_path, o.replace(scales=(32,), scale_iterations=2, tile=32))
+    assert fav.image.size == (64, 48) and fav.recipe["options"]["tile"] == 32 and not fav.interrupted
+    path = str(tmp_path / "fav.png")
+    fav.save(path)
+    big = render(path, 96, iterations=2, scale_iterations=2)
+    assert big.image.size == (96, 72) and not big.interrupted
+    assert big.recipe["options"]["reference_size"] == 64 and [r["name"] for r in big.recipe["regions"]] == [
+        r["name"] for r in fav.recipe["regions"]
+    ]

@@ -715,3 +715,72 @@ def test_a_worker_warms_the_default_network_first_and_serves_when_that_fails(tmp
         job = submit(client, "/api/generate", {**samples(client), **TINY, **SWATCH, "count": 1})
         assert finish(client, job["job"]["id"])[-1][1]["job"]["status"] == "done"
     assert "RuntimeError: no network today" in capfd.readouterr().err
+
+
+def _two_colour_mask(width=512, height=384) -> bytes:
+    a = np.zeros((height, width, 3), np.uint8)
+    a[: height // 3] = (255, 0, 0)  # red: the top third; black: the rest
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.slow
+def test_regions_a_mask_a_style_each_a_tiles_style_dropped_and_a_regions_mutation(studio, tmp_path):
+    client, _ = studio
+    pair = samples(client)
+    up = client.post("/api/inputs?name=m.png&mask=1", content=_two_colour_mask(), headers={"content-type": "image/png"})
+    assert up.status_code == 201 and sorted(up.json()["input"]["regions"]) == ["black", "red"]
+    mask = up.json()["input"]["id"]
+    listed = {i["id"]: i for i in client.get("/api/inputs").json()["inputs"]}
+    assert listed[mask]["mask"] == 1 and listed[pair["content"]]["mask"] == 0  # the page offers it as no content
+
+    # a variant tile, then its style dropped on the red region; the rest keeps the photograph's look
+    tile = submit(client, "/api/generate", {**pair, **TINY, **SWATCH, "mode": "variant", "count": 1})
+    finish(client, tile["job"]["id"])
+    tile_id = tile["results"][0]["id"]
+    tile_rec = client.get(f"/api/results/{tile_id}").json()["result"]
+    body = {**pair, **TINY, **SWATCH, "mode": "none", "count": 1, "mask": mask,
+            "regions": {"red": {"tile": tile_id}, "black": "none"}}  # fmt: skip
+    data = submit(client, "/api/generate", body)
+    finish(client, data["job"]["id"])
+    rec = client.get(f"/api/results/{data['results'][0]['id']}").json()["result"]
+    assert rec["status"] == "done", rec["error"]
+    red = json.loads(next(t for t in rec["options"]["region"] if t.startswith("red=")).split("=", 1)[1])
+    assert red == {"mode": "variant", "genome": {"seed": tile_rec["options"]["variant_seed"]}, "strength": 1.0}
+    assert [r["name"] for r in rec["recipe"]["regions"]] == ["red", "black"] or [
+        r["name"] for r in rec["recipe"]["regions"]
+    ] == ["black", "red"]
+
+    # Mutate that region: its genome's children; the other region stays as it was
+    kids = submit(client, f"/api/results/{rec['id']}/mutate", {"count": 2, "amount": 0.3, "region": "red"})
+    finish(client, kids["job"]["id"])
+    for kid in kids["results"]:
+        o = client.get(f"/api/results/{kid['id']}").json()["result"]["options"]
+        spec = json.loads(next(t for t in o["region"] if t.startswith("red=")).split("=", 1)[1])
+        assert spec["genome"]["mutate"] == red["genome"] and spec["genome"]["amount"] == 0.3
+        assert "black=none" in o["region"]
+    # Refine keeps the regions, and each variant region its swatch (made at the tile's size)
+    ref = submit(client, f"/api/results/{rec['id']}/refine", {"size": 64, "iterations": 2})
+    finish(client, ref["job"]["id"])
+    refined = client.get(f"/api/results/{ref['results'][0]['id']}").json()["result"]
+    assert refined["status"] == "done" and refined["options"]["region"] == rec["options"]["region"]
+
+    for bad, message in (
+        ({**body, "regions": {"red": "/etc/passwd", "black": "none"}}, "a region's style is none, plain"),
+        ({**body, "regions": {"red": "none"}}, "region black has no style"),
+        ({**body, "mask": None}, "regions need a mask"),
+        ({**body, "region": ["red=/etc/passwd"]}, "unknown field(s): region"),
+        ({**body, "regions": {"red": {"tile": "0" * 32}, "black": "none"}}, "no such"),
+    ):
+        r = client.post("/api/generate", json=bad)
+        assert r.status_code in (400, 404) and message in r.json()["error"], (bad, r.text)
+    narrow = client.post("/api/inputs?name=n.png&mask=1", content=_two_colour_mask(300, 384),
+                         headers={"content-type": "image/png"})  # fmt: skip
+    r = client.post("/api/generate", json={**body, "mask": narrow.json()["input"]["id"]})
+    assert r.status_code == 400 and "give a mask of the content's shape" in r.json()["error"]
+    flat = Image.new("RGB", (64, 48), "grey")
+    buf = io.BytesIO()
+    flat.save(buf, "PNG")
+    r = client.post("/api/inputs?name=f.png&mask=1", content=buf.getvalue(), headers={"content-type": "image/png"})
+    assert r.status_code == 400 and "one flat colour" in r.json()["error"]

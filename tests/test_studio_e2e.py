@@ -432,3 +432,43 @@ def test_a_page_on_another_origin_gets_nothing_and_changes_nothing(browser, tmp_
         _wait(page, f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)")
         assert not errors, errors
         context.close()
+
+
+def test_paint_regions_drop_a_tiles_style_on_one_and_generate(browser, tmp_path):
+    """Paint a region over the content with the brush, use it, drop a variant tile on the red region, leave
+    the rest the photograph's own look, and generate: the tile that comes has both regions in its recipe."""
+    shots = os.environ.get("EIGENSTYLE_STUDIO_SCREENSHOTS") or str(tmp_path)
+    with live_studio(tmp_path / "ws", preview_every=2) as (url, app):
+        page, errors = _page(browser)
+        _generate(page, url, app, 64, 10, 1)
+        _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
+
+        page.click("#paint-mask")
+        _wait(page, "(i => i.complete && i.naturalWidth > 0)(document.querySelector('#painter-content'))", 20_000)
+        box = page.locator("#painter-canvas").bounding_box()
+        page.mouse.move(box["x"] + 5, box["y"] + 0.15 * box["height"])
+        page.mouse.down()
+        for i in range(1, 11):  # a broad red stroke across the sky
+            page.mouse.move(box["x"] + i * box["width"] / 10, box["y"] + 0.15 * box["height"])
+        page.mouse.up()
+        page.click("#paint-use")
+        _wait(page, "document.querySelectorAll('#regions .region').length === 2", 20_000)
+        names = page.eval_on_selector_all("#regions .region", "rs => rs.map(r => r.dataset.region)")
+        assert sorted(names) == ["black", "red"]
+        page.select_option(".region[data-region='black'] select", "none")
+        page.drag_and_drop(f"{TILES} >> nth=0", ".region[data-region='red']")
+        dropped = "document.querySelector(\".region[data-region='red'] .tile-style\")"
+        _wait(page, f"(t => t && t.textContent.startsWith('tile: '))({dropped})")
+
+        page.select_option("#mode", "none")
+        page.fill("#count", "1")
+        page.click("#generate")
+        _wait(page, f"document.querySelectorAll('{TILES}').length === 2", 60_000)
+        _wait(page, f"[...document.querySelectorAll('{TILES}')].every(t => t.dataset.status === 'done')")
+        _wait(page, f"[...document.querySelectorAll('{TILES} img')].every(i => i.complete && i.naturalWidth > 0)")
+        page.screenshot(path=os.path.join(shots, "studio-regions.png"))
+        newest = page.eval_on_selector(TILES, "t => t.dataset.id")
+        o = page.evaluate(f"fetch('/api/results/{newest}', {{headers: {{'X-Eigenstyle': '1'}}}}).then(r => r.json())")
+        regions = o["result"]["options"]["region"]
+        assert "black=none" in regions and any(t.startswith('red={"mode": "variant"') for t in regions), regions
+        assert not errors, errors

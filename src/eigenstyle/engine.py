@@ -227,9 +227,11 @@ def stylize(
     )[0]
 
 
-def _given(problem: Problem, reference: Optional[Image.Image]) -> Problem:
-    """``problem`` with the favourite's swatch (``reference``: made at its size, for every scale) where there is one."""
-    return swatches.given(problem, reference) if reference is not None and problem.opts.mode != "none" else problem
+def _given(problem: Problem, reference) -> Problem:
+    """``problem`` with the favourite's swatch (``reference``: made at its size, for every scale) where there is one
+    (with regions, each region's: ``reference`` by region name)."""
+    wanted = problem.opts.mode != "none" or problem.regions
+    return swatches.given(problem, reference) if reference is not None and wanted else problem
 
 
 def _stopped_at_coarse_scale(

@@ -38,7 +38,7 @@ from typing import Optional, Sequence
 import torch
 from PIL import Image
 
-from . import images, recipe
+from . import images, recipe, regions
 from . import swatch as swatches
 from ._version import __version__
 from .errors import EigenstyleError
@@ -132,6 +132,8 @@ def point(a: Options, b: Options, t: float) -> Options:
     >>> (o.mode, o.genome, o.strength, o.style_layer_weights)
     ('variant', {'seed': 3}, 0.4, None)
     """
+    if a.region or b.region:
+        return _regions_point(a, b, t)
     ga = None if a.mode == "none" else (a.genome or {"seed": a.variant_seed})
     gb = None if b.mode == "none" else (b.genome or {"seed": b.variant_seed})
     sa, sb = (0.0 if ga is None else a.strength), (0.0 if gb is None else b.strength)
@@ -155,6 +157,29 @@ def point(a: Options, b: Options, t: float) -> Options:
             random_layers=None if o.mode == "none" else randomised,
         )
     return o
+
+
+def _regions_point(a: Options, b: Options, t: float) -> Options:
+    """:func:`point` between two favourites with regions, one mask: each region's style blended as a
+    favourite's is (a region of a plain style or another picture keeps it, the same in both)."""
+    sa, sb = regions.specs_of(a), regions.specs_of(b)
+    if a.mask != b.mask or [s.name for s in sa] != [s.name for s in sb]:
+        raise EigenstyleError("a morph with regions goes between favourites of one mask and the same regions")
+    styles = []
+    for x, y in zip(sa, sb):
+        if x.kind in ("none", "image", "file") or y.kind in ("none", "image", "file"):
+            if x != y:
+                raise EigenstyleError(
+                    f"region {x.name}: a morph blends randomised styles; its two are {x.kind}, {y.kind}"
+                )
+            styles.append(next(text for text in a.region if text.split("=", 1)[0].strip() == x.name))
+            continue
+        o = point(regions.style_options(a, x), regions.style_options(b, y), t)
+        style = (
+            "plain" if o.mode == "none" else json.dumps({"mode": o.mode, "genome": o.genome, "strength": o.strength})
+        )
+        styles.append(f"{x.name}={style}")
+    return a.replace(region=tuple(styles))
 
 
 class Toward(Term):
@@ -559,6 +584,8 @@ def _reached(p: Problem, sw: Optional[torch.Tensor], iterations: int) -> tuple[P
     """The frame's swatch, synthesised from the frame before's (its texture evolves); the first one from noise,
     with a still's iterations. What the next frame's starts from is the texture before its palette turn
     (:func:`_unturned`): each frame turns its own by its own angle."""
+    if p.regions:  # each randomised region's swatch made afresh (a region's texture does not evolve yet)
+        return swatches.reach([p])[0], sw
     if p.opts.mode == "none":
         return p, sw
     side = p.opts.swatch_side()

@@ -201,7 +201,7 @@ class Options:
         metavar="NAME=STYLE",
         kind="texts",
         group="regions",
-        uses=("prepare", "studio"),
+        uses=("prepare",),  # the studio takes a region's style by its own field (actions.with_regions): never a path
     )
     mask_blur: Optional[float] = opt(
         None,

@@ -301,25 +301,13 @@ def _regions(problem: Problem, opts: Options) -> tuple:
     regions): its targets and style weights as ``opts`` (as asked, not settled) make them for its style.
     Randomised ones come without their swatch (swatch.reach puts it in)."""
     masks, specs = problem.masks, {s.name: s for s in regions.specs_of(opts)}
-    alone = opts.replace(region=None, mask=None)
     out = []
     for i, name in enumerate(masks.names):
         spec = specs[name]
-        if spec.kind == "style":
-            p = vary(problem, alone)
-        elif spec.kind == "mode":
-            o = alone.replace(
-                mode=spec.mode,
-                variant_seed=spec.seed if spec.seed is not None or spec.genome else 0,
-                genome=spec.genome,
-                strength=spec.strength if spec.strength is not None else opts.strength,
-            )
-            p = vary(problem, o)
-        else:
-            p = vary(problem, alone.replace(mode="none", variant_seed=None, genome=None))
-            own = {k: g[:, i] for k, g in masks.content_grams.items()} if spec.kind == "none" else masks.grams.get(name)
-            if own is not None:  # the photograph's own look there, or another style image's or file's
-                p = dataclasses.replace(p, targets=Targets(p.targets.content, own))
+        p = vary(problem, regions.style_options(opts, spec))
+        own = {k: g[:, i] for k, g in masks.content_grams.items()} if spec.kind == "none" else masks.grams.get(name)
+        if own is not None:  # the photograph's own look there, or another style image's or file's
+            p = dataclasses.replace(p, targets=Targets(p.targets.content, own))
         out.append(regions.Region(i, spec, p))
     return tuple(out)
 
@@ -346,7 +334,7 @@ def vary(problem: Problem, opts: Options) -> Problem:
     inputs = {k: v for k, v in problem.inputs.items() if k != "init"}
     if opts.init not in (None, "random", "image"):  # a warm start (a render's favourite): which file it was
         inputs["init"] = recipe.identity_of_file(opts.init)
-    problem = dataclasses.replace(problem, inputs=inputs, net=computing(problem.net, opts))
+    problem = dataclasses.replace(problem, inputs=inputs, net=computing(problem.net, opts), regions=())
     if opts.mask:  # each region wears its own style (the run's own style term is theirs: regions.Guided)
         own = dataclasses.replace(
             problem,

@@ -129,6 +129,22 @@ def specs_of(opts) -> list[Spec]:
     return specs
 
 
+def style_options(opts, spec: Spec):
+    """The options of a region's style alone (kinds style and mode; the others are plain): the run's
+    ``opts`` (as asked) without its regions, at the region's mode and genome."""
+    alone = opts.replace(region=None, mask=None)
+    if spec.kind == "style":
+        return alone
+    if spec.kind != "mode":
+        return alone.replace(mode="none", variant_seed=None, genome=None)
+    return alone.replace(
+        mode=spec.mode,
+        variant_seed=spec.seed if spec.seed is not None or spec.genome else 0,
+        genome=spec.genome,
+        strength=spec.strength if spec.strength is not None else opts.strength,
+    )
+
+
 # ---------------------------------------------------------------------------------------------- masks
 
 
@@ -167,6 +183,13 @@ def read(opts, original_size: tuple) -> tuple[list[str], np.ndarray]:
             f"{option_name('region')}: no region {', '.join(unknown)} in the mask ({', '.join(names)})"
         )
     return names, hard
+
+
+def names_of(path: str) -> list[str]:
+    """The regions of a picture of flat colours, by name (the studio shows them as a mask is uploaded)."""
+    with Image.open(path) as im:
+        size = im.size
+    return _read([path], size, size)[0]
 
 
 def _read(paths, size, original_size) -> tuple[list[str], np.ndarray]:

@@ -27,6 +27,7 @@ import json
 
 import torch
 
+from . import regions
 from .errors import EigenstyleError
 from .loop import initial_image, optimise
 from .problem import Problem, prepare
@@ -183,6 +184,14 @@ def given(problem: Problem, picture) -> Problem:
     deep layers carry) or take the swatch's too (``all``: the layers agree as a real image's do).
     The report records, per layer, how far the swatch got from G' (relative Frobenius error): large
     values mean a far-out G'."""
+    if problem.regions:  # each region its own (``picture``: by region name, swatch.reference's)
+        return dataclasses.replace(
+            problem,
+            regions=tuple(
+                dataclasses.replace(r, problem=given(r.problem, picture[r.spec.name])) if r.spec.name in picture else r
+                for r in problem.regions
+            ),
+        )
     o = problem.opts
     # the Grams of the 8-bit picture itself: the swatch PNG as a style image gives these
     picture_tensor = to_tensor(at_scale(picture.convert("RGB"), o), problem.pre, problem.device)
@@ -204,7 +213,10 @@ def given(problem: Problem, picture) -> Problem:
 
 def needs_reference(opts) -> bool:
     """Whether a run optimises against a swatch made at another size (a favourite's, rendered larger):
-    a randomised style with reachable targets and a ``reference_size`` other than its size."""
+    a randomised style with reachable targets and a ``reference_size`` other than its size (with regions, one
+    of its regions' styles)."""
+    if opts.region:
+        return any(needs_reference(regions.style_options(opts, s)) for s in regions.specs_of(opts))
     reachable = opts.mode != "none" and opts.target_value() == "reachable"
     return reachable and opts.reference_size is not None and opts.reference_size != opts.size
 
@@ -212,7 +224,14 @@ def needs_reference(opts) -> bool:
 def reference(content, styles, opts, observers=()):
     """The swatch of ``opts``' randomised style as it was made at ``reference_size`` (a favourite's size):
     the same picture the favourite optimised against, whatever size it is now rendered at. ``observers``
-    watching the "swatch" phase see it made (and may stop it: :class:`Stopped`)."""
+    watching the "swatch" phase see it made (and may stop it: :class:`Stopped`). With regions: each region's
+    that needs one, by name."""
+    if opts.region:
+        return {
+            s.name: reference(content, styles, regions.style_options(opts, s), observers)
+            for s in regions.specs_of(opts)
+            if needs_reference(regions.style_options(opts, s))
+        }
     at = opts.replace(size=opts.reference_size, reference_size=None, scales=None, tile=None, init="random")
     with asking(observers):
         problem = prepare(content, styles, at)

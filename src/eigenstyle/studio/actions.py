@@ -11,11 +11,13 @@ Render's ``init``) is a workspace file it chose itself.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 
-from .. import explore, recipe
+from .. import explore, recipe, regions
 from ..errors import EigenstyleError
 from ..options import Options, names
 from .jobs import Job, Run
@@ -26,7 +28,9 @@ LAYER_COMPARISON = ("relu3_1", "relu3_2", "relu3_3", "relu3_4")
 LAYER_CHOICES = ("relu1_1", "relu2_1", "relu3_1", "relu3_2", "relu3_3", "relu3_4", "relu4_1", "relu4_2", "relu5_1")
 SETTINGS = names("studio")  # the settings the page sends (declared with the options: uses "studio")
 STARTS = ("random", "image")  # the studio's start images; a file path is never taken from a request
-OTHER_FIELDS = ("content", "style", "count", "amount", "a", "b")
+OTHER_FIELDS = ("content", "style", "count", "amount", "a", "b", "mask", "regions")
+# a region's style as the page names it: these, or {"tile": id} (a tile's style); never a path
+REGION_STYLE = re.compile(r"^(none|plain|style|(variant|fantasy|random):\d{1,9})$")
 CLIP_FIELDS = ("ids", "frames", "loop", "fps", "steps", "amount")
 RENDER_FIELDS = ("size", "bit_depth", "iterations", "scale_iterations")
 RENDER_SIZES = (2048, 3000, 4096, 6000)  # the page's choices (longest side), besides any other size
@@ -129,9 +133,53 @@ def _job(kind, content_id, style_id, runs, params, **lineage) -> Job:
     return Job(new_id(), kind, content_id, style_id, [Run(new_id(), o, label, **lineage) for o, label in runs], params)
 
 
+def with_regions(store: Store, body: dict, opts: Options, content_id: str, style_id: str) -> Options:
+    """``opts`` with the request's regions: ``mask``, an input (painted or uploaded: its flat colours name the
+    regions), and ``regions``, each region's style by its colour's name ({"sky": "fantasy:7", "red": {"tile":
+    id}}). The mask is read and checked now: a bad one is one line, not a failed job."""
+    mask_id, asked = body.get("mask"), body.get("regions")
+    if mask_id in (None, "") and not asked:
+        return opts
+    if not mask_id or not isinstance(asked, dict) or not asked:
+        raise EigenstyleError("regions need a mask and a style for each of its regions")
+    try:
+        mask = store.get_input(str(mask_id))
+    except EigenstyleError:
+        raise EigenstyleError("mask: no such image (paint or upload it again)") from None
+    specs = []
+    for name, style in asked.items():
+        if not isinstance(name, str) or not name.strip() or "=" in name or len(name) > 40:
+            raise EigenstyleError(f"a region is named by its colour in the mask, got {name!r}")
+        specs.append(f"{name}={_region_style(store, style, style_id)}")
+    o = opts.replace(mask=(store.input_path(mask["id"]),), region=tuple(specs)).validate()
+    content = store.get_input(content_id)
+    regions.read(o, (content["width"], content["height"]))
+    return o
+
+
+def _region_style(store: Store, style, style_id: str) -> str:
+    """A region's style from the page: a name (none, plain, style, variant:N...) or a tile's style (its mode and
+    genome: the tile's own randomisation of the same style image)."""
+    if isinstance(style, str) and REGION_STYLE.match(style.strip()):
+        return style.strip()
+    if not (isinstance(style, dict) and set(style) == {"tile"}):
+        raise EigenstyleError(
+            f"a region's style is none, plain, style, variant:N, fantasy:N, random:N or a tile, got {style!r}"
+        )
+    rec = _finished(store, str(style["tile"]))
+    if rec["style_id"] != style_id:
+        raise EigenstyleError(f"tile {rec['label']!r} has another style image: a region wears a style of this one")
+    o = recipe.options_of(rec["recipe"])
+    if o.region:
+        raise EigenstyleError(f"tile {rec['label']!r} has regions of its own: drop a tile of one style")
+    if o.mode == "none":
+        return "plain"
+    return json.dumps({"mode": o.mode, "genome": o.genome or {"seed": o.variant_seed}, "strength": o.strength})
+
+
 def generate(store: Store, body: dict, limits: Limits) -> Job:
     content_id, style_id = _pair(store, body)
-    opts = settings(body, limits)
+    opts = with_regions(store, body, settings(body, limits), content_id, style_id)
     count = explore.Brood.of(body.get("count", 4), max_count=limits.max_count).count
     if opts.mode == "none":  # plain runs differ only by their start image's seed
         from ..engine import resolve_seeds
@@ -205,15 +253,44 @@ def _parent_options(rec: dict) -> Options:
 
 
 def mutate(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
+    """Children around a tile's variant; with ``region``, around that region's (the others stay as they are)."""
     parent = _finished(store, result_id)
     _breedable(parent, limits, "Mutate")
+    o, name = _parent_options(parent), body.get("region")
+    if name not in (None, ""):
+        return _mutate_region(parent, o, str(name), body, limits)
     brood = explore.Brood.of(
         body.get("count", 4), parents=(parent["recipe"],), amount=body.get("amount", 0.2), max_count=limits.max_count
     )
-    runs = explore.variant_options(_parent_options(parent), brood)
+    runs = explore.variant_options(o, brood)
     return _job(
         "mutate", parent["content_id"], parent["style_id"], runs, {"amount": brood.amount}, parent_id=parent["id"]
     )
+
+
+def _mutate_region(parent: dict, o: Options, name: str, body: dict, limits: Limits) -> Job:
+    specs = {spec.name: spec for spec in regions.specs_of(o)}
+    if name not in specs:
+        raise EigenstyleError(f"tile {parent['label']!r} has no region {name!r} ({', '.join(specs) or 'no regions'})")
+    own = regions.style_options(o, specs[name])
+    if own.mode == "none":
+        raise EigenstyleError(f"region {name} wears a plain style: it has no variant to mutate")
+    brood = explore.Brood.of(
+        body.get("count", 4), parents=({"options": own.to_dict()},), amount=body.get("amount", 0.2),
+        max_count=limits.max_count,
+    )  # fmt: skip
+    runs = []
+    for child, label in explore.variant_options(own, brood):
+        style = json.dumps({"mode": child.mode, "genome": child.genome, "strength": child.strength})
+        region = tuple(f"{n}={style}" if n == name else t for n, t in _named(o.region))
+        runs.append((o.replace(region=region).validate(), f"{name}: {label}"))
+    return _job("mutate", parent["content_id"], parent["style_id"], runs, {"amount": brood.amount, "region": name},
+                parent_id=parent["id"])  # fmt: skip
+
+
+def _named(texts) -> list:
+    """--region's NAME=STYLE texts as (name, text) pairs."""
+    return [(t.split("=", 1)[0].strip(), t) for t in texts]
 
 
 def between(store: Store, body: dict, limits: Limits) -> Job:
@@ -237,7 +314,7 @@ def refine(store: Store, result_id: str, body: dict, limits: Limits) -> Job:
     o = _parent_options(parent)
     size = body.get("size") or min(limits.max_size, 2 * o.size)
     iterations = body.get("iterations") or o.iterations
-    reference = (o.reference_size or o.size) if o.mode != "none" else None
+    reference = (o.reference_size or o.size) if o.mode != "none" or o.region else None
     opts = settings({"size": size, "iterations": iterations}, limits, o)
     opts = opts.replace(init=warm_start(store, parent), reference_size=reference)
     return _job(

@@ -26,7 +26,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .. import modes
+from .. import modes, regions
 from ..errors import EigenstyleError
 from ..options import FIELDS
 from . import actions, uploads, urls
@@ -198,7 +198,12 @@ async def add_input(request: Request):
     s = _studio(request)
     name = uploads.label(request.query_params.get("name"))
     data = await _read(request, s.max_upload_bytes, name)
-    rec, created = await run_in_threadpool(uploads.add_image, s.store, data, name, max_pixels=s.max_upload_pixels)
+    mask = request.query_params.get("mask") == "1"  # a mask of regions, painted or uploaded
+    rec, created = await run_in_threadpool(
+        uploads.add_image, s.store, data, name, max_pixels=s.max_upload_pixels, mask=mask
+    )
+    if mask:  # its regions, by the names a request gives each its style by (a picture of one colour: refused)
+        rec = {**rec, "regions": await run_in_threadpool(regions.names_of, s.store.input_path(rec["id"]))}
     return JSONResponse({"input": rec, "created": created}, 201 if created else 200)
 
 

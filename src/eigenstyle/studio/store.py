@@ -58,8 +58,11 @@ CREATE INDEX results_filter ON results(content_id, style_id, mode, starred);
 # Version 2: the largest size a tile has been sharpened to in the background (runner.Sharpener).
 _V2 = "ALTER TABLE results ADD COLUMN sharp_size INTEGER"
 
+# Version 3: an input that is a mask of regions (--mask), painted or uploaded, not offered as a content or style.
+_V3 = "ALTER TABLE inputs ADD COLUMN mask INTEGER NOT NULL DEFAULT 0"
+
 # One entry per schema version: MIGRATIONS[n] takes a version-n database to n+1. Append only.
-MIGRATIONS = [_V1, _V2]
+MIGRATIONS = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -166,7 +169,7 @@ class Store:
 
     # --- inputs -------------------------------------------------------------
     def add_input(
-        self, name: str, sha256: str, width: int, height: int, sample: bool = False, write=None
+        self, name: str, sha256: str, width: int, height: int, sample: bool = False, write=None, mask: bool = False
     ) -> tuple[dict, bool]:
         """(record, created): an image with the same pixels is stored once. ``write(id)``
         writes its file before the record appears, so no reader sees a record without a file."""
@@ -178,8 +181,8 @@ class Store:
             if write is not None:
                 write(ident)
             self.db.execute(
-                "INSERT INTO inputs VALUES (?,?,?,?,?,?,?)",
-                (ident, name, sha256, width, height, int(sample), time.time()),
+                "INSERT INTO inputs (id, name, sha256, width, height, sample, created, mask) VALUES (?,?,?,?,?,?,?,?)",
+                (ident, name, sha256, width, height, int(sample), time.time(), int(mask)),
             )
             return self.get_input(ident), True
 

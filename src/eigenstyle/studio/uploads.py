@@ -34,9 +34,10 @@ def label(name: str | None) -> str:
 
 
 def add_image(
-    store: Store, data: bytes, name: str | None, *, max_pixels: int = MAX_PIXELS, sample: bool = False
+    store: Store, data: bytes, name: str | None, *, max_pixels: int = MAX_PIXELS, sample: bool = False, mask=False
 ) -> tuple[dict, bool]:
-    """Check, decode, re-encode and record an image; returns (input record, newly added)."""
+    """Check, decode, re-encode and record an image (``mask``: a mask of regions); returns (input record,
+    newly added)."""
     from ..recipe import identity_of_pixels
 
     shown = label(name)
@@ -71,6 +72,7 @@ def add_image(
         rgb.width,
         rgb.height,
         sample=sample,
+        mask=mask,
         write=lambda ident: images.save_atomic(rgb, store.input_path(ident)),
     )
 

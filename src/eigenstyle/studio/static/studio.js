@@ -5,7 +5,8 @@
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const state = { config: null, inputs: [], content: null, style: null, results: new Map(),
-  tiles: new Map(), pick: null, pickAct: null, jobs: new Map(), clips: new Map() };
+  tiles: new Map(), pick: null, pickAct: null, jobs: new Map(), clips: new Map(),
+  mask: null, regions: [], regionStyles: {}, mutateRegion: null };  // regions: the mask's, each its style
 
 async function api(method, url, body) {
   // X-Eigenstyle: a header no cross-site "simple" request can carry; the server refuses changes without it.
@@ -34,7 +35,7 @@ function renderPickers() {
   for (const kind of ["content", "style"]) {
     const box = $(`#${kind}-picker`);
     box.replaceChildren();
-    for (const inp of state.inputs) {
+    for (const inp of state.inputs.filter((i) => !i.mask)) {
       const b = document.createElement("button");
       b.type = "button"; b.title = `${inp.name} (${inp.width}×${inp.height})`; b.dataset.id = inp.id;
       b.dataset.name = inp.name; b.setAttribute("role", "option");
@@ -47,7 +48,7 @@ function renderPickers() {
   }
   for (const f of ["content", "style"]) {
     const sel = $(`#f-${f}`), keep = sel.value;
-    sel.replaceChildren(new Option("all", ""), ...state.inputs.map((i) => new Option(i.name, i.id)));
+    sel.replaceChildren(new Option("all", ""), ...state.inputs.filter((i) => !i.mask).map((i) => new Option(i.name, i.id)));
     sel.value = keep;
   }
 }
@@ -72,7 +73,8 @@ function settings() {
   // each layer's factor (--style-layer-weights): all blank is none given (the auto weights as they are)
   const factors = checked.map((c) => $(`#lw-${c.value}`).value.trim());
   const layerWeights = factors.every((v) => v === "") ? null : factors.map((v) => (v === "" ? 1 : Number(v)));
-  return { content: state.content, style: state.style, mode: f.mode.value, style_layers: layers,
+  const regions = state.mask ? { mask: state.mask, regions: regionStyles() } : {};
+  return { ...regions, content: state.content, style: state.style, mode: f.mode.value, style_layers: layers,
     style_layer_weights: layerWeights,
     style_weight: num("style_weight"), spread: [num("spread_lo"), num("spread_hi")], size: num("size"),
     iterations: num("iterations"), count: num("count"), init: f.init.value };
@@ -104,6 +106,135 @@ async function submitJob(url, body) {
   return data;
 }
 
+// ---------------------------------------------------------------- regions
+const TILE_DRAG = "application/x-eigenstyle-tile";
+const REGION_MODES = ["none", "plain", "style", "variant", "fantasy", "random"];
+const REGION_HELP = { none: "the photograph's own look", plain: "the style image as it is",
+  style: "this form's mode and style", variant: "a variant of the style (its seed)",
+  fantasy: "a fantasy of the style (its seed)", random: "a random Gram (its seed)" };
+
+// A result's regions that a Mutate can work on (randomised: not none, plain or a picture), from its NAME=STYLE texts.
+function regionsOf(r) {
+  const texts = (r.options && r.options.region) || [];
+  const named = texts.map((t) => [t.split("=")[0], t.slice(t.indexOf("=") + 1)]);
+  const moves = ([, s]) => !/^(none|plain)$/.test(s) && !/^[^{:]*\.[a-z]+$/i.test(s);
+  return named.filter(moves).map(([n]) => n);
+}
+const shortRegion = (t) => t.replace(/"genome": ?\{.*\}/, '"genome": …');
+
+function regionStyles() {
+  const out = {};
+  for (const name of state.regions) {
+    const s = state.regionStyles[name] || { mode: "plain" };
+    out[name] = s.tile ? { tile: s.tile } : ["none", "plain", "style"].includes(s.mode) ? s.mode : `${s.mode}:${s.seed ?? 1}`;
+  }
+  return out;
+}
+
+function renderRegions() {
+  const box = $("#regions");
+  box.replaceChildren();
+  $("#clear-mask").hidden = !state.mask;
+  $("#regions-hint").hidden = !!state.mask;
+  $("#regions-key").hidden = !state.mask;
+  if (!state.regions.includes(state.mutateRegion)) state.mutateRegion = state.regions[0] || null;
+  for (const name of state.regions) {
+    const s = state.regionStyles[name] || (state.regionStyles[name] = { mode: "plain" });
+    const row = document.createElement("div"), chip = document.createElement("span"), label = document.createElement("span");
+    row.className = "region"; row.dataset.region = name;
+    chip.className = "chip"; chip.style.background = name;  // a colour's name or #rrggbb: the mask's own colour
+    label.textContent = name;
+    row.append(chip, label);
+    if (s.tile) {
+      const t = state.results.get(s.tile), tag = document.createElement("span"), x = document.createElement("button");
+      tag.className = "tile-style"; tag.textContent = `tile: ${t ? t.label : s.tile.slice(0, 8)}`;
+      x.type = "button"; x.textContent = "×"; x.title = "back to a named style";
+      x.onclick = () => { state.regionStyles[name] = { mode: "plain" }; renderRegions(); };
+      row.append(tag, x, mutateRadio(name));
+    } else {
+      const sel = document.createElement("select"), seed = document.createElement("input");
+      sel.setAttribute("aria-label", `${name}'s style`);
+      sel.replaceChildren(...REGION_MODES.map((m) => Object.assign(new Option(m, m), { title: REGION_HELP[m] })));
+      sel.value = s.mode;
+      seed.type = "number"; seed.min = "0"; seed.step = "1"; seed.value = s.seed ?? 1; seed.title = "variant seed";
+      seed.setAttribute("aria-label", `${name}'s variant seed`);
+      seed.hidden = ["none", "plain", "style"].includes(s.mode);
+      sel.onchange = () => { s.mode = sel.value; renderRegions(); };
+      seed.onchange = () => { s.seed = Number(seed.value) || 0; };
+      row.append(sel, seed, mutateRadio(name));
+    }
+    row.addEventListener("dragover", (e) => { if (e.dataTransfer.types.includes(TILE_DRAG)) { e.preventDefault(); row.classList.add("over"); } });
+    row.addEventListener("dragleave", () => row.classList.remove("over"));
+    row.addEventListener("drop", (e) => {
+      e.preventDefault(); row.classList.remove("over");
+      const id = e.dataTransfer.getData(TILE_DRAG);
+      if (id) { state.regionStyles[name] = { tile: id }; renderRegions(); say(`${name} wears that tile's style`, true); }
+    });
+    box.append(row);
+  }
+}
+
+// Which region a tile's Mutate varies (a tile with regions: its others stay as they are).
+function mutateRadio(name) {
+  const mutate = document.createElement("input");
+  mutate.type = "radio"; mutate.name = "mutate-region"; mutate.checked = state.mutateRegion === name;
+  mutate.title = "Mutate varies this region of a tile with regions"; mutate.setAttribute("aria-label", `mutate ${name}`);
+  mutate.onchange = () => { state.mutateRegion = name; };
+  return mutate;
+}
+
+async function useMask(blob, name) {
+  const data = await api("POST", `/api/inputs?name=${encodeURIComponent(name)}&mask=1`, blob);
+  state.mask = data.input.id;
+  state.regions = data.input.regions;
+  state.regionStyles = Object.fromEntries(state.regions.map((n) => [n, state.regionStyles[n] || { mode: "plain" }]));
+  renderRegions();
+  say(`mask: ${state.regions.length} regions (${state.regions.join(", ")})`, true);
+}
+
+// The painter: the content under a canvas of its own size; brushes of flat colours (black: the rest).
+const painter = { colour: "red", drawing: false };
+function openPainter() {
+  if (!state.content) return say("choose a content image first");
+  const inp = state.inputs.find((i) => i.id === state.content), img = $("#painter-content"), c = $("#painter-canvas");
+  img.src = `/api/inputs/${inp.id}/image`;
+  if (c.width !== inp.width || c.height !== inp.height || c.dataset.content !== inp.id) {
+    c.width = inp.width; c.height = inp.height; c.dataset.content = inp.id;
+    const g = c.getContext("2d"); g.fillStyle = "black"; g.fillRect(0, 0, c.width, c.height);
+  }
+  $("#painter").showModal();
+}
+function paintAt(e) {
+  const c = $("#painter-canvas"), box = c.getBoundingClientRect(), g = c.getContext("2d");
+  const k = c.width / box.width, r = (Number($("#brush-size").value) * k) / 2;
+  g.fillStyle = painter.colour; g.beginPath();
+  g.arc((e.clientX - box.left) * k, (e.clientY - box.top) * k, r, 0, 2 * Math.PI); g.fill();
+}
+function initPainter() {
+  const c = $("#painter-canvas");
+  c.addEventListener("pointerdown", (e) => { painter.drawing = true; c.setPointerCapture(e.pointerId); paintAt(e); });
+  c.addEventListener("pointermove", (e) => { if (painter.drawing) paintAt(e); });
+  c.addEventListener("pointerup", () => { painter.drawing = false; });
+  for (const b of document.querySelectorAll("#painter .brush")) {
+    b.onclick = () => {
+      painter.colour = b.dataset.colour;
+      for (const o of document.querySelectorAll("#painter .brush")) o.setAttribute("aria-pressed", String(o === b));
+    };
+  }
+  $("#paint-cancel").onclick = () => $("#painter").close();
+  $("#paint-use").onclick = guard(async () => {
+    const blob = await new Promise((resolve) => c.toBlob(resolve, "image/png"));
+    await useMask(blob, "painted mask.png");
+    $("#painter").close();
+  });
+  $("#paint-mask").onclick = openPainter;
+  $("#mask-file").addEventListener("change", guard(async (e) => {
+    const file = e.target.files[0]; e.target.value = "";
+    if (file) await useMask(file, file.name);
+  }));
+  $("#clear-mask").onclick = () => { state.mask = null; state.regions = []; renderRegions(); };
+}
+
 // ---------------------------------------------------------------- tiles
 function matchesFilter(r) {
   const c = $("#f-content").value, s = $("#f-style").value, m = $("#f-mode").value;
@@ -129,6 +260,8 @@ function upsert(r) {
     el = $("#tile-template").content.firstElementChild.cloneNode(true);
     el.dataset.id = r.id;
     el.addEventListener("click", onTileClick);
+    el.draggable = true;  // dropped on a region of the mask: that region wears this tile's style
+    el.addEventListener("dragstart", (e) => { e.dataTransfer.setData(TILE_DRAG, el.dataset.id); e.dataTransfer.effectAllowed = "copy"; });
     state.tiles.set(r.id, el);
     const grid = $("#tiles");
     const next = [...grid.children].find((t) => order(state.results.get(t.dataset.id), r) > 0);
@@ -178,7 +311,7 @@ function renderTile(el, r) {
   const finished = !!r.image_url, active = r.status === "queued" || r.status === "running";
   const breeds = finished && !isLarge(r);
   const show = { enlarge: !!(r.image_url || r.preview_url), parent: !!r.parent_id, refine: breeds,
-    mutate: breeds && r.mode !== "none", between: breeds && r.mode !== "none", render: finished, style: finished,
+    mutate: breeds && (r.mode !== "none" || regionsOf(r).length > 0), between: breeds && r.mode !== "none", render: finished, style: finished,
     png: finished, star: true, delete: !active, cancel: active, morph: breeds, walk: breeds && r.mode !== "none",
     mp4: false, webp: false };
   for (const [act, on] of Object.entries(show)) $(`[data-act="${act}"]`, el).hidden = !on;
@@ -304,8 +437,9 @@ const onTileClick = guard(async (ev) => {
     return say(`refining ${r.label}`, true);
   }
   if (act === "mutate") {
-    await submitJob(`/api/results/${r.id}/mutate`, { count, amount: Number(f.amount.value) });
-    return say(`${count} children of ${r.label} queued`, true);
+    const own = regionsOf(r), region = own.includes(state.mutateRegion) ? state.mutateRegion : own[0];
+    await submitJob(`/api/results/${r.id}/mutate`, { count, amount: Number(f.amount.value), ...(region ? { region } : {}) });
+    return say(`${count} children of ${r.label}${region ? `'s ${region}` : ""} queued`, true);
   }
   if (act === "between" || act === "morph") return pickTwo(act, r, count);
   if (act === "walk") {
@@ -427,6 +561,7 @@ async function showResult(r) {
   const rows = [["label", full.label], ["status", full.status + (full.error ? `: ${full.error}` : "")],
     ["mode", o.mode], ["style layers", full.style_layers.join(", ")],
     ["style weight", o.style_weight ?? "auto"],
+    ...(o.region ? [["regions", o.region.map(shortRegion).join("; ")]] : []),
     ...(o.style_layer_weights ? [["layer weights", full.style_layers.map((n, i) => `${n} ${+o.style_layer_weights[i].toPrecision(3)}`).join(", ")]] : []),
     ["size", `${full.size} px` + (full.sharp_size ? ` (shown sharpened to ${full.sharp_size} px, as Render large would)` : "")],
     ["iterations", `${full.iterations_done}/${full.iterations}`], ["loss", full.loss ?? "–"],
@@ -534,6 +669,8 @@ async function init() {
   state.content = (samples.find((i) => /tubingen/i.test(i.name)) || state.inputs[0] || {}).id || null;
   state.style = (samples.find((i) => /starry/i.test(i.name)) || state.inputs[1] || {}).id || null;
   renderPickers();
+  initPainter();
+  renderRegions();
   for (const j of (await api("GET", "/api/jobs")).jobs) state.jobs.set(j.id, j);
   showStatus();
   await loadGallery();
