@@ -55,6 +55,23 @@ def test_a_layer_at_zero_is_not_computed(prepared):
     assert [t.layers for t in objective.terms_of(problem) if t.name == "style"] == [("relu3_2",)]
 
 
+def test_the_arithmetic_is_timed_on_the_layers_computed(content_path, style_path, monkeypatch):
+    """--precision auto times the network a run's iterations compute: a layer at 0 is not in it."""
+    from eigenstyle import problem as problems
+
+    timed = []
+    real = problems.arithmetic
+
+    def recording(precision, conv, device, weights, layers, *rest):
+        timed.append(tuple(layers))
+        return real("fp32", "direct", device, weights, layers, *rest)
+
+    monkeypatch.setattr(problems, "arithmetic", recording)
+    o = Options(style_layers=("relu3_2", "relu5_1"), style_layer_weights=(1, 0), **{**FIXED, "precision": "auto"})
+    problems.prepare(content_path, [style_path], o.validate())
+    assert timed == [("relu4_2", "relu3_2")]
+
+
 def test_factors_on_the_auto_weight_are_the_layers_own_balanced_weights():
     o = Options(style_layers=("relu3_2", "relu3_3"), style_layer_weights=(0.25, 0.75)).settled()
     assert o.layer_weights() == pytest.approx(

@@ -211,3 +211,19 @@ def test_regions_go_coarse_to_fine_in_tiles_and_render_larger(content_path, styl
     assert big.recipe["options"]["reference_size"] == 64 and [r["name"] for r in big.recipe["regions"]] == [
         r["name"] for r in fav.recipe["regions"]
     ]
+
+
+def test_a_morph_blends_each_regions_style_and_keeps_the_others(masks):
+    from eigenstyle import morph
+
+    mask = (str(masks / "colours.png"),)
+    a = Options(mask=mask, region=("red=variant:3", "blue=none"))
+    b = Options(mask=mask, region=("red=variant:5", "blue=none"))
+    o = morph.point(a, b, 0.25)
+    red = [s for s in regions.specs_of(o) if s.name == "red"][0]
+    assert red.kind == "mode" and red.genome == {"between": [{"seed": 3}, {"seed": 5}], "t": 0.25}
+    assert "blue=none" in o.region and o.mask == mask
+    with pytest.raises(EigenstyleError, match="one mask and the same regions"):
+        morph.point(a, Options(mask=mask, region=("red=variant:3", "blue=none", "green=none")), 0.5)
+    with pytest.raises(EigenstyleError, match="region blue: a morph blends randomised styles"):
+        morph.point(a, Options(mask=mask, region=("red=variant:3", "blue=fantasy:2")), 0.5)

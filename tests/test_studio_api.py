@@ -760,6 +760,15 @@ def test_regions_a_mask_a_style_each_a_tiles_style_dropped_and_a_regions_mutatio
         spec = json.loads(next(t for t in o["region"] if t.startswith("red=")).split("=", 1)[1])
         assert spec["genome"]["mutate"] == red["genome"] and spec["genome"]["amount"] == 0.3
         assert "black=none" in o["region"]
+    # Morph between two children: each region's style blended (the red one's genomes), the rest kept
+    clip = submit(client, "/api/morph", {"ids": [k["id"] for k in kids["results"]], "frames": 2, "loop": False})
+    finish(client, clip["job"]["id"])
+    assert client.get(f"/api/results/{clip['results'][0]['id']}").json()["result"]["status"] == "done"
+    # Render large: every scale with the regions, the mask scaled with the picture
+    big = submit(client, f"/api/results/{rec['id']}/render", {"size": 96, "iterations": 2, "scale_iterations": 2})
+    finish(client, big["job"]["id"])
+    rendered = client.get(f"/api/results/{big['results'][0]['id']}").json()["result"]
+    assert rendered["status"] == "done" and rendered["recipe"]["regions"] and rendered["size"] == 96
     # Refine keeps the regions, and each variant region its swatch (made at the tile's size)
     ref = submit(client, f"/api/results/{rec['id']}/refine", {"size": 64, "iterations": 2})
     finish(client, ref["job"]["id"])

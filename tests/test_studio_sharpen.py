@@ -20,7 +20,7 @@ from eigenstyle import recipe
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.studio.app import create_app
 from eigenstyle.studio.jobs import Background, Broker, Job, JobQueue
-from eigenstyle.studio.store import MIGRATIONS, Store
+from eigenstyle.studio.store import MIGRATIONS, SCHEMA_VERSION, Store
 
 from studio_live import client as client_of
 
@@ -208,10 +208,15 @@ def test_a_workspace_of_schema_1_opens_with_its_results_unsharpened(tmp_path):
     )
     db.commit()
     db.close()
+    db = sqlite3.connect(tmp_path / "ws" / "studio.sqlite3")
+    db.execute("INSERT INTO inputs VALUES (?, 'old.png', 'ab', 8, 8, 0, 0)", ("e" * 32,))  # a schema-1 input
+    db.commit()
+    db.close()
     store = Store(str(tmp_path / "ws"))
-    assert store.schema_version() == 2
+    assert store.schema_version() == SCHEMA_VERSION  # every migration since: a sharp size, a mask flag
     rec = store.get_result("c" * 32)
     assert rec["sharp_size"] is None and rec["sharp_url"] is None and rec["label"] == "old"
+    assert store.get_input("e" * 32)["mask"] == 0  # an input from before masks is no mask
     store.close()
 
 

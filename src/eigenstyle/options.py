@@ -156,7 +156,7 @@ class Options:
         kind="floats",
         low=0,
         group="loss weights",
-        uses=("studio",),
+        uses=("prepare", "studio"),  # prepare times the arithmetic on the layers computed
     )
     style_blend_weights: Optional[tuple] = opt(
         None,

@@ -88,7 +88,8 @@ def network_of(opts: Options, device: torch.device) -> tuple[Weights, VGG, dict]
     chosen (the recipe's ``arithmetic``: ``--precision``/``--conv`` auto time the candidates once)."""
     weights = load_weights(opts.model, opts.model_file)
     layers = tuple(opts.content_layers) + tuple(opts.style_layers)
-    choice = arithmetic(opts.precision, opts.conv, device, weights, layers, opts.pooling, opts.size)
+    computed = tuple(opts.content_layers) + opts.active_style_layers()  # what the run's iterations compute
+    choice = arithmetic(opts.precision, opts.conv, device, weights, computed, opts.pooling, opts.size)
     net = built(weights, layers, opts.pooling, choice.precision, choice.conv, device)
     return weights, net, choice.recipe()
 

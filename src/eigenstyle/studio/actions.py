@@ -185,8 +185,9 @@ def generate(store: Store, body: dict, limits: Limits) -> Job:
         from ..engine import resolve_seeds
 
         first = resolve_seeds(opts)
+        what = f"regions {', '.join(t.split('=', 1)[0] for t in opts.region)}" if opts.region else "plain"
         runs = [
-            (first.replace(seed=(first.seed + i) % 2**63), f"plain seed {(first.seed + i) % 2**63}")
+            (first.replace(seed=(first.seed + i) % 2**63), f"{what} seed {(first.seed + i) % 2**63}")
             for i in range(count)
         ]
     else:
