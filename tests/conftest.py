@@ -113,3 +113,19 @@ def said(err: str) -> list:
     """stderr's lines but the one-off note of the first run of a kind on a machine (the arithmetic's
     timing, vgg/speed.py): whether it shows depends on which tests ran before."""
     return [line for line in err.strip().splitlines() if not line.startswith("eigenstyle: note: timed the network")]
+
+
+def assert_tiles_equal_whole(problem, x, tile: int) -> None:
+    """The objective evaluated in tiles (tiled.py) gives the whole image's losses and gradient at ``x``."""
+    import torch
+
+    from eigenstyle import objective, tiled
+
+    x = x.detach().requires_grad_(True)
+    whole = objective.evaluate(problem, x)
+    whole["total"].sum().backward()
+    parts, grad = tiled.losses_and_gradient(problem, x.detach(), tile)
+    assert tuple(parts) == tuple(whole)
+    for k in whole:
+        assert torch.allclose(parts[k], whole[k].detach(), rtol=1e-4, atol=1e-3), k
+    assert torch.allclose(grad, x.grad, rtol=1e-3, atol=1e-3 * float(x.grad.abs().max()))

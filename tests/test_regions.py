@@ -6,14 +6,14 @@ import pytest
 import torch
 from PIL import Image
 
-from eigenstyle import objective, regions, swatch, tiled
+from eigenstyle import objective, regions, swatch
 from eigenstyle.engine import stylize
 from eigenstyle.errors import EigenstyleError
 from eigenstyle.options import Options
 from eigenstyle.printing import reproduce
 from eigenstyle.problem import prepare
 
-from conftest import main_in_process, said
+from conftest import assert_tiles_equal_whole, main_in_process, said
 
 FIXED = dict(precision="fp32", conv="direct", print_every=0, seed=4, size=64)
 
@@ -105,13 +105,7 @@ def test_the_style_term_is_each_regions_own_in_float64(problem):
 
 
 def test_regions_in_tiles_equal_the_whole_image(problem):
-    x = (torch.rand(1, 3, 48, 64) * 50).requires_grad_(True)
-    whole = objective.evaluate(problem, x)
-    whole["total"].sum().backward()
-    parts, grad = tiled.losses_and_gradient(problem, x.detach(), 32)
-    for k in whole:
-        assert torch.allclose(parts[k], whole[k].detach(), rtol=1e-4, atol=1e-3), k
-    assert torch.allclose(grad, x.grad, rtol=1e-3, atol=1e-3 * float(x.grad.abs().max()))
+    assert_tiles_equal_whole(problem, torch.rand(1, 3, 48, 64) * 50, 32)
 
 
 def test_each_randomised_region_gets_its_own_swatch(problem):
