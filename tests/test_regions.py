@@ -83,6 +83,14 @@ def problem(content_path, style_path, masks):
     return swatch.reach([prepare(content_path, [style_path], o)])[0]
 
 
+def test_each_layer_position_is_its_majoritys_unless_a_shared_edge_is_asked(problem, content_path, style_path):
+    for m in problem.masks.layers.values():  # --mask-blur 0: wholly one region (or an exact tie, shared)
+        assert set(torch.unique(m).tolist()) <= {0.0, 0.5, 1.0} and torch.allclose(m.sum(0), torch.ones_like(m[0]))
+    shared = prepare(content_path, [style_path], problem.opts.replace(mask_blur=3.0, mode="none"))
+    m = shared.masks.layers["relu2_1"]
+    assert ((m > 0.05) & (m < 0.95)).any() and torch.allclose(m.sum(0), torch.ones_like(m[0]))
+
+
 def test_the_style_term_is_each_regions_own_in_float64(problem):
     x = torch.rand(1, 3, 48, 64) * 100
     got = objective.evaluate(problem, x)["style"].double()

@@ -203,10 +203,11 @@ class Options:
         group="regions",
         uses=("prepare",),  # the studio takes a region's style by its own field (actions.with_regions): never a path
     )
-    mask_blur: Optional[float] = opt(
-        None,
-        "The regions' soft edge: the Gaussian blur of each mask, in px of the picture (auto: 1/128 of --size), "
-        "so that the styles meet without a seam or a halo.",
+    mask_blur: float = opt(
+        0.0,
+        "0: at each layer, each position is wholly the region covering most of it, and the network's receptive "
+        "fields blend the styles over a few px (no seam, no halo: docs/regions.md). PX > 0: a wider edge that "
+        "the regions share, each mask blurred by PX (a Gaussian's sigma, in px of the picture).",
         metavar="PX",
         low=0,
         group="regions",

@@ -6,8 +6,10 @@ by the mask's mass, ``G_r = Σ_p m_p f_p f_pᵀ / (C · Σ_p m_p)``; a mask of o
 Each region's G_r is pulled to its own target, ``share_r · w_L · mean((G_r − T_r)²)``, where ``share_r`` is
 the region's part of the picture: a pixel of any region is pushed as hard as in a run of that style alone.
 
-The masks are soft: each region's hard mask blurred (``--mask-blur``) and the regions normalised to sum to
-one everywhere, so a pixel at a border belongs to both in proportion and the styles meet without a seam.
+At each layer a position belongs wholly to the region covering most of it (:func:`majority`): the network's
+receptive fields blend the styles over a few pixels, without a seam and without the quieter band that a
+shared edge leaves (measured: docs/regions.md). ``--mask-blur PX`` asks for a wider, shared edge instead:
+each region's mask blurred and the regions normalised to sum to one, a border pixel in both in proportion.
 
 A region's style (``--region NAME=SPEC``) is one of
     ``none``               the content's own look: its target is the photograph's guided Gram there;
@@ -57,7 +59,6 @@ COLOURS = {
     "grey": (128, 128, 128),
 }
 LEAST_SHARE = 0.002  # a colour covering less of a mask picture is an edge's antialiasing, not a region
-MASK_BLUR_SHARE = 1 / 128  # the auto soft edge: sigma this share of the picture's longest side (2 px at 256)
 
 
 @dataclass(frozen=True)
@@ -264,6 +265,18 @@ def at_layers(masks: torch.Tensor, net, layers) -> dict:
     return out
 
 
+def majority(masks: torch.Tensor) -> torch.Tensor:
+    """[R, 1, h, w] masks -> the same, each position wholly the region with the largest share of it (an exact tie
+    shared evenly). The default edge (--mask-blur 0): shared positions left a band along the border cleaner than
+    either region (docs/regions.md), and the network's receptive fields still blend the styles over a few px.
+
+    >>> majority(torch.tensor([[[[0.7, 0.5]]], [[[0.3, 0.5]]]])).flatten().tolist()
+    [1.0, 0.5, 0.0, 0.5]
+    """
+    top = (masks == masks.max(0, keepdim=True).values).to(masks.dtype)
+    return top / top.sum(0, keepdim=True)
+
+
 # ------------------------------------------------------------------------------------- the problem's
 
 
@@ -295,10 +308,11 @@ def prepare_masks(opts, read_masks, net, content_tensor: torch.Tensor) -> Masks:
     names, hard = read_masks
     if opts.margin:
         hard = np.pad(hard, ((0, 0), (opts.margin, opts.margin), (opts.margin, opts.margin)), mode="reflect")
-    side = max(hard.shape[1:]) - 2 * opts.margin
-    sigma = opts.mask_blur if opts.mask_blur is not None else MASK_BLUR_SHARE * side
+    sigma = opts.mask_blur or 0.0
     pixels = soft(hard, sigma).to(content_tensor.device)
     layers = at_layers(pixels, net, opts.style_layers)
+    if not sigma:  # each position of each layer wholly its majority's: no band the regions share
+        layers = {name: majority(m) for name, m in layers.items()}
     with torch.no_grad():
         feats = net(content_tensor)
         content_grams = {name: guided_grams(feats[name], layers[name]) for name in opts.style_layers}
