@@ -46,6 +46,10 @@ def test_guided_grams_against_float64():
                 float(m[r, 0, y, x]) * torch.outer(f[n, :, y, x], f[n, :, y, x]) for y in range(6) for x in range(7)
             ) / (5 * float(m[r].sum()))
             assert torch.allclose(got[n, r], want, rtol=1e-10)
+    m[0, :, :3] = 0  # regions that leave positions out: the Grams from their support alone are the same
+    m[1, :, 3:] = 0
+    support = [torch.nonzero(x.flatten() > 0).flatten() for x in m]
+    assert torch.allclose(regions.guided_grams(f, m, support), regions.guided_grams(f, m), rtol=1e-12)
 
 
 def test_soft_masks_share_every_pixel_and_blur_only_the_border():

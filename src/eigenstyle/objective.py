@@ -162,7 +162,8 @@ class Guided(FeatureTerm):
     def __call__(self, x, feats, problem):
         total = x.new_zeros(x.shape[0])
         for name in self.layers:
-            total = total + self._loss(name, guided_grams(feats[name], self.masks.layers[name]))
+            support = self.masks.support[name] if self.masks.support else None
+            total = total + self._loss(name, guided_grams(feats[name], self.masks.layers[name], support))
         return total
 
     def positions(self, layer, problem):

@@ -290,6 +290,7 @@ class Masks:
     layers: dict  # layer -> [R, 1, h, w]
     content_grams: dict  # layer -> [1, R, C, C]: the photograph's own, per region (a "none" region's target)
     grams: dict  # region name -> {layer: [1, C, C]}: a style image's or file's
+    support: Optional[dict] = None  # layer -> per region, the flat positions its mask covers (losses.guided_grams)
 
 
 @dataclass
@@ -316,7 +317,8 @@ def prepare_masks(opts, read_masks, net, content_tensor: torch.Tensor) -> Masks:
     with torch.no_grad():
         feats = net(content_tensor)
         content_grams = {name: guided_grams(feats[name], layers[name]) for name in opts.style_layers}
-    return Masks(names, pixels, layers, content_grams, {})
+    support = {name: [torch.nonzero(m.flatten() > 0).flatten() for m in layers[name]] for name in opts.style_layers}
+    return Masks(names, pixels, layers, content_grams, {}, support)
 
 
 @torch.no_grad()
