@@ -68,6 +68,28 @@ def test_a_mix_axis_cross_fades_the_layers():
         sweep_options(base, Grid.of(mixes="1:1:1"))
 
 
+def test_a_weight_axis_per_layer_runs_every_combination(tmp_path):
+    g = Grid.of(layer_weights=["relu3_2=1,0.5", "relu3_3=0,1"])
+    assert g.varying() == ["mix"] and len(g.cells()) == 4
+    base = Options(mode="none", style_layers=("relu3_2", "relu3_3", "relu4_1"), seed=1)
+    runs, _ = sweep_options(base, g)
+    assert [o.style_layer_weights for o, _ in runs] == [(1, 0, 1), (1, 1, 1), (0.5, 0, 1), (0.5, 1, 1)]
+    assert runs[2][1] == "relu3_2×0.5 relu3_3×0"
+    toml = tmp_path / "g.toml"
+    toml.write_text("layer_weights = {relu3_2 = [1, 0.5], relu3_3 = [0, 1]}\n")
+    assert Grid.read(str(toml)) == g
+    for axes, message in (
+        (dict(layer_weights=["relu3_2"]), "give LAYER=F1,F2"),
+        (dict(layer_weights=["relu9_9=1"]), "relu9_9"),
+        (dict(layer_weights=["relu3_2=0"]), "all its layers at 0"),
+        (dict(layer_weights=["relu3_2=1"], mixes="1:0"), "not both"),
+    ):
+        with pytest.raises(EigenstyleError, match=message):
+            Grid.of(**axes)
+    with pytest.raises(EigenstyleError, match="relu5_1 not among the style layers"):
+        sweep_options(base, Grid.of(layer_weights=["relu5_1=1,2"]))
+
+
 def test_the_same_picture_runs_once_and_labels_are_unique():
     grid = Grid.of(modes="none,variant", seeds="1-3", layers="relu3_2,relu3_3")
     runs, cells = sweep_options(Options(seed=4), grid)

@@ -263,7 +263,8 @@ def cmd_sweep(args) -> int:
     from .explore import run_all
     from .sweep import Grid, describe, sheets, sweep_options
 
-    axes = dict(modes=args.modes, seeds=args.seeds, layers=args.layers, weights=args.weights, mixes=args.mixes)
+    axes = dict(modes=args.modes, seeds=args.seeds, layers=args.layers, weights=args.weights, mixes=args.mixes,
+                layer_weights=args.layer_weights)  # fmt: skip
     grid = Grid.read(args.grid, **axes) if args.grid else Grid.of(**axes)
     content, styles = _inputs(args)
     runs, cells = sweep_options(options_from(args), grid)

@@ -323,6 +323,13 @@ def _sweep(sub) -> None:
     p.add_argument("--layers", help="single style layers, e.g. relu3_1,relu3_2; 'all': the run's own layers")
     p.add_argument("--weights", help="style weights, e.g. 250,500,1000 (default: each layer's balanced one)")
     p.add_argument(
+        "--layer-weight",
+        action="append",
+        dest="layer_weights",
+        metavar="LAYER=F1,F2",
+        help="a weight axis per layer (given again for each layer): every combination runs, e.g. relu3_2=1,0.5",
+    )
+    p.add_argument(
         "--mixes",
         help="per-layer factors (--style-layer-weights), one mix a cell, e.g. 1:0,0.5:0.5,0:1 with two style layers",
     )

@@ -8,10 +8,13 @@ The axes come from flags or a small TOML/JSON file (flags win)::
     layers = ["relu3_2", "relu3_3"]
     weights = [500, 1000]
     mixes = ["1:0", "0.5:0.5", "0:1"]   # with --style-layers relu3_2,relu3_3
+    layer_weights = {relu3_2 = [1, 0.5], relu3_3 = [0, 0.5, 1]}   # or a weight axis per layer (their product)
 
 A layer is a single style layer (as ``eigenstyle layers`` runs them; "all" keeps the run's own
 layers); without weights each layer gets its balanced default. A mix is one factor per style layer of
-the run (--style-layer-weights), colon-separated: the axis that cross-fades the layers' characters. Runs
+the run (--style-layer-weights), colon-separated: the axis that cross-fades the layers' characters; a
+weight axis per layer (``layer_weights``, ``--layer-weight relu3_2=1,0.5``) gives the mixes of every
+combination (a layer named by none keeps 1). Runs
 that are the same picture (a plain run, mode none, at every variant seed) run once and fill every cell
 they belong to.
 
@@ -39,6 +42,7 @@ from .values import split
 
 AXES = ("mode", "seed", "layer", "weight", "mix")
 KEYS = ("modes", "seeds", "layers", "weights", "mixes")  # the Grid's fields, one per axis
+READ = (*KEYS, "layer_weights")  # what a grid file or the flags may give (a weight axis per layer: mixes)
 
 
 def _seeds(v) -> tuple:
@@ -72,7 +76,7 @@ class Grid:
     mixes: tuple = (None,)
 
     @classmethod
-    def of(cls, modes=None, seeds=None, layers=None, weights=None, mixes=None) -> "Grid":
+    def of(cls, modes=None, seeds=None, layers=None, weights=None, mixes=None, layer_weights=None) -> "Grid":
         g = {}
         if modes is not None:
             g["modes"] = tuple(_list(modes))
@@ -92,10 +96,14 @@ class Grid:
                 raise EigenstyleError(f"weights: {weights!r} are not numbers") from None
             if any(not w > 0 for w in g["weights"]):
                 raise EigenstyleError("weights: every style weight must be > 0")
+        if mixes is not None and layer_weights is not None:
+            raise EigenstyleError("give mixes or a weight axis per layer (layer_weights), not both")
         if mixes is not None:
             g["mixes"] = tuple(_mix(m) for m in (mixes if isinstance(mixes, list) else split(str(mixes))))
             if not g["mixes"]:
                 raise EigenstyleError("mixes: give at least one mix, e.g. 1:0,0.5:0.5,0:1")
+        if layer_weights is not None:
+            g["mixes"] = _per_layer(layer_weights)
         return cls(**g)
 
     @classmethod
@@ -115,10 +123,10 @@ class Grid:
                 data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as e:
             raise EigenstyleError(f"{path}: not valid {'TOML' if path.endswith('.toml') else 'JSON'} ({e})") from None
-        unknown = set(data) - set(KEYS) if isinstance(data, dict) else None
+        unknown = set(data) - set(READ) if isinstance(data, dict) else None
         if unknown is None or unknown:
-            raise EigenstyleError(f"{path}: expected the keys {', '.join(KEYS)}; got {sorted(unknown or [])}")
-        return cls.of(**{k: flags.get(k) if flags.get(k) is not None else data.get(k) for k in KEYS})
+            raise EigenstyleError(f"{path}: expected the keys {', '.join(READ)}; got {sorted(unknown or [])}")
+        return cls.of(**{k: flags.get(k) if flags.get(k) is not None else data.get(k) for k in READ})
 
     def values(self, axis: str) -> tuple:
         return getattr(self, KEYS[AXES.index(axis)])
@@ -137,7 +145,7 @@ def _label(cell: dict, o: Options, varying: list) -> str:
         "seed": f"s{o.variant_seed}" if o.mode != "none" else None,
         "layer": ",".join(o.style_layers) if cell["layer"] else "all-layers",
         "weight": f"w{o.style_weight_value():g}",
-        "mix": ":".join(f"{f:g}" for f in cell["mix"]) if cell["mix"] else None,
+        "mix": _mix_label(cell["mix"]) if cell["mix"] else None,
     }
     shown = [parts[a] for a in AXES if a in varying and parts[a]]
     return " ".join(shown) or o.mode
@@ -158,7 +166,12 @@ def sweep_options(base: Options, grid: Grid) -> tuple[list, list]:
             o = o.replace(style_layers=(cell["layer"],), random_layers=None, style_weight=cell["weight"])
         elif cell["weight"] is not None:
             o = o.replace(style_weight=cell["weight"])
-        if cell["mix"] is not None:
+        if isinstance(cell["mix"], dict):  # a combination of the per-layer axes: a layer named by none keeps 1
+            outside = sorted(set(cell["mix"]) - set(o.style_layers))
+            if outside:
+                raise EigenstyleError(f"layer_weights: {', '.join(outside)} not among the style layers")
+            o = o.replace(style_layer_weights=tuple(cell["mix"].get(name, 1.0) for name in o.style_layers))
+        elif cell["mix"] is not None:
             o = o.replace(style_layer_weights=cell["mix"])
         o = o.validate()
         key = json.dumps(o.settled().to_dict(), sort_keys=True, default=str)  # the same run, however it was asked
@@ -170,6 +183,35 @@ def sweep_options(base: Options, grid: Grid) -> tuple[list, list]:
             runs.append((o, label))
         cells.append((cell, index[key]))
     return runs, cells
+
+
+def _per_layer(axes) -> tuple:
+    """{'relu3_2': [1, 0.5], ...} or ['relu3_2=1,0.5', ...] -> every combination, as {layer: factor} mixes."""
+    if not isinstance(axes, dict):
+        pairs = [str(t).partition("=") for t in (axes if isinstance(axes, list) else [axes])]
+        if any(not eq for _, eq, _ in pairs):
+            raise EigenstyleError("layer_weights: give LAYER=F1,F2,... (e.g. relu3_2=1,0.5,0)")
+        axes = {name.strip(): split(values) for name, _, values in pairs}
+    check_layers(list(axes), "layer_weights")
+    values = {}
+    for name, v in axes.items():
+        try:
+            values[name] = [float(f) for f in (v if isinstance(v, list) else split(str(v)))]
+        except (TypeError, ValueError):
+            raise EigenstyleError(f"layer_weights: {name}'s {v!r} are not numbers") from None
+        if not values[name] or any(not f >= 0 for f in values[name]):
+            raise EigenstyleError(f"layer_weights: {name} needs factors >= 0")
+    mixes = tuple(dict(zip(values, combo)) for combo in itertools.product(*values.values()))
+    mixes = tuple(m for m in mixes if any(m.values()))  # every layer at 0 is no run
+    if not mixes:
+        raise EigenstyleError("layer_weights: every combination has all its layers at 0")
+    return mixes
+
+
+def _mix_label(mix) -> str:
+    if isinstance(mix, dict):
+        return " ".join(f"{name}×{f:g}" for name, f in mix.items())
+    return ":".join(f"{f:g}" for f in mix)
 
 
 def _mix(text) -> tuple:
