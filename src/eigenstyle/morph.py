@@ -172,7 +172,7 @@ def _regions_point(a: Options, b: Options, t: float) -> Options:
                 raise EigenstyleError(
                     f"region {x.name}: a morph blends randomised styles; its two are {x.kind}, {y.kind}"
                 )
-            styles.append(next(text for text in a.region if text.split("=", 1)[0].strip() == x.name))
+            styles.append(regions.text_of(a, x.name))
             continue
         o = point(regions.style_options(a, x), regions.style_options(b, y), t)
         style = (

@@ -96,10 +96,12 @@ def build(
 
 def regions_report(problem) -> list:
     """Each region of a run (--mask): its name, its style as asked, and what its randomisation did."""
+    from .regions import text_of
+
     return [
         {
             "name": r.spec.name,
-            "style": next(t for t in problem.opts.region if t.split("=", 1)[0].strip() == r.spec.name),
+            "style": text_of(problem.opts, r.spec.name),
             "mode": r.problem.opts.mode,
             **(
                 {"genome": r.problem.opts.genome or {"seed": r.problem.opts.variant_seed}}

@@ -130,6 +130,11 @@ def specs_of(opts) -> list[Spec]:
     return specs
 
 
+def text_of(opts, name: str) -> str:
+    """Region ``name``'s NAME=STYLE text as ``opts`` give it (--region)."""
+    return next(t for t in opts.region if t.split("=", 1)[0].strip() == name)
+
+
 def style_options(opts, spec: Spec):
     """The options of a region's style alone (kinds style and mode; the others are plain): the run's
     ``opts`` (as asked) without its regions, at the region's mode and genome."""
@@ -282,7 +287,7 @@ def majority(masks: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Masks:
-    """What prepare() makes of --mask: the regions' names, their soft masks at each style layer, and the
+    """What prepare() makes of --mask: the regions' names, their masks at each style layer, and the
     targets that need the network (the photograph's own guided Grams, other style images' and files' Grams)."""
 
     names: list

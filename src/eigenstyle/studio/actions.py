@@ -283,15 +283,10 @@ def _mutate_region(parent: dict, o: Options, name: str, body: dict, limits: Limi
     runs = []
     for child, label in explore.variant_options(own, brood):
         style = json.dumps({"mode": child.mode, "genome": child.genome, "strength": child.strength})
-        region = tuple(f"{n}={style}" if n == name else t for n, t in _named(o.region))
+        region = tuple(f"{name}={style}" if s.name == name else regions.text_of(o, s.name) for s in specs.values())
         runs.append((o.replace(region=region).validate(), f"{name}: {label}"))
     return _job("mutate", parent["content_id"], parent["style_id"], runs, {"amount": brood.amount, "region": name},
                 parent_id=parent["id"])  # fmt: skip
-
-
-def _named(texts) -> list:
-    """--region's NAME=STYLE texts as (name, text) pairs."""
-    return [(t.split("=", 1)[0].strip(), t) for t in texts]
 
 
 def between(store: Store, body: dict, limits: Limits) -> Job:
