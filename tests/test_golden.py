@@ -2,9 +2,20 @@
 reproduce pixel for pixel with today's code.
 
 Every kind of run is there: each mode, a single style layer, a batch, coarse to fine, tiles, a render, a
-style file written and read, a mutation and an in-between, original colours at 16 bits. The comparison is
-exact on the CPU the set was made on (manifest.json names it) and within a small tolerance on another,
-whose kernels round in another order (tests/golden/make.py says how to make the set exact there).
+style file written and read, a mutation and an in-between, original colours at 16 bits.
+
+The recipes pin fp32 and direct convolutions, but each CPU class runs other kernels (AVX2, AVX-512, AMX),
+which sum in another order, and over a few L-BFGS iterations from noise that rounding grows. So:
+
+* **exact** where the CPU (its class, torch and threads, and no instruction-set cap) is one the set's
+  fingerprints were made on from the set's commit: the CPU of ``manifest.json`` (the files themselves)
+  and each CPU in ``exact.json`` (golden/make.py --exact);
+* **within the measured spread** elsewhere (another CPU, or tests/capped.py's caps): golden/spread.py ran
+  every recipe under every arithmetic it could (fp32 direct under each cap, Winograd) and recorded each
+  file's distance from the set. A file may move ``MARGIN`` times the largest distance any file moved
+  there, and the set's median ``MARGIN`` times the largest median: rounding moves a few files a lot and
+  most not at all, a change of behaviour moves most (a content weight 10 % higher: median 0.012 against
+  rounding's 0.0035 at most; tests/golden/spread.py's doc).
 """
 
 import json
@@ -13,22 +24,43 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
 from safetensors.torch import load_file
 
 from eigenstyle import recipe
 from eigenstyle.demo import sample
 from eigenstyle.engine import stylize
 
-from golden.make import cpu
+from golden.make import cpu, fingerprint
+from golden.spread import median
 
 HERE = os.path.join(os.path.dirname(__file__), "golden")
 MANIFEST = json.load(open(os.path.join(HERE, "manifest.json")))
 IMAGES = [(name, f) for name, case in MANIFEST["cases"].items() for f in case["files"] if f.endswith(".png")]
+STYLE = "style.safetensors"
+MARGIN = 1.5  # the tolerance over the largest distance rounding alone was measured to cause
 
 
-def same_cpu() -> bool:
-    return cpu() == MANIFEST["cpu"]  # the set's own description of a CPU (golden/make.py)
+def fingerprints() -> dict:
+    """This CPU's fingerprints of the set (file -> sha256), or {} where none were made on it."""
+    here = cpu()
+    if here == MANIFEST["cpu"]:
+        return {f: fingerprint(os.path.join(HERE, "files", f)) for f, _ in _all_files()}
+    exact = json.load(open(os.path.join(HERE, "exact.json")))
+    return next((e["sha256"] for e in exact if e["cpu"] == here), {})
+
+
+def _all_files():
+    return [(f, name) for name, case in MANIFEST["cases"].items() for f in case["files"]]
+
+
+def tolerance() -> tuple:
+    """(each file, the images' median, the style file): MARGIN times the largest distances spread.py
+    measured under arithmetic the recipes can meet (bf16 is reported there, never counted: they pin fp32)."""
+    runs = [
+        r["distances"] for r in json.load(open(os.path.join(HERE, "spread.json")))["distances"].values() if r["counted"]
+    ]
+    each = max(v for r in runs for k, v in r.items() if k.endswith(".png"))
+    return MARGIN * each, MARGIN * max(median(r) for r in runs), MARGIN * max(r[STYLE] for r in runs)
 
 
 def pixels(path: str) -> np.ndarray:
@@ -39,12 +71,17 @@ def pixels(path: str) -> np.ndarray:
     return np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(h, w, 3)
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    """The golden files, copied where the recipes' paths can be pointed at them."""
-    where = tmp_path_factory.mktemp("golden")
-    shutil.copytree(os.path.join(HERE, "files"), where, dirs_exist_ok=True)
-    return where
+def image_of(result, path: str, where) -> tuple:
+    """A reproduced result's file (written, recipe and all) and pixels beside the golden file's, and their
+    full scale (255 or 65535)."""
+    out = result.save(os.path.join(str(where), "out.png"))  # the next free name where one is taken
+    return out, pixels(out), pixels(path), 65535 if result.bit_depth == 16 else 255
+
+
+def gram_distance(got: dict, want: dict) -> float:
+    """The largest relative Frobenius difference over a style file's Grams."""
+    assert got.keys() == want.keys()
+    return max(float((got[k].double() - want[k].double()).norm() / want[k].double().norm()) for k in want)
 
 
 def again(path: str, where, **extra):
@@ -60,35 +97,52 @@ def again(path: str, where, **extra):
     return stylize(sample("tubingen.jpg"), styles, opts.replace(**moved), **extra)
 
 
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory):
+    """Every golden recipe run again once: file -> (its fingerprint, its distance from the golden file)."""
+    where = tmp_path_factory.mktemp("golden")
+    shutil.copytree(os.path.join(HERE, "files"), where, dirs_exist_ok=True)
+    out = tmp_path_factory.mktemp("again")
+    found = {}
+    for _, file in IMAGES:
+        path = os.path.join(HERE, "files", file)
+        extra = {"save_style": str(out / STYLE)} if file == "save_style.png" else {}
+        written, got, want, unit = image_of(again(path, where, **extra), path, out)
+        assert got.shape == want.shape, file
+        found[file] = (fingerprint(written), float(np.abs(got.astype(float) - want).mean() / unit))
+    style = os.path.join(HERE, "files", STYLE)
+    found[STYLE] = (fingerprint(str(out / STYLE)), gram_distance(load_file(str(out / STYLE)), load_file(style)))
+    return found
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name,file", IMAGES, ids=[f for _, f in IMAGES])
-def test_a_golden_recipe_reproduces_pixel_for_pixel(name, file, files, tmp_path):
-    path = os.path.join(HERE, "files", file)
-    result = again(path, files)
-    if result.bit_depth == 16:
-        out = tmp_path / "out.png"
-        result.save(str(out))
-        got, want, unit = pixels(str(out)), pixels(path), 65535
-    else:
-        got, want, unit = np.asarray(result.image), np.asarray(Image.open(path).convert("RGB")), 255
-    assert got.shape == want.shape
-    if same_cpu():
-        assert np.array_equal(got, want), f"{file}: {np.abs(got.astype(float) - want).max()} levels apart"
+@pytest.mark.parametrize("file", [f for f, _ in _all_files()])
+def test_a_golden_file_is_made_again_exactly_or_within_the_measured_spread(file, reproduced):
+    sha, distance = reproduced[file]
+    exact = fingerprints()
+    if exact:
+        assert sha == exact[file], f"{file}: not the same pixels on this CPU ({distance:.5f} of full scale apart)"
     else:  # another CPU's rounding, grown over a few iterations: close, not equal
-        assert np.abs(got.astype(float) - want).mean() / unit < 0.02
+        each, _, style = tolerance()
+        assert distance <= (style if file == STYLE else each), f"{file}: {distance:.5f} apart"
 
 
 @pytest.mark.slow
-def test_a_golden_style_file_is_written_again_exactly(files, tmp_path):
-    path = os.path.join(HERE, "files", "save_style.png")
-    again(path, files, save_style=str(tmp_path / "style.safetensors"))
-    got, want = (
-        load_file(str(tmp_path / "style.safetensors")),
-        load_file(os.path.join(HERE, "files", "style.safetensors")),
-    )
-    assert got.keys() == want.keys()
-    for k in want:
-        if same_cpu():
-            assert (got[k] == want[k]).all(), k
-        else:
-            assert np.allclose(got[k].numpy(), want[k].numpy(), rtol=1e-2, atol=1e-3), k
+def test_the_golden_images_move_no_more_than_rounding_moves_them(reproduced):
+    """Most files move little under another CPU's rounding; a change of behaviour moves most of them."""
+    _, most, _ = tolerance()
+    found = {f: d for f, (_, d) in reproduced.items()}
+    assert median(found) <= most, sorted(found.items(), key=lambda kv: -kv[1])
+
+
+def test_the_tolerance_comes_from_a_measurement_of_every_cap():
+    """spread.json has counted runs of fp32 direct, the recipes' own arithmetic, and of another kernel
+    set, over every file; the tolerance it gives stays below what a change of behaviour was measured to
+    move (a content weight 10 % higher: median 0.0116 of full scale, spread.py)."""
+    runs = json.load(open(os.path.join(HERE, "spread.json")))["distances"]
+    counted = [k for k, r in runs.items() if r["counted"]]
+    assert any(k.endswith("fp32/direct") for k in counted) and any("ONEDNN_MAX_CPU_ISA" in k for k in counted)
+    files = {f for f, _ in _all_files()}
+    assert all(set(runs[k]["distances"]) == files for k in counted)
+    each, most, _ = tolerance()
+    assert most < 0.0116 and each < 0.1

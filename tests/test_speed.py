@@ -17,6 +17,7 @@ from eigenstyle.vgg import network, speed
 from conftest import SMALL
 
 CPU = torch.device("cpu")
+BUSY = speed.BUSY
 LAYERS = ("relu4_2", "relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 # what the timing tests build and time: the first two blocks, as cheap a network as still runs each candidate
 # (the timing's bookkeeping is the same for any; the deepest layer it is filed under is choose's argument)
@@ -27,9 +28,11 @@ SHALLOW = dict(content_layers=("relu2_1",), style_layers=("relu1_1", "relu2_1"))
 
 @pytest.fixture
 def fresh(tmp_path, monkeypatch):
-    """An empty disk cache and no choice remembered in this process."""
+    """An empty disk cache and no choice remembered in this process; every timing kept, whatever else the
+    machine is doing (the load test sets BUSY back)."""
     monkeypatch.setenv("EIGENSTYLE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(speed, "_MEMO", {})
+    monkeypatch.setattr(speed, "BUSY", 0.0)
     return tmp_path / "cache" / "speed.json"
 
 
@@ -86,6 +89,51 @@ def test_auto_times_every_candidate_keeps_the_fastest_and_caches_it(fresh):
     speed.choose(build_counting(built), "auto", "auto", CPU, 64, "relu4_2")
     assert len(built) == 2 * len(pairs)
     assert len(json.loads(fresh.read_text())) == 2
+
+
+def test_a_cached_timing_far_from_the_machines_others_is_timed_again(fresh):
+    """An entry 10x slower per pixel than the same machine's timings of the same network at other sizes (made
+    under a load that came and went with it) is timed again; one in line with them is read."""
+    built = []
+    real = speed.choose(build_counting(built), "fp32", "auto", CPU, 64, "relu5_1")  # side 128, really timed
+    table = json.loads(fresh.read_text())
+    (key,) = table
+    for side, factor in ((256, 10 * 4), (384, 9)):  # 256: 10x too slow per pixel; 384: in line
+        table[key.replace('"side": 128', f'"side": {side}')] = {k: v * factor for k, v in real.seconds.items()}
+    fresh.write_text(json.dumps(table))
+    speed._MEMO.clear()
+    n = len(built)
+    again = speed.choose(build_counting(built), "fp32", "auto", CPU, 300, "relu5_1")
+    assert not again.cached and len(built) > n  # timed again, and the odd entry replaced
+    assert json.loads(fresh.read_text())[key.replace('"side": 128', '"side": 256')] == again.seconds
+    n = len(built)
+    assert speed.choose(build_counting(built), "fp32", "auto", CPU, 500, "relu5_1").cached and len(built) == n
+
+
+@pytest.mark.slow
+def test_a_timing_made_under_load_serves_its_run_and_is_timed_again(fresh, monkeypatch):
+    """With another job on every core the process gets about half its threads' time: that timing is used
+    by the run that made it and not remembered; the next process, on a quiet machine, times again."""
+    monkeypatch.setattr(speed, "BUSY", BUSY)
+    burn = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+    try:
+        built = []
+        loaded = speed.choose(build_counting(built), "fp32", "auto", CPU, 64, "relu5_1")
+    finally:
+        for b in burn:
+            b.kill()
+            b.wait()
+    assert loaded.seconds and not fresh.exists()
+    speed._MEMO.clear()
+    quiet = speed.choose(build_counting(built), "fp32", "auto", CPU, 64, "relu5_1")
+    assert not quiet.cached and list(json.loads(fresh.read_text()).values()) == [quiet.seconds]
+
+
+def test_the_share_of_cpu_time_says_whether_another_job_had_the_cores():
+    threads = min(torch.get_num_threads(), os.cpu_count())
+    assert speed.cpu_share(threads * 1.0, 1.0, CPU) == 1.0
+    assert speed.cpu_share(threads * 0.5, 1.0, CPU) == 0.5 < speed.BUSY
+    assert speed.cpu_share(0.1, 1.0, torch.device("cuda")) == 1.0  # a GPU's host waits: no measure of load
 
 
 def test_fixed_options_time_nothing(fresh):

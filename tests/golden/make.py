@@ -3,11 +3,12 @@
 The set was made from main at the commit named in ``manifest.json`` before the refactoring of
 issue 34 (one idea, one place), and ``tests/test_golden.py`` runs each recipe again with the code
 of today and compares the pixels. Arithmetic differs between CPUs (fp32 kernels sum in another
-order), so the comparison is exact on the CPU the set was made on and close elsewhere; to make the
-set exact on another CPU, make it again *from that commit*, never from today's code::
+order), so the comparison is exact on the CPU the set was made on, and on each CPU whose fingerprints
+(the pixels' and Grams' hashes) were recorded *from that commit* in ``exact.json``; elsewhere it is
+within the tolerance measured by ``spread.py``. To record another CPU's fingerprints::
 
     git worktree add /tmp/golden-base <commit>
-    PYTHONPATH=/tmp/golden-base/src python tests/golden/make.py
+    PYTHONPATH=/tmp/golden-base/src python tests/golden/make.py --exact
 
 Each case is a real command line (``eigenstyle stylize``, ``variants``, ``render``), in fp32 with
 direct convolutions, 48-64 px and a few iterations.
@@ -217,18 +218,88 @@ def cpu() -> dict:
     except OSError:
         pass
     keep = [f for f in flags if f.startswith(("avx", "amx", "fma", "f16c"))]
-    return {"model": model, "flags": keep, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    found = {"model": model, "flags": keep, "torch": torch.__version__, "threads": torch.get_num_threads()}
+    caps = {k: os.environ[k] for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY") if os.environ.get(k)}
+    return {**found, "caps": caps} if caps else found  # a capped run rounds as another CPU (tests/capped.py)
 
 
-def main(out: str = HERE) -> None:
+def fingerprint(path: str) -> str:
+    """The sha256 of a golden file's content: an image's pixels as stored (8 or 16 bits; not its recipe,
+    which names paths and versions), a style file's tensors."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.sha256()
+    if path.endswith(".png"):
+        import png
+
+        w, height, rows, _ = png.Reader(filename=path).asRGB()
+        h.update(np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).tobytes())
+    else:
+        from safetensors.numpy import load_file
+
+        for k, v in sorted(load_file(path).items()):
+            h.update(k.encode() + v.tobytes())
+    return h.hexdigest()
+
+
+def exact() -> None:
+    """Make the set on this CPU (from the eigenstyle on PYTHONPATH: the set's commit) and record its
+    fingerprints for this CPU in exact.json. A case that reads an earlier case's file (a style file, a
+    favourite to mutate or render) reads the golden one, as test_golden.py's runs do."""
+    manifest = json.load(open(os.path.join(HERE, "manifest.json")))
+    if commit_of_eigenstyle() != manifest["commit"]:
+        sys.exit(
+            f"eigenstyle here is {commit_of_eigenstyle()}, not the set's commit {manifest['commit']}: see this doc"
+        )
+    golden = {f for case in manifest["cases"].values() for f in case["files"]}
+    sha = {}
+
+    def keep(work: str, files: list) -> None:
+        sha.update({f: fingerprint(os.path.join(work, f)) for f in files})
+
+    def before(work: str, args: list) -> None:
+        made = {args[i + 1] for i, a in enumerate(args) if a in ("-o", "--save-style")}
+        for a in args:
+            if a in golden and a not in made:
+                shutil.copy(os.path.join(HERE, "files", a), os.path.join(work, a))
+
+    from eigenstyle.recipe import read_recipe
+
+    # the folder the set was made in: the golden favourites' recipes name their inputs there
+    made_in = os.path.dirname(read_recipe(os.path.join(HERE, "files", "variant.png"))["content"]["path"])
+    if os.path.exists(made_in):
+        sys.exit(f"{made_in} exists: the set's folder is needed to make it again")
+    os.makedirs(made_in)
+    run_cases(keep, before, made_in)
+    where = os.path.join(HERE, "exact.json")
+    table = json.load(open(where)) if os.path.exists(where) else []
+    table = [t for t in table if t["cpu"] != cpu()] + [{"cpu": cpu(), "sha256": sha}]
+    with open(where, "w") as f:
+        json.dump(table, f, indent=1)
+
+
+def commit_of_eigenstyle() -> str:
+    """The commit of the eigenstyle imported (a worktree of the set's commit on PYTHONPATH)."""
+    import eigenstyle
+
+    where = os.path.dirname(os.path.abspath(eigenstyle.__file__))
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True).stdout.strip()
+
+
+def run_cases(after, before=lambda work, args: None, work: str = "") -> dict:
+    """Run every case in a fresh folder (``work``, made and removed), in order; ``before(work, args)`` ahead
+    of each, ``after(work, files)`` with the files it keeps. Returns the cases' commands and files."""
     samples = resources.files("eigenstyle") / "samples"
-    work = tempfile.mkdtemp(prefix="golden-")
+    work = work or tempfile.mkdtemp(prefix="golden-")
     try:
         shutil.copy(samples / "tubingen.jpg", os.path.join(work, "C.jpg"))
         shutil.copy(samples / "starry_night.jpg", os.path.join(work, "S.jpg"))
         cases = {}
         for name, (command, args, keep) in CASES.items():
             args = [{"C": "C.jpg", "S": "S.jpg"}.get(a, a) for a in args]
+            before(work, args)
             run = subprocess.run(
                 [sys.executable, "-m", "eigenstyle.cli", command, *args], cwd=work, capture_output=True, text=True
             )
@@ -240,22 +311,24 @@ def main(out: str = HERE) -> None:
                 paths = [os.path.join(k, f) for f in sorted(os.listdir(src))] if os.path.isdir(src) else [k]
                 files += [p for p in paths if p.endswith((".png", ".safetensors")) and "sheet" not in p]
             cases[name] = {"command": ["eigenstyle", command, *args], "files": files}
+            after(work, files)
             print(name, files, flush=True)
-        os.makedirs(os.path.join(out, "files"), exist_ok=True)
-        for case in cases.values():
-            for f in case["files"]:
-                dest = os.path.join(out, "files", f)
-                os.makedirs(os.path.dirname(dest), exist_ok=True)
-                shutil.copy(os.path.join(work, f), dest)
-        import eigenstyle  # the code that made the set: its checkout's commit (a worktree of the base commit)
-
-        where = os.path.dirname(os.path.abspath(eigenstyle.__file__))
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True).stdout.strip()
-        with open(os.path.join(out, "manifest.json"), "w") as f:
-            json.dump({"commit": commit, "cpu": cpu(), "cases": cases}, f, indent=1)
+        return cases
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def main(out: str = HERE) -> None:
+    def copy(work: str, files: list) -> None:
+        for f in files:
+            dest = os.path.join(out, "files", f)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copy(os.path.join(work, f), dest)
+
+    cases = run_cases(copy)
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump({"commit": commit_of_eigenstyle(), "cpu": cpu(), "cases": cases}, f, indent=1)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    exact() if sys.argv[1:] == ["--exact"] else main(*sys.argv[1:])

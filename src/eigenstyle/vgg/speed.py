@@ -6,7 +6,10 @@ beat the library's direct kernels by 1.2-1.4x and bf16 is emulated (~40x slower)
 AVX-512 BF16 the direct kernels got 1.5x faster and bf16 beats both by 1.5-1.9x (docs/benchmarks.md).
 So the first run of a kind times each candidate for a few network passes (forward and backward, as
 an iteration does) and keeps the fastest, in memory and in the on-disk cache, keyed by device,
-instruction set, thread count and torch version. The recipe records the choice and the timings.
+instruction set (and caps: tests/capped.py), thread count and torch version. The recipe records the choice
+and the timings. A timing is only as good as the quiet it was made in: one made while another job had the
+cores (the process got under BUSY of its threads' time) serves its run and is timed again by the next, and
+an entry far from the machine's other timings of the same network (FAR per pixel) is timed again.
 
 Candidates are only paths that give the direct fp32 path's results to float tolerance (Winograd,
 tested) or whose results were measured to be as good (bf16: final losses within 2 % of fp32's over
@@ -35,6 +38,8 @@ from .cache import cache_dir
 FORMAT = "2"  # bump when what is timed changes, so old choices are timed again
 ROUNDS = 3  # timed passes per candidate (after one untimed warm-up), taken in turn; the fastest counts
 _MEMO: dict = {}  # key -> Choice: one timing per process even without a disk cache
+BUSY = 0.75  # a timing during which the process had less of its threads' CPU time was made under load: not kept
+FAR = 3.0  # a timing whose time per pixel is this far from the machine's others of the same network is not kept
 
 
 @dataclass(frozen=True)
@@ -77,12 +82,20 @@ def cpu_flags() -> set:
     return set(_cpuinfo("flags").split())
 
 
+def isa_cap() -> dict:
+    """The instruction-set caps set for this process (oneDNN's ONEDNN_MAX_CPU_ISA, ATen's ATEN_CPU_CAPABILITY):
+    under them the libraries run the kernels of a smaller CPU, and eigenstyle sees that CPU (tests/capped.py)."""
+    return {k: os.environ[k].upper() for k in ("ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY") if os.environ.get(k)}
+
+
 def hardware_bf16(device: torch.device) -> bool:
     """bf16 pays only where the hardware has it: CUDA with bf16 support, or a CPU with
-    AVX-512 BF16 / AMX (elsewhere PyTorch emulates it, ~40x slower than fp32)."""
+    AVX-512 BF16 / AMX (elsewhere PyTorch emulates it, ~40x slower than fp32), not capped below them."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    cap = isa_cap().get("ONEDNN_MAX_CPU_ISA", "ALL")
+    capped_below = cap not in ("ALL", "DEFAULT") and not any(w in cap for w in ("BF16", "AMX", "FP16", "AVX10"))
+    return device.type == "cpu" and bool(cpu_flags() & {"avx512_bf16", "amx_bf16"}) and not capped_below
 
 
 def candidates(precision: str, conv: str, device: torch.device) -> list[tuple[str, str]]:
@@ -119,13 +132,16 @@ def machine_key(device: torch.device) -> dict:
         name = _cpuinfo("model name") or platform.processor() or platform.machine()
         wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile", "asimd", "sve")
         isa = ",".join(sorted(f for f in cpu_flags() if f in wanted))
-    return {
+    key = {
         "device": device.type,
         "name": name,
         "isa": isa,
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
+    if device.type == "cpu" and isa_cap():
+        key["cap"] = ",".join(f"{k}={v}" for k, v in sorted(isa_cap().items()))
+    return key
 
 
 def choose(
@@ -149,10 +165,12 @@ def choose(
     if key in _MEMO:
         return _MEMO[key]
     seconds = _read(key)
-    cached = seconds is not None and set(seconds) == {f"{p}/{c}" for p, c in pairs}
+    cached = seconds is not None and set(seconds) == {f"{p}/{c}" for p, c in pairs} and not _far(key, seconds)
     if not cached:
         try:
-            seconds = time_pairs(build, pairs, device, side)
+            seconds, share = time_pairs(build, pairs, device, side)
+            if share >= BUSY and _far(key, seconds):  # unlike the machine's other timings: a second opinion
+                seconds, share = time_pairs(build, pairs, device, side)
         except (RuntimeError, MemoryError) as e:
             if not is_out_of_memory(e):
                 raise
@@ -160,31 +178,71 @@ def choose(
             # remembered for this process only, so that a later run with room times them
             _MEMO[key] = choice = Choice(*pairs[0])
             return choice
-        _write(key, seconds)
+        if share >= BUSY:
+            _write(key, seconds)  # else timed under load: for this process only, and timed again by the next
     best = min(seconds, key=seconds.get)
     p, c = best.split("/")
     _MEMO[key] = choice = Choice(p, c, seconds, side, cached)
     return choice
 
 
-def time_pairs(build, pairs, device: torch.device, side: int) -> dict:
+def time_pairs(build, pairs, device: torch.device, side: int) -> tuple[dict, float]:
     """Seconds of one forward+backward pass of each pair's network on a ``side`` px square: the fastest
     of ROUNDS, after one warm-up pass each (it pays one-off costs: oneDNN's kernel creation, the
     Winograd weights' transform). The rounds take the pairs in turn, so that a load that comes and
     goes (another job on the machine) slows every pair alike rather than the ones timed during it; a
-    pair 2x slower than the best after a round is not timed again."""
+    pair 2x slower than the best after a round is not timed again. Also the share of its threads' time
+    the process had on a CPU while timing (:func:`cpu_share`: under BUSY, another job had the cores)."""
     x = torch.rand(1, 3, side, side, device=device, generator=torch.Generator(device).manual_seed(0))
     nets = {f"{p}/{c}": build(p, c) for p, c in pairs}
     for net in nets.values():
         checkpoint()  # an observer's stop (the studio's Cancel) between passes: the timing takes seconds
         _pass(net, x, device)
     seconds: dict = {}
+    cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(ROUNDS):
         for name, net in nets.items():
             if name not in seconds or seconds[name] <= 2 * min(seconds.values()):
                 checkpoint()
                 seconds[name] = min(seconds.get(name, float("inf")), _pass(net, x, device))
-    return seconds
+    return seconds, cpu_share(time.process_time() - cpu, time.perf_counter() - wall, device)
+
+
+def cpu_share(cpu_seconds: float, wall_seconds: float, device: torch.device) -> float:
+    """The share of its threads' time the process spent on a CPU: near 1 on an idle machine (a pass keeps
+    every thread busy), about half with another job on every core. On a GPU the host waits: always 1.
+
+    >>> cpu_share(1.9, 1.0, torch.device("cpu")) if torch.get_num_threads() == 2 else 0.95
+    0.95
+    """
+    if device.type != "cpu" or wall_seconds <= 0:
+        return 1.0
+    return cpu_seconds / (wall_seconds * min(torch.get_num_threads(), os.cpu_count() or 1))
+
+
+def _far(key: str, seconds: dict) -> bool:
+    """Whether a timing is unlike this machine's others: its fastest time per pixel FAR times (either way)
+    from the median of the same machine's and network's entries at other sizes (one made under a load
+    that came and went with it). With fewer than two others, which one is odd cannot be told: it stands."""
+    mine = json.loads(key)
+    same = {k: v for k, v in mine.items() if k not in ("side", "pairs")}
+    rates = []
+    for other, found in _table().items():
+        try:
+            theirs = json.loads(other)
+        except ValueError:
+            continue
+        if other != key and isinstance(theirs, dict) and {k: theirs.get(k) for k in same} == same:
+            try:
+                rates.append(min(found.values()) / theirs["side"] ** 2)
+            except (TypeError, ValueError, ZeroDivisionError):  # a damaged entry says nothing
+                pass
+    if len(rates) < 2:
+        return False
+    rates.sort()
+    typical = rates[len(rates) // 2]
+    rate = min(seconds.values()) / mine["side"] ** 2
+    return not (typical / FAR <= rate <= typical * FAR)
 
 
 @torch.enable_grad()  # a caller may be in no_grad (the studio's warm-up): an iteration has a backward
@@ -210,6 +268,16 @@ def deepest_of(layers) -> str:
 def _path() -> Optional[str]:
     d = cache_dir()
     return None if d is None else os.path.join(d, "speed.json")
+
+
+def _table() -> dict:
+    """The on-disk cache's entries (key -> seconds), or {}."""
+    try:
+        with open(_path(), encoding="utf-8") as f:
+            table = json.load(f)
+        return {k: v for k, v in table.items() if isinstance(v, dict)} if isinstance(table, dict) else {}
+    except Exception:
+        return {}
 
 
 def _read(key: str) -> Optional[dict]:
