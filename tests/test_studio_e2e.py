@@ -188,7 +188,7 @@ def test_morph_and_walk_play_as_their_frames_come_then_the_clip(browser, tmp_pat
     frames as they come, then the clip (WebP, with MP4 and WebP downloads); Cancel keeps the frames made."""
     with live_studio(tmp_path / "ws", preview_every=2, sharpen=()) as (url, app):
         page, errors = _page(browser)
-        _generate(page, url, app, 64, 60, 2)
+        _generate(page, url, app, 64, 30, 2)
         _wait(page, f"[...document.querySelectorAll('{TILES}')].filter(t => t.dataset.status === 'done').length === 2")
         page.fill("#frames", "6")
         page.click(f"{TILES} >> nth=0 >> [data-act=morph]")
