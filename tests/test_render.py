@@ -237,7 +237,6 @@ def test_a_bf16_tile_renders_in_a_worker_thread_within_a_deadline(content_path, 
     import threading
 
     import eigenstyle
-
     from eigenstyle.vgg.speed import hardware_bf16
 
     tile = tmp_path / "tile.png"
