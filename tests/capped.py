@@ -37,19 +37,10 @@ CAPS = {
 }
 
 
-def cpu_flags() -> set:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
-
-
 def allowed_caps() -> list[dict]:
     """An environment per cap this CPU can run (its own top cap included: the suite as that kind names it)."""
+    from eigenstyle.vgg.speed import cpu_flags  # /proc/cpuinfo's flags: one home
+
     flags = cpu_flags()
     return [
         {"ONEDNN_MAX_CPU_ISA": cap, "ATEN_CPU_CAPABILITY": aten} for cap, (need, aten) in CAPS.items() if need <= flags
