@@ -25,6 +25,10 @@ defaults: start from noise) and, for each configuration given (option overrides 
     python benchmarks/quality.py --pair tubingen:starry_night --pair chelsea:the_scream \
         --layers relu3_2 --layers default --config raw:target=raw --config reachable:target=reachable \
         --size 256 --iterations 200 --table docs/quality-run.md --keep /tmp/quality
+
+Novelty (issue 48): the article's own variants as the yardstick, every eigenvector bent on every style layer and
+the raw Gram as the target: ``--config article:keep_top=0,palette_turn=0,target=raw,random_layers=all --anchor
+article``; ``--other`` names the painting whose plain run sets novelty's scale.
 """
 
 import argparse
@@ -40,6 +44,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.lib.stride_tricks import sliding_window_view
 from PIL import Image
 
 from eigenstyle import Options, __version__, engine
@@ -168,6 +173,156 @@ def pairwise(items, dist) -> float:
     return float(np.mean([dist(a, b) for a, b in pairs])) if pairs else float("nan")
 
 
+# ---------------------------------------------------------------- novelty: how far a style moved
+# A style descriptor that owes nothing to VGG (the network every run was optimised against would flatter its own
+# Grams): the palette, the strokes' orientation and size, and the texture's scale. Each part has a natural unit,
+# and the novelty of a result is its distance from plain's as a share of the distance between plain results of
+# two *different paintings* on the same photograph: 0 is plain again, 1 as far as another painting takes it.
+# Seed noise (plain from another start) is the floor; a recoloured copy moves the palette alone.
+DIRECTIONS = np.array(
+    [
+        [1, 0, 0],
+        [0, 1, 0],
+        [0, 0, 1],
+        [0, 1, 1],
+        [0, 1, -1],
+        [1, 1, 0],
+        [1, -1, 0],
+        [1, 0, 1],
+        [1, 0, -1],
+        [1, 1, 1],
+        [1, -1, 1],
+        [1, 1, -1],
+        [1, -1, -1],
+    ],
+    dtype=np.float64,
+)
+DIRECTIONS /= np.linalg.norm(DIRECTIONS, axis=1, keepdims=True)
+QUANTILES = np.linspace(0.025, 0.975, 39)
+GRADIENT_SCALES = (1.0, 2.0, 4.0)  # sigma, px: fine hatching, strokes, broad forms
+ORIENTATIONS = 8  # bins over 0-180 degrees (a stroke has an orientation, not a direction)
+BANDS = 5  # octaves of the luminance spectrum, periods 2-4 px up to 32-64 px (coarser: the composition, and seed noise)
+# Units that make the parts count alike: a palette moved by 10 Lab units (sliced Wasserstein), strokes whose
+# energy in every orientation and scale changed by a factor e^0.5, a texture whose energy moved half an e-fold
+# between octaves. Measured on the sample paintings' plain runs (docs/quality.md, "Novelty"), each part then
+# gives a third to a half of the distance between two paintings.
+UNITS = {"colour": 10.0, "strokes": 0.5, "spectrum": 0.5}
+
+
+def lab(im) -> np.ndarray:
+    """CIE L*a*b* (D65) of an sRGB picture, H×W×3 float64."""
+    c = np.asarray(im.convert("RGB"), dtype=np.float64) / 255
+    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    xyz = c @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+    xyz /= np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def descriptor(im) -> dict:
+    """The style of a picture, apart from what it depicts:
+
+    * ``colour``: quantiles of the Lab pixels projected on 13 fixed directions (the palette as a distribution;
+      their mean absolute difference is a sliced Wasserstein distance, in Lab units);
+    * ``strokes``: log mean squared gradient of L* in 8 orientations at 3 scales (sigma 1, 2, 4 px): which way
+      and how strongly the strokes run, fine to broad;
+    * ``spectrum``: log share of L*'s spectral energy in each of 5 octaves (periods 2-4 px to 32-64 px).
+    """
+    p = lab(im)
+    flat = p.reshape(-1, 3)
+    colour = np.quantile(flat @ DIRECTIONS.T, QUANTILES, axis=0)  # [quantile, direction]
+    light = p[..., 0]
+    strokes = []
+    for sigma in GRADIENT_SCALES:
+        b = _blur(light, sigma)
+        step = max(1, int(round(sigma)))
+        gx = (b[step:-step, 2 * step :] - b[step:-step, : -2 * step]) / (2 * step)
+        gy = (b[2 * step :, step:-step] - b[: -2 * step, step:-step]) / (2 * step)
+        energy, angle = gx**2 + gy**2, np.mod(np.arctan2(gy, gx), np.pi)
+        which = np.minimum((angle / np.pi * ORIENTATIONS).astype(int), ORIENTATIONS - 1)
+        per = np.bincount(which.ravel(), energy.ravel(), ORIENTATIONS) / energy.size
+        strokes.append(np.log(per + 1e-3))
+    h, w = light.shape
+    a = (light - light.mean()) * np.outer(np.hanning(h), np.hanning(w))
+    power = np.abs(np.fft.rfft2(a)) ** 2
+    f = np.hypot(np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :])
+    edges_ = 0.5 / 2.0 ** np.arange(BANDS + 1)  # 0.5, 0.25, ... cycles per pixel
+    bands = np.array([power[(f <= edges_[i]) & (f > edges_[i + 1])].sum() for i in range(BANDS)])
+    spectrum = np.log(bands / max(bands.sum(), 1e-12) + 1e-6)
+    return {"colour": colour, "strokes": np.stack(strokes), "spectrum": spectrum}
+
+
+def descriptor_parts(a: dict, b: dict) -> dict:
+    """Each part's distance, in its own unit (UNITS): colour in Lab units, strokes and spectrum in e-folds (RMS)."""
+    return {
+        "colour": float(np.abs(a["colour"] - b["colour"]).mean()),
+        "strokes": float(np.sqrt(np.mean((a["strokes"] - b["strokes"]) ** 2))),
+        "spectrum": float(np.sqrt(np.mean((a["spectrum"] - b["spectrum"]) ** 2))),
+    }
+
+
+def style_distance(a: dict, b: dict) -> float:
+    """Distance between two descriptors: the parts in their units, root mean square.
+
+    >>> d = descriptor(Image.new("RGB", (32, 32), (200, 40, 40)))
+    >>> style_distance(d, d)
+    0.0
+    """
+    parts = descriptor_parts(a, b)
+    return float(np.sqrt(np.mean([(parts[k] / UNITS[k]) ** 2 for k in UNITS])))
+
+
+def novelty(result: dict, plain: list, reference: float) -> float:
+    """How far a result's style (its descriptor) moved from plain's, as a share of ``reference``, the distance
+    between plain results of two different paintings on the same photograph: the mean distance to the plain
+    runs (start seeds) other than itself, over the reference."""
+    return float(np.mean([style_distance(result, p) for p in plain if p is not result]) / reference)
+
+
+# ---------------------------------------------------------------- periodic artefacts: gratings and dotted grids
+def _welch(a: np.ndarray, tile: int) -> np.ndarray:
+    """Mean power spectrum of Hann-windowed ``tile``-px tiles, half overlapping (Welch): a grating keeps its
+    spike in every tile it covers, a painted texture's random spikes average away."""
+    win = np.outer(np.hanning(tile), np.hanning(tile))
+    h, w = a.shape
+    tiles = [
+        a[y : y + tile, x : x + tile]
+        for y in range(0, h - tile + 1, tile // 2)
+        for x in range(0, w - tile + 1, tile // 2)
+    ]
+    return np.mean([np.abs(np.fft.fft2((t - t.mean()) * win)) ** 2 for t in tiles], axis=0)
+
+
+def periodic(im, grid: int = 3, tile: int = 32, shortest: float = 2.0, longest: float = 8.0, spike: float = 4.0):
+    """Regular gratings and dotted grids: narrow spikes in the local spectrum. The luminance is cut into
+    ``grid``×``grid`` regions (a grating may cover a sky, not the picture); in each, the Welch spectrum of
+    ``tile``-px tiles, and the share of its energy at periods ``shortest``-``longest`` px (where VGG's gratings
+    lie: its pooling halves the grid four times) that lies in bins ``spike``× above the median of their 7×7
+    neighbourhood. A painted or photographed texture spreads its energy over neighbouring frequencies; a
+    grating puts it in a few. Returns ``score``, the worst region's share (0: none, 1: all of it a grating),
+    and ``period``, its strongest spike's period in px (nan when none).
+
+    >>> periodic(Image.new("RGB", (96, 96), (90, 90, 90)))["score"]
+    0.0
+    """
+    a = luminance(im)
+    h, w = a.shape
+    t = min(tile, h // grid, w // grid) // 2 * 2
+    f = np.hypot(np.fft.fftfreq(t)[:, None], np.fft.fftfreq(t)[None, :])
+    band = (f >= 1 / longest) & (f <= 1 / shortest)
+    worst, period = 0.0, float("nan")
+    for i in range(grid):
+        for j in range(grid):
+            power = _welch(a[h * i // grid : h * (i + 1) // grid, w * j // grid : w * (j + 1) // grid], t)
+            background = np.median(sliding_window_view(np.pad(power, 3, mode="wrap"), (7, 7)), axis=(-2, -1))
+            hot = band & (power > spike * np.maximum(background, 1e-12))
+            total = power[band].sum()
+            share = float(power[hot].sum() / total) if total > 1e-9 else 0.0
+            if share > worst:
+                worst, period = share, float(1 / f.flat[np.argmax(np.where(hot, power, 0.0))])
+    return {"score": worst, "period": period}
+
+
 # ---------------------------------------------------------------- runs
 class Evaluator:
     """One network to relu5_1 and the content's relu4_2 features at the run size."""
@@ -199,6 +354,8 @@ def score(ev, content_im, im, seconds) -> dict:
         "chroma": chroma_noise(im),
         "frame": frame(im),
         "stroke": stroke_scale(im),
+        "periodic": periodic(im)["score"],
+        "descriptor": descriptor(im),
         "pixels": np.asarray(im.convert("RGB"), dtype=np.float64) / 255,
         "palette": palette(im),
         "grams": ev.grams(im),
@@ -291,10 +448,15 @@ def parse_config(text):
     return name, values
 
 
-def group_row(scores, plain, style_dist) -> dict:
-    keys = ("ssim", "coarse", "edges", "content", "chroma", "frame", "colourful", "stroke")
+def group_row(scores, plain, style_dist, reference) -> dict:
+    keys = ("ssim", "coarse", "edges", "content", "chroma", "frame", "colourful", "stroke", "periodic")
     ref = {k: np.mean([s[k] for s in plain]) for k in keys}
-    row = {k: np.mean([s[k] for s in scores]) / ref[k] for k in ref}
+    row = {k: np.mean([s[k] for s in scores]) / ref[k] for k in ref if k != "periodic"}
+    # gratings: the worst result's score against the worst plain run's (plain is not free of them at five layers)
+    row["periodic"] = max(s["periodic"] for s in scores) / max(max(p["periodic"] for p in plain), PERIODIC_FLOOR)
+    plains = [p["descriptor"] for p in plain]
+    row["novelty"] = np.mean([novelty(s["descriptor"], plains, reference) for s in scores])
+    row["tilediv"] = pairwise([s["descriptor"] for s in scores], style_distance) / reference
     # DFP's diversity figure (Wang et al., CVPR 2020: 0.162 for its most diverse method): mean pairwise |pixel
     # difference| on [0, 1]
     row["pixdiv"] = pairwise([s["pixels"] for s in scores], lambda a, b: np.abs(a - b).mean())
@@ -314,6 +476,12 @@ def main():
     ap.add_argument("--config", action="append", help="NAME:key=value,... option overrides for randomised runs")
     ap.add_argument("--modes", default="variant:4,fantasy:2,random:1", help="MODE:COUNT,...")
     ap.add_argument("--plain", type=int, default=3, help="plain runs (start seeds 0..P-1)")
+    ap.add_argument(
+        "--other", default="the_scream", help="novelty's yardstick: plain with this painting (another if the pair's)"
+    )
+    ap.add_argument(
+        "--anchor", help="the config whose variants are the yardstick (issue 48: the article's, ARTICLE below)"
+    )
     ap.add_argument("--plain-image", action="store_true", help="also a plain run started from the content")
     ap.add_argument("--size", type=int, default=256)
     ap.add_argument("--iterations", type=int, default=200)
@@ -350,14 +518,25 @@ def main():
                 if os.path.basename(p) != os.path.basename(style)
             ]
             style_dist = float(np.mean([gram_distance(style_grams, o) for o in others]))
+            # novelty's yardstick: plain (seed 0) of another painting on the same photograph
+            other = (
+                args.other
+                if args.other != style_name
+                else next(n for n in (p.split(".")[0] for p in PAINTINGS) if n != style_name)
+            )
+            other_im, _, _ = run(
+                prepare(content, [find(other, "style")], common), common, args.cache, f"{content}|{other}|"
+            )
+            other_descriptor = descriptor(other_im)
             base = prepare(content, [style], common)
             groups = {("plain", "none"): [common.replace(seed=s) for s in range(args.plain)]}
             if args.plain_image:  # the fairer reference for runs that start from the content
                 groups[("plain from the content", "none")] = [common.replace(init="image")]
             for cname, over in configs:
                 for mode, n in modes:
+                    own = {k: (layers if v == "all" else v) for k, v in over.items()}  # random_layers=all
                     groups[(cname, mode)] = [
-                        common.replace(mode=mode, variant_seed=s + 1, **over).validate() for s in range(n)
+                        common.replace(mode=mode, variant_seed=s + 1, **own).validate() for s in range(n)
                     ]
             plain = None
             for key, runs in groups.items():
@@ -371,7 +550,8 @@ def main():
                     swatches.append(sw)
                 if plain is None:
                     plain = scores
-                row = group_row(scores, plain, style_dist)
+                    reference = style_distance(plain[0]["descriptor"], other_descriptor)
+                row = group_row(scores, plain, style_dist, reference)
                 rows.setdefault(key, []).append(row)
                 layer_name = "+".join(layers) if len(layers) < 5 else "five layers"
                 print(
@@ -426,10 +606,22 @@ BOUNDS = {
 }
 
 
-def misses(mode: str, rs: list, variants: list | None, colour_div: float | None = None) -> list:
+def misses(mode: str, rs: list, variants: list | None, colour_div: float | None = None, anchor=None) -> list:
     """Which targets a group misses, pair by pair (every pair must meet them, not only the mean); variants
-    must also still differ: their palettes spread at least 3x as far as plain's start seeds do."""
+    must also still differ: their palettes spread at least 3x as far as plain's start seeds do. With ``anchor``
+    (the article's variants, --anchor), variants must be as new as the anchor's and as far apart (novelty and
+    tile div, pair by pair), and fantasy and random 1.5x as new as the variants, with periodic artefacts no
+    stronger than plain's (NOVEL)."""
     out = []
+    if anchor is not None and mode == "variant":
+        for key in ("novelty", "tilediv"):
+            if any(r[key] < a[key] for r, a in zip(rs, anchor)):
+                out.append(f"{key} below the anchor's")
+    if anchor is not None and mode in ("fantasy", "random") and variants:
+        if any(r["novelty"] < NOVEL["drastic"] * v["novelty"] for r, v in zip(rs, variants)):
+            out.append(f"novelty under {NOVEL['drastic']}x the variants'")
+    if mode in ("fantasy", "random") and max(r["periodic"] for r in rs) > NOVEL["periodic"]:
+        out.append(f"periodic {max(r['periodic'] for r in rs):.2f}")
     if mode == "variant" and colour_div is not None and not colour_div >= 3.0:
         out.append(f"colour div {colour_div:.1f}")
     for key, (lo, hi) in BOUNDS.get(mode, {}).items():
@@ -441,6 +633,12 @@ def misses(mode: str, rs: list, variants: list | None, colour_div: float | None 
             if any(r[key] > v[key] for r, v in zip(rs, variants)):
                 out.append(f"{name} above the variants'")
     return out
+
+
+# Issue 48's bounds on novelty (as ratios): fantasy and random this many times as new as the variants, and their
+# worst periodic score at most this many times plain's worst.
+NOVEL = {"drastic": 1.5, "periodic": 1.0}
+PERIODIC_FLOOR = 0.01  # a plain run with no grating at all: the ratio stays finite
 
 
 def table(rows, layers, pairs, args, commit, elapsed):
@@ -459,8 +657,8 @@ def table(rows, layers, pairs, args, commit, elapsed):
         "| config | mode | stroke × | stroke × per pair | SSIM (abs) | SSIM × | SSIM × per pair | coarse SSIM × "
         "| edges × | content loss × "
         "| chroma noise × | frame × | colourful × | colour div × | histogram div × | Gram div × | pixel div "
-        "| on-style | s/result | misses |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| on-style | novelty (per pair) | tile div | periodic × | s/result | misses |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for (cname, mode), rs in rows.items():
         m = {k: float(np.mean([r[k] for r in rs])) for k in rs[0]}
@@ -468,7 +666,10 @@ def table(rows, layers, pairs, args, commit, elapsed):
         shown = ["–" if np.isnan(d) else f"{d:.1f}" for d in div]  # a group of one has no spread
         pix = "–" if np.isnan(m["pixdiv"]) else f"{m['pixdiv']:.3f}"
         low, high = min(r["ssim"] for r in rs), max(r["ssim"] for r in rs)
-        missed = misses(mode, rs, rows.get((cname, "variant")), div[0])
+        anchor = rows.get((args.anchor, "variant")) if args.anchor and cname != args.anchor else None
+        missed = misses(mode, rs, rows.get((cname, "variant")), div[0], anchor)
+        n_low, n_high = min(r["novelty"] for r in rs), max(r["novelty"] for r in rs)
+        tdiv = "–" if np.isnan(m["tilediv"]) else f"{m['tilediv']:.2f}"
         s_low, s_high = min(r["stroke"] for r in rs), max(r["stroke"] for r in rs)
         verdict = "–" if mode not in BOUNDS else ("none" if not missed else "; ".join(missed))
         out.append(
@@ -476,7 +677,8 @@ def table(rows, layers, pairs, args, commit, elapsed):
             f"{m['ssim']:.2f} | {low:.2f}-{high:.2f} | {m['coarse']:.2f} | "
             f"{m['edges']:.2f} | {m['content']:.2f} | {m['chroma']:.2f} | {m['frame']:.2f} | {m['colourful']:.2f} | "
             f"{shown[0]} | {shown[1]} | {shown[2]} | "
-            f"{pix} | {m['onstyle']:.2f} | {m['seconds']:.0f} | {verdict} |"
+            f"{pix} | {m['onstyle']:.2f} | {m['novelty']:.2f} ({n_low:.2f}-{n_high:.2f}) | {tdiv} | "
+            f"{m['periodic']:.2f} | {m['seconds']:.0f} | {verdict} |"
         )
     return out
 
