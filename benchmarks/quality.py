@@ -383,6 +383,8 @@ def cache_key(opts):
         d["swatch_targets"] = "randomised"
     if not d.get("margin"):
         d.pop("margin", None)  # as every run was before --margin
+    if not opts.eigenvalue_layers_value():
+        d.pop("eigenvalue_layers", None)  # as every run was before --eigenvalue-layers
     if not opts.keep_top_value():
         d.pop("keep_top", None)  # as every run was before --keep-top
     else:

@@ -232,3 +232,26 @@ def test_a_genomes_palette_turn_spreads_a_brood_and_follows_its_lineage():
     assert all(abs(k - brood[0]) <= 0.1 + 1e-12 for k in kids) and len(set(kids)) == 20  # near the parent
     assert genome_turn({"mutate": a, "seed": 3, "amount": 0.0}) == brood[0]
     assert genome_turn({"seed": 2**62 + 5}) != genome_turn({"seed": 2**62 + 6})  # large seeds too
+
+
+def test_eigenvalue_layers_bend_the_eigenvalues_of_layers_outside_the_randomised_ones(content_path, style_path):
+    """--eigenvalue-layers: a variant's deep layers keep their eigenvectors and get other eigenvalues (in float64:
+    G' commutes with G, the same directions, and is not G); the randomised layers are bent as before, and a layer
+    named in neither is the painting's own. Real Grams of the samples, 32 px."""
+    from eigenstyle.options import Options
+    from eigenstyle.problem import prepare, vary
+
+    layers = ("relu1_1", "relu4_1", "relu5_1")
+    opts = Options(size=32, style_layers=layers, mode="variant", random_layers=("relu1_1",), variant_seed=3)
+    problem = prepare(content_path, [style_path], opts.replace(mode="none").validate())
+    base = problem.base_style
+    before = vary(problem, opts.validate()).targets.style
+    after = vary(problem, opts.replace(eigenvalue_layers=("relu4_1",)).validate()).targets.style
+    assert torch.equal(after["relu1_1"], before["relu1_1"])  # bent as before
+    assert torch.equal(after["relu5_1"], base["relu5_1"])  # in neither: the painting's own
+    g, gp = base["relu4_1"][0].double(), after["relu4_1"][0].double()
+    scale = float(g.abs().max())
+    assert float((gp - g).abs().max()) > 1e-2 * scale  # each component at another strength
+    assert float((gp @ g - g @ gp).abs().max()) < 1e-4 * scale**2  # the same eigenvectors (float32 targets)
+    plain = vary(problem, opts.replace(mode="none", eigenvalue_layers=("relu4_1",)).validate()).targets.style
+    assert torch.equal(plain["relu4_1"], base["relu4_1"])  # a plain run randomises nothing

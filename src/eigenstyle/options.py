@@ -464,6 +464,16 @@ class Options:
         group="randomised styles",
         uses=("style",),
     )
+    eigenvalue_layers: Optional[tuple] = opt(
+        None,
+        "Style layers outside --random-layers whose eigenvalues a randomised style bends, each times U[--spread], "
+        "their eigenvectors kept (the eigenvalues mode): the painting's own strokes and forms at other "
+        "strengths, where bending the eigenvectors would lose them (the deep layers). Default: none.",
+        metavar="LAYERS",
+        kind="layers",
+        group="randomised styles",
+        uses=("style",),
+    )
     gram_scale: str = opt(
         "frobenius",
         "Scale the randomised Gram to the original's Frobenius norm or trace "
@@ -643,6 +653,11 @@ class Options:
             outside = [layer for layer in self.random_layers if layer not in self.style_layers]
             if outside:
                 raise EigenstyleError(f"{n('random_layers')} {','.join(outside)} not among {n('style_layers')}")
+        if self.eigenvalue_layers is not None:
+            check_layers(self.eigenvalue_layers, n("eigenvalue_layers"))
+            outside = [layer for layer in self.eigenvalue_layers if layer not in self.style_layers]
+            if outside:
+                raise EigenstyleError(f"{n('eigenvalue_layers')} {','.join(outside)} not among {n('style_layers')}")
         parse_levels(self.levels)
         return self
 
@@ -710,6 +725,14 @@ class Options:
         if self.mode != "none" and self.target_value() == "raw":  # its unreachable residual would swamp the content
             return modes.get(self.mode).raw_style_share[self._several()] * balanced
         return balanced
+
+    def eigenvalue_layers_value(self) -> tuple:
+        """The style layers whose eigenvalues alone a randomised style bends: those asked, less the randomised
+        layers (their eigenvectors bent already) and any at factor 0."""
+        if self.mode == "none" or not self.eigenvalue_layers:
+            return ()
+        bent, active = set(self.random_layers_value()), self.active_style_layers()
+        return tuple(name for name in self.eigenvalue_layers if name in active and name not in bent)
 
     def random_layers_value(self) -> tuple:
         """The style layers randomised (auto resolved: the mode's ``random_blocks``; all if that leaves none)."""

@@ -355,6 +355,9 @@ def vary(problem: Problem, opts: Options) -> Problem:
         )
     r = Randomization.of(opts)
     style, report = randomize_targets(problem.base_style, opts.random_layers_value(), r)
+    if opts.eigenvalue_layers_value():  # the deep layers' strokes at other strengths, their eigenvectors kept
+        style, more = randomize_targets(style, opts.eigenvalue_layers_value(), r.eigenvalues_only())
+        report.update(more)
     varied = dataclasses.replace(
         problem, opts=opts, report=report, swatch=None, targets=Targets(problem.targets.content, style)
     )

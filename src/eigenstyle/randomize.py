@@ -19,6 +19,7 @@ the same pull in every mode. Finally ``strength`` t blends (1-t)·G + t·G'.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 
@@ -45,6 +46,11 @@ class Randomization:
     scale: str = "frobenius"
     genome: dict = field(default_factory=lambda: {"seed": 0})
     keep_top: int = 0
+
+    def eigenvalues_only(self) -> "Randomization":
+        """The same genome, spread and strength on the eigenvalues alone (--eigenvalue-layers): the
+        eigenvalues mode, its draws its own stream."""
+        return dataclasses.replace(self, mode="eigenvalues", keep_top=0)
 
     @classmethod
     def of(cls, opts) -> "Randomization":
