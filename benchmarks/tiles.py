@@ -11,6 +11,11 @@ Per pair, the runs the studio's Generate makes (its settings, eigenstyle.studio.
 
 Bounds: edges >= 0.5, stroke >= 0.7x, border within 0.95-1.05. Say which CPU (lscpu) with the times.
 
+Novelty (issue 48, quality.novelty): each tile's style distance from the plain tile, and the four tiles' mean
+pairwise distance (tile div), as shares of the distance from the plain tile to a plain tile of another painting
+(--other) at the same settings; ``--config article:keep_top=0,palette_turn=0,target=raw,random_layers=all``
+gives the article's own variants at the tiles' settings, the yardstick.
+
 An experiment on the border (docs/quality.md), not an option of the package: ``--pad reflect`` (or replicate)
 makes every convolution of the run pad so instead of with zeros. The studio's own remedy is the option
 ``margin`` (``--config m0:margin=0`` measures the tiles without it).
@@ -29,7 +34,16 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from quality import edge_correlation, find, luminance, parse_config, stroke_scale  # noqa: E402
+from quality import (  # noqa: E402
+    descriptor,
+    edge_correlation,
+    find,
+    luminance,
+    pairwise,
+    parse_config,
+    stroke_scale,
+    style_distance,
+)
 
 from eigenstyle import engine  # noqa: E402
 from eigenstyle.images import fit_size, load_rgb, resize  # noqa: E402
@@ -37,6 +51,7 @@ from eigenstyle.problem import prepare, vary  # noqa: E402
 from eigenstyle.studio.actions import STUDIO  # noqa: E402
 
 BOUNDS = {"edges": (0.5, None), "stroke": (0.7, None), "border": (0.95, 1.05)}
+REPORTED = (*BOUNDS, "novelty", "tilediv")  # novelty's bound is the article's variants' (issue 48), in the same run
 
 
 def border(im, band: int = 4) -> float:
@@ -98,6 +113,7 @@ def main():
     ap.add_argument("--mode", default="variant")
     ap.add_argument("--count", type=int, default=4)
     ap.add_argument("--keep", help="save each config's tiles here (PNG)")
+    ap.add_argument("--other", default="the_scream", help="novelty's yardstick: a plain tile of this painting")
     ap.add_argument("--pad", choices=("reflect", "replicate"), help="experiment: convolutions pad so, not with zeros")
     args = ap.parse_args()
     if args.pad:
@@ -106,6 +122,8 @@ def main():
     configs = [parse_config(c) for c in (args.config or ["studio:"])]
     rows = []
     for name, over in configs:
+        layers = over.get("style_layers", STUDIO.style_layers)
+        over = {k: (layers if v == "all" else v) for k, v in over.items()}  # random_layers=all: every style layer
         opts = STUDIO.replace(print_every=0, **over).validate()
         per_pair, seconds = [], []
         for content_name, style_name in pairs:
@@ -113,11 +131,17 @@ def main():
             photo = resize(load_rgb(content), fit_size(*load_rgb(content).size, opts.size))
             (plain,), _ = tiles(content, style, opts, [0], "none")
             ims, secs = tiles(content, style, opts, range(1, args.count + 1), args.mode)
+            other = args.other if args.other != style_name else "starry_night"
+            (yardstick,), _ = tiles(content, find(other, "style"), opts, [0], "none")
+            reference = style_distance(descriptor(plain), descriptor(yardstick))
+            described = [descriptor(im) for im in ims]
             seconds.append(secs)
             ref = stroke_scale(plain)
             scores = [score(photo, im) for im in ims]
-            for s in scores:
+            for s, d in zip(scores, described):
                 s["stroke"] /= ref
+                s["novelty"] = style_distance(d, descriptor(plain)) / reference
+                s["tilediv"] = pairwise(described, style_distance) / reference
             per_pair.append(scores)
             print(f"{name} {content_name}/{style_name}: plain edges {score(photo, plain)['edges']:.2f}, "
                   f"border {border(plain) / border(photo):.3f}; " + "; ".join(
@@ -129,13 +153,16 @@ def main():
                     im.save(os.path.join(args.keep, f"{name}-{content_name}-{i}.png"))
         flat = [s for scores in per_pair for s in scores]
         row = {k: (min(s[k] for s in flat), float(np.mean([s[k] for s in flat])), max(s[k] for s in flat))
-               for k in BOUNDS}  # fmt: skip
+               for k in REPORTED}  # fmt: skip
         miss = [k for k, (lo, hi) in BOUNDS.items() if (lo and row[k][0] < lo) or (hi and row[k][2] > hi)]
         rows.append((name, row, float(np.mean(seconds)), miss))
-    print("\n| config | edges (min-max) | stroke × (min-max) | border (min-max) | s per Generate | misses |")
-    print("|---|---|---|---|---:|---|")
+    print(
+        "\n| config | edges (min-max) | stroke × (min-max) | border (min-max) | novelty (min-max) | tile div "
+        "(min-max) | s per Generate | misses |"
+    )
+    print("|---|---|---|---|---|---|---:|---|")
     for name, row, secs, miss in rows:
-        cells = " | ".join(f"{row[k][1]:.2f} ({row[k][0]:.2f}-{row[k][2]:.2f})" for k in BOUNDS)
+        cells = " | ".join(f"{row[k][1]:.2f} ({row[k][0]:.2f}-{row[k][2]:.2f})" for k in REPORTED)
         print(f"| {name} | {cells} | {secs:.1f} | {', '.join(miss) or 'none'} |")
 
 
