@@ -191,7 +191,9 @@ def test_a_run_records_the_choice_and_reproduces_it(content_path, style_path, tm
     r = result.recipe
     chosen = r["arithmetic"]
     assert chosen["chosen_by"] == "timing" and chosen["probe_px"] == 128
-    assert f"{r['precision']}/{r['conv']}" == min(chosen["seconds"], key=chosen["seconds"].get)
+    # the pair that ran is a fastest one as recorded (the recipe rounds to 0.1 ms: two pairs may tie there, and
+    # the first of them need not be the one that was faster before rounding; a full run once failed so)
+    assert chosen["seconds"][f"{r['precision']}/{r['conv']}"] == min(chosen["seconds"].values())
     # settled into the options, so the recipe runs the same arithmetic on any machine
     assert (r["options"]["precision"], r["options"]["conv"]) == (r["precision"], r["conv"])
     again = eigenstyle.reproduce(out, str(tmp_path / "b.png"))
