@@ -133,15 +133,16 @@ def main():
             ims, secs = tiles(content, style, opts, range(1, args.count + 1), args.mode)
             other = args.other if args.other != style_name else "starry_night"
             (yardstick,), _ = tiles(content, find(other, "style"), opts, [0], "none")
-            reference = style_distance(descriptor(plain), descriptor(yardstick))
-            described = [descriptor(im) for im in ims]
+            described, plain_style = [descriptor(im) for im in ims], descriptor(plain)
+            reference = style_distance(plain_style, descriptor(yardstick))
+            tilediv = pairwise(described, style_distance) / reference
             seconds.append(secs)
             ref = stroke_scale(plain)
             scores = [score(photo, im) for im in ims]
             for s, d in zip(scores, described):
                 s["stroke"] /= ref
-                s["novelty"] = style_distance(d, descriptor(plain)) / reference
-                s["tilediv"] = pairwise(described, style_distance) / reference
+                s["novelty"] = style_distance(d, plain_style) / reference
+                s["tilediv"] = tilediv  # the pair's, on every tile's row
             per_pair.append(scores)
             print(f"{name} {content_name}/{style_name}: plain edges {score(photo, plain)['edges']:.2f}, "
                   f"border {border(plain) / border(photo):.3f}; " + "; ".join(

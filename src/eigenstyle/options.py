@@ -648,16 +648,13 @@ class Options:
             raise EigenstyleError(f"{n('spread')} must be two numbers lo,hi, got {self.spread!r}")
         if self.spread[0] > self.spread[1]:
             raise EigenstyleError(f"{n('spread')} lo,hi needs lo <= hi, got {self.spread[0]},{self.spread[1]}")
-        if self.random_layers is not None:
-            check_layers(self.random_layers, n("random_layers"))
-            outside = [layer for layer in self.random_layers if layer not in self.style_layers]
-            if outside:
-                raise EigenstyleError(f"{n('random_layers')} {','.join(outside)} not among {n('style_layers')}")
-        if self.eigenvalue_layers is not None:
-            check_layers(self.eigenvalue_layers, n("eigenvalue_layers"))
-            outside = [layer for layer in self.eigenvalue_layers if layer not in self.style_layers]
-            if outside:
-                raise EigenstyleError(f"{n('eigenvalue_layers')} {','.join(outside)} not among {n('style_layers')}")
+        for field_name in ("random_layers", "eigenvalue_layers"):  # a subset of the style layers, when given
+            chosen = getattr(self, field_name)
+            if chosen is not None:
+                check_layers(chosen, n(field_name))
+                outside = [layer for layer in chosen if layer not in self.style_layers]
+                if outside:
+                    raise EigenstyleError(f"{n(field_name)} {','.join(outside)} not among {n('style_layers')}")
         parse_levels(self.levels)
         return self
 
